@@ -55,6 +55,14 @@ pub enum ProtoError {
         name: String,
     },
 
+    /// A payload that is not valid MiniJSON, or not of the shape its frame type requires.
+    #[error("invalid payload: {0}")]
+    Payload(#[from] minijson::Error),
+
+    /// A payload whose MiniJSON is valid but whose content is not what the protocol allows.
+    #[error("invalid payload: {0}")]
+    InvalidPayload(String),
+
     /// An I/O error of the underlying transport (needed by `tokio_util::codec`).
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

@@ -6,8 +6,9 @@
 //! * [`DeviceIdentity`] reads a device's id and [`Environment`] from the two private X.509
 //!   extensions of its client certificate (NGTT.md §1).
 //!
-//! Payloads are carried as opaque [`bytes::Bytes`]; their MiniJSON contents are not interpreted
-//! here.
+//! * [`payload`] has the typed payloads (sections and orders, log records, pathpoint series,
+//!   BAOB sync) with serde over [`minijson`], and constructors such as [`Frame::order`]; a
+//!   frame's payload stays opaque [`bytes::Bytes`] until [`Frame::payload_as`] decodes it.
 //!
 //! # Example
 //!
@@ -40,6 +41,7 @@ mod error;
 mod frame;
 mod frame_type;
 mod identity;
+pub mod payload;
 
 pub use codec::NgttCodec;
 pub use error::{IdentityError, ProtoError, ProtoError as Error, Result};
