@@ -88,7 +88,7 @@ fn encode(c: &mut Criterion) {
                 b.iter(|| serde_json::to_vec(black_box(&typed)).unwrap())
             });
             g.bench_function(BenchmarkId::new("rmp-serde", "typed"), |b| {
-                b.iter(|| rmp_serde::to_vec(black_box(&typed)).unwrap())
+                b.iter(|| rmp_serde::to_vec_named(black_box(&typed)).unwrap())
             });
         }
         g.finish();

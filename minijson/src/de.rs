@@ -66,10 +66,12 @@ impl<'de> Deserializer<'de> {
         }
     }
 
+    #[inline]
     fn remaining(&self) -> usize {
         self.input.len() - self.pos
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'de [u8]> {
         if n > self.remaining() {
             return Err(Error::Truncated {
@@ -82,16 +84,19 @@ impl<'de> Deserializer<'de> {
         Ok(bytes)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
         let mut a = [0; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
     }
 
+    #[inline]
     fn byte(&mut self) -> Result<u8> {
         Ok(self.array::<1>()?[0])
     }
 
+    #[inline]
     fn peek(&self) -> Result<u8> {
         self.input.get(self.pos).copied().ok_or(Error::Truncated {
             offset: self.pos,
@@ -99,6 +104,7 @@ impl<'de> Deserializer<'de> {
         })
     }
 
+    #[inline]
     fn str(&mut self, n: usize) -> Result<&'de str> {
         let offset = self.pos;
         let bytes = self.take(n)?;
@@ -106,6 +112,7 @@ impl<'de> Deserializer<'de> {
     }
 
     /// Reads a count of `width` bytes (1, 2 or 4).
+    #[inline]
     fn count(&mut self, width: u8) -> Result<usize> {
         Ok(match width {
             1 => self.byte()? as usize,
@@ -116,6 +123,7 @@ impl<'de> Deserializer<'de> {
 
     /// Refuses a container of `count` items of at least `min_size` bytes each that the rest of
     /// the input cannot hold.
+    #[inline]
     fn check_count(&self, count: usize, min_size: usize, at: usize) -> Result<()> {
         if count.saturating_mul(min_size) > self.remaining() {
             return Err(Error::CountTooLarge {
@@ -127,6 +135,7 @@ impl<'de> Deserializer<'de> {
         Ok(())
     }
 
+    #[inline]
     fn enter(&mut self, at: usize) -> Result<()> {
         if self.depth >= self.max_depth {
             return Err(Error::DepthLimitExceeded {
@@ -138,6 +147,7 @@ impl<'de> Deserializer<'de> {
         Ok(())
     }
 
+    #[inline]
     fn bigint(&mut self, at: usize) -> Result<i128> {
         let n = self.byte()? as usize;
         let bytes = self.take(n)?;

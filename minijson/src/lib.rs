@@ -48,7 +48,7 @@ use serde::{Deserialize, Serialize};
 
 /// Encodes `value` as one MiniJSON document.
 pub fn to_vec<T: ?Sized + Serialize>(value: &T) -> Result<Vec<u8>> {
-    let mut ser = Serializer::new();
+    let mut ser = Serializer::from_vec(Vec::with_capacity(128));
     value.serialize(&mut ser)?;
     Ok(ser.into_inner())
 }
@@ -88,7 +88,16 @@ pub fn to_value<T: ?Sized + Serialize>(value: &T) -> Result<Value> {
     from_slice(&to_vec(value)?)
 }
 
-/// Converts a [`Value`] into any type that can be deserialized from it.
-pub fn from_value<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T> {
-    from_slice(&to_vec(value)?)
+/// Converts a [`Value`] into any type that can be deserialized from it, borrowing strings and
+/// binary data from the value where the type allows.
+///
+/// ```
+/// use minijson::Value;
+/// let v = Value::List(vec![1.into(), "two".into()]);
+/// let (n, s): (u8, &str) = minijson::from_value(&v)?;
+/// assert_eq!((n, s), (1, "two"));
+/// # Ok::<(), minijson::Error>(())
+/// ```
+pub fn from_value<'de, T: Deserialize<'de>>(value: &'de Value) -> Result<T> {
+    T::deserialize(value)
 }

@@ -48,6 +48,7 @@ impl Serializer {
             ser: self,
             start,
             body,
+            header,
             count: 0,
             kind,
         })
@@ -75,6 +76,8 @@ pub struct Compound<'a> {
     start: usize,
     /// Where the first item starts (the header written so far ends here).
     body: usize,
+    /// The header written at `start`.
+    header: tag::Header,
     count: usize,
     kind: Container,
 }
@@ -82,8 +85,8 @@ pub struct Compound<'a> {
 impl Compound<'_> {
     fn finish(self) -> Result<()> {
         let header = tag::container_header(self.kind, self.count)?;
-        let out = &mut self.ser.out;
-        if &out[self.start..self.body] != header.as_slice() {
+        if header != self.header {
+            let out = &mut self.ser.out;
             out.splice(self.start..self.body, header.as_slice().iter().copied());
         }
         Ok(())

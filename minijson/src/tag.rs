@@ -89,7 +89,19 @@ fn sized(n: usize, short: Option<u8>, short_max: usize, t: [u8; 3]) -> Result<He
 }
 
 /// The shortest header for a container of `n` items.
+#[inline]
 pub(crate) fn container_header(kind: Container, n: usize) -> Result<Header> {
+    if n <= 15 {
+        let base = match kind {
+            Container::List => SHORT_LIST,
+            Container::StrMap => SHORT_MAP,
+            Container::AnyMap => SHORT_ANYMAP,
+        };
+        return Ok(Header {
+            bytes: [base | n as u8, 0, 0, 0, 0],
+            len: 1,
+        });
+    }
     match kind {
         Container::List => sized(n, Some(SHORT_LIST), 15, [LIST_U8, LIST_U16, LIST_U32]),
         Container::StrMap => sized(n, Some(SHORT_MAP), 15, [MAP_U8, MAP_U16, MAP_U32]),
@@ -112,8 +124,15 @@ pub(crate) fn write_bin_header(out: &mut Vec<u8>, n: usize) -> Result<()> {
 }
 
 /// Appends a string value in its shortest form.
+#[inline]
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) -> Result<()> {
-    write_str_header(out, s.len())?;
+    if s.len() <= 127 {
+        // The common case, kept branch-light: one reserve, one tag byte, the bytes.
+        out.reserve(1 + s.len());
+        out.push(SHORT_STR | s.len() as u8);
+    } else {
+        write_str_header(out, s.len())?;
+    }
     out.extend_from_slice(s.as_bytes());
     Ok(())
 }
@@ -154,18 +173,11 @@ pub(crate) fn write_u64(out: &mut Vec<u8>, v: u64) {
 
 /// Appends type 24 with the fewest bytes (at least 5) holding `v` in two's complement.
 fn write_bigint(out: &mut Vec<u8>, v: i128) {
-    let bytes = v.to_be_bytes();
-    let mut n = 5;
-    while n < 16 {
-        let bits = 8 * n as u32 - 1;
-        let (lo, hi) = (-(1i128 << bits), 1i128 << bits);
-        if v >= lo && v < hi {
-            break;
-        }
-        n += 1;
-    }
+    // Magnitude bits of the value (ones' complement for negatives), plus one sign bit.
+    let bits = 128 - (v ^ (v >> 127)).leading_zeros() as usize + 1;
+    let n = bits.div_ceil(8).max(5);
     out.extend_from_slice(&[BIGINT, n as u8]);
-    out.extend_from_slice(&bytes[16 - n..]);
+    out.extend_from_slice(&v.to_be_bytes()[16 - n..]);
 }
 
 /// Appends an `f32` as single.

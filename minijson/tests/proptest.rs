@@ -115,6 +115,12 @@ proptest! {
     }
 
     #[test]
+    fn value_as_deserializer_reads_back_the_same_value(v in arb_value()) {
+        let back: Value = minijson::from_value(&v).unwrap();
+        prop_assert!(same(&back, &v));
+    }
+
+    #[test]
     fn json_conversion_keeps_plain_json(v in arb_value()) {
         prop_assume!(!has_duplicate_keys(&v));
         let json = serde_json::Value::from(v.clone());

@@ -1,6 +1,7 @@
 //! [`Value`]: any MiniJSON document, held in memory without losing anything the encoding says.
 
 mod de;
+mod deserializer;
 mod integer;
 mod json;
 mod ser;

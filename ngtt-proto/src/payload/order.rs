@@ -92,33 +92,9 @@ impl Section {
     }
 }
 
-/// A value to write: integer, float or string (coerced to the path's type by the device).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WriteValue {
-    /// An integer.
-    Int(i64),
-    /// A float.
-    Float(f64),
-    /// A string.
-    Text(String),
-}
-
-impl From<i64> for WriteValue {
-    fn from(v: i64) -> Self {
-        WriteValue::Int(v)
-    }
-}
-impl From<f64> for WriteValue {
-    fn from(v: f64) -> Self {
-        WriteValue::Float(v)
-    }
-}
-impl From<&str> for WriteValue {
-    fn from(v: &str) -> Self {
-        WriteValue::Text(v.to_owned())
-    }
-}
+/// A value to write: integer, float or string, coerced to the path's type by the device
+/// ([`super::PathpointType::coerce`]). The same shape as a pathpoint's value.
+pub type WriteValue = super::PathpointValue;
 
 /// `read`: read a pathpoint now.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

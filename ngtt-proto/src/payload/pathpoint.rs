@@ -7,10 +7,39 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
 use super::order::WriteValue;
+
+impl<'de> Deserialize<'de> for PathpointValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = PathpointValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an integer, a float or a string")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<PathpointValue, E> {
+                Ok(PathpointValue::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<PathpointValue, E> {
+                // Beyond i64 only a float can hold it.
+                Ok(i64::try_from(v).map_or(PathpointValue::Float(v as f64), PathpointValue::Int))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<PathpointValue, E> {
+                Ok(PathpointValue::Float(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<PathpointValue, E> {
+                Ok(PathpointValue::Text(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> std::result::Result<PathpointValue, E> {
+                Ok(PathpointValue::Text(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 use crate::error::{ProtoError, Result};
 
-/// A pathpoint's value.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A pathpoint's value (and a written value, see [`super::WriteValue`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum PathpointValue {
     /// Binary, unsigned and signed 16-bit pathpoints.
