@@ -101,6 +101,22 @@ pub enum CliError {
         /// The underlying error.
         source: io::Error,
     },
+
+    /// Making or reading PKI files failed (`ngtt pki`).
+    #[error("{0}")]
+    Pki(#[from] ngtt_pki::PkiError),
+
+    /// The server could not start, or failed (`ngtt serve`).
+    #[error("{0}")]
+    Server(#[from] ngtt_server::ServerError),
+
+    /// The admin API could not be reached, or answered with an error (`ngtt order`).
+    #[error("{0}")]
+    Admin(String),
+
+    /// The device could not be configured or its transport failed (`ngtt device`).
+    #[error("{0}")]
+    Transport(#[from] ngtt_transport::TransportError),
 }
 
 /// `" at byte N"` when the MiniJSON error knows its offset, else nothing.

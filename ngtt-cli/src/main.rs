@@ -7,19 +7,27 @@
 //! Exit statuses: 0 success, 1 bad input (or an I/O error), 2 usage error (clap's default).
 //! Only the command's output goes to stdout; diagnostics go to stderr as `ngtt: <message>`.
 
+mod device_cmd;
 mod error;
 mod frame_cmd;
 mod io;
 mod minijson_cmd;
+mod order_cmd;
+mod pki_cmd;
+mod serve_cmd;
 
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::device_cmd::DeviceArgs;
 use crate::error::{CliError, PREFIX};
 use crate::frame_cmd::FrameCommand;
 use crate::minijson_cmd::MinijsonCommand;
+use crate::order_cmd::OrderCommand;
+use crate::pki_cmd::PkiCommand;
+use crate::serve_cmd::ServeArgs;
 
 /// Examples shown by `ngtt --help`.
 const EXAMPLES: &str = "\
@@ -57,18 +65,41 @@ enum Command {
     /// Decode streams of NGTT frames.
     #[command(subcommand)]
     Frame(FrameCommand),
+
+    /// Make a development PKI: a CA, a server certificate, device certificates.
+    #[command(subcommand, after_help = pki_cmd::EXAMPLES)]
+    Pki(PkiCommand),
+
+    /// Run an NGTT server with its admin HTTP API.
+    #[command(after_help = serve_cmd::EXAMPLES)]
+    Serve(ServeArgs),
+
+    /// Queue orders and read their state through a server's admin API.
+    #[command(subcommand, after_help = order_cmd::EXAMPLES)]
+    Order(OrderCommand),
+
+    /// Connect to a server as a device: print orders, upload data and logs read from stdin.
+    Device(DeviceArgs),
 }
 
 /// Runs `command` on the process's stdin, stdout and stderr.
 fn run(command: &Command) -> Result<(), CliError> {
+    // `device` reads stdin and writes stdout from async tasks: it must run without the locks.
+    if let Command::Device(args) = command {
+        return device_cmd::run(args);
+    }
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut output = BufWriter::new(std::io::stdout().lock());
-    let stderr = std::io::stderr();
-    let mut diag = stderr.lock();
+    // Not locked: `serve` logs to stderr from other threads while this one waits.
+    let mut diag = std::io::stderr();
     let result = match command {
         Command::Minijson(cmd) => minijson_cmd::run(cmd, &mut input, &mut output),
         Command::Frame(cmd) => frame_cmd::run(cmd, &mut input, &mut output, &mut diag),
+        Command::Pki(cmd) => pki_cmd::run(cmd, &mut output),
+        Command::Serve(args) => serve_cmd::run(args, &mut output),
+        Command::Order(cmd) => order_cmd::run(cmd, &mut input, &mut output),
+        Command::Device(_) => Ok(()), // run above, before the locks
     };
     // Flush even after an error, so that the output produced before it is kept.
     let flushed = output.flush().map_err(CliError::write);

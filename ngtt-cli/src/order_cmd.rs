@@ -1,0 +1,209 @@
+//! `ngtt order`: queue orders and read their state through a server's admin API.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use reqwest::{Method, Url};
+use serde_json::Value;
+
+use crate::error::CliError;
+use crate::serve_cmd::admin_token;
+
+/// Examples shown by `ngtt order --help`.
+pub const EXAMPLES: &str = r#"Examples:
+  ngtt order send --admin http://127.0.0.1:2406 --device dev1 \
+      --json '[{"orders": [{"type": "write", "path": "W1", "value": 5}]}]'     # prints the id
+  ngtt order send --admin http://127.0.0.1:2406 --device dev1 --file orders.json
+  ngtt order status --admin http://127.0.0.1:2406 12
+  ngtt order list --admin http://127.0.0.1:2406 --device dev1 --state sent
+
+The token comes from --admin-token or NGTT_ADMIN_TOKEN. A non-2xx answer exits with status 1
+and the server's reason on stderr."#;
+
+/// Where the admin API is and how to authenticate.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Base URL of the server's admin API.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:2406")]
+    admin: String,
+    /// Bearer token [env: NGTT_ADMIN_TOKEN].
+    #[arg(long = "admin-token", value_name = "TOKEN")]
+    admin_token: Option<String>,
+}
+
+/// The order's sections, given inline or in a file.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct OrderBody {
+    /// The list of sections as JSON text.
+    #[arg(long, value_name = "JSON")]
+    json: Option<String>,
+    /// A file holding the list of sections as JSON (`-` for stdin).
+    #[arg(long, value_name = "PATH")]
+    file: Option<PathBuf>,
+}
+
+/// `ngtt order ...`.
+#[derive(Debug, Subcommand)]
+pub enum OrderCommand {
+    /// Queue a list of sections for a device; prints the new order's id.
+    #[command(
+        after_help = "Example:\n  ngtt order send --admin http://127.0.0.1:2406 --device dev1 \\\n      \
+                            --json '[{\"orders\": [{\"type\": \"read\", \"path\": \"W1\"}]}]'"
+    )]
+    Send {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The device id.
+        #[arg(long, value_name = "ID")]
+        device: String,
+        #[command(flatten)]
+        body: OrderBody,
+    },
+
+    /// Print an order as one JSON object ("id", "device", "state", "deliveries", ...).
+    #[command(after_help = "Example:\n  ngtt order status --admin http://127.0.0.1:2406 12")]
+    Status {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The order id.
+        #[arg(value_name = "ID")]
+        id: i64,
+    },
+
+    /// Print a device's orders, oldest first, one JSON object per line.
+    #[command(
+        after_help = "Example:\n  ngtt order list --admin http://127.0.0.1:2406 --device dev1 --state queued"
+    )]
+    List {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The device id.
+        #[arg(long, value_name = "ID")]
+        device: String,
+        /// Only orders in this state: queued, sent, confirmed or rejected.
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+    },
+}
+
+/// `base` + path segments, each percent-encoded.
+fn endpoint(base: &str, segments: &[&str]) -> Result<Url, CliError> {
+    let mut url =
+        Url::parse(base).map_err(|e| CliError::Admin(format!("invalid admin URL {base:?}: {e}")))?;
+    url.path_segments_mut()
+        .map_err(|()| CliError::Admin(format!("invalid admin URL {base:?}")))?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
+}
+
+/// Sends one request; returns the JSON answer of a 2xx, else the server's reason as an error.
+async fn call(admin: &AdminArgs, method: Method, url: Url, body: Option<Vec<u8>>) -> Result<Value, CliError> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| CliError::Admin(e.to_string()))?;
+    let mut request = client.request(method, url.clone());
+    if let Some(token) = admin_token(&admin.admin_token) {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| CliError::Admin(format!("{url}: {e}")))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| CliError::Admin(format!("{url}: reading the answer: {e}")))?;
+    let json: Option<Value> = serde_json::from_str(&text).ok();
+    if !status.is_success() {
+        let reason = json
+            .as_ref()
+            .and_then(|j| j.get("status"))
+            .and_then(Value::as_str)
+            .map_or_else(|| text.trim().to_owned(), str::to_owned);
+        return Err(CliError::Admin(format!("server answered {status}: {reason}")));
+    }
+    json.ok_or_else(|| CliError::Admin(format!("the server's answer is not JSON: {text}")))
+}
+
+fn read_body(body: &OrderBody, input: &mut dyn Read) -> Result<Vec<u8>, CliError> {
+    match (&body.json, &body.file) {
+        (Some(json), _) => Ok(json.clone().into_bytes()),
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            let mut bytes = Vec::new();
+            input.read_to_end(&mut bytes).map_err(CliError::read)?;
+            Ok(bytes)
+        }
+        (None, Some(path)) => std::fs::read(path).map_err(|source| CliError::Io {
+            context: "reading the order file",
+            source,
+        }),
+        (None, None) => Err(CliError::Admin("give --json or --file".into())),
+    }
+}
+
+fn line(out: &mut dyn Write, text: &str) -> Result<(), CliError> {
+    writeln!(out, "{text}").map_err(CliError::write)
+}
+
+async fn run_async(
+    command: &OrderCommand,
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    match command {
+        OrderCommand::Send { admin, device, body } => {
+            let url = endpoint(&admin.admin, &["v1", "devices", device, "orders"])?;
+            let answer = call(admin, Method::POST, url, Some(read_body(body, input)?)).await?;
+            let id = answer
+                .get("id")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| CliError::Admin(format!("no order id in the answer: {answer}")))?;
+            line(out, &id.to_string())
+        }
+        OrderCommand::Status { admin, id } => {
+            let url = endpoint(&admin.admin, &["v1", "orders", &id.to_string()])?;
+            let answer = call(admin, Method::GET, url, None).await?;
+            line(out, &answer.to_string())
+        }
+        OrderCommand::List { admin, device, state } => {
+            let mut url = endpoint(&admin.admin, &["v1", "devices", device, "orders"])?;
+            if let Some(state) = state {
+                url.query_pairs_mut().append_pair("state", state);
+            }
+            let answer = call(admin, Method::GET, url, None).await?;
+            let Value::Array(orders) = answer else {
+                return Err(CliError::Admin(format!(
+                    "expected a list of orders, got {answer}"
+                )));
+            };
+            for order in &orders {
+                line(out, &order.to_string())?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runs `ngtt order ...`; `input` is read for `--file -`.
+pub fn run(command: &OrderCommand, input: &mut dyn Read, out: &mut dyn Write) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            context: "starting the async runtime",
+            source,
+        })?;
+    runtime.block_on(run_async(command, input, out))
+}

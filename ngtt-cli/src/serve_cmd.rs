@@ -1,0 +1,126 @@
+//! `ngtt serve`: run an NGTT server with its admin API until SIGINT or SIGTERM.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use ngtt_server::{Server, ServerConfig, TlsPems};
+
+use crate::error::CliError;
+
+/// Examples shown by `ngtt serve --help`.
+pub const EXAMPLES: &str = "\
+Examples:
+  ngtt pki init --dir pki && ngtt pki device --dir pki --id dev1
+  ngtt serve --pki pki --db ngtt.db
+  ngtt serve --pki pki --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0   # free ports, printed
+  NGTT_ADMIN_TOKEN=s3cret ngtt serve --pki pki --admin-listen 0.0.0.0:2406
+
+Prints `ngtt listening on ADDR` and `ngtt admin listening on ADDR` once ready; logs go to
+stderr (RUST_LOG, default info). SIGINT or SIGTERM shut down gracefully (exit status 0).";
+
+/// `ngtt serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// PKI directory: DIR/ca.pem is the device CA, DIR/server.pem and DIR/server.key the
+    /// server's certificate and key.
+    #[arg(long, value_name = "DIR")]
+    pki: PathBuf,
+    /// NGTT listen address.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:2405")]
+    listen: SocketAddr,
+    /// Admin API listen address (a non-loopback address requires a token).
+    #[arg(long = "admin-listen", value_name = "ADDR", default_value = "127.0.0.1:2406")]
+    admin_listen: SocketAddr,
+    /// SQLite database file (created if missing).
+    #[arg(long, value_name = "PATH", default_value = "./ngtt.db")]
+    db: PathBuf,
+    /// Unanswered orders allowed per connection.
+    #[arg(long = "max-inflight", value_name = "N", default_value_t = 8)]
+    max_inflight: usize,
+    /// Bearer token required by the admin API [env: NGTT_ADMIN_TOKEN].
+    #[arg(long = "admin-token", value_name = "TOKEN")]
+    admin_token: Option<String>,
+    /// Close a connection that sent nothing for this many seconds.
+    #[arg(long = "idle-timeout", value_name = "SECS", default_value_t = 120)]
+    idle_timeout: u64,
+    /// Largest frame payload accepted, in bytes.
+    #[arg(long = "max-frame-len", value_name = "BYTES", default_value_t = ngtt_proto::DEFAULT_MAX_FRAME_LEN)]
+    max_frame_len: usize,
+}
+
+/// The admin token from `--admin-token`, else from `NGTT_ADMIN_TOKEN` (empty means none).
+pub fn admin_token(arg: &Option<String>) -> Option<String> {
+    arg.clone()
+        .or_else(|| std::env::var("NGTT_ADMIN_TOKEN").ok())
+        .filter(|t| !t.is_empty())
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Completes on SIGINT or SIGTERM. The handlers are installed before this returns, so that a
+/// signal arriving right after the "listening" lines is not fatal.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let io = |source| CliError::Io {
+        context: "installing signal handlers",
+        source,
+    };
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(io)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(io)?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+/// Runs the server until a signal, printing the listening lines to `out`.
+pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    init_logging();
+    let tls = TlsPems::from_pki_dir(&args.pki)?;
+    let mut config = ServerConfig::new(tls, &args.db);
+    config.listen = args.listen;
+    config.admin_listen = Some(args.admin_listen);
+    config.admin_token = admin_token(&args.admin_token);
+    config.max_inflight_orders = args.max_inflight;
+    config.max_frame_len = args.max_frame_len;
+    config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            context: "starting the async runtime",
+            source,
+        })?;
+    runtime.block_on(async {
+        let signal = shutdown_signal()?;
+        let server = Server::bind(config).await?;
+        writeln!(out, "ngtt listening on {}", server.local_addr()).map_err(CliError::write)?;
+        if let Some(admin) = server.admin_addr() {
+            writeln!(out, "ngtt admin listening on {admin}").map_err(CliError::write)?;
+        }
+        out.flush().map_err(CliError::write)?;
+        server.run_until(signal).await?;
+        Ok(())
+    })
+}

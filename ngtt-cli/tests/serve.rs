@@ -1,0 +1,326 @@
+//! `ngtt pki`, `ngtt serve` and `ngtt order` as real processes: the printed ports, the order
+//! commands against the admin API, SIGTERM, and a `kill -9` that loses nothing.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ngtt_proto::{DeviceIdentity, Environment};
+use serde_json::Value;
+
+fn ngtt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ngtt"))
+        .args(args)
+        .env_remove("NGTT_ADMIN_TOKEN")
+        .output()
+        .expect("run ngtt")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("UTF-8")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("UTF-8")
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "status {:?}, stderr: {}",
+        out.status,
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// A running `ngtt serve` and its printed addresses.
+struct Serve {
+    child: Child,
+    admin: String,
+    ngtt_addr: String,
+}
+
+impl Serve {
+    fn start(pki: &Path, db: &Path, extra: &[&str], token_env: Option<&str>) -> Serve {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ngtt"));
+        cmd.args(["serve", "--pki"])
+            .arg(pki)
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .args(extra)
+            .env_remove("NGTT_ADMIN_TOKEN")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(token) = token_env {
+            cmd.env("NGTT_ADMIN_TOKEN", token);
+        }
+        let mut child = cmd.spawn().expect("start ngtt serve");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut next = || lines.next().expect("a line").expect("readable");
+        let (first, second) = (next(), next());
+        let ngtt_addr = first.strip_prefix("ngtt listening on ").expect(&first).to_owned();
+        let admin = second
+            .strip_prefix("ngtt admin listening on ")
+            .expect(&second)
+            .to_owned();
+        assert!(
+            ngtt_addr.starts_with("127.0.0.1:") && !ngtt_addr.ends_with(":0"),
+            "{ngtt_addr}"
+        );
+        assert!(
+            admin.starts_with("127.0.0.1:") && !admin.ends_with(":0"),
+            "{admin}"
+        );
+        Serve {
+            child,
+            admin: format!("http://{admin}"),
+            ngtt_addr,
+        }
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success());
+        wait(&mut self.child)
+    }
+
+    fn kill_9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        wait(&mut self.child);
+    }
+}
+
+fn wait(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "ngtt serve did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn init_pki(dir: &Path) -> std::path::PathBuf {
+    let pki = dir.join("pki");
+    ok(ngtt(&["pki", "init", "--dir", pki.to_str().unwrap()]));
+    pki
+}
+
+#[test]
+fn pki_init_and_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let p = pki.to_str().unwrap();
+    let printed = ok(ngtt(&[
+        "pki",
+        "init",
+        "--dir",
+        p,
+        "--server-name",
+        "ngtt.example.com",
+    ]));
+    let files: Vec<&str> = printed.lines().collect();
+    assert_eq!(files.len(), 4, "{printed}");
+    for (file, name) in files.iter().zip(["ca.pem", "ca.key", "server.pem", "server.key"]) {
+        assert!(file.ends_with(name) && Path::new(file).exists(), "{file}");
+    }
+    let again = ngtt(&["pki", "init", "--dir", p]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    ok(ngtt(&["pki", "init", "--dir", p, "--force"]));
+
+    let printed = ok(ngtt(&["pki", "device", "--dir", p, "--id", "dev-1"]));
+    let files: Vec<&str> = printed.lines().collect();
+    assert_eq!(files.len(), 2, "{printed}");
+    let identity = DeviceIdentity::from_pem(&std::fs::read(files[0]).unwrap()).unwrap();
+    assert_eq!(
+        identity,
+        DeviceIdentity::new("dev-1", Environment::LocalDevelopment)
+    );
+    let printed = ok(ngtt(&["pki", "device", "--dir", p, "--id", "prod", "--env", "0"]));
+    let cert = printed.lines().next().unwrap();
+    let identity = DeviceIdentity::from_pem(&std::fs::read(cert).unwrap()).unwrap();
+    assert_eq!(identity.environment, Environment::Production);
+    assert_eq!(
+        ngtt(&["pki", "device", "--dir", p, "--id", "x", "--env", "3"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn serve_and_order_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = init_pki(dir.path());
+    let serve = Serve::start(&pki, &dir.path().join("ngtt.db"), &["--max-inflight", "2"], None);
+    assert!(std::net::TcpStream::connect(&serve.ngtt_addr).is_ok());
+    let admin = serve.admin.as_str();
+
+    let sections = r#"[{"orders": [{"type": "write", "path": "W1", "value": 5}]}]"#;
+    let id = ok(ngtt(&[
+        "order", "send", "--admin", admin, "--device", "dev1", "--json", sections,
+    ]));
+    let id = id.trim();
+    assert!(id.parse::<i64>().is_ok(), "{id:?}");
+
+    let file = dir.path().join("orders.json");
+    std::fs::write(
+        &file,
+        r#"[{"orders": [{"type": "read", "path": "W2"}], "disposition": 1}]"#,
+    )
+    .unwrap();
+    let second = ok(ngtt(&[
+        "order",
+        "send",
+        "--admin",
+        admin,
+        "--device",
+        "dev1",
+        "--file",
+        file.to_str().unwrap(),
+    ]));
+
+    let status = ok(ngtt(&["order", "status", "--admin", admin, id]));
+    assert_eq!(status.lines().count(), 1);
+    let order: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(order["id"].to_string(), id);
+    assert_eq!(order["device"], "dev1");
+    assert_eq!(order["state"], "queued");
+    assert_eq!(order["deliveries"], 0);
+
+    let list = ok(ngtt(&["order", "list", "--admin", admin, "--device", "dev1"]));
+    let ids: Vec<String> = list
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].to_string())
+        .collect();
+    assert_eq!(ids, [id, second.trim()]);
+    let none = ok(ngtt(&[
+        "order",
+        "list",
+        "--admin",
+        admin,
+        "--device",
+        "dev1",
+        "--state",
+        "confirmed",
+    ]));
+    assert_eq!(none, "");
+
+    for (args, needle) in [
+        (
+            vec!["order", "status", "--admin", admin, "999999"],
+            "no order 999999",
+        ),
+        (
+            vec![
+                "order", "send", "--admin", admin, "--device", "dev1", "--json", "{}",
+            ],
+            "list of sections",
+        ),
+        (
+            vec![
+                "order", "list", "--admin", admin, "--device", "dev1", "--state", "x",
+            ],
+            "unknown order state",
+        ),
+    ] {
+        let out = ngtt(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.starts_with("ngtt: ") && err.contains(needle), "{err}");
+    }
+    let both = ngtt(&["order", "send", "--device", "d", "--json", "[]", "--file", "x"]);
+    assert_eq!(
+        both.status.code(),
+        Some(2),
+        "--json and --file exclude each other"
+    );
+
+    assert_eq!(serve.terminate().code(), Some(0), "SIGTERM: graceful exit 0");
+}
+
+#[test]
+fn kill_9_loses_no_queued_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = init_pki(dir.path());
+    let db = dir.path().join("ngtt.db");
+    let serve = Serve::start(&pki, &db, &[], None);
+    let sections = r#"[{"orders": [{"type": "sysctl", "op_type": "reboot", "op_args": ""}]}]"#;
+    let id = ok(ngtt(&[
+        "order",
+        "send",
+        "--admin",
+        &serve.admin,
+        "--device",
+        "d",
+        "--json",
+        sections,
+    ]));
+    serve.kill_9();
+
+    let serve = Serve::start(&pki, &db, &[], None);
+    let status = ok(ngtt(&["order", "status", "--admin", &serve.admin, id.trim()]));
+    let order: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(order["state"], "queued");
+    assert_eq!(order["sections"][0]["orders"][0]["op_type"], "reboot");
+    assert_eq!(serve.terminate().code(), Some(0));
+}
+
+#[test]
+fn admin_token_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = init_pki(dir.path());
+    let serve = Serve::start(&pki, &dir.path().join("ngtt.db"), &[], Some("s3cret"));
+    let admin = serve.admin.as_str();
+    let refused = ngtt(&["order", "list", "--admin", admin, "--device", "d"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("token"), "{}", stderr(&refused));
+    ok(ngtt(&[
+        "order",
+        "list",
+        "--admin",
+        admin,
+        "--device",
+        "d",
+        "--admin-token",
+        "s3cret",
+    ]));
+    let with_env = Command::new(env!("CARGO_BIN_EXE_ngtt"))
+        .args(["order", "list", "--admin", admin, "--device", "d"])
+        .env("NGTT_ADMIN_TOKEN", "s3cret")
+        .output()
+        .unwrap();
+    ok(with_env);
+    assert_eq!(serve.terminate().code(), Some(0));
+}
+
+#[test]
+fn serve_refuses_an_open_admin_api_without_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = init_pki(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_ngtt"))
+        .args(["serve", "--pki", pki.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(["--admin-listen", "0.0.0.0:0", "--db"])
+        .arg(dir.path().join("ngtt.db"))
+        .env_remove("NGTT_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("requires a bearer token"),
+        "{}",
+        stderr(&out)
+    );
+    let missing = ngtt(&["serve", "--pki", dir.path().join("nope").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("ca.pem"), "{}", stderr(&missing));
+}

@@ -1,0 +1,116 @@
+//! The admin HTTP API (axum): queue and inspect orders, read back stored data.
+//!
+//! | method and path | answer |
+//! |---|---|
+//! | `GET /healthz` | `{"status": "ok"}` (no token needed) |
+//! | `GET /v1/devices` | `[{"device", "connected", "environment", "first_connected_at", "last_connected_at"}]` |
+//! | `POST /v1/devices/{id}/orders` | body: JSON list of sections → `201 {"id": n}` |
+//! | `GET /v1/devices/{id}/orders[?state=&limit=]` | list of orders |
+//! | `GET /v1/orders/{id}` | one order |
+//! | `GET /v1/devices/{id}/pathpoints[?path=&from=&to=&limit=]` | list of series |
+//! | `GET /v1/devices/{id}/logs[?limit=]` | the most recent log records, oldest first |
+//!
+//! Errors are `{"status": reason}` with a 4xx code (5xx only when storage fails).
+
+mod handlers;
+mod reply;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::registry::Registry;
+use crate::storage::Db;
+use reply::ApiError;
+
+/// What the handlers share.
+pub(crate) struct AdminState {
+    pub(crate) db: Db,
+    pub(crate) registry: Registry,
+    pub(crate) token: Option<String>,
+    pub(crate) max_order_len: usize,
+}
+
+type AppState = Arc<AdminState>;
+
+/// The router of the admin API.
+pub(crate) fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/devices", get(handlers::list_devices))
+        .route(
+            "/v1/devices/{id}/orders",
+            post(handlers::queue_order).get(handlers::list_orders),
+        )
+        .route("/v1/orders/{id}", get(handlers::get_order))
+        .route("/v1/devices/{id}/pathpoints", get(handlers::pathpoints))
+        .route("/v1/devices/{id}/logs", get(handlers::logs))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), require_token));
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .merge(v1)
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        })
+        // Orders must fit a frame; the handler reports the exact limit.
+        .layer(DefaultBodyLimit::max(state.max_order_len.saturating_add(1 << 20)))
+        .with_state(state)
+}
+
+/// Checks `Authorization: Bearer <token>` when a token is configured.
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(token) = &state.token {
+        let given = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+            let mut response =
+                ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid bearer token").into_response();
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+/// Compares without an early exit on the first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Serves the admin API on `listener` until `shutdown` is cancelled, then finishes the
+/// requests in progress.
+pub(crate) async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) {
+    let app = router(state);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    if let Err(e) = result {
+        tracing::error!("admin API stopped: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn constant_time_eq_works() {
+        assert!(super::constant_time_eq(b"abc", b"abc"));
+        assert!(!super::constant_time_eq(b"abc", b"abd"));
+        assert!(!super::constant_time_eq(b"abc", b"ab"));
+    }
+}

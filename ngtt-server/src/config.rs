@@ -1,0 +1,156 @@
+//! [`ServerConfig`]: addresses, database, TLS material, limits and timings.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::ServerError;
+
+/// Default NGTT port (NGTT.md §1).
+pub const DEFAULT_PORT: u16 = 2405;
+/// Default admin API port.
+pub const DEFAULT_ADMIN_PORT: u16 = 2406;
+/// Default window of unanswered ORDER frames per connection (NGTT.md §4.3).
+pub const DEFAULT_MAX_INFLIGHT_ORDERS: usize = 8;
+/// Largest window accepted: server tids are taken from 1..=0x7FFF and must not be reused while
+/// unanswered.
+pub const MAX_INFLIGHT_LIMIT: usize = 0x4000;
+
+/// The TLS material of a server, PEM-encoded.
+#[derive(Clone)]
+pub struct TlsPems {
+    /// The CA(s) that sign device certificates: only clients with a certificate chaining to one
+    /// of them are accepted.
+    pub device_ca: String,
+    /// The server's certificate chain, leaf first.
+    pub server_cert: String,
+    /// The server's private key (PKCS#8, PKCS#1 or SEC1).
+    pub server_key: String,
+}
+
+impl std::fmt::Debug for TlsPems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsPems")
+            .field("device_ca", &self.device_ca)
+            .field("server_cert", &self.server_cert)
+            .field("server_key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl TlsPems {
+    /// Reads the three PEM files.
+    pub fn from_files(
+        device_ca: &Path,
+        server_cert: &Path,
+        server_key: &Path,
+    ) -> Result<TlsPems, ServerError> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).map_err(|source| ServerError::ReadFile {
+                path: path.to_owned(),
+                source,
+            })
+        };
+        Ok(TlsPems {
+            device_ca: read(device_ca)?,
+            server_cert: read(server_cert)?,
+            server_key: read(server_key)?,
+        })
+    }
+
+    /// Reads `DIR/ca.pem`, `DIR/server.pem` and `DIR/server.key`: the layout `ngtt pki init`
+    /// writes.
+    pub fn from_pki_dir(dir: &Path) -> Result<TlsPems, ServerError> {
+        TlsPems::from_files(
+            &dir.join("ca.pem"),
+            &dir.join("server.pem"),
+            &dir.join("server.key"),
+        )
+    }
+}
+
+/// Everything a [`crate::Server`] needs. Build it with [`ServerConfig::new`] and adjust the
+/// public fields.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Where devices connect (default `0.0.0.0:2405`). Port 0 picks a free port; see
+    /// [`crate::Server::local_addr`].
+    pub listen: SocketAddr,
+    /// Where the admin HTTP API listens (default `127.0.0.1:2406`); `None` disables it.
+    pub admin_listen: Option<SocketAddr>,
+    /// Bearer token of the admin API. Required when `admin_listen` is not a loopback address;
+    /// when set, every `/v1/...` request must carry `Authorization: Bearer <token>`.
+    pub admin_token: Option<String>,
+    /// The SQLite database file (created if missing).
+    pub db_path: PathBuf,
+    /// TLS certificates and key.
+    pub tls: TlsPems,
+    /// Unanswered ORDER frames allowed per connection (default 8, at most
+    /// [`MAX_INFLIGHT_LIMIT`]).
+    pub max_inflight_orders: usize,
+    /// Largest frame payload accepted from a device (default 16 MiB). Larger frames are a
+    /// protocol error. Orders queued through the admin API must fit too.
+    pub max_frame_len: usize,
+    /// A connection that sent nothing for this long is closed (default 120 s).
+    pub idle_timeout: Duration,
+    /// Time allowed for the TLS handshake (default 10 s).
+    pub handshake_timeout: Duration,
+    /// Time allowed to send TLS close_notify when closing a connection (default 2 s).
+    pub close_timeout: Duration,
+    /// On shutdown, time allowed for connections to finish before they are aborted (default
+    /// 10 s).
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// A configuration with the defaults: NGTT on `0.0.0.0:2405`, admin API on
+    /// `127.0.0.1:2406`, 8 orders in flight, 16 MiB frames, 120 s idle timeout.
+    pub fn new(tls: TlsPems, db_path: impl Into<PathBuf>) -> ServerConfig {
+        ServerConfig {
+            listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, DEFAULT_PORT)),
+            admin_listen: Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::LOCALHOST,
+                DEFAULT_ADMIN_PORT,
+            ))),
+            admin_token: None,
+            db_path: db_path.into(),
+            tls,
+            max_inflight_orders: DEFAULT_MAX_INFLIGHT_ORDERS,
+            max_frame_len: ngtt_proto::DEFAULT_MAX_FRAME_LEN,
+            idle_timeout: Duration::from_secs(120),
+            handshake_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+
+    /// Checks the limits and the admin token rule.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        if !(1..=MAX_INFLIGHT_LIMIT).contains(&self.max_inflight_orders) {
+            return Err(ServerError::Config(format!(
+                "max_inflight_orders must be 1..={MAX_INFLIGHT_LIMIT}, not {}",
+                self.max_inflight_orders
+            )));
+        }
+        if self.max_frame_len < 64 {
+            return Err(ServerError::Config(format!(
+                "max_frame_len must be at least 64 bytes, not {}",
+                self.max_frame_len
+            )));
+        }
+        if self.idle_timeout.is_zero() || self.handshake_timeout.is_zero() {
+            return Err(ServerError::Config("timeouts must not be zero".into()));
+        }
+        if let Some(token) = &self.admin_token {
+            if token.is_empty() {
+                return Err(ServerError::Config("the admin token must not be empty".into()));
+            }
+        }
+        if let Some(addr) = self.admin_listen {
+            if !addr.ip().is_loopback() && self.admin_token.is_none() {
+                return Err(ServerError::AdminTokenRequired(addr));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,105 @@
+//! One device connection: TLS handshake, identification by certificate, then a [`session`]
+//! that exchanges frames until the connection ends.
+
+mod session;
+mod window;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::SinkExt;
+use ngtt_proto::{DeviceIdentity, Frame, NgttCodec};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+use tracing::{info_span, warn, Instrument};
+
+use crate::registry::Registry;
+use crate::storage::Db;
+
+/// Limits and timings of device connections.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) max_inflight: usize,
+    pub(crate) max_frame_len: usize,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) close_timeout: Duration,
+}
+
+/// What every connection task shares.
+pub(crate) struct Shared {
+    pub(crate) db: Db,
+    pub(crate) registry: Registry,
+    pub(crate) acceptor: TlsAcceptor,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) limits: Limits,
+}
+
+type Tls = TlsStream<TcpStream>;
+
+/// Serves one accepted TCP connection until it ends. Never fails: problems are logged.
+pub(crate) async fn handle(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, conn: u64) {
+    // ORDER frames go out one per TLS record, at once (see session::send).
+    let _ = tcp.set_nodelay(true);
+    let handshake = tokio::time::timeout(shared.limits.handshake_timeout, shared.acceptor.accept(tcp));
+    let tls = tokio::select! {
+        result = handshake => match result {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                // A probe or port scan: connected and left without a word.
+                tracing::debug!(%peer, conn, "connection closed during the TLS handshake: {e}");
+                return;
+            }
+            Ok(Err(e)) => {
+                warn!(%peer, conn, "TLS handshake failed, connection refused: {e}");
+                return;
+            }
+            Err(_) => {
+                warn!(%peer, conn, "TLS handshake timed out, connection refused");
+                return;
+            }
+        },
+        () = shared.shutdown.cancelled() => return,
+    };
+    let identity = match peer_identity(&tls) {
+        Ok(identity) => identity,
+        Err(reason) => {
+            warn!(%peer, conn, "connection refused: {reason}");
+            let mut framed = Framed::new(tls, NgttCodec::new());
+            close(&mut framed, shared.limits.close_timeout).await;
+            return;
+        }
+    };
+    let span = info_span!("conn", device = %identity.device_id, %peer, conn);
+    session::run(shared, tls, identity, conn).instrument(span).await;
+}
+
+/// The device identity of the peer's end-entity certificate.
+fn peer_identity(tls: &Tls) -> Result<DeviceIdentity, String> {
+    let certs = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .ok_or_else(|| "no client certificate".to_owned())?;
+    let leaf = certs
+        .first()
+        .ok_or_else(|| "empty client certificate chain".to_owned())?;
+    DeviceIdentity::from_der(leaf)
+        .map_err(|e| format!("the client certificate has no usable device identity: {e}"))
+}
+
+/// Flushes what is buffered and closes the TLS session (close_notify, then TCP FIN), giving up
+/// after `limit`.
+async fn close<T: AsyncRead + AsyncWrite + Unpin>(framed: &mut Framed<T, NgttCodec>, limit: Duration) {
+    let closing = <Framed<T, NgttCodec> as SinkExt<Frame>>::close(framed);
+    match tokio::time::timeout(limit, closing).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!("closing the connection: {e}"),
+        Err(_) => tracing::debug!("closing the connection timed out"),
+    }
+}

@@ -1,0 +1,379 @@
+//! The frame exchange of one identified device connection (NGTT.md §3–4).
+//!
+//! One task per connection reads frames, answers them, and sends orders. Every network wait
+//! is raced against the connection's stop token (replacement or server shutdown), every
+//! storage call is not: a write that has started always finishes, and nothing is acknowledged
+//! before its write has committed.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use futures::{SinkExt, StreamExt};
+use ngtt_proto::payload::{LogRecord, PathpointSeries, SyncBaobRequest, SyncBaobResponse};
+use ngtt_proto::{DeviceIdentity, Frame, FrameType, NgttCodec, ProtoError};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use super::window::OrderWindow;
+use super::{close, Shared, Tls};
+use crate::storage::{LogEntry, OrderAnswer, Storage, StorageError};
+
+/// Why a session ended.
+#[derive(Debug)]
+enum End {
+    /// The device closed the connection cleanly.
+    PeerClosed,
+    /// Nothing was received for the idle timeout.
+    Idle,
+    /// A newer connection of the same device took over.
+    Replaced,
+    /// The server is shutting down.
+    Shutdown,
+    /// The device broke the protocol.
+    Protocol(ProtoError),
+    /// The transport failed.
+    Io(std::io::Error),
+    /// Storage failed: nothing more can be acknowledged.
+    Storage(StorageError),
+}
+
+impl From<ProtoError> for End {
+    fn from(e: ProtoError) -> End {
+        match e {
+            ProtoError::Io(io) => End::Io(io),
+            other => End::Protocol(other),
+        }
+    }
+}
+
+/// Serves an identified connection: takes over from the device's previous connection, then
+/// exchanges frames until the end, then closes.
+pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity, conn: u64) {
+    let (registration, replaced) = shared
+        .registry
+        .register(&identity.device_id, conn, &shared.shutdown);
+    if let Some(old) = replaced {
+        let old_conn = old.conn;
+        info!(old_conn, "replacing the device's previous connection");
+        // Its unanswered orders go back to the queue only once it can no longer act on them.
+        old.stop_and_wait().await;
+        debug!(old_conn, "previous connection stopped");
+    }
+    info!(environment = %identity.environment, "device connected");
+    let framed = Framed::new(tls, NgttCodec::with_max_frame_len(shared.limits.max_frame_len));
+    let mut session = Session {
+        device: identity.device_id.clone(),
+        window: OrderWindow::new(shared.limits.max_inflight),
+        stop: registration.stop.clone(),
+        notify: Arc::clone(&registration.notify),
+        fetch: false,
+        unknown_seen: HashSet::new(),
+        last_rx: Instant::now(),
+        framed,
+        shared,
+    };
+    let end = match session.db(move |s| s.device_connected(&identity)).await {
+        Ok(()) => session.run().await,
+        Err(end) => end,
+    };
+    session.report(&end);
+    close(&mut session.framed, session.shared.limits.close_timeout).await;
+    drop(registration);
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    device: String,
+    framed: Framed<Tls, NgttCodec>,
+    stop: CancellationToken,
+    notify: Arc<Notify>,
+    window: OrderWindow,
+    /// FETCH_ORDERS received: orders may be sent.
+    fetch: bool,
+    unknown_seen: HashSet<u16>,
+    last_rx: Instant,
+}
+
+enum Event {
+    Frame(Option<Result<Frame, ProtoError>>),
+    NewOrders,
+}
+
+impl Session {
+    async fn run(&mut self) -> End {
+        loop {
+            let stop = self.stop.clone();
+            let notify = Arc::clone(&self.notify);
+            let idle_deadline = self.last_rx + self.shared.limits.idle_timeout;
+            let event = tokio::select! {
+                biased;
+                () = stop.cancelled() => return self.stopped(),
+                next = self.framed.next() => Event::Frame(next),
+                () = notify.notified(), if self.fetch => Event::NewOrders,
+                () = tokio::time::sleep_until(idle_deadline) => return End::Idle,
+            };
+            let result = match event {
+                Event::Frame(None) => return End::PeerClosed,
+                Event::Frame(Some(Err(e))) => return End::from(e),
+                Event::Frame(Some(Ok(frame))) => {
+                    self.last_rx = Instant::now();
+                    self.on_frame(frame).await
+                }
+                Event::NewOrders => self.fill_window().await,
+            };
+            if let Err(end) = result {
+                return end;
+            }
+        }
+    }
+
+    fn stopped(&self) -> End {
+        if self.shared.shutdown.is_cancelled() {
+            End::Shutdown
+        } else {
+            End::Replaced
+        }
+    }
+
+    /// Logs how the session ended.
+    fn report(&self, end: &End) {
+        match end {
+            End::PeerClosed => info!("device closed the connection"),
+            End::Idle => info!(
+                "closing idle connection: nothing received for {:?}",
+                self.shared.limits.idle_timeout
+            ),
+            End::Replaced => info!("connection replaced by a newer one from the same device"),
+            End::Shutdown => info!("closing connection: server shutting down"),
+            End::Protocol(e) => warn!("protocol error, closing connection: {e}"),
+            End::Io(e) => info!("connection lost: {e}"),
+            End::Storage(e) => error!("storage failed, closing connection: {e}"),
+        }
+        if self.window.len() > 0 {
+            info!(
+                unanswered = self.window.len(),
+                "unanswered orders go back to the queue for the next connection"
+            );
+        }
+    }
+
+    /// Runs `f` on the storage; a failure ends the session.
+    async fn db<R, F>(&self, f: F) -> Result<R, End>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Storage) -> Result<R, StorageError> + Send + 'static,
+    {
+        self.shared.db.call(f).await.map_err(End::Storage)
+    }
+
+    /// Sends one frame and flushes it, so that each frame leaves in its own TLS record (the
+    /// Python client handles one frame per read). The write is tried first, so that an answer
+    /// (e.g. the DATA_STREAM_CONFIRM of an upload just stored) still goes out on a stopping
+    /// connection; a write that cannot proceed is abandoned when the connection is stopped.
+    async fn send(&mut self, frame: Frame) -> Result<(), End> {
+        let stop = self.stop.clone();
+        tokio::select! {
+            biased;
+            result = self.framed.send(frame) => result.map_err(End::from),
+            () = stop.cancelled() => Err(self.stopped()),
+        }
+    }
+
+    /// Fails once the connection is stopped: no new ORDER may go out on it then.
+    fn check_running(&self) -> Result<(), End> {
+        if self.stop.is_cancelled() {
+            Err(self.stopped())
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn on_frame(&mut self, frame: Frame) -> Result<(), End> {
+        match frame.kind {
+            FrameType::Ping => {
+                self.send(Frame::new(FrameType::Ping, frame.tid, frame.payload))
+                    .await
+            }
+            FrameType::FetchOrders => {
+                if !self.fetch {
+                    self.fetch = true;
+                    info!("device asked for orders");
+                }
+                self.fill_window().await
+            }
+            FrameType::OrderConfirm => self.on_answer(frame.tid, OrderAnswer::Confirmed).await,
+            FrameType::OrderReject => self.on_answer(frame.tid, OrderAnswer::Rejected).await,
+            FrameType::DataStream => self.on_data_stream(frame).await,
+            FrameType::Logs => self.on_logs(&frame).await,
+            FrameType::SyncBaobRequest => {
+                // Reserved: no BAOBs are kept here, so there is never anything to sync.
+                frame.payload_as::<SyncBaobRequest>()?;
+                self.send(Frame::sync_baob_response(
+                    frame.tid,
+                    &SyncBaobResponse::default(),
+                )?)
+                .await
+            }
+            FrameType::Order
+            | FrameType::DataStreamConfirm
+            | FrameType::DataStreamReject
+            | FrameType::SyncBaobResponse => {
+                warn!(
+                    tid = frame.tid,
+                    "unexpected {} frame from a device; ignored", frame.kind
+                );
+                Ok(())
+            }
+            FrameType::Unknown(n) => {
+                if self.unknown_seen.insert(n) {
+                    warn!("ignoring frames of unknown type {n} (logged once per connection)");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends pending orders while the window has room (only after FETCH_ORDERS).
+    async fn fill_window(&mut self) -> Result<(), End> {
+        while self.fetch && self.window.free() > 0 {
+            self.check_running()?;
+            let want = self.window.free();
+            let after = self.window.cursor();
+            let device = self.device.clone();
+            // Marked sent (committed) before the frames go out.
+            let batch = self.db(move |s| s.claim_orders(&device, after, want)).await?;
+            let got = batch.len();
+            for order in batch {
+                self.check_running()?;
+                let tid = self.window.push(order.id);
+                debug!(order = order.id, tid, "sending ORDER");
+                self.send(Frame::new(FrameType::Order, tid, order.payload))
+                    .await?;
+            }
+            if got < want {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_answer(&mut self, tid: u16, answer: OrderAnswer) -> Result<(), End> {
+        let what = match answer {
+            OrderAnswer::Confirmed => "ORDER_CONFIRM",
+            OrderAnswer::Rejected => "ORDER_REJECT",
+        };
+        let Some(order) = self.window.answer(tid) else {
+            warn!(
+                tid,
+                "{what} matches no unanswered ORDER on this connection; ignored"
+            );
+            return Ok(());
+        };
+        if self.db(move |s| s.answer_order(order, answer)).await? {
+            info!(
+                order,
+                tid,
+                "order {}",
+                if answer == OrderAnswer::Confirmed {
+                    "confirmed"
+                } else {
+                    "rejected"
+                }
+            );
+        } else {
+            warn!(
+                order,
+                tid, "{what} for an order that was already answered; ignored"
+            );
+        }
+        self.fill_window().await
+    }
+
+    async fn on_data_stream(&mut self, frame: Frame) -> Result<(), End> {
+        let tid = frame.tid;
+        let series = match frame.payload_as::<Vec<PathpointSeries>>() {
+            Ok(series) => series,
+            Err(e) => {
+                let mut reason = format!("not a list of pathpoint series: {e}");
+                truncate(&mut reason, 400);
+                warn!(tid, "rejecting DATA_STREAM: {reason}");
+                let reject = Frame::data_stream_reject_because(tid, &reason)
+                    .unwrap_or_else(|_| Frame::data_stream_reject(tid));
+                return self.send(reject).await;
+            }
+        };
+        let device = self.device.clone();
+        let paths = series.len();
+        let stored = self.db(move |s| s.store_series(&device, &series)).await?;
+        debug!(tid, paths, stored, "DATA_STREAM stored");
+        self.send(Frame::data_stream_confirm(tid)).await
+    }
+
+    async fn on_logs(&mut self, frame: &Frame) -> Result<(), End> {
+        let items: Vec<minijson::Value> = frame.payload_as()?;
+        let mut entries = Vec::with_capacity(items.len());
+        let mut skipped = 0usize;
+        for item in &items {
+            match minijson::from_value::<LogRecord>(item) {
+                Ok(record) => entries.push(log_entry(record)),
+                Err(e) => {
+                    if skipped == 0 {
+                        warn!("skipping invalid log record: {e}");
+                    }
+                    skipped += 1;
+                }
+            }
+        }
+        if skipped > 1 {
+            warn!(skipped, "skipped invalid log records");
+        }
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let device = self.device.clone();
+        let stored = self.db(move |s| s.store_logs(&device, &entries)).await?;
+        debug!(stored, "LOGS stored");
+        Ok(())
+    }
+}
+
+/// A received record as stored: the message decompressed (kept as sent, with a note, when it
+/// cannot be).
+fn log_entry(record: LogRecord) -> LogEntry {
+    let message = match record.message.text() {
+        Ok(text) => text.into_owned(),
+        Err(e) => {
+            warn!("storing a log message that cannot be decoded as sent: {e}");
+            match &record.message {
+                ngtt_proto::payload::LogMessage::Encoded { encoding, content } => {
+                    format!("[undecodable {encoding} message] {content}")
+                }
+                ngtt_proto::payload::LogMessage::Text(t) => t.clone(),
+            }
+        }
+    };
+    LogEntry {
+        id: 0,
+        service: record.service,
+        when_us: record.when,
+        level: record.level.0,
+        message,
+        exception: record.exception,
+        traceback: record.traceback,
+        received_at_ms: 0,
+    }
+}
+
+/// Cuts `s` to at most `max` bytes, on a character boundary.
+fn truncate(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+}

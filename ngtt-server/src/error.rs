@@ -1,0 +1,75 @@
+//! The crate's error type.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::storage::StorageError;
+
+/// Everything that can stop a [`crate::Server`] from starting or running.
+///
+/// Problems of a single device connection (a refused certificate, a protocol error, an idle
+/// timeout) are not errors of the server: they are logged and close only that connection.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The storage engine failed (opening, migrating, reading or writing).
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+
+    /// rustls refused the certificate or key.
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+
+    /// The device CA cannot be used to verify client certificates.
+    #[error("device CA: {0}")]
+    ClientVerifier(#[from] rustls::server::VerifierBuilderError),
+
+    /// A PEM input could not be parsed.
+    #[error("invalid PEM in {what}: {source}")]
+    Pem {
+        /// Which input: `"device CA"`, `"server certificate"` or `"server key"`.
+        what: &'static str,
+        /// The parser's complaint.
+        source: rustls_pki_types::pem::Error,
+    },
+
+    /// A PEM input holds no certificate.
+    #[error("{0} contains no certificate")]
+    NoCertificate(&'static str),
+
+    /// A file named by the configuration could not be read.
+    #[error("reading {path}: {source}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+
+    /// A listening socket could not be bound.
+    #[error("binding the {what} listener to {addr}: {source}")]
+    Bind {
+        /// `"NGTT"` or `"admin"`.
+        what: &'static str,
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What went wrong.
+        source: io::Error,
+    },
+
+    /// The admin API would listen on a non-loopback address without a bearer token.
+    #[error(
+        "the admin API on non-loopback address {0} requires a bearer token \
+         (--admin-token or NGTT_ADMIN_TOKEN)"
+    )]
+    AdminTokenRequired(SocketAddr),
+
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// Any other I/O error.
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+}

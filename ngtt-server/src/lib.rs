@@ -1,0 +1,66 @@
+//! The NGTT server: devices connect over mutual TLS, upload pathpoint data and logs, and
+//! receive orders from a durable per-device queue; operators queue orders and read data back
+//! through a small admin HTTP API.
+//!
+//! * [`Server`] accepts TLS connections whose client certificate chains to the device CA and
+//!   identifies the device from the certificate's NGTT extensions. One connection per device:
+//!   a new one replaces the old, which is fully stopped before the new one sends orders.
+//! * Orders are stored in SQLite ([`SqliteStorage`], behind the [`Storage`] trait) before
+//!   anything is acknowledged, sent in a bounded window (`max_inflight_orders`) once the
+//!   device sent FETCH_ORDERS, and kept until the device answers ORDER_CONFIRM or
+//!   ORDER_REJECT; unanswered orders are sent again on the next connection, in queue order.
+//! * DATA_STREAM uploads are committed before DATA_STREAM_CONFIRM; LOGS are stored with their
+//!   messages decompressed; PINGs are echoed; idle connections are closed.
+//! * The admin API (see `docs/operations.md`) listens on loopback by default and requires a
+//!   bearer token anywhere else.
+//!
+//! # Example
+//!
+//! ```
+//! use ngtt_server::{Server, ServerConfig, TlsPems};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let ca = ngtt_pki::Ca::generate("example CA")?;
+//! # let server_cert = ca.issue_server(&[])?;
+//! let tls = TlsPems {
+//!     device_ca: ca.cert_pem().to_owned(),
+//!     server_cert: server_cert.cert_pem,
+//!     server_key: server_cert.key_pem,
+//! };
+//! let mut config = ServerConfig::new(tls, dir.path().join("ngtt.db"));
+//! config.listen = "127.0.0.1:0".parse()?;
+//! config.admin_listen = Some("127.0.0.1:0".parse()?);
+//!
+//! let server = Server::bind(config).await?;
+//! println!("NGTT on {}, admin API on {:?}", server.local_addr(), server.admin_addr());
+//! let handle = server.handle();
+//! let running = tokio::spawn(server.run());
+//!
+//! // ... devices connect; orders are queued with POST /v1/devices/{id}/orders ...
+//! let order = handle.storage().queue_order("device-1", &minijson::to_vec(&Vec::<()>::new())?)?;
+//! assert_eq!(handle.storage().order(order)?.map(|o| o.state), Some(ngtt_server::OrderState::Queued));
+//!
+//! handle.shutdown(); // graceful: also what SIGINT/SIGTERM do in `ngtt serve`
+//! running.await??;
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod admin;
+mod config;
+mod connection;
+mod error;
+mod registry;
+mod server;
+pub mod storage;
+mod tls;
+
+pub use config::{
+    ServerConfig, TlsPems, DEFAULT_ADMIN_PORT, DEFAULT_MAX_INFLIGHT_ORDERS, DEFAULT_PORT, MAX_INFLIGHT_LIMIT,
+};
+pub use error::ServerError;
+pub use server::{Server, ServerHandle};
+pub use storage::{OrderState, SqliteStorage, Storage, StorageError};

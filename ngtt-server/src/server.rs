@@ -1,0 +1,231 @@
+//! [`Server`]: binds the listeners, accepts device connections, serves the admin API, and
+//! shuts down gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::admin::{self, AdminState};
+use crate::config::ServerConfig;
+use crate::connection::{self, Limits, Shared};
+use crate::error::ServerError;
+use crate::registry::Registry;
+use crate::storage::{Db, SqliteStorage, Storage};
+use crate::tls;
+
+/// A bound NGTT server, ready to [`run`](Server::run).
+pub struct Server {
+    config: ServerConfig,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    admin: Option<(TcpListener, SocketAddr)>,
+    shared: Arc<Shared>,
+    handle: ServerHandle,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("admin_addr", &self.admin_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Controls a server from elsewhere: stop it, see who is connected, reach its storage.
+#[derive(Clone)]
+pub struct ServerHandle {
+    shutdown: CancellationToken,
+    registry: Registry,
+    storage: Arc<dyn Storage>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("shut_down", &self.shutdown.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// Starts a graceful shutdown: stop accepting, close every connection with TLS
+    /// close_notify after the storage writes in progress, stop the admin API.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Whether [`shutdown`](ServerHandle::shutdown) was called (or the server's shutdown
+    /// signal fired).
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    /// The ids of the devices connected now, sorted.
+    pub fn connected_devices(&self) -> Vec<String> {
+        self.registry.connected()
+    }
+
+    /// The server's storage.
+    pub fn storage(&self) -> Arc<dyn Storage> {
+        Arc::clone(&self.storage)
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &'static str) -> Result<(TcpListener, SocketAddr), ServerError> {
+    let bind_err = |source| ServerError::Bind { what, addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+    let local = listener.local_addr().map_err(bind_err)?;
+    Ok((listener, local))
+}
+
+impl Server {
+    /// Opens the SQLite database of `config`, loads the TLS material and binds both
+    /// listeners. Port 0 binds a free port: see [`local_addr`](Server::local_addr).
+    pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
+        config.validate()?;
+        let path = config.db_path.clone();
+        let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(path))
+            .await
+            .map_err(|e| ServerError::Io(std::io::Error::other(e)))??;
+        Server::bind_with_storage(config, Arc::new(storage)).await
+    }
+
+    /// Like [`bind`](Server::bind), with another storage engine (`config.db_path` unused).
+    pub async fn bind_with_storage(
+        config: ServerConfig,
+        storage: Arc<dyn Storage>,
+    ) -> Result<Server, ServerError> {
+        config.validate()?;
+        let acceptor = tls::acceptor(&config.tls)?;
+        let (listener, local_addr) = bind(config.listen, "NGTT").await?;
+        let admin = match config.admin_listen {
+            Some(addr) => Some(bind(addr, "admin").await?),
+            None => None,
+        };
+        let shutdown = CancellationToken::new();
+        let registry = Registry::default();
+        let shared = Arc::new(Shared {
+            db: Db::new(Arc::clone(&storage)),
+            registry: registry.clone(),
+            acceptor,
+            shutdown: shutdown.clone(),
+            limits: Limits {
+                max_inflight: config.max_inflight_orders,
+                max_frame_len: config.max_frame_len,
+                idle_timeout: config.idle_timeout,
+                handshake_timeout: config.handshake_timeout,
+                close_timeout: config.close_timeout,
+            },
+        });
+        Ok(Server {
+            handle: ServerHandle {
+                shutdown,
+                registry,
+                storage,
+            },
+            config,
+            listener,
+            local_addr,
+            admin,
+            shared,
+        })
+    }
+
+    /// The address the NGTT listener is bound to (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The address the admin API is bound to, if it is enabled.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(_, addr)| *addr)
+    }
+
+    /// A handle to stop the server and look inside it.
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Serves until [`ServerHandle::shutdown`] is called, then shuts down gracefully.
+    pub async fn run(self) -> Result<(), ServerError> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Serves until `signal` completes (or [`ServerHandle::shutdown`] is called), then shuts
+    /// down gracefully: stops accepting, lets each connection finish its storage write in
+    /// progress and close with TLS close_notify, stops the admin API after the requests in
+    /// progress, and aborts what is still running after `shutdown_grace`.
+    ///
+    /// Dropping the future instead (e.g. aborting its task) stops everything at once, as a
+    /// crash would; nothing acknowledged is lost either way.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let Server {
+            config,
+            listener,
+            local_addr,
+            admin,
+            shared,
+            handle,
+        } = self;
+        let shutdown = handle.shutdown.clone();
+        let mut tasks = JoinSet::new();
+        if let Some((admin_listener, admin_addr)) = admin {
+            let state = Arc::new(AdminState {
+                db: shared.db.clone(),
+                registry: shared.registry.clone(),
+                token: config.admin_token.clone(),
+                max_order_len: config.max_frame_len,
+            });
+            info!(%admin_addr, "admin API listening");
+            tasks.spawn(admin::serve(admin_listener, state, shutdown.clone()));
+        }
+        info!(%local_addr, "NGTT listening");
+        tokio::pin!(signal);
+        let mut conn_no: u64 = 0;
+        loop {
+            tokio::select! {
+                () = &mut signal => break,
+                () = shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        conn_no += 1;
+                        tasks.spawn(connection::handle(Arc::clone(&shared), tcp, peer, conn_no));
+                    }
+                    Err(e) => {
+                        // Per-connection failures (reset before accept) and resource limits
+                        // (EMFILE): keep serving, briefly back off.
+                        warn!("accepting a connection failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                },
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    if let Err(e) = done {
+                        if e.is_panic() {
+                            error!("a connection task panicked: {e}");
+                        }
+                    }
+                }
+            }
+        }
+        info!("shutting down");
+        shutdown.cancel();
+        drop(listener);
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(config.shutdown_grace, drain).await.is_err() {
+            warn!(
+                remaining = tasks.len(),
+                "connections did not finish in time; aborting them"
+            );
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        info!("server stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,120 @@
+//! Durable storage: the [`Storage`] trait and its SQLite implementation, [`SqliteStorage`].
+//!
+//! The trait is synchronous and object safe (`Arc<dyn Storage>`); the server never calls it on
+//! an async worker thread but through `tokio::task::spawn_blocking`, so an engine may block.
+//! Every method that changes something has committed durably when it returns `Ok`: the server
+//! acts (sends DATA_STREAM_CONFIRM, answers `201`) only after that.
+//!
+//! Orders go through four states ([`OrderState`]): *queued* → *sent* (handed to a device at
+//! least once, no answer yet) → *confirmed* or *rejected*. Queued and sent orders are both
+//! *pending*: a new connection receives every pending order of its device again, in queue order.
+
+mod blocking;
+mod schema;
+mod sqlite;
+mod types;
+
+pub(crate) use blocking::Db;
+pub use schema::SCHEMA_VERSION;
+pub use sqlite::SqliteStorage;
+pub use types::{
+    AnsweredVia, DeviceRecord, LogEntry, OrderAnswer, OrderId, OrderRecord, OrderState, PendingOrder,
+    SeriesQuery,
+};
+
+use ngtt_proto::payload::PathpointSeries;
+use ngtt_proto::DeviceIdentity;
+
+/// What a storage engine can report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// SQLite reported an error.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    /// The database was written by a newer version of this software.
+    #[error("database schema version {found} is newer than this server understands ({supported})")]
+    TooNew {
+        /// `user_version` of the database.
+        found: i64,
+        /// The newest schema this build knows.
+        supported: i64,
+    },
+
+    /// Stored data that cannot be read back (e.g. an order whose sections are not MiniJSON).
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+
+    /// The blocking task running a storage call failed (panicked or was cancelled).
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+/// A durable store for devices, orders, pathpoint samples and logs.
+///
+/// Implementations must be safe to call from many threads at once; each method is one atomic
+/// transaction, durable when it returns `Ok`.
+pub trait Storage: Send + Sync + 'static {
+    /// Records that `device` connected now (creates the device, updates its environment and
+    /// last connection time).
+    fn device_connected(&self, device: &DeviceIdentity) -> Result<(), StorageError>;
+
+    /// Every known device (connected at least once, or with an order queued), by id.
+    fn list_devices(&self) -> Result<Vec<DeviceRecord>, StorageError>;
+
+    /// Per-device settings served by the device HTTP API (`GET /v1/device`), a JSON object;
+    /// `None` when never set.
+    fn device_settings(&self, device_id: &str) -> Result<Option<serde_json::Value>, StorageError>;
+
+    /// Replaces a device's settings (creating the device if needed).
+    fn set_device_settings(&self, device_id: &str, settings: &serde_json::Value) -> Result<(), StorageError>;
+
+    /// Queues an order: `sections` is the ORDER payload, one MiniJSON document (a list of
+    /// sections). Returns its id; ids grow in queue order.
+    fn queue_order(&self, device_id: &str, sections: &[u8]) -> Result<OrderId, StorageError>;
+
+    /// Takes up to `limit` pending orders of `device_id` with an id above `after`, in queue
+    /// order, and marks them sent (one more delivery) in the same transaction.
+    fn claim_orders(
+        &self,
+        device_id: &str,
+        after: OrderId,
+        limit: usize,
+    ) -> Result<Vec<PendingOrder>, StorageError>;
+
+    /// Records a device's answer to a pending order. `Ok(false)` when the order is not pending
+    /// any more (already answered): nothing changes.
+    fn answer_order(&self, id: OrderId, answer: OrderAnswer) -> Result<bool, StorageError>;
+
+    /// The device HTTP API's hand-out (`POST /v1/device/orders`): every pending order of
+    /// `device_id`, in queue order, marked confirmed (answered via HTTP) in the same
+    /// transaction — handing an order out over HTTP counts as its acknowledgement.
+    fn hand_out_orders(&self, device_id: &str) -> Result<Vec<PendingOrder>, StorageError>;
+
+    /// One order.
+    fn order(&self, id: OrderId) -> Result<Option<OrderRecord>, StorageError>;
+
+    /// The orders of `device_id`, oldest first, optionally only those in `state`, at most
+    /// `limit`.
+    fn list_orders(
+        &self,
+        device_id: &str,
+        state: Option<OrderState>,
+        limit: usize,
+    ) -> Result<Vec<OrderRecord>, StorageError>;
+
+    /// Stores an upload. A sample whose (device, path, timestamp) is already stored is skipped,
+    /// so a re-sent upload is stored once. Returns the number of new samples.
+    fn store_series(&self, device_id: &str, series: &[PathpointSeries]) -> Result<usize, StorageError>;
+
+    /// Stored samples of `device_id`, grouped by path (paths sorted), oldest first.
+    fn read_series(&self, device_id: &str, query: &SeriesQuery)
+        -> Result<Vec<PathpointSeries>, StorageError>;
+
+    /// Stores log records (messages already decompressed). Returns how many were stored.
+    fn store_logs(&self, device_id: &str, logs: &[LogEntry]) -> Result<usize, StorageError>;
+
+    /// The `limit` most recent log records of `device_id`, oldest first.
+    fn read_logs(&self, device_id: &str, limit: usize) -> Result<Vec<LogEntry>, StorageError>;
+}

@@ -1,0 +1,90 @@
+//! The SQLite schema and its migrations, versioned by `PRAGMA user_version`.
+//!
+//! Migration `n` (1-based) brings a database from version `n - 1` to `n`; each runs in its own
+//! transaction together with the `user_version` update, so a crash leaves the database at one
+//! version or the next, never in between. A database newer than [`SCHEMA_VERSION`] is refused.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StorageError;
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The migrations, in order.
+const MIGRATIONS: &[&str] = &[
+    // 1: devices, orders, samples, logs.
+    r#"
+    CREATE TABLE devices (
+        device_id          TEXT PRIMARY KEY NOT NULL,
+        environment        INTEGER,            -- from the last certificate: 0, 1, 2
+        first_connected_at INTEGER,            -- ms since the epoch
+        last_connected_at  INTEGER,
+        settings           TEXT                -- JSON object served by GET /v1/device (HTTP API)
+    );
+
+    CREATE TABLE orders (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,  -- queue order; never reused
+        device_id    TEXT NOT NULL REFERENCES devices(device_id),
+        sections     BLOB NOT NULL,                      -- the ORDER payload (MiniJSON)
+        state        INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2, 3)),
+                                                         -- queued, sent, confirmed, rejected
+        deliveries   INTEGER NOT NULL DEFAULT 0,
+        queued_at    INTEGER NOT NULL,
+        sent_at      INTEGER,
+        answered_at  INTEGER,
+        answered_via TEXT CHECK (answered_via IN ('ngtt', 'http'))
+    );
+    CREATE INDEX orders_pending ON orders(device_id, state, id);
+    CREATE INDEX orders_by_device ON orders(device_id, id);
+
+    -- One row per (device, path, timestamp): a re-sent upload is stored once.
+    CREATE TABLE samples (
+        device_id   TEXT NOT NULL,
+        path        TEXT NOT NULL,
+        ts          INTEGER NOT NULL,  -- ms since the epoch
+        value,                         -- INTEGER, REAL or TEXT as sent; NULL for a failed read
+        error       TEXT,              -- error code of a failed read
+        received_at INTEGER NOT NULL,
+        PRIMARY KEY (device_id, path, ts)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE logs (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        device_id   TEXT NOT NULL,
+        service     TEXT NOT NULL,
+        when_us     INTEGER NOT NULL,
+        level       INTEGER NOT NULL,
+        message     TEXT NOT NULL,     -- decompressed
+        exception   TEXT,
+        traceback   TEXT,
+        received_at INTEGER NOT NULL
+    );
+    CREATE INDEX logs_by_device ON logs(device_id, id);
+    "#,
+];
+
+/// Brings `conn` to [`SCHEMA_VERSION`].
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    let mut version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StorageError::TooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    while version < SCHEMA_VERSION {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        // Re-read inside the transaction: another process may have migrated meanwhile.
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current == version {
+            let sql = MIGRATIONS[usize::try_from(version).unwrap_or(0)];
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", version + 1)?;
+        }
+        tx.commit()?;
+        version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        tracing::info!(version, "database schema migrated");
+    }
+    Ok(())
+}

@@ -1,0 +1,422 @@
+//! [`SqliteStorage`]: the [`Storage`] trait over one SQLite database file.
+//!
+//! Durability: the database runs in WAL mode with `synchronous = FULL`, so every commit is
+//! fsynced to the WAL before the call returns. `NORMAL` would survive a process crash
+//! (`kill -9`) but could lose the last commits on power loss — commits the server has already
+//! acknowledged to a device (DATA_STREAM_CONFIRM) or to an operator (`201`), so it is not used.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use ngtt_proto::payload::{PathpointSeries, PathpointValue, ReadError, Sample};
+use ngtt_proto::DeviceIdentity;
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+
+use super::schema::migrate;
+use super::types::{
+    AnsweredVia, DeviceRecord, LogEntry, OrderAnswer, OrderId, OrderRecord, OrderState, PendingOrder,
+    SeriesQuery,
+};
+use super::{Storage, StorageError};
+
+/// A [`Storage`] in one SQLite database file.
+///
+/// One connection serves every call, behind a mutex (a `rusqlite::Connection` is not `Sync`);
+/// calls are short transactions, and the server makes them from blocking threads.
+pub struct SqliteStorage {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage").finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+const ORDER_COLUMNS: &str =
+    "id, device_id, state, deliveries, queued_at, sent_at, answered_at, answered_via, sections";
+
+fn order_from_row(row: &Row<'_>) -> rusqlite::Result<OrderRecord> {
+    let state: i64 = row.get(2)?;
+    let via: Option<String> = row.get(7)?;
+    let sections: Vec<u8> = row.get(8)?;
+    Ok(OrderRecord {
+        id: row.get(0)?,
+        device_id: row.get(1)?,
+        state: OrderState::from_code(state).unwrap_or(OrderState::Queued),
+        deliveries: row.get(3)?,
+        queued_at_ms: row.get(4)?,
+        sent_at_ms: row.get(5)?,
+        answered_at_ms: row.get(6)?,
+        answered_via: via.map(|v| {
+            if v == "http" {
+                AnsweredVia::Http
+            } else {
+                AnsweredVia::Ngtt
+            }
+        }),
+        sections: Bytes::from(sections),
+    })
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStorage, StorageError> {
+        SqliteStorage::setup(Connection::open(path)?)
+    }
+
+    /// A private in-memory database (for tests and experiments: nothing is durable).
+    pub fn open_in_memory() -> Result<SqliteStorage, StorageError> {
+        SqliteStorage::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<SqliteStorage, StorageError> {
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // In-memory databases answer "memory"; files must switch to WAL.
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        tracing::debug!(journal_mode = %mode, "database opened");
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn)?;
+        Ok(SqliteStorage {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction open (rusqlite rolls back
+        // on drop), so the connection is still usable.
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn pending(
+        conn: &Connection,
+        device_id: &str,
+        after: OrderId,
+        limit: i64,
+    ) -> Result<Vec<PendingOrder>, StorageError> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, sections FROM orders
+             WHERE device_id = ?1 AND state IN (0, 1) AND id > ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![device_id, after, limit], |r| {
+            Ok(PendingOrder {
+                id: r.get(0)?,
+                payload: Bytes::from(r.get::<_, Vec<u8>>(1)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn ensure_device(conn: &Connection, device_id: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO devices (device_id) VALUES (?1)")?
+        .execute([device_id])?;
+    Ok(())
+}
+
+fn sample_row(sample: &Sample) -> (i64, SqlValue, Option<String>) {
+    match sample {
+        Sample::Value { ts, value } => {
+            let v = match value {
+                PathpointValue::Int(i) => SqlValue::Integer(*i),
+                PathpointValue::Float(f) => SqlValue::Real(*f),
+                PathpointValue::Text(t) => SqlValue::Text(t.clone()),
+            };
+            (to_i64(*ts), v, None)
+        }
+        Sample::Error { ts, error } => (to_i64(*ts), SqlValue::Null, Some(error.as_str().to_owned())),
+    }
+}
+
+fn sample_from(ts: i64, value: ValueRef<'_>, error: Option<String>) -> Sample {
+    let ts = u64::try_from(ts).unwrap_or(0);
+    if let Some(code) = error {
+        return Sample::error(ts, ReadError::from(code.as_str()));
+    }
+    let value = match value {
+        ValueRef::Integer(i) => PathpointValue::Int(i),
+        ValueRef::Real(f) => PathpointValue::Float(f),
+        ValueRef::Text(t) => PathpointValue::Text(String::from_utf8_lossy(t).into_owned()),
+        // NaN is stored by SQLite as NULL; blobs are never written.
+        ValueRef::Null | ValueRef::Blob(_) => PathpointValue::Float(f64::NAN),
+    };
+    Sample::Value { ts, value }
+}
+
+impl Storage for SqliteStorage {
+    fn device_connected(&self, device: &DeviceIdentity) -> Result<(), StorageError> {
+        let conn = self.lock();
+        let now = now_ms();
+        conn.prepare_cached(
+            "INSERT INTO devices (device_id, environment, first_connected_at, last_connected_at)
+             VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT(device_id) DO UPDATE SET environment = excluded.environment,
+                 first_connected_at = COALESCE(first_connected_at, excluded.first_connected_at),
+                 last_connected_at = excluded.last_connected_at",
+        )?
+        .execute(params![device.device_id, device.environment.as_i64(), now])?;
+        Ok(())
+    }
+
+    fn list_devices(&self) -> Result<Vec<DeviceRecord>, StorageError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT device_id, environment, first_connected_at, last_connected_at
+             FROM devices ORDER BY device_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(DeviceRecord {
+                device_id: r.get(0)?,
+                environment: r.get(1)?,
+                first_connected_ms: r.get(2)?,
+                last_connected_ms: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn device_settings(&self, device_id: &str) -> Result<Option<serde_json::Value>, StorageError> {
+        let conn = self.lock();
+        let text: Option<Option<String>> = conn
+            .query_row(
+                "SELECT settings FROM devices WHERE device_id = ?1",
+                [device_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        text.flatten()
+            .map(|t| {
+                serde_json::from_str(&t)
+                    .map_err(|e| StorageError::Corrupt(format!("settings of device {device_id:?}: {e}")))
+            })
+            .transpose()
+    }
+
+    fn set_device_settings(&self, device_id: &str, settings: &serde_json::Value) -> Result<(), StorageError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        ensure_device(&tx, device_id)?;
+        tx.execute(
+            "UPDATE devices SET settings = ?2 WHERE device_id = ?1",
+            params![device_id, settings.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn queue_order(&self, device_id: &str, sections: &[u8]) -> Result<OrderId, StorageError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        ensure_device(&tx, device_id)?;
+        tx.prepare_cached("INSERT INTO orders (device_id, sections, queued_at) VALUES (?1, ?2, ?3)")?
+            .execute(params![device_id, sections, now_ms()])?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn claim_orders(
+        &self,
+        device_id: &str,
+        after: OrderId,
+        limit: usize,
+    ) -> Result<Vec<PendingOrder>, StorageError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let orders = SqliteStorage::pending(&tx, device_id, after, i64::try_from(limit).unwrap_or(i64::MAX))?;
+        if !orders.is_empty() {
+            let now = now_ms();
+            let mut mark = tx.prepare_cached(
+                "UPDATE orders SET state = 1, deliveries = deliveries + 1, sent_at = ?2 WHERE id = ?1",
+            )?;
+            for order in &orders {
+                mark.execute(params![order.id, now])?;
+            }
+            drop(mark);
+            tx.commit()?;
+        }
+        Ok(orders)
+    }
+
+    fn answer_order(&self, id: OrderId, answer: OrderAnswer) -> Result<bool, StorageError> {
+        let state = match answer {
+            OrderAnswer::Confirmed => OrderState::Confirmed,
+            OrderAnswer::Rejected => OrderState::Rejected,
+        };
+        let conn = self.lock();
+        let changed = conn
+            .prepare_cached(
+                "UPDATE orders SET state = ?2, answered_at = ?3, answered_via = 'ngtt'
+                 WHERE id = ?1 AND state IN (0, 1)",
+            )?
+            .execute(params![id, state.code(), now_ms()])?;
+        Ok(changed == 1)
+    }
+
+    fn hand_out_orders(&self, device_id: &str) -> Result<Vec<PendingOrder>, StorageError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let orders = SqliteStorage::pending(&tx, device_id, 0, i64::MAX)?;
+        if !orders.is_empty() {
+            let now = now_ms();
+            let mut mark = tx.prepare_cached(
+                "UPDATE orders SET state = 2, deliveries = deliveries + 1, sent_at = ?2,
+                     answered_at = ?2, answered_via = 'http'
+                 WHERE id = ?1",
+            )?;
+            for order in &orders {
+                mark.execute(params![order.id, now])?;
+            }
+            drop(mark);
+            tx.commit()?;
+        }
+        Ok(orders)
+    }
+
+    fn order(&self, id: OrderId) -> Result<Option<OrderRecord>, StorageError> {
+        let conn = self.lock();
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1");
+        Ok(conn.query_row(&sql, [id], order_from_row).optional()?)
+    }
+
+    fn list_orders(
+        &self,
+        device_id: &str,
+        state: Option<OrderState>,
+        limit: usize,
+    ) -> Result<Vec<OrderRecord>, StorageError> {
+        let conn = self.lock();
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders
+             WHERE device_id = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY id LIMIT ?3"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(
+            params![device_id, state.map(OrderState::code), limit],
+            order_from_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn store_series(&self, device_id: &str, series: &[PathpointSeries]) -> Result<usize, StorageError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        let mut stored = 0;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO samples (device_id, path, ts, value, error, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for s in series {
+                for sample in &s.values {
+                    let (ts, value, error) = sample_row(sample);
+                    stored += insert.execute(params![device_id, s.path, ts, value, error, now])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    fn read_series(
+        &self,
+        device_id: &str,
+        query: &SeriesQuery,
+    ) -> Result<Vec<PathpointSeries>, StorageError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT path, ts, value, error FROM samples
+             WHERE device_id = ?1 AND (?2 IS NULL OR path = ?2)
+               AND (?3 IS NULL OR ts >= ?3) AND (?4 IS NULL OR ts <= ?4)
+             ORDER BY path, ts LIMIT ?5",
+        )?;
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![
+            device_id,
+            query.path,
+            query.from_ms.map(to_i64),
+            query.to_ms.map(to_i64),
+            limit
+        ])?;
+        let mut out: Vec<PathpointSeries> = Vec::new();
+        while let Some(row) = rows.next()? {
+            let path: String = row.get(0)?;
+            let sample = sample_from(row.get(1)?, row.get_ref(2)?, row.get(3)?);
+            match out.last_mut() {
+                Some(series) if series.path == path => series.values.push(sample),
+                _ => out.push(PathpointSeries::new(path, [sample])),
+            }
+        }
+        Ok(out)
+    }
+
+    fn store_logs(&self, device_id: &str, logs: &[LogEntry]) -> Result<usize, StorageError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO logs (device_id, service, when_us, level, message, exception, traceback,
+                                   received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for log in logs {
+                insert.execute(params![
+                    device_id,
+                    log.service,
+                    to_i64(log.when_us),
+                    log.level,
+                    log.message,
+                    log.exception,
+                    log.traceback,
+                    now
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(logs.len())
+    }
+
+    fn read_logs(&self, device_id: &str, limit: usize) -> Result<Vec<LogEntry>, StorageError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, service, when_us, level, message, exception, traceback, received_at
+             FROM logs WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![device_id, limit], |r| {
+            Ok(LogEntry {
+                id: r.get(0)?,
+                service: r.get(1)?,
+                when_us: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                level: r.get(3)?,
+                message: r.get(4)?,
+                exception: r.get(5)?,
+                traceback: r.get(6)?,
+                received_at_ms: r.get(7)?,
+            })
+        })?;
+        let mut logs: Vec<LogEntry> = rows.collect::<Result<_, _>>()?;
+        logs.reverse();
+        Ok(logs)
+    }
+}
+
+#[cfg(test)]
+mod tests;

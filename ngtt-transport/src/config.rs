@@ -1,0 +1,264 @@
+//! [`Config`]: everything a device needs to talk to its server, held in memory.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::TransportError;
+
+/// The NGTT port used when an address names none (NGTT.md §1).
+pub const DEFAULT_PORT: u16 = 2405;
+
+/// Default bound of the offline log buffer (NGTT.md §4.4).
+pub const DEFAULT_LOG_BUFFER: usize = 20_000;
+
+/// Keepalive and dead-peer timings (NGTT.md §4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    /// Send a PING when nothing was written for this long and no ping is outstanding (30 s).
+    pub ping_after: Duration,
+    /// Drop the connection when a ping is outstanding and nothing was read for this long
+    /// (120 s).
+    pub dead_after: Duration,
+    /// Drop the connection when frames wait to be written and nothing could be written for
+    /// this long (90 s).
+    pub write_timeout: Duration,
+    /// Give up a connection attempt (TCP connect plus TLS handshake) after this long (30 s).
+    pub connect_timeout: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings {
+            ping_after: Duration::from_secs(30),
+            dead_after: Duration::from_secs(120),
+            write_timeout: Duration::from_secs(90),
+            connect_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Reconnect backoff (NGTT.md §4.7): `initial`, doubled per failed attempt up to `max`,
+/// shortened by up to `jitter` of itself at random, and reset to `initial` once a connection
+/// stayed up for `reset_after`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BackoffConfig {
+    /// Delay before the first retry (1 s).
+    pub initial: Duration,
+    /// Largest delay (60 s).
+    pub max: Duration,
+    /// A connection that stayed up this long resets the delay to `initial` when it drops
+    /// (30 s).
+    pub reset_after: Duration,
+    /// Fraction of each delay taken off at random, 0.0..=1.0 (0.25: a nominal 4 s delay is
+    /// 3 s to 4 s), so that a fleet does not reconnect in lock-step.
+    pub jitter: f64,
+    /// Seed of the jitter's random numbers; `None` seeds from the process's randomness.
+    pub seed: Option<u64>,
+}
+
+impl Default for BackoffConfig {
+    fn default() -> Self {
+        BackoffConfig {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            reset_after: Duration::from_secs(30),
+            jitter: 0.25,
+            seed: None,
+        }
+    }
+}
+
+/// How a device connects: server, certificates (PEM, in memory) and session settings.
+///
+/// Built with [`Config::new`] and adjusted with the `with_*` methods; every field is public.
+/// Nothing is checked until [`Config::device_identity`] or [`crate::Transport::spawn`].
+#[derive(Clone)]
+pub struct Config {
+    /// Host of the server (a DNS name or an IP address, without brackets).
+    pub host: String,
+    /// TCP port of the server.
+    pub port: u16,
+    /// Name the server certificate must be valid for: the host unless changed.
+    pub server_name: String,
+    /// CA certificates (PEM, one or more) the server certificate must chain to.
+    pub ca_pem: String,
+    /// The device certificate, then any intermediates (PEM).
+    pub cert_pem: String,
+    /// The device's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_pem: String,
+    /// Keepalive, dead-peer and connect timings.
+    pub timings: Timings,
+    /// Reconnect backoff.
+    pub backoff: BackoffConfig,
+    /// Log records kept while they cannot be sent; the oldest are dropped beyond this.
+    pub log_buffer: usize,
+    /// Approximate payload size of one LOGS frame (64 KiB); at least one record per frame.
+    pub log_batch_bytes: usize,
+    /// Send FETCH_ORDERS after each handshake (true); a data-only device sets false.
+    pub fetch_orders: bool,
+    /// Largest frame payload accepted from the server (16 MiB).
+    pub max_frame_len: usize,
+    /// How long a close caused by dropping every handle may spend flushing (5 s).
+    pub close_timeout: Duration,
+}
+
+impl fmt::Debug for Config {
+    /// Everything but the private key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("server_name", &self.server_name)
+            .field("timings", &self.timings)
+            .field("backoff", &self.backoff)
+            .field("log_buffer", &self.log_buffer)
+            .field("log_batch_bytes", &self.log_batch_bytes)
+            .field("fetch_orders", &self.fetch_orders)
+            .field("max_frame_len", &self.max_frame_len)
+            .field("close_timeout", &self.close_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// A configuration for the server at `server` (`host`, `host:port`, `[v6]:port`; the port
+    /// defaults to 2405) with the given CA certificates, device certificate chain and key, all
+    /// PEM. The TLS server name defaults to the host.
+    pub fn new(
+        server: &str,
+        ca_pem: impl Into<String>,
+        cert_pem: impl Into<String>,
+        key_pem: impl Into<String>,
+    ) -> Result<Config, TransportError> {
+        let (host, port) = split_host_port(server)?;
+        Ok(Config {
+            server_name: host.clone(),
+            host,
+            port,
+            ca_pem: ca_pem.into(),
+            cert_pem: cert_pem.into(),
+            key_pem: key_pem.into(),
+            timings: Timings::default(),
+            backoff: BackoffConfig::default(),
+            log_buffer: DEFAULT_LOG_BUFFER,
+            log_batch_bytes: 64 * 1024,
+            fetch_orders: true,
+            max_frame_len: ngtt_proto::DEFAULT_MAX_FRAME_LEN,
+            close_timeout: Duration::from_secs(5),
+        })
+    }
+
+    /// The same configuration verifying the server certificate against `name`.
+    pub fn with_server_name(mut self, name: impl Into<String>) -> Self {
+        self.server_name = name.into();
+        self
+    }
+
+    /// The same configuration with other timings.
+    pub fn with_timings(mut self, timings: Timings) -> Self {
+        self.timings = timings;
+        self
+    }
+
+    /// The same configuration with another backoff.
+    pub fn with_backoff(mut self, backoff: BackoffConfig) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The same configuration asking for orders (`true`) or not (a data-only device).
+    pub fn with_fetch_orders(mut self, fetch: bool) -> Self {
+        self.fetch_orders = fetch;
+        self
+    }
+
+    /// The same configuration with another log buffer bound.
+    pub fn with_log_buffer(mut self, records: usize) -> Self {
+        self.log_buffer = records;
+        self
+    }
+
+    /// The same configuration with another maximum received payload length.
+    pub fn with_max_frame_len(mut self, len: usize) -> Self {
+        self.max_frame_len = len;
+        self
+    }
+
+    /// `host:port`, with brackets around an IPv6 host.
+    pub fn addr(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Splits `host`, `host:port`, `[v6]` or `[v6]:port` into host and port (default 2405).
+/// A bare IPv6 address (two colons or more) is a host without a port.
+pub fn split_host_port(server: &str) -> Result<(String, u16), TransportError> {
+    let bad = |why: &str| TransportError::Config(format!("server address {server:?}: {why}"));
+    let s = server.trim();
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(|| bad("missing ']'"))?;
+        match after {
+            "" => (host, None),
+            _ => (
+                host,
+                Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or_else(|| bad("expected ':' after ']'"))?,
+                ),
+            ),
+        }
+    } else if s.matches(':').count() == 1 {
+        let (host, port) = s.split_once(':').unwrap_or((s, ""));
+        (host, Some(port))
+    } else {
+        (s, None)
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    let port = match port {
+        None => DEFAULT_PORT,
+        Some(p) => p.parse().map_err(|_| bad("invalid port"))?,
+    };
+    Ok((host.to_owned(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        let ok = |s: &str| split_host_port(s).expect(s);
+        assert_eq!(ok("127.0.0.1:9"), ("127.0.0.1".into(), 9));
+        assert_eq!(ok("api.smok.co"), ("api.smok.co".into(), DEFAULT_PORT));
+        assert_eq!(ok("[::1]:2408"), ("::1".into(), 2408));
+        assert_eq!(ok("[::1]"), ("::1".into(), DEFAULT_PORT));
+        assert_eq!(ok("::1"), ("::1".into(), DEFAULT_PORT));
+        for bad in ["", ":80", "host:x", "host:70000", "[::1", "[::1]x"] {
+            assert!(split_host_port(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn defaults_and_builders() {
+        let c = Config::new("[::1]:7", "ca", "cert", "key")
+            .expect("valid")
+            .with_server_name("server.test")
+            .with_fetch_orders(false)
+            .with_log_buffer(3)
+            .with_max_frame_len(10);
+        assert_eq!(c.addr(), "[::1]:7");
+        assert_eq!(c.server_name, "server.test");
+        assert!(!c.fetch_orders);
+        assert_eq!((c.log_buffer, c.max_frame_len), (3, 10));
+        assert_eq!(c.timings.ping_after, Duration::from_secs(30));
+        assert_eq!(c.backoff.max, Duration::from_secs(60));
+        assert!(!format!("{c:?}").contains("key_pem"));
+    }
+}

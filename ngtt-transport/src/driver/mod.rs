@@ -1,0 +1,291 @@
+//! The background task: connects, backs off, and runs the [`Session`] over each connection.
+//!
+//! This is the only place that does I/O and reads the clock. It keeps the session fed and
+//! turns session events into answers for the handles.
+
+mod link;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+use tracing::{info, warn, Instrument};
+
+use crate::backoff::Backoff;
+use crate::config::Config;
+use crate::error::TransportError;
+use crate::io::CountingIo;
+use crate::logbuf::LogBuffer;
+use crate::orders::ReceivedOrder;
+use crate::session::{Session, SessionConfig, UploadId};
+use crate::state::{ConnectionState, Counters};
+use crate::tls::TlsSetup;
+use crate::transport::CloseOutcome;
+
+/// The TLS stream of one connection.
+pub(crate) type Stream = TlsStream<CountingIo<TcpStream>>;
+
+/// A reply channel for an operation that succeeds or fails.
+pub(crate) type Reply = oneshot::Sender<Result<(), TransportError>>;
+
+/// What the handles ask of the background task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Upload a MiniJSON list of pathpoint series; answered on CONFIRM or REJECT.
+    Upload { payload: Bytes, reply: Reply },
+    /// Answer an order; answered once the frame is written, or with `ConnectionLost`.
+    Answer {
+        epoch: u64,
+        tid: u16,
+        confirm: bool,
+        reply: Reply,
+    },
+    /// Flush what can be flushed within `timeout`, then close.
+    Close {
+        timeout: Duration,
+        reply: oneshot::Sender<CloseOutcome>,
+    },
+}
+
+/// A close in progress.
+#[derive(Debug)]
+struct Closing {
+    deadline: Instant,
+    replies: Vec<oneshot::Sender<CloseOutcome>>,
+}
+
+/// What the background task shares with the handles.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared {
+    pub logs: Arc<Mutex<LogBuffer>>,
+    pub log_notify: Arc<Notify>,
+    pub counters: Arc<Counters>,
+    pub live_epoch: Arc<AtomicU64>,
+}
+
+/// The background task's state.
+pub(crate) struct Driver {
+    config: Config,
+    tls: TlsSetup,
+    session: Session,
+    backoff: Backoff,
+    commands: mpsc::UnboundedReceiver<Command>,
+    /// Given to received orders; weak so that dropping every handle closes the transport.
+    command_sender: mpsc::WeakUnboundedSender<Command>,
+    orders: mpsc::UnboundedSender<ReceivedOrder>,
+    state: watch::Sender<ConnectionState>,
+    shared: Shared,
+    uploads: HashMap<UploadId, Reply>,
+    /// Answers written to the connection, waiting for the flush that sends them.
+    flush_waiters: Vec<Reply>,
+    closing: Option<Closing>,
+}
+
+/// Tokio's clock (pausable in tests) as a std `Instant` for the pure parts.
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Driver {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: Config,
+        tls: TlsSetup,
+        commands: mpsc::UnboundedReceiver<Command>,
+        command_sender: mpsc::WeakUnboundedSender<Command>,
+        orders: mpsc::UnboundedSender<ReceivedOrder>,
+        state: watch::Sender<ConnectionState>,
+        shared: Shared,
+    ) -> Self {
+        let session = Session::new(SessionConfig {
+            timings: config.timings,
+            fetch_orders: config.fetch_orders,
+        });
+        Driver {
+            backoff: Backoff::new(config.backoff),
+            config,
+            tls,
+            session,
+            commands,
+            command_sender,
+            orders,
+            state,
+            shared,
+            uploads: HashMap::new(),
+            flush_waiters: Vec::new(),
+            closing: None,
+        }
+    }
+
+    /// Connects, runs connections and backs off until closed.
+    pub async fn run(mut self) {
+        loop {
+            let attempt = self.backoff.failures() + 1;
+            self.state.send_replace(ConnectionState::Connecting { attempt });
+            let error = match self.connect().await {
+                None => return self.finish(false),
+                Some(Ok(stream)) => {
+                    let span = tracing::info_span!("connection", epoch = tracing::field::Empty);
+                    match self.run_link(stream).instrument(span).await {
+                        Ok(flushed) => return self.finish(flushed),
+                        Err(e) => e,
+                    }
+                }
+                Some(Err(e)) => e,
+            };
+            let until = self.backoff.next_deadline(now());
+            warn!(error = %error, retry_in = ?until.saturating_duration_since(now()), "no link to the server");
+            self.state.send_replace(ConnectionState::Backoff {
+                until,
+                attempt: self.backoff.failures(),
+                last_error: Arc::new(error),
+            });
+            if !self.wait_until(until).await {
+                return self.finish(false);
+            }
+        }
+    }
+
+    /// One connection attempt, serving commands meanwhile; `None` when a close was asked.
+    async fn connect(&mut self) -> Option<Result<Stream, TransportError>> {
+        let attempt = connect_tls(
+            self.config.host.clone(),
+            self.config.port,
+            self.config.addr(),
+            TlsConnector::from(self.tls.client.clone()),
+            self.tls.server_name.clone(),
+            self.shared.counters.clone(),
+            self.config.timings.connect_timeout,
+        );
+        tokio::pin!(attempt);
+        loop {
+            tokio::select! {
+                result = &mut attempt => return Some(result),
+                command = self.commands.recv() => if !self.offline_command(command) {
+                    return None;
+                },
+            }
+        }
+    }
+
+    /// Waits until `until`, serving commands; false when a close was asked.
+    async fn wait_until(&mut self, until: Instant) -> bool {
+        let sleep = tokio::time::sleep_until(until.into());
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => return true,
+                command = self.commands.recv() => if !self.offline_command(command) {
+                    return false;
+                },
+            }
+        }
+    }
+
+    /// Serves a command while disconnected; false when it asks to close.
+    fn offline_command(&mut self, command: Option<Command>) -> bool {
+        match command {
+            Some(Command::Upload { payload, reply }) => {
+                let id = self.session.upload(payload);
+                self.uploads.insert(id, reply);
+                true
+            }
+            Some(Command::Answer { reply, .. }) => {
+                let _ = reply.send(Err(TransportError::ConnectionLost));
+                true
+            }
+            Some(Command::Close { timeout, reply }) => {
+                self.begin_close(timeout, Some(reply));
+                false
+            }
+            None => {
+                self.begin_close(self.config.close_timeout, None);
+                false
+            }
+        }
+    }
+
+    fn begin_close(&mut self, timeout: Duration, reply: Option<oneshot::Sender<CloseOutcome>>) {
+        let deadline = now() + timeout;
+        let closing = self.closing.get_or_insert(Closing {
+            deadline,
+            replies: Vec::new(),
+        });
+        closing.deadline = closing.deadline.min(deadline);
+        closing.replies.extend(reply);
+    }
+
+    /// Ends the task: everything still waiting is answered, the state becomes Closed.
+    fn finish(mut self, flushed: bool) {
+        self.commands.close();
+        let mut replies = self.closing.take().map(|c| c.replies).unwrap_or_default();
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::Upload { reply, .. } | Command::Answer { reply, .. } => {
+                    let _ = reply.send(Err(TransportError::Closed));
+                }
+                Command::Close { reply, .. } => replies.push(reply),
+            }
+        }
+        for reply in self.flush_waiters.drain(..) {
+            let _ = reply.send(Err(TransportError::ConnectionLost));
+        }
+        let uploads_abandoned = self.uploads.len();
+        for (_, reply) in self.uploads.drain() {
+            let _ = reply.send(Err(TransportError::Closed));
+        }
+        let logs_discarded = self.shared.logs.lock().map_or(0, |mut logs| logs.clear());
+        let outcome = CloseOutcome {
+            flushed,
+            logs_discarded,
+            uploads_abandoned,
+        };
+        info!(?outcome, "transport closed");
+        self.state.send_replace(ConnectionState::Closed);
+        for reply in replies {
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// TCP connect and TLS handshake, within `timeout`.
+async fn connect_tls(
+    host: String,
+    port: u16,
+    addr: String,
+    connector: TlsConnector,
+    server_name: rustls_pki_types::ServerName<'static>,
+    counters: Arc<Counters>,
+    timeout: Duration,
+) -> Result<Stream, TransportError> {
+    let attempt = async {
+        let tcp = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|source| TransportError::Connect {
+                addr: addr.clone(),
+                source,
+            })?;
+        // Frames are small and latency matters more than packet count.
+        let _ = tcp.set_nodelay(true);
+        connector
+            .connect(server_name, CountingIo::new(tcp, counters))
+            .await
+            .map_err(|source| TransportError::Handshake {
+                addr: addr.clone(),
+                source,
+            })
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(TransportError::ConnectTimeout {
+            addr: addr.clone(),
+            after: timeout,
+        }),
+    }
+}

@@ -1,0 +1,160 @@
+//! [`TransportError`]: everything the device side of NGTT can report.
+
+use std::io;
+use std::time::Duration;
+
+/// Every error `ngtt-transport` reports.
+///
+/// Two helpers sort them for callers: [`TransportError::is_no_link`] (the server could not be
+/// reached or the connection was lost: try again later, nothing was refused) and
+/// [`TransportError::is_refused`] (the server answered and refused the data: do not send it
+/// again).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The configuration cannot be used (bad PEM, no CA certificate, bad server name...).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    /// A frame or payload could not be encoded or decoded; from a peer this is a protocol
+    /// error and the connection is closed (NGTT.md §4.8).
+    #[error("protocol error: {0}")]
+    Proto(#[from] ngtt_proto::ProtoError),
+
+    /// rustls refused the TLS configuration (e.g. a key that does not match the certificate).
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+
+    /// The TCP connection to the server could not be made.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The address that was tried.
+        addr: String,
+        /// What the operating system said.
+        source: io::Error,
+    },
+
+    /// The TLS handshake failed: often a server certificate from another CA, or the server
+    /// refusing the device certificate.
+    #[error("TLS handshake with {addr} failed: {source}")]
+    Handshake {
+        /// The server address.
+        addr: String,
+        /// What rustls (wrapped in an I/O error by tokio-rustls) said.
+        source: io::Error,
+    },
+
+    /// Connecting (TCP and TLS handshake) took longer than the configured connect timeout.
+    #[error("connecting to {addr} timed out after {after:?}")]
+    ConnectTimeout {
+        /// The server address.
+        addr: String,
+        /// The configured timeout.
+        after: Duration,
+    },
+
+    /// Reading or writing an established connection failed.
+    #[error("connection i/o error: {0}")]
+    Io(#[from] io::Error),
+
+    /// The server closed the connection.
+    #[error("the server closed the connection")]
+    ClosedByPeer,
+
+    /// A ping was outstanding and nothing was read for the configured time (NGTT.md §4.6).
+    #[error("the server did not answer: nothing read for {silent_for:?} with a ping outstanding")]
+    PeerDead {
+        /// How long nothing was read.
+        silent_for: Duration,
+    },
+
+    /// Frames were waiting to be written and nothing could be written for the configured
+    /// time (NGTT.md §4.6).
+    #[error("nothing could be written for {stalled_for:?}")]
+    WriteStalled {
+        /// How long writing made no progress.
+        stalled_for: Duration,
+    },
+
+    /// The server refused uploaded data with DATA_STREAM_REJECT: it must not be sent again.
+    #[error("the server refused the data{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
+    Refused {
+        /// The reason the server gave, if any.
+        reason: Option<String>,
+    },
+
+    /// The answer to an order was not sent because the connection the order came on is gone;
+    /// the server delivers the order again on a later connection.
+    #[error("the connection the order came on is gone; the server will deliver it again")]
+    ConnectionLost,
+
+    /// The transport was closed.
+    #[error("the transport is closed")]
+    Closed,
+}
+
+impl TransportError {
+    /// True when the error means "no link to the server right now": connecting failed, the
+    /// connection was lost or timed out. Retrying later makes sense; nothing was refused.
+    pub fn is_no_link(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Connect { .. }
+                | TransportError::Handshake { .. }
+                | TransportError::ConnectTimeout { .. }
+                | TransportError::Io(_)
+                | TransportError::ClosedByPeer
+                | TransportError::PeerDead { .. }
+                | TransportError::WriteStalled { .. }
+                | TransportError::ConnectionLost
+        )
+    }
+
+    /// True when the server refused the data (DATA_STREAM_REJECT): sending it again is wrong.
+    pub fn is_refused(&self) -> bool {
+        matches!(self, TransportError::Refused { .. })
+    }
+
+    /// The rustls error behind a failed handshake, if that is what this is.
+    pub fn tls_error(&self) -> Option<&rustls::Error> {
+        match self {
+            TransportError::Rustls(e) => Some(e),
+            TransportError::Handshake { source, .. } => source
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        assert!(TransportError::ClosedByPeer.is_no_link());
+        assert!(TransportError::ConnectionLost.is_no_link());
+        assert!(!TransportError::Closed.is_no_link());
+        let refused = TransportError::Refused {
+            reason: Some("bad path".into()),
+        };
+        assert!(refused.is_refused() && !refused.is_no_link());
+        assert_eq!(refused.to_string(), "the server refused the data: bad path");
+        assert_eq!(
+            TransportError::Refused { reason: None }.to_string(),
+            "the server refused the data"
+        );
+    }
+
+    #[test]
+    fn tls_error_is_found_inside_io_error() {
+        let rustls_err = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let err = TransportError::Handshake {
+            addr: "x".into(),
+            source: io::Error::new(io::ErrorKind::InvalidData, rustls_err.clone()),
+        };
+        assert_eq!(err.tls_error(), Some(&rustls_err));
+        assert!(err.is_no_link());
+    }
+}

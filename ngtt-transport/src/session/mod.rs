@@ -1,0 +1,405 @@
+//! [`Session`]: the device side of NGTT as a pure state machine (NGTT.md §3–4).
+//!
+//! Like `quinn-proto`, it does no I/O and reads no clock: the caller feeds it frames
+//! ([`Session::handle_frame`]), write progress ([`Session::on_written`]) and time
+//! ([`Session::handle_timeout`]), and takes from it frames to write ([`Session::poll_transmit`]),
+//! the next instant it wants to be woken ([`Session::poll_timeout`]) and events
+//! ([`Session::poll_event`]). One `Session` lives across connections: uploads survive
+//! reconnects, while tids, the ping and open orders belong to one connection.
+
+mod tids;
+
+use std::collections::{HashSet, VecDeque};
+use std::time::Instant;
+
+use bytes::Bytes;
+use ngtt_proto::payload::{LogRecord, Section};
+use ngtt_proto::{Frame, FrameType};
+use tracing::{debug, warn};
+
+pub use tids::{TidAllocator, TidUse, MAX_TID};
+
+use crate::config::Timings;
+use crate::error::TransportError;
+
+/// Identifies an upload ([`Session::upload`]) across reconnects.
+pub type UploadId = u64;
+
+/// What the session is told about the device.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionConfig {
+    /// Keepalive and dead-peer timings.
+    pub timings: Timings,
+    /// Send FETCH_ORDERS first on every connection.
+    pub fetch_orders: bool,
+}
+
+/// An ORDER received on the current connection, waiting for [`Session::answer_order`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingOrder {
+    /// The ORDER's tid (server-chosen delivery id).
+    pub tid: u16,
+    /// The decoded sections.
+    pub sections: Vec<Section>,
+    /// The raw MiniJSON payload.
+    pub payload: Bytes,
+}
+
+/// Something the application must hear about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An order arrived.
+    Order(IncomingOrder),
+    /// The server stored an upload (DATA_STREAM_CONFIRM).
+    UploadConfirmed(UploadId),
+    /// The server refused an upload (DATA_STREAM_REJECT); it is forgotten.
+    UploadRejected {
+        /// Which upload.
+        id: UploadId,
+        /// The reason the server gave, if any.
+        reason: Option<String>,
+    },
+}
+
+/// An upload not yet answered: re-sent on every new connection until it is.
+#[derive(Debug, Clone)]
+struct Upload {
+    id: UploadId,
+    payload: Bytes,
+    /// Its tid on the current connection, once sent there.
+    tid: Option<u16>,
+}
+
+/// What belongs to one connection.
+#[derive(Debug)]
+struct Link {
+    epoch: u64,
+    out: VecDeque<Frame>,
+    ping: Option<(u16, Instant)>,
+    last_write: Instant,
+    last_read: Instant,
+    unwritten_since: Option<Instant>,
+    open_orders: HashSet<u16>,
+}
+
+/// The device side of NGTT, without I/O (see the module documentation).
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    tids: TidAllocator,
+    uploads: VecDeque<Upload>,
+    next_upload: UploadId,
+    epoch: u64,
+    link: Option<Link>,
+    events: VecDeque<Event>,
+    unknown_types: HashSet<u16>,
+}
+
+impl Session {
+    /// A session with no connection yet.
+    pub fn new(config: SessionConfig) -> Self {
+        Session {
+            config,
+            tids: TidAllocator::default(),
+            uploads: VecDeque::new(),
+            next_upload: 1,
+            epoch: 0,
+            link: None,
+            events: VecDeque::new(),
+            unknown_types: HashSet::new(),
+        }
+    }
+
+    /// A connection was established at `now`; returns its epoch (1 for the first).
+    ///
+    /// Queues FETCH_ORDERS (when configured) and then every unanswered upload, in the order
+    /// they were made, each with a fresh tid.
+    pub fn connect(&mut self, now: Instant) -> u64 {
+        self.disconnect();
+        self.epoch += 1;
+        let mut link = Link {
+            epoch: self.epoch,
+            out: VecDeque::new(),
+            ping: None,
+            last_write: now,
+            last_read: now,
+            unwritten_since: None,
+            open_orders: HashSet::new(),
+        };
+        if self.config.fetch_orders {
+            link.out.push_back(Frame::fetch_orders());
+        }
+        self.link = Some(link);
+        self.send_waiting_uploads();
+        self.epoch
+    }
+
+    /// The connection is gone: its tids, ping, open orders and unsent frames are forgotten;
+    /// unanswered uploads wait for the next connection.
+    pub fn disconnect(&mut self) {
+        if self.link.take().is_some() {
+            self.tids.clear();
+            for upload in &mut self.uploads {
+                upload.tid = None;
+            }
+        }
+    }
+
+    /// The epoch of the current connection, `None` while disconnected.
+    pub fn connected_epoch(&self) -> Option<u64> {
+        self.link.as_ref().map(|l| l.epoch)
+    }
+
+    /// Queues an upload of `payload` (a MiniJSON list of pathpoint series). It is sent now if
+    /// connected, else on the next connection, and again on every connection until the server
+    /// answers it.
+    pub fn upload(&mut self, payload: Bytes) -> UploadId {
+        let id = self.next_upload;
+        self.next_upload += 1;
+        self.uploads.push_back(Upload {
+            id,
+            payload,
+            tid: None,
+        });
+        self.send_waiting_uploads();
+        id
+    }
+
+    /// Uploads not answered yet.
+    pub fn pending_uploads(&self) -> usize {
+        self.uploads.len()
+    }
+
+    /// Answers the ORDER `tid` received on the connection of `epoch` with ORDER_CONFIRM
+    /// (`confirm`) or ORDER_REJECT. Returns false, sending nothing, when that connection is
+    /// gone or the order is not open on it.
+    pub fn answer_order(&mut self, epoch: u64, tid: u16, confirm: bool) -> bool {
+        let Some(link) = self.link.as_mut().filter(|l| l.epoch == epoch) else {
+            return false;
+        };
+        if !link.open_orders.remove(&tid) {
+            return false;
+        }
+        link.out.push_back(if confirm {
+            Frame::order_confirm(tid)
+        } else {
+            Frame::order_reject(tid)
+        });
+        true
+    }
+
+    /// Queues one LOGS frame of `records`; returns false (queuing nothing) while disconnected.
+    pub fn send_logs(&mut self, records: &[LogRecord]) -> Result<bool, TransportError> {
+        let Some(link) = &mut self.link else {
+            return Ok(false);
+        };
+        link.out.push_back(Frame::logs(records)?);
+        Ok(true)
+    }
+
+    /// The next frame to write, if any.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Frame> {
+        let link = self.link.as_mut()?;
+        let frame = link.out.pop_front()?;
+        link.last_write = now;
+        link.unwritten_since.get_or_insert(now);
+        Some(frame)
+    }
+
+    /// The writer made progress at `now`; `all_flushed` when nothing handed out by
+    /// [`Session::poll_transmit`] still waits to be written.
+    pub fn on_written(&mut self, now: Instant, all_flushed: bool) {
+        if let Some(link) = &mut self.link {
+            link.unwritten_since = (!all_flushed).then_some(now);
+        }
+    }
+
+    /// When [`Session::handle_timeout`] should be called next (`None` while disconnected).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let link = self.link.as_ref()?;
+        let t = &self.config.timings;
+        let keepalive = match link.ping {
+            None => link.last_write + t.ping_after,
+            Some((_, sent)) => sent.max(link.last_read) + t.dead_after,
+        };
+        Some(match link.unwritten_since {
+            Some(since) => keepalive.min(since + t.write_timeout),
+            None => keepalive,
+        })
+    }
+
+    /// Acts on the time: sends a PING after `ping_after` without writes; fails (the caller
+    /// must close the connection) when the peer looks dead or writing is stalled.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), TransportError> {
+        let t = self.config.timings;
+        let Some(link) = &mut self.link else {
+            return Ok(());
+        };
+        if let Some(since) = link.unwritten_since {
+            if now >= since + t.write_timeout {
+                return Err(TransportError::WriteStalled {
+                    stalled_for: now - since,
+                });
+            }
+        }
+        match link.ping {
+            Some((_, sent)) if now >= sent.max(link.last_read) + t.dead_after => {
+                return Err(TransportError::PeerDead {
+                    silent_for: now.saturating_duration_since(link.last_read),
+                });
+            }
+            Some(_) => {}
+            None if now >= link.last_write + t.ping_after => match self.tids.allocate(TidUse::Ping) {
+                Some(tid) => {
+                    debug!(tid, "idle: sending PING");
+                    link.ping = Some((tid, now));
+                    link.out.push_back(Frame::ping(tid));
+                }
+                // Every tid awaits an answer, so the server is clearly talking: try later.
+                None => link.last_write = now,
+            },
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Handles a frame read from the server at `now`.
+    ///
+    /// Fails only on a protocol error (an ORDER whose payload is not MiniJSON): the caller
+    /// must then close the connection. Everything unexpected but harmless is logged and
+    /// ignored (NGTT.md §3).
+    pub fn handle_frame(&mut self, frame: Frame, now: Instant) -> Result<(), TransportError> {
+        let Some(link) = &mut self.link else {
+            return Ok(());
+        };
+        link.last_read = now;
+        match frame.kind {
+            FrameType::Ping => match link.ping {
+                Some((tid, _)) if tid == frame.tid => {
+                    link.ping = None;
+                    self.tids.release(tid);
+                    self.send_waiting_uploads();
+                }
+                _ => warn!(
+                    tid = frame.tid,
+                    "ignoring a PING whose tid matches no outstanding ping"
+                ),
+            },
+            FrameType::Order => self.handle_order(frame)?,
+            FrameType::DataStreamConfirm | FrameType::DataStreamReject => self.handle_upload_answer(&frame),
+            FrameType::SyncBaobResponse => {
+                warn!(
+                    tid = frame.tid,
+                    "ignoring a SYNC_BAOB_RESPONSE: no request is outstanding"
+                );
+            }
+            FrameType::Unknown(n) => {
+                if self.unknown_types.insert(n) {
+                    warn!(kind = n, "ignoring frames of unknown type {n} (logged once)");
+                }
+            }
+            other => warn!(kind = %other, tid = frame.tid, "ignoring a frame only a device sends"),
+        }
+        Ok(())
+    }
+
+    fn handle_order(&mut self, frame: Frame) -> Result<(), TransportError> {
+        let Some(link) = &mut self.link else {
+            return Ok(());
+        };
+        if link.open_orders.contains(&frame.tid) {
+            warn!(
+                tid = frame.tid,
+                "ignoring an ORDER whose tid is still open on this connection"
+            );
+            return Ok(());
+        }
+        match frame.payload_as::<Vec<Section>>() {
+            Ok(sections) => {
+                link.open_orders.insert(frame.tid);
+                self.events.push_back(Event::Order(IncomingOrder {
+                    tid: frame.tid,
+                    sections,
+                    payload: frame.payload,
+                }));
+            }
+            Err(e)
+                if !frame.payload.is_empty()
+                    && minijson::from_slice::<minijson::Value>(&frame.payload).is_err() =>
+            {
+                return Err(e.into());
+            }
+            Err(e) => {
+                // Valid MiniJSON that is not a list of sections can never be executed:
+                // refuse it rather than have it delivered again forever.
+                warn!(tid = frame.tid, error = %e, "rejecting an ORDER that is not a list of sections");
+                link.out.push_back(Frame::order_reject(frame.tid));
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_upload_answer(&mut self, frame: &Frame) {
+        let Some(TidUse::Upload(id)) = self.tids.get(frame.tid) else {
+            warn!(kind = %frame.kind, tid = frame.tid, "ignoring an answer whose tid matches no upload");
+            return;
+        };
+        self.tids.release(frame.tid);
+        self.uploads.retain(|u| u.id != id);
+        self.events
+            .push_back(if frame.kind == FrameType::DataStreamConfirm {
+                Event::UploadConfirmed(id)
+            } else {
+                Event::UploadRejected {
+                    id,
+                    reason: reject_reason(frame),
+                }
+            });
+        // A tid was freed: an upload that found none may go now.
+        self.send_waiting_uploads();
+    }
+
+    /// Sends, in order, every upload that has no tid on the current connection yet.
+    ///
+    /// Uploads get tids in order and stop at the first that finds none, so those waiting
+    /// are always the last ones: found by a backward scan that stops at the first sent.
+    fn send_waiting_uploads(&mut self) {
+        let Some(link) = &mut self.link else {
+            return;
+        };
+        let first_waiting = self
+            .uploads
+            .iter()
+            .rposition(|u| u.tid.is_some())
+            .map_or(0, |i| i + 1);
+        for upload in self.uploads.range_mut(first_waiting..) {
+            let Some(tid) = self.tids.allocate(TidUse::Upload(upload.id)) else {
+                return;
+            };
+            upload.tid = Some(tid);
+            link.out
+                .push_back(Frame::new(FrameType::DataStream, tid, upload.payload.clone()));
+        }
+    }
+}
+
+/// The reason carried by a DATA_STREAM_REJECT: a string as is, other MiniJSON as JSON text.
+fn reject_reason(frame: &Frame) -> Option<String> {
+    match frame.payload_opt::<minijson::Value>() {
+        Ok(None) => None,
+        Ok(Some(minijson::Value::String(s))) => Some(s),
+        Ok(Some(other)) => Some(serde_json::Value::from(other).to_string()),
+        Err(e) => {
+            warn!(tid = frame.tid, error = %e, "DATA_STREAM_REJECT reason is not MiniJSON");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

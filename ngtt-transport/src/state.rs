@@ -1,0 +1,140 @@
+//! [`ConnectionState`] (watchable) and [`Stats`] (counters) of a transport.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::error::TransportError;
+
+/// Where the background task is, published through a `tokio::sync::watch` channel
+/// ([`crate::Transport::watch_state`]).
+///
+/// Instants come from tokio's clock (`tokio::time::Instant::into_std`), which is the system's
+/// monotonic clock unless tokio's time is paused (tests).
+#[derive(Debug, Clone)]
+pub enum ConnectionState {
+    /// Connecting (TCP and TLS handshake).
+    Connecting {
+        /// 1 for the first attempt after a success (or the start), 2 after one failure, ...
+        attempt: u32,
+    },
+    /// Connected; frames flow.
+    Connected {
+        /// Number of this connection: 1 for the first, then one more per connection.
+        epoch: u64,
+        /// When the handshake completed.
+        since: Instant,
+    },
+    /// Waiting before the next attempt after a failure or a dropped connection.
+    Backoff {
+        /// When the next attempt starts.
+        until: Instant,
+        /// Consecutive failures so far (1 after the first).
+        attempt: u32,
+        /// Why the last attempt failed or the connection dropped.
+        last_error: Arc<TransportError>,
+    },
+    /// Closed for good ([`crate::Transport::close`], or every handle dropped).
+    Closed,
+}
+
+impl ConnectionState {
+    /// True when connected.
+    pub fn is_connected(&self) -> bool {
+        matches!(self, ConnectionState::Connected { .. })
+    }
+
+    /// The error that caused the current backoff, if backing off.
+    pub fn last_error(&self) -> Option<&TransportError> {
+        match self {
+            ConnectionState::Backoff { last_error, .. } => Some(last_error),
+            _ => None,
+        }
+    }
+}
+
+/// A snapshot of a transport's counters, all since [`crate::Transport::spawn`].
+///
+/// *Frame* bytes are NGTT frames (header and payload) written to or read from TLS, i.e. the
+/// application data; *wire* bytes are what went through the TCP socket, TLS records and
+/// handshakes included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections established.
+    pub connects: u64,
+    /// Established connections that were lost (not counting a close).
+    pub drops: u64,
+    /// Frames written.
+    pub frames_sent: u64,
+    /// Frames read.
+    pub frames_received: u64,
+    /// Frame bytes written (headers included).
+    pub bytes_sent: u64,
+    /// Frame bytes read (headers included).
+    pub bytes_received: u64,
+    /// Bytes written to the TCP socket.
+    pub wire_bytes_sent: u64,
+    /// Bytes read from the TCP socket.
+    pub wire_bytes_received: u64,
+    /// PINGs sent.
+    pub pings_sent: u64,
+    /// ORDER frames received.
+    pub orders_received: u64,
+    /// Uploads the server confirmed.
+    pub uploads_confirmed: u64,
+    /// Uploads the server rejected.
+    pub uploads_rejected: u64,
+    /// Log records written in LOGS frames.
+    pub logs_sent: u64,
+    /// Log records dropped because the buffer was full.
+    pub logs_dropped: u64,
+    /// Log records waiting in the buffer.
+    pub logs_buffered: u64,
+}
+
+/// The live counters behind [`Stats`], shared by the background task and the handles.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub connects: AtomicU64,
+    pub drops: AtomicU64,
+    pub frames_sent: AtomicU64,
+    pub frames_received: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub bytes_received: AtomicU64,
+    pub wire_bytes_sent: AtomicU64,
+    pub wire_bytes_received: AtomicU64,
+    pub pings_sent: AtomicU64,
+    pub orders_received: AtomicU64,
+    pub uploads_confirmed: AtomicU64,
+    pub uploads_rejected: AtomicU64,
+    pub logs_sent: AtomicU64,
+}
+
+/// Adds `n` to a counter.
+pub(crate) fn add(counter: &AtomicU64, n: usize) {
+    counter.fetch_add(n as u64, Ordering::Relaxed);
+}
+
+impl Counters {
+    /// The counters now; the log buffer's figures are filled in by the caller.
+    pub fn snapshot(self: &Arc<Self>) -> Stats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            connects: get(&self.connects),
+            drops: get(&self.drops),
+            frames_sent: get(&self.frames_sent),
+            frames_received: get(&self.frames_received),
+            bytes_sent: get(&self.bytes_sent),
+            bytes_received: get(&self.bytes_received),
+            wire_bytes_sent: get(&self.wire_bytes_sent),
+            wire_bytes_received: get(&self.wire_bytes_received),
+            pings_sent: get(&self.pings_sent),
+            orders_received: get(&self.orders_received),
+            uploads_confirmed: get(&self.uploads_confirmed),
+            uploads_rejected: get(&self.uploads_rejected),
+            logs_sent: get(&self.logs_sent),
+            logs_dropped: 0,
+            logs_buffered: 0,
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! [`Transport`]: the handle of a device's NGTT connection.
+
+use std::future::Future;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ngtt_proto::payload::{LogRecord, PathpointSeries};
+use ngtt_proto::{DeviceIdentity, ProtoError};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tracing::Instrument;
+
+use crate::config::Config;
+use crate::driver::{Command, Driver, Shared};
+use crate::error::TransportError;
+use crate::logbuf::LogBuffer;
+use crate::orders::Orders;
+use crate::state::{ConnectionState, Stats};
+
+/// What [`Transport::close`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseOutcome {
+    /// Everything queued (logs, answers) was written and TLS was closed with close_notify;
+    /// false when disconnected at the time or when the timeout struck first.
+    pub flushed: bool,
+    /// Log records still buffered, now discarded.
+    pub logs_discarded: usize,
+    /// Uploads never answered; their futures fail with [`TransportError::Closed`].
+    pub uploads_abandoned: usize,
+}
+
+/// The handle of a device's connection to its NGTT server.
+///
+/// [`Transport::spawn`] starts a background task that connects, keeps the connection alive
+/// (pings, dead-peer detection), reconnects with backoff, and re-sends unanswered uploads
+/// after each reconnect. The handle is cheap to clone; the task ends on [`Transport::close`]
+/// or when every clone (and every unanswered [`crate::ReceivedOrder`]) is dropped, flushing
+/// within [`Config::close_timeout`].
+#[derive(Debug, Clone)]
+pub struct Transport {
+    commands: mpsc::UnboundedSender<Command>,
+    shared: Shared,
+    state: watch::Receiver<ConnectionState>,
+    identity: Arc<DeviceIdentity>,
+}
+
+impl Transport {
+    /// Checks `config` and starts the background task on the current tokio runtime.
+    ///
+    /// Returns the handle and the stream of orders (which never yields when
+    /// [`Config::fetch_orders`] is false). Fails on an unusable configuration, or when called
+    /// outside a tokio runtime.
+    pub fn spawn(config: Config) -> Result<(Transport, Orders), TransportError> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| TransportError::Config("Transport::spawn needs a tokio runtime".into()))?;
+        let tls = config.tls_setup()?;
+        let identity = Arc::new(tls.identity.clone());
+        let (commands, command_receiver) = mpsc::unbounded_channel();
+        let (order_sender, order_receiver) = mpsc::unbounded_channel();
+        let (state_sender, state) = watch::channel(ConnectionState::Connecting { attempt: 1 });
+        let shared = Shared {
+            logs: Arc::new(Mutex::new(LogBuffer::new(config.log_buffer))),
+            log_notify: Arc::new(Notify::new()),
+            counters: Arc::default(),
+            live_epoch: Arc::new(AtomicU64::new(0)),
+        };
+        let span = tracing::info_span!(
+            "ngtt_device",
+            device_id = %identity.device_id,
+            environment = %identity.environment,
+            server = %config.addr(),
+        );
+        let driver = Driver::new(
+            config,
+            tls,
+            command_receiver,
+            commands.downgrade(),
+            order_sender,
+            state_sender,
+            shared.clone(),
+        );
+        runtime.spawn(driver.run().instrument(span));
+        let orders = Orders::new(order_receiver, shared.live_epoch.clone());
+        Ok((
+            Transport {
+                commands,
+                shared,
+                state,
+                identity,
+            },
+            orders,
+        ))
+    }
+
+    /// The device's identity, from its certificate.
+    pub fn device_identity(&self) -> &DeviceIdentity {
+        &self.identity
+    }
+
+    /// Uploads pathpoint data (DATA_STREAM).
+    ///
+    /// The upload is queued when this is called, not when the future is first polled, and it
+    /// goes on even if the future is dropped. The future resolves `Ok(())` on
+    /// DATA_STREAM_CONFIRM and [`TransportError::Refused`] on DATA_STREAM_REJECT. Until then
+    /// the upload survives any number of reconnects: after each, it is sent again, once, with
+    /// a new tid, in the order uploads were made. Fails with [`TransportError::Closed`] when
+    /// the transport closes first, and at once when the series cannot be encoded.
+    pub fn sync_pathpoints(
+        &self,
+        series: Vec<PathpointSeries>,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send + 'static {
+        let queued = self.queue_upload(&series);
+        async move { queued?.await.map_err(|_| TransportError::Closed)? }
+    }
+
+    fn queue_upload(
+        &self,
+        series: &[PathpointSeries],
+    ) -> Result<oneshot::Receiver<Result<(), TransportError>>, TransportError> {
+        let payload = minijson::to_vec(series).map_err(ProtoError::from)?;
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Upload {
+                payload: payload.into(),
+                reply,
+            })
+            .map_err(|_| TransportError::Closed)?;
+        Ok(answer)
+    }
+
+    /// Queues log records (best effort, no answer): sent in LOGS frames while connected,
+    /// buffered otherwise. Beyond [`Config::log_buffer`] records the oldest are dropped and
+    /// counted ([`Stats::logs_dropped`]); returns how many this call dropped.
+    pub fn send_logs(&self, records: impl IntoIterator<Item = LogRecord>) -> usize {
+        let dropped = match self.shared.logs.lock() {
+            Ok(mut logs) => logs.push(records),
+            Err(_) => 0,
+        };
+        self.shared.log_notify.notify_one();
+        dropped
+    }
+
+    /// The connection state now.
+    pub fn state(&self) -> ConnectionState {
+        self.state.borrow().clone()
+    }
+
+    /// A receiver that sees every change of the connection state.
+    pub fn watch_state(&self) -> watch::Receiver<ConnectionState> {
+        self.state.clone()
+    }
+
+    /// Waits until connected and returns the connection's epoch; fails with
+    /// [`TransportError::Closed`] once closed.
+    pub async fn connected(&self) -> Result<u64, TransportError> {
+        let mut state = self.state.clone();
+        loop {
+            match &*state.borrow_and_update() {
+                ConnectionState::Connected { epoch, .. } => return Ok(*epoch),
+                ConnectionState::Closed => return Err(TransportError::Closed),
+                _ => {}
+            }
+            state.changed().await.map_err(|_| TransportError::Closed)?;
+        }
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.shared.counters.snapshot();
+        if let Ok(logs) = self.shared.logs.lock() {
+            stats.logs_dropped = logs.dropped();
+            stats.logs_buffered = logs.len() as u64;
+        }
+        stats
+    }
+
+    /// Closes the transport for every handle: within `timeout`, writes the log records and
+    /// order answers still queued, then closes TLS with close_notify. Unanswered uploads fail
+    /// with [`TransportError::Closed`]; await them before closing to keep them. Closing a
+    /// closed transport does nothing.
+    pub async fn close(&self, timeout: Duration) -> CloseOutcome {
+        let nothing = CloseOutcome {
+            flushed: true,
+            logs_discarded: 0,
+            uploads_abandoned: 0,
+        };
+        let (reply, outcome) = oneshot::channel();
+        if self.commands.send(Command::Close { timeout, reply }).is_err() {
+            return nothing;
+        }
+        outcome.await.unwrap_or(nothing)
+    }
+}

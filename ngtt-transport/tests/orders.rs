@@ -1,0 +1,154 @@
+//! Orders over real TLS: FETCH_ORDERS, ack, nack, and answers across reconnects.
+
+mod support;
+
+use std::time::Duration;
+
+use ngtt_proto::payload::{Order, Section};
+use ngtt_proto::{Frame, FrameType};
+use ngtt_transport::{Orders, ReceivedOrder, Transport, TransportError};
+use support::{close_gracefully, device_config, init_tracing, Pki, TestServer, PATIENCE};
+
+fn sections() -> Vec<Section> {
+    vec![
+        Section::new([Order::write("W1", 5), Order::wait(0.5)]),
+        Section::new([Order::read("fTemp")]).cannot_join(),
+    ]
+}
+
+async fn next_order(orders: &mut Orders) -> ReceivedOrder {
+    tokio::time::timeout(PATIENCE, orders.recv())
+        .await
+        .expect("an order in time")
+        .expect("the stream is open")
+}
+
+#[tokio::test]
+async fn ack_sends_order_confirm_with_the_same_tid() {
+    init_tracing();
+    let pki = Pki::new();
+    let server = TestServer::start(&pki).await;
+    let (transport, mut orders) = Transport::spawn(device_config(&pki, server.addr)).expect("spawn");
+    let mut conn = server.accept().await;
+    assert_eq!(conn.identity.device_id, "dev-1");
+    assert_eq!(
+        conn.recv().await,
+        Frame::fetch_orders(),
+        "FETCH_ORDERS comes first"
+    );
+
+    conn.send(Frame::order(0x1234, &sections()).expect("encodes"))
+        .await;
+    let order = next_order(&mut orders).await;
+    assert_eq!(order.tid(), 0x1234);
+    assert_eq!(order.sections(), sections());
+    assert_eq!(
+        order.payload(),
+        &Frame::order(0x1234, &sections()).expect("encodes").payload
+    );
+    order.ack().await.expect("sent");
+    assert_eq!(conn.recv().await, Frame::order_confirm(0x1234));
+
+    let stats = transport.stats();
+    assert_eq!((stats.orders_received, stats.connects), (1, 1));
+    assert!(
+        stats.wire_bytes_sent > stats.bytes_sent,
+        "TLS adds to the frames: {stats:?}"
+    );
+    assert_eq!(
+        stats.bytes_sent, 16,
+        "FETCH_ORDERS and ORDER_CONFIRM, 8 bytes each"
+    );
+    assert!(close_gracefully(&transport, conn).await.0.flushed);
+}
+
+#[tokio::test]
+async fn nack_sends_order_reject() {
+    init_tracing();
+    let pki = Pki::new();
+    let server = TestServer::start(&pki).await;
+    let (transport, mut orders) = Transport::spawn(device_config(&pki, server.addr)).expect("spawn");
+    let mut conn = server.accept().await;
+    assert_eq!(conn.recv().await, Frame::fetch_orders());
+    // An unknown frame type first: ignored, the connection goes on.
+    conn.send(Frame::empty(FrameType::Unknown(99), 5)).await;
+    conn.send(Frame::order(9, &sections()).expect("encodes")).await;
+    conn.send(Frame::order(10, &sections()).expect("encodes")).await;
+    let first = next_order(&mut orders).await;
+    let second = next_order(&mut orders).await;
+    second.nack().await.expect("sent");
+    first.ack().await.expect("sent");
+    assert_eq!(conn.recv().await, Frame::order_reject(10));
+    assert_eq!(conn.recv().await, Frame::order_confirm(9));
+    assert!(close_gracefully(&transport, conn).await.0.flushed);
+}
+
+#[tokio::test]
+async fn a_data_only_device_never_sends_fetch_orders() {
+    init_tracing();
+    let pki = Pki::new();
+    let server = TestServer::start(&pki).await;
+    let config = device_config(&pki, server.addr).with_fetch_orders(false);
+    let (transport, _orders) = Transport::spawn(config).expect("spawn");
+    let mut conn = server.accept().await;
+    conn.expect_silence(Duration::from_millis(300)).await;
+    let upload = tokio::spawn(transport.sync_pathpoints(vec![]));
+    let frame = conn.recv().await;
+    assert_eq!(frame.kind, FrameType::DataStream, "the first frame is the upload");
+    conn.send(Frame::data_stream_confirm(frame.tid)).await;
+    upload.await.expect("join").expect("confirmed");
+    assert!(close_gracefully(&transport, conn).await.0.flushed);
+}
+
+#[tokio::test]
+async fn answers_never_cross_to_a_new_connection() {
+    init_tracing();
+    let pki = Pki::new();
+    let server = TestServer::start(&pki).await;
+    let (transport, mut orders) = Transport::spawn(device_config(&pki, server.addr)).expect("spawn");
+    let mut conn = server.accept().await;
+    assert_eq!(conn.recv().await, Frame::fetch_orders());
+    conn.send(Frame::order(3, &sections()).expect("encodes")).await;
+    let order = next_order(&mut orders).await;
+    assert_eq!(order.epoch(), 1);
+    // Another order arrives and the connection drops before the application reads it.
+    conn.send(Frame::order(4, &sections()).expect("encodes")).await;
+    drop(conn);
+
+    // The device reconnects and asks for orders again; the server redelivers order 4.
+    let mut conn = server.accept().await;
+    assert_eq!(conn.recv().await, Frame::fetch_orders());
+    transport.connected().await.expect("connected");
+    let err = order.ack().await.expect_err("its connection is gone");
+    assert!(matches!(err, TransportError::ConnectionLost) && err.is_no_link());
+    conn.send(Frame::order(1, &sections()).expect("encodes")).await;
+    let redelivered = next_order(&mut orders).await;
+    assert_eq!(
+        (redelivered.tid(), redelivered.epoch()),
+        (1, 2),
+        "the stale order 4 was skipped"
+    );
+    conn.expect_silence(Duration::from_millis(200)).await;
+    redelivered.ack().await.expect("sent");
+    assert_eq!(conn.recv().await, Frame::order_confirm(1));
+    assert!(close_gracefully(&transport, conn).await.0.flushed);
+}
+
+#[tokio::test]
+async fn a_dropped_order_sends_nothing() {
+    init_tracing();
+    let pki = Pki::new();
+    let server = TestServer::start(&pki).await;
+    let (transport, mut orders) = Transport::spawn(device_config(&pki, server.addr)).expect("spawn");
+    let mut conn = server.accept().await;
+    assert_eq!(conn.recv().await, Frame::fetch_orders());
+    conn.send(Frame::order(8, &sections()).expect("encodes")).await;
+    drop(next_order(&mut orders).await);
+    conn.expect_silence(Duration::from_millis(200)).await;
+    let (outcome, frames) = close_gracefully(&transport, conn).await;
+    assert!(outcome.flushed && frames.is_empty(), "{outcome:?} {frames:?}");
+    assert!(
+        orders.recv().await.is_none(),
+        "the stream ends with the transport"
+    );
+}

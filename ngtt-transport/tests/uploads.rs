@@ -1,0 +1,141 @@
+//! Pathpoint uploads over real TLS: confirmed, rejected, and replayed across reconnects.
+
+mod support;
+
+use std::time::Duration;
+
+use ngtt_proto::payload::{PathpointSeries, ReadError, Sample};
+use ngtt_proto::{Frame, FrameType};
+use ngtt_transport::{Transport, TransportError};
+use support::{close_gracefully, device_config, init_tracing, Conn, Pki, TestServer, PATIENCE};
+
+fn series(n: i64) -> Vec<PathpointSeries> {
+    vec![
+        PathpointSeries::new("W1", [Sample::value(1_700_000_000_000, n)]),
+        PathpointSeries::new("fTemp", [Sample::error(1_700_000_000_500, ReadError::Timeout)]),
+    ]
+}
+
+/// The next DATA_STREAM: its tid and decoded series.
+async fn recv_upload(conn: &mut Conn) -> (u16, Vec<PathpointSeries>) {
+    let frame = conn.recv_answering_pings().await;
+    assert_eq!(frame.kind, FrameType::DataStream, "{frame:?}");
+    (frame.tid, frame.payload_as().expect("a list of series"))
+}
+
+#[tokio::test]
+async fn confirmed_upload_resolves_ok() {
+    init_tracing();
+    let pki = Pki::new();
+    let server = TestServer::start(&pki).await;
+    let config = device_config(&pki, server.addr).with_fetch_orders(false);
+    let (transport, _orders) = Transport::spawn(config).expect("spawn");
+    let mut conn = server.accept().await;
+    let upload = tokio::spawn(transport.sync_pathpoints(series(1)));
+    let (tid, got) = recv_upload(&mut conn).await;
+    assert_eq!(got, series(1));
+    assert!((1..=0x7FFF).contains(&tid));
+    conn.send(Frame::data_stream_confirm(tid)).await;
+    upload.await.expect("join").expect("confirmed");
+    assert_eq!(transport.stats().uploads_confirmed, 1);
+    assert!(close_gracefully(&transport, conn).await.0.flushed);
+}
+
+#[tokio::test]
+async fn rejected_upload_says_why() {
+    init_tracing();
+    let pki = Pki::new();
+    let server = TestServer::start(&pki).await;
+    let config = device_config(&pki, server.addr).with_fetch_orders(false);
+    let (transport, _orders) = Transport::spawn(config).expect("spawn");
+    let mut conn = server.accept().await;
+    let with_reason = tokio::spawn(transport.sync_pathpoints(series(1)));
+    let without_reason = tokio::spawn(transport.sync_pathpoints(series(2)));
+    let (first, _) = recv_upload(&mut conn).await;
+    let (second, _) = recv_upload(&mut conn).await;
+    conn.send(Frame::data_stream_reject_because(first, "unknown pathpoint W1").expect("encodes"))
+        .await;
+    conn.send(Frame::data_stream_reject(second)).await;
+    let err = with_reason.await.expect("join").expect_err("refused");
+    assert!(err.is_refused() && !err.is_no_link());
+    assert!(matches!(&err, TransportError::Refused { reason: Some(r) } if r == "unknown pathpoint W1"));
+    let err = without_reason.await.expect("join").expect_err("refused");
+    assert!(matches!(err, TransportError::Refused { reason: None }));
+    // A refused upload is never sent again, even after a reconnect.
+    drop(conn);
+    let mut conn = server.accept().await;
+    conn.expect_silence(Duration::from_millis(200)).await;
+    assert!(close_gracefully(&transport, conn).await.0.flushed);
+}
+
+#[tokio::test]
+async fn unanswered_uploads_are_resent_once_per_connection_until_confirmed() {
+    init_tracing();
+    let pki = Pki::new();
+    let server = TestServer::start(&pki).await;
+    let (transport, _orders) = Transport::spawn(device_config(&pki, server.addr)).expect("spawn");
+    let first = tokio::spawn(transport.sync_pathpoints(series(1)));
+    let second = tokio::spawn(transport.sync_pathpoints(series(2)));
+
+    let mut tids = Vec::new();
+    for round in 0..3 {
+        let mut conn = server.accept().await;
+        assert_eq!(conn.recv().await, Frame::fetch_orders(), "round {round}");
+        let (a, got_a) = recv_upload(&mut conn).await;
+        let (b, got_b) = recv_upload(&mut conn).await;
+        assert_eq!(
+            (got_a, got_b),
+            (series(1), series(2)),
+            "original order, round {round}"
+        );
+        tids.extend([a, b]);
+        if round < 2 {
+            // Exactly once per connection: nothing more until the server answers.
+            conn.expect_silence(Duration::from_millis(150)).await;
+            drop(conn); // cut without answering
+            continue;
+        }
+        conn.send(Frame::data_stream_confirm(b)).await;
+        conn.send(Frame::data_stream_confirm(a)).await;
+        tokio::time::timeout(PATIENCE, second)
+            .await
+            .expect("in time")
+            .expect("join")
+            .expect("confirmed");
+        tokio::time::timeout(PATIENCE, first)
+            .await
+            .expect("in time")
+            .expect("join")
+            .expect("confirmed");
+        assert!(close_gracefully(&transport, conn).await.0.flushed);
+        break;
+    }
+    let mut unique = tids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), 6, "a new tid every time: {tids:?}");
+    let stats = transport.stats();
+    assert_eq!((stats.connects, stats.drops, stats.uploads_confirmed), (3, 2, 2));
+}
+
+#[tokio::test]
+async fn an_upload_made_offline_waits_for_the_connection() {
+    init_tracing();
+    let pki = Pki::new();
+    let server = TestServer::start(&pki).await;
+    let config = device_config(&pki, server.addr).with_fetch_orders(false);
+    let (transport, _orders) = Transport::spawn(config).expect("spawn");
+    // The handshake cannot complete before the server accepts.
+    let upload = tokio::spawn(transport.sync_pathpoints(series(5)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!transport.state().is_connected());
+    let mut conn = server.accept().await;
+    let (tid, got) = recv_upload(&mut conn).await;
+    assert_eq!(got, series(5));
+    conn.send(Frame::data_stream_confirm(tid)).await;
+    upload.await.expect("join").expect("confirmed");
+    // After closing, uploads fail at once.
+    assert!(close_gracefully(&transport, conn).await.0.flushed);
+    let err = transport.sync_pathpoints(series(6)).await.expect_err("closed");
+    assert!(matches!(err, TransportError::Closed));
+}
