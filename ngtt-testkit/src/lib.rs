@@ -1,0 +1,13 @@
+//! Shared test support (not published), in the manner of h2's test-support crate:
+//!
+//! * [`FaultProxy`]: a TCP proxy on `127.0.0.1:0` that cuts connections at random byte offsets;
+//! * [`TestPki`]: a throw-away CA with server and device certificates, in memory and on disk.
+#![deny(missing_docs)]
+
+mod pki;
+mod proxy;
+mod rng;
+
+pub use pki::TestPki;
+pub use proxy::{FaultProxy, ProxyStats};
+pub use rng::SplitMix64;
