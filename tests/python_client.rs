@@ -46,14 +46,11 @@ async fn published_python_client_receives_and_confirms_orders() {
         |_| {},
     )
     .await;
-    let ids: Vec<i64> = (0..3)
-        .map(|i| {
-            server.queue(
-                "py-1",
-                json!([{"orders": [{"type": "read", "path": format!("W{i}r4002")}]}]),
-            )
-        })
-        .collect();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let sections = json!([{"orders": [{"type": "read", "path": format!("W{i}r4002")}]}]);
+        ids.push(server.queue("py-1", sections).await);
+    }
 
     let (cert, key) = pki.device_files("py-1");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/smok_device.py");

@@ -75,6 +75,24 @@ impl ServerHandle {
     pub fn storage(&self) -> Arc<dyn Storage> {
         Arc::clone(&self.storage)
     }
+
+    /// Queues an order for `device_id` (`sections`: the ORDER payload, one MiniJSON list of
+    /// sections) and wakes the device's connection, as the admin API does: an embedding
+    /// program's way to issue orders. Writing to [`storage`](ServerHandle::storage) directly
+    /// queues too, but a connected device only sees such an order on its next answer or
+    /// connection.
+    pub async fn queue_order(
+        &self,
+        device_id: &str,
+        sections: Vec<u8>,
+    ) -> Result<crate::storage::OrderId, ServerError> {
+        let (storage, device) = (Arc::clone(&self.storage), device_id.to_owned());
+        let id = tokio::task::spawn_blocking(move || storage.queue_order(&device, &sections))
+            .await
+            .map_err(|e| crate::storage::StorageError::Task(e.to_string()))??;
+        self.registry.notify(device_id);
+        Ok(id)
+    }
 }
 
 async fn bind(addr: SocketAddr, what: &'static str) -> Result<(TcpListener, SocketAddr), ServerError> {

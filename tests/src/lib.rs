@@ -10,6 +10,28 @@ use ngtt_server::{OrderState, Server, ServerConfig, ServerError, ServerHandle, T
 use ngtt_testkit::TestPki;
 use tokio::task::JoinHandle;
 
+/// A device of `pki` (issued on the spot) connecting to `addr`, with short timings and backoff
+/// so that tests reconnect within milliseconds.
+pub fn device_config(pki: &TestPki, id: &str, addr: SocketAddr) -> ngtt_transport::Config {
+    let device = pki.device(id);
+    ngtt_transport::Config::new(&addr.to_string(), pki.ca_pem(), device.cert_pem, device.key_pem)
+        .expect("device config")
+        .with_server_name("localhost")
+        .with_timings(ngtt_transport::Timings {
+            ping_after: Duration::from_millis(500),
+            dead_after: Duration::from_secs(3),
+            write_timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(3),
+        })
+        .with_backoff(ngtt_transport::BackoffConfig {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+            reset_after: Duration::from_secs(1),
+            jitter: 0.25,
+            seed: Some(7),
+        })
+}
+
 /// How long a test waits for something that must happen.
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -76,10 +98,11 @@ impl RunningServer {
         let _ = self.task.await;
     }
 
-    /// Queues a list of sections (given as JSON) for `device`, returning the order's id.
-    pub fn queue(&self, device: &str, sections: serde_json::Value) -> i64 {
+    /// Queues a list of sections (given as JSON) for `device` and wakes its connection,
+    /// returning the order's id.
+    pub async fn queue(&self, device: &str, sections: serde_json::Value) -> i64 {
         let bytes = minijson::to_vec(&minijson::Value::from(sections)).expect("MiniJSON");
-        self.handle.storage().queue_order(device, &bytes).expect("queued")
+        self.handle.queue_order(device, bytes).await.expect("queued")
     }
 
     /// The state of order `id`.
