@@ -70,7 +70,7 @@ enum Command {
     #[command(subcommand, after_help = pki_cmd::EXAMPLES)]
     Pki(PkiCommand),
 
-    /// Run an NGTT server with its admin HTTP API.
+    /// Run an NGTT server with its admin API and the device HTTP API.
     #[command(after_help = serve_cmd::EXAMPLES)]
     Serve(ServeArgs),
 

@@ -15,11 +15,13 @@ pub const EXAMPLES: &str = "\
 Examples:
   ngtt pki init --dir pki && ngtt pki device --dir pki --id dev1
   ngtt serve --pki pki --db ngtt.db
-  ngtt serve --pki pki --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0   # free ports, printed
+  ngtt serve --pki pki --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --http-listen 127.0.0.1:0
   NGTT_ADMIN_TOKEN=s3cret ngtt serve --pki pki --admin-listen 0.0.0.0:2406
+  ngtt serve --pki pki --http-listen 127.0.0.1:8080 --http-plain --trust-proxy-header  # behind a TLS proxy
 
-Prints `ngtt listening on ADDR` and `ngtt admin listening on ADDR` once ready; logs go to
-stderr (RUST_LOG, default info). SIGINT or SIGTERM shut down gracefully (exit status 0).";
+Prints `ngtt listening on ADDR`, `ngtt admin listening on ADDR` and (unless --no-http)
+`ngtt http listening on ADDR` once ready; logs go to stderr (RUST_LOG, default info).
+SIGINT or SIGTERM shut down gracefully (exit status 0).";
 
 /// `ngtt serve` options.
 #[derive(Debug, Args)]
@@ -34,6 +36,21 @@ pub struct ServeArgs {
     /// Admin API listen address (a non-loopback address requires a token).
     #[arg(long = "admin-listen", value_name = "ADDR", default_value = "127.0.0.1:2406")]
     admin_listen: SocketAddr,
+    /// Device HTTP API listen address (HTTPS with device client certificates).
+    #[arg(long = "http-listen", value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    http_listen: SocketAddr,
+    /// Do not serve the device HTTP API.
+    #[arg(long = "no-http", conflicts_with_all = ["trust_proxy_header", "http_plain"])]
+    no_http: bool,
+    /// Let a request without a client certificate identify its device by the
+    /// X-SSL-Client-Certificate header of a TLS-terminating proxy (the certificate must still
+    /// chain to the device CA). Spoofable by anyone who can reach the listener directly.
+    #[arg(long = "trust-proxy-header")]
+    trust_proxy_header: bool,
+    /// Serve the device HTTP API as plain HTTP, for a TLS-terminating proxy in front
+    /// (requires --trust-proxy-header).
+    #[arg(long = "http-plain", requires = "trust_proxy_header")]
+    http_plain: bool,
     /// SQLite database file (created if missing).
     #[arg(long, value_name = "PATH", default_value = "./ngtt.db")]
     db: PathBuf,
@@ -102,6 +119,9 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.listen = args.listen;
     config.admin_listen = Some(args.admin_listen);
     config.admin_token = admin_token(&args.admin_token);
+    config.http_listen = (!args.no_http).then_some(args.http_listen);
+    config.trust_proxy_header = args.trust_proxy_header;
+    config.http_plain = args.http_plain;
     config.max_inflight_orders = args.max_inflight;
     config.max_frame_len = args.max_frame_len;
     config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
@@ -118,6 +138,9 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
         writeln!(out, "ngtt listening on {}", server.local_addr()).map_err(CliError::write)?;
         if let Some(admin) = server.admin_addr() {
             writeln!(out, "ngtt admin listening on {admin}").map_err(CliError::write)?;
+        }
+        if let Some(http) = server.http_addr() {
+            writeln!(out, "ngtt http listening on {http}").map_err(CliError::write)?;
         }
         out.flush().map_err(CliError::write)?;
         server.run_until(signal).await?;

@@ -40,6 +40,7 @@ struct Serve {
     child: Child,
     admin: String,
     ngtt_addr: String,
+    http_addr: String,
 }
 
 impl Serve {
@@ -47,7 +48,8 @@ impl Serve {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ngtt"));
         cmd.args(["serve", "--pki"])
             .arg(pki)
-            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--db"])
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args(["--http-listen", "127.0.0.1:0", "--db"])
             .arg(db)
             .args(extra)
             .env_remove("NGTT_ADMIN_TOKEN")
@@ -60,7 +62,7 @@ impl Serve {
         let mut child = cmd.spawn().expect("start ngtt serve");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let mut next = || lines.next().expect("a line").expect("readable");
-        let (first, second) = (next(), next());
+        let (first, second, third) = (next(), next(), next());
         let ngtt_addr = first.strip_prefix("ngtt listening on ").expect(&first).to_owned();
         let admin = second
             .strip_prefix("ngtt admin listening on ")
@@ -74,10 +76,19 @@ impl Serve {
             admin.starts_with("127.0.0.1:") && !admin.ends_with(":0"),
             "{admin}"
         );
+        let http_addr = third
+            .strip_prefix("ngtt http listening on ")
+            .expect(&third)
+            .to_owned();
+        assert!(
+            http_addr.starts_with("127.0.0.1:") && !http_addr.ends_with(":0"),
+            "{http_addr}"
+        );
         Serve {
             child,
             admin: format!("http://{admin}"),
             ngtt_addr,
+            http_addr,
         }
     }
 
@@ -163,6 +174,7 @@ fn serve_and_order_commands() {
     let pki = init_pki(dir.path());
     let serve = Serve::start(&pki, &dir.path().join("ngtt.db"), &["--max-inflight", "2"], None);
     assert!(std::net::TcpStream::connect(&serve.ngtt_addr).is_ok());
+    assert!(std::net::TcpStream::connect(&serve.http_addr).is_ok());
     let admin = serve.admin.as_str();
 
     let sections = r#"[{"orders": [{"type": "write", "path": "W1", "value": 5}]}]"#;
@@ -309,7 +321,13 @@ fn serve_refuses_an_open_admin_api_without_token() {
     let pki = init_pki(dir.path());
     let out = Command::new(env!("CARGO_BIN_EXE_ngtt"))
         .args(["serve", "--pki", pki.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .args(["--admin-listen", "0.0.0.0:0", "--db"])
+        .args([
+            "--admin-listen",
+            "0.0.0.0:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--db",
+        ])
         .arg(dir.path().join("ngtt.db"))
         .env_remove("NGTT_ADMIN_TOKEN")
         .output()
@@ -323,4 +341,52 @@ fn serve_refuses_an_open_admin_api_without_token() {
     let missing = ngtt(&["serve", "--pki", dir.path().join("nope").to_str().unwrap()]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("ca.pem"), "{}", stderr(&missing));
+}
+
+#[test]
+fn http_plain_requires_trusting_the_proxy_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = init_pki(dir.path());
+    let out = ngtt(&[
+        "serve",
+        "--pki",
+        pki.to_str().unwrap(),
+        "--http-listen",
+        "127.0.0.1:0",
+        "--http-plain",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--trust-proxy-header"), "{}", stderr(&out));
+}
+
+#[test]
+fn serve_without_the_http_api_prints_two_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = init_pki(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ngtt"))
+        .args(["serve", "--pki", pki.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args(["--admin-listen", "127.0.0.1:0", "--no-http", "--db"])
+        .arg(dir.path().join("ngtt.db"))
+        .env_remove("NGTT_ADMIN_TOKEN")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start ngtt serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut printed: Vec<String> = (0..2)
+        .map(|_| lines.next().expect("a line").expect("readable"))
+        .collect();
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    assert_eq!(wait(&mut child).code(), Some(0));
+    printed.extend(lines.map(|l| l.expect("readable")));
+    let lines = printed;
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("ngtt listening on "), "{lines:?}");
+    assert!(lines[1].starts_with("ngtt admin listening on "), "{lines:?}");
 }

@@ -10,6 +10,10 @@ use crate::error::ServerError;
 pub const DEFAULT_PORT: u16 = 2405;
 /// Default admin API port.
 pub const DEFAULT_ADMIN_PORT: u16 = 2406;
+/// Default port of the device HTTP API (`ngtt serve --http-listen`).
+pub const DEFAULT_HTTP_PORT: u16 = 8443;
+/// Largest request body the device HTTP API accepts (16 MiB).
+pub const MAX_HTTP_BODY: usize = 16 << 20;
 /// Default window of unanswered ORDER frames per connection (NGTT.md §4.3).
 pub const DEFAULT_MAX_INFLIGHT_ORDERS: usize = 8;
 /// Largest window accepted: server tids are taken from 1..=0x7FFF and must not be reused while
@@ -78,6 +82,16 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Where the admin HTTP API listens (default `127.0.0.1:2406`); `None` disables it.
     pub admin_listen: Option<SocketAddr>,
+    /// Where the device HTTP API (HTTP-API.md) listens; `None` (the default of
+    /// [`ServerConfig::new`]) disables it. `ngtt serve` enables it on `0.0.0.0:8443`.
+    pub http_listen: Option<SocketAddr>,
+    /// Trust the `X-SSL-Client-Certificate` header of a TLS-terminating proxy: a request
+    /// without a client certificate may identify its device by that header (the certificate
+    /// must still chain to the device CA). Off by default: the header is spoofable.
+    pub trust_proxy_header: bool,
+    /// Serve the device HTTP API as plain HTTP (behind a TLS-terminating proxy). Only allowed
+    /// together with `trust_proxy_header`.
+    pub http_plain: bool,
     /// Bearer token of the admin API. Required when `admin_listen` is not a loopback address;
     /// when set, every `/v1/...` request must carry `Authorization: Bearer <token>`.
     pub admin_token: Option<String>,
@@ -104,7 +118,8 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A configuration with the defaults: NGTT on `0.0.0.0:2405`, admin API on
-    /// `127.0.0.1:2406`, 8 orders in flight, 16 MiB frames, 120 s idle timeout.
+    /// `127.0.0.1:2406`, device HTTP API off, 8 orders in flight, 16 MiB frames, 120 s idle
+    /// timeout.
     pub fn new(tls: TlsPems, db_path: impl Into<PathBuf>) -> ServerConfig {
         ServerConfig {
             listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, DEFAULT_PORT)),
@@ -112,6 +127,9 @@ impl ServerConfig {
                 Ipv4Addr::LOCALHOST,
                 DEFAULT_ADMIN_PORT,
             ))),
+            http_listen: None,
+            trust_proxy_header: false,
+            http_plain: false,
             admin_token: None,
             db_path: db_path.into(),
             tls,
@@ -124,8 +142,16 @@ impl ServerConfig {
         }
     }
 
-    /// Checks the limits and the admin token rule.
+    /// Checks the limits, the admin token rule and the device HTTP API's flags.
     pub fn validate(&self) -> Result<(), ServerError> {
+        if self.http_plain && !self.trust_proxy_header {
+            return Err(ServerError::Config(
+                "plain HTTP for the device HTTP API (--http-plain) requires trusting the proxy \
+                 header (--trust-proxy-header): without a TLS client certificate it is the only \
+                 way a device can identify itself"
+                    .into(),
+            ));
+        }
         if !(1..=MAX_INFLIGHT_LIMIT).contains(&self.max_inflight_orders) {
             return Err(ServerError::Config(format!(
                 "max_inflight_orders must be 1..={MAX_INFLIGHT_LIMIT}, not {}",

@@ -50,7 +50,7 @@ pub enum ServerError {
     /// A listening socket could not be bound.
     #[error("binding the {what} listener to {addr}: {source}")]
     Bind {
-        /// `"NGTT"` or `"admin"`.
+        /// `"NGTT"`, `"admin"` or `"device HTTP"`.
         what: &'static str,
         /// The address asked for.
         addr: SocketAddr,

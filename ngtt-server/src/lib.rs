@@ -13,6 +13,9 @@
 //!   messages decompressed; PINGs are echoed; idle connections are closed.
 //! * The admin API (see `docs/operations.md`) listens on loopback by default and requires a
 //!   bearer token anywhere else.
+//! * The device HTTP API (HTTP-API.md; off unless [`ServerConfig::http_listen`] is set) serves
+//!   the same storage over HTTPS with client certificates: device settings, order polling
+//!   (handing out counts as confirmed), message reports, pathpoint data and registrations, logs.
 //!
 //! # Example
 //!
@@ -52,6 +55,7 @@
 mod admin;
 mod config;
 mod connection;
+mod device_api;
 mod error;
 mod registry;
 mod server;
@@ -59,7 +63,8 @@ pub mod storage;
 mod tls;
 
 pub use config::{
-    ServerConfig, TlsPems, DEFAULT_ADMIN_PORT, DEFAULT_MAX_INFLIGHT_ORDERS, DEFAULT_PORT, MAX_INFLIGHT_LIMIT,
+    ServerConfig, TlsPems, DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_MAX_INFLIGHT_ORDERS, DEFAULT_PORT,
+    MAX_HTTP_BODY, MAX_INFLIGHT_LIMIT,
 };
 pub use error::ServerError;
 pub use server::{Server, ServerHandle};

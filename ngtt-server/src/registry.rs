@@ -1,5 +1,6 @@
 //! [`Registry`]: the live connection of each device, so that a new connection replaces the old
-//! one and the admin API can wake a connection when an order is queued.
+//! one and the admin API can wake a connection when an order is queued; and which devices take
+//! their orders over NGTT, so that the device HTTP API does not hand the same orders out too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,12 +13,21 @@ struct Entry {
     stop: CancellationToken,
     notify: Arc<Notify>,
     done: watch::Receiver<()>,
+    /// The device asked for orders (FETCH_ORDERS) on this connection or on one it replaced.
+    orders_on_ngtt: bool,
 }
+
+/// Serializes the decisions "orders go over NGTT" and "hand orders out over HTTP" of one
+/// device (see [`Registry::order_gate`]).
+pub(crate) type OrderGate = Arc<tokio::sync::Mutex<()>>;
 
 /// The live connections, by device id.
 #[derive(Clone, Default)]
 pub(crate) struct Registry {
     inner: Arc<Mutex<HashMap<String, Entry>>>,
+    /// One gate per device that ever took orders over either transport (a few dozen bytes per
+    /// device: never removed, so that two holders can never have different gates).
+    gates: Arc<Mutex<HashMap<String, OrderGate>>>,
 }
 
 /// A connection's place in the registry; dropping it (when the connection task ends) removes
@@ -68,13 +78,19 @@ impl Registry {
         let stop = parent.child_token();
         let notify = Arc::new(Notify::new());
         let (done_tx, done_rx) = watch::channel(());
+        let mut map = self.lock();
+        // A replacement keeps the device's orders on NGTT: the replaced connection may still
+        // have orders in flight until it has stopped.
+        let inherited = map.get(device_id).is_some_and(|e| e.orders_on_ngtt);
         let entry = Entry {
             conn,
             stop: stop.clone(),
             notify: Arc::clone(&notify),
             done: done_rx,
+            orders_on_ngtt: inherited,
         };
-        let old = self.lock().insert(device_id.to_owned(), entry);
+        let old = map.insert(device_id.to_owned(), entry);
+        drop(map);
         let registration = Registration {
             registry: self.clone(),
             device_id: device_id.to_owned(),
@@ -96,6 +112,31 @@ impl Registry {
         if let Some(entry) = self.lock().get(device_id) {
             entry.notify.notify_one();
         }
+    }
+
+    /// The gate of `device_id`'s order hand-outs. Hold it while marking a connection as taking
+    /// orders ([`Registry::set_orders_on_ngtt`]), and while checking
+    /// [`Registry::orders_on_ngtt`] and handing orders out over HTTP, so that the two never
+    /// interleave: either the HTTP hand-out commits before the connection claims anything, or
+    /// it sees the connection and hands nothing out.
+    pub(crate) fn order_gate(&self, device_id: &str) -> OrderGate {
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(gates.entry(device_id.to_owned()).or_default())
+    }
+
+    /// Records that connection `conn` of `device_id` asked for orders (FETCH_ORDERS).
+    pub(crate) fn set_orders_on_ngtt(&self, device_id: &str, conn: u64) {
+        if let Some(entry) = self.lock().get_mut(device_id) {
+            if entry.conn == conn {
+                entry.orders_on_ngtt = true;
+            }
+        }
+    }
+
+    /// Whether `device_id` has a live NGTT connection that asked for orders (or replaced one
+    /// that did): its orders are then NGTT's, not the HTTP API's.
+    pub(crate) fn orders_on_ngtt(&self, device_id: &str) -> bool {
+        self.lock().get(device_id).is_some_and(|e| e.orders_on_ngtt)
     }
 
     /// Whether `device_id` has a live connection.

@@ -1,5 +1,5 @@
-//! [`Server`]: binds the listeners, accepts device connections, serves the admin API, and
-//! shuts down gracefully.
+//! [`Server`]: binds the listeners, accepts device connections, serves the admin API and the
+//! device HTTP API, and shuts down gracefully.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,6 +13,7 @@ use tracing::{error, info, warn};
 use crate::admin::{self, AdminState};
 use crate::config::ServerConfig;
 use crate::connection::{self, Limits, Shared};
+use crate::device_api::{self, DeviceApiState, HttpListener};
 use crate::error::ServerError;
 use crate::registry::Registry;
 use crate::storage::{Db, SqliteStorage, Storage};
@@ -24,6 +25,7 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     admin: Option<(TcpListener, SocketAddr)>,
+    http: Option<(HttpListener, SocketAddr)>,
     shared: Arc<Shared>,
     handle: ServerHandle,
 }
@@ -33,6 +35,7 @@ impl std::fmt::Debug for Server {
         f.debug_struct("Server")
             .field("local_addr", &self.local_addr)
             .field("admin_addr", &self.admin_addr())
+            .field("http_addr", &self.http_addr())
             .finish_non_exhaustive()
     }
 }
@@ -103,8 +106,8 @@ async fn bind(addr: SocketAddr, what: &'static str) -> Result<(TcpListener, Sock
 }
 
 impl Server {
-    /// Opens the SQLite database of `config`, loads the TLS material and binds both
-    /// listeners. Port 0 binds a free port: see [`local_addr`](Server::local_addr).
+    /// Opens the SQLite database of `config`, loads the TLS material and binds the
+    /// listeners (NGTT, and the admin and device HTTP APIs when enabled). Port 0 binds a free port: see [`local_addr`](Server::local_addr).
     pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
         config.validate()?;
         let path = config.db_path.clone();
@@ -124,6 +127,29 @@ impl Server {
         let (listener, local_addr) = bind(config.listen, "NGTT").await?;
         let admin = match config.admin_listen {
             Some(addr) => Some(bind(addr, "admin").await?),
+            None => None,
+        };
+        let http = match config.http_listen {
+            Some(addr) => {
+                let tls = if config.http_plain {
+                    None
+                } else {
+                    Some(tls::http_acceptor(&config.tls, config.trust_proxy_header)?)
+                };
+                let header_verifier = if config.trust_proxy_header {
+                    Some(tls::client_verifier(&config.tls, false)?)
+                } else {
+                    None
+                };
+                let (listener, local) = bind(addr, "device HTTP").await?;
+                let listener = HttpListener {
+                    listener,
+                    tls,
+                    header_verifier,
+                    handshake_timeout: config.handshake_timeout,
+                };
+                Some((listener, local))
+            }
             None => None,
         };
         let shutdown = CancellationToken::new();
@@ -151,6 +177,7 @@ impl Server {
             listener,
             local_addr,
             admin,
+            http,
             shared,
         })
     }
@@ -165,6 +192,11 @@ impl Server {
         self.admin.as_ref().map(|(_, addr)| *addr)
     }
 
+    /// The address the device HTTP API is bound to, if it is enabled.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|(_, addr)| *addr)
+    }
+
     /// A handle to stop the server and look inside it.
     pub fn handle(&self) -> ServerHandle {
         self.handle.clone()
@@ -177,7 +209,7 @@ impl Server {
 
     /// Serves until `signal` completes (or [`ServerHandle::shutdown`] is called), then shuts
     /// down gracefully: stops accepting, lets each connection finish its storage write in
-    /// progress and close with TLS close_notify, stops the admin API after the requests in
+    /// progress and close with TLS close_notify, stops the admin and device HTTP APIs after the requests in
     /// progress, and aborts what is still running after `shutdown_grace`.
     ///
     /// Dropping the future instead (e.g. aborting its task) stops everything at once, as a
@@ -188,6 +220,7 @@ impl Server {
             listener,
             local_addr,
             admin,
+            http,
             shared,
             handle,
         } = self;
@@ -202,6 +235,21 @@ impl Server {
             });
             info!(%admin_addr, "admin API listening");
             tasks.spawn(admin::serve(admin_listener, state, shutdown.clone()));
+        }
+        if let Some((mut http_listener, http_addr)) = http {
+            let state = Arc::new(DeviceApiState {
+                db: shared.db.clone(),
+                registry: shared.registry.clone(),
+                header_verifier: http_listener.header_verifier.take(),
+            });
+            let scheme = if http_listener.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            info!(%http_addr, scheme, trust_proxy_header = config.trust_proxy_header, "device HTTP API listening");
+            let router = device_api::router(state);
+            tasks.spawn(device_api::serve(http_listener, router, shutdown.clone()));
         }
         info!(%local_addr, "NGTT listening");
         tokio::pin!(signal);

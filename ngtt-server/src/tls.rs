@@ -1,8 +1,11 @@
-//! The rustls server configuration: the server's certificate, and mandatory client
-//! certificates chaining to the device CA.
+//! The rustls server configurations: the server's certificate, and client certificates
+//! chaining to the device CA (mandatory for NGTT; for the device HTTP API, optional only when
+//! proxy headers are trusted).
 
 use std::sync::Arc;
 
+use rustls::crypto::CryptoProvider;
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
 use rustls::RootCertStore;
 use rustls_pki_types::pem::PemObject;
@@ -22,26 +25,53 @@ fn certificates(pem: &str, what: &'static str) -> Result<Vec<CertificateDer<'sta
     Ok(certs)
 }
 
-/// A TLS acceptor for `pems`: TLS 1.2 and 1.3 with the ring provider; a client must present a
-/// certificate that chains to `device_ca` and is valid now (rustls/webpki check the signature,
-/// the validity period and the client-auth usage).
-pub(crate) fn acceptor(pems: &TlsPems) -> Result<TlsAcceptor, ServerError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A verifier of client certificates chaining to `device_ca` and valid now (rustls/webpki
+/// check the signature, the validity period and the client-auth usage). With `optional`, a
+/// client may also present no certificate at all.
+pub(crate) fn client_verifier(
+    pems: &TlsPems,
+    optional: bool,
+) -> Result<Arc<dyn ClientCertVerifier>, ServerError> {
     let mut roots = RootCertStore::empty();
     for ca in certificates(&pems.device_ca, "device CA")? {
         roots.add(ca)?;
     }
-    let verifier =
-        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider)).build()?;
+    let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
+    let builder = if optional {
+        builder.allow_unauthenticated()
+    } else {
+        builder
+    };
+    Ok(builder.build()?)
+}
+
+/// A TLS acceptor for `pems`: TLS 1.2 and 1.3 with the ring provider, client certificates
+/// checked by `verifier`.
+fn acceptor_with(pems: &TlsPems, verifier: Arc<dyn ClientCertVerifier>) -> Result<TlsAcceptor, ServerError> {
     let chain = certificates(&pems.server_cert, "server certificate")?;
     let key =
         PrivateKeyDer::from_pem_slice(pems.server_key.as_bytes()).map_err(|source| ServerError::Pem {
             what: "server key",
             source,
         })?;
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)?;
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The NGTT acceptor: a client must present a certificate that chains to `device_ca`.
+pub(crate) fn acceptor(pems: &TlsPems) -> Result<TlsAcceptor, ServerError> {
+    acceptor_with(pems, client_verifier(pems, false)?)
+}
+
+/// The device HTTP API's acceptor: like [`acceptor`], except that with `optional_client_cert`
+/// (proxy headers trusted) a client may present no certificate and identify itself by header.
+pub(crate) fn http_acceptor(pems: &TlsPems, optional_client_cert: bool) -> Result<TlsAcceptor, ServerError> {
+    acceptor_with(pems, client_verifier(pems, optional_client_cert)?)
 }

@@ -17,13 +17,13 @@ use super::AdminState;
 use crate::storage::{OrderState, SeriesQuery};
 
 type AppState = Arc<AdminState>;
-type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+pub(super) type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 type Answer = Result<Json<Value>, ApiError>;
 
 /// Order types a device knows (NGTT.md §5).
 const KNOWN_ORDER_TYPES: [&str; 5] = ["read", "write", "wait", "sysctl", "message"];
 
-fn device_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+pub(super) fn device_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     let Path(id) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
     if id.is_empty() || id.len() > 255 || id.chars().any(char::is_control) {
         return Err(ApiError::bad_request(format!("invalid device id {id:?}")));
@@ -32,7 +32,7 @@ fn device_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiErr
 }
 
 /// The query parameters, refusing any not in `allowed`.
-fn params(query: Params, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
+pub(super) fn params(query: Params, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
     let Query(map) = query.map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))?;
     if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!(
@@ -54,7 +54,7 @@ fn param<T: FromStr>(map: &HashMap<String, String>, key: &str) -> Result<Option<
 }
 
 /// `?limit=`: 1..=max, `default` when absent.
-fn limit(map: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, ApiError> {
+pub(super) fn limit(map: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, ApiError> {
     match param::<usize>(map, "limit")? {
         None => Ok(default),
         Some(n) if (1..=max).contains(&n) => Ok(n),

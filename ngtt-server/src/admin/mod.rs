@@ -9,11 +9,14 @@
 //! | `GET /v1/orders/{id}` | one order |
 //! | `GET /v1/devices/{id}/pathpoints[?path=&from=&to=&limit=]` | list of series |
 //! | `GET /v1/devices/{id}/logs[?limit=]` | the most recent log records, oldest first |
+//! | `GET`, `PUT /v1/devices/{id}/settings` | the settings served by the device HTTP API |
+//! | `GET /v1/devices/{id}/messages[?limit=]` | message orders reported over the device HTTP API |
 //!
 //! Errors are `{"status": reason}` with a 4xx code (5xx only when storage fails).
 
 mod handlers;
 mod reply;
+mod settings;
 
 use std::sync::Arc;
 
@@ -52,6 +55,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/orders/{id}", get(handlers::get_order))
         .route("/v1/devices/{id}/pathpoints", get(handlers::pathpoints))
         .route("/v1/devices/{id}/logs", get(handlers::logs))
+        .route(
+            "/v1/devices/{id}/settings",
+            get(settings::get_settings).put(settings::put_settings),
+        )
+        .route("/v1/devices/{id}/messages", get(settings::messages))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&state), require_token));
     Router::new()
         .route(

@@ -21,6 +21,8 @@ use tracing::{info_span, warn, Instrument};
 use crate::registry::Registry;
 use crate::storage::Db;
 
+pub(crate) use session::log_entry;
+
 /// Limits and timings of device connections.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {

@@ -66,6 +66,7 @@ pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity,
     let framed = Framed::new(tls, NgttCodec::with_max_frame_len(shared.limits.max_frame_len));
     let mut session = Session {
         device: identity.device_id.clone(),
+        conn,
         window: OrderWindow::new(shared.limits.max_inflight),
         stop: registration.stop.clone(),
         notify: Arc::clone(&registration.notify),
@@ -87,6 +88,7 @@ pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity,
 struct Session {
     shared: Arc<Shared>,
     device: String,
+    conn: u64,
     framed: Framed<Tls, NgttCodec>,
     stop: CancellationToken,
     notify: Arc<Notify>,
@@ -199,6 +201,12 @@ impl Session {
             }
             FrameType::FetchOrders => {
                 if !self.fetch {
+                    // Under the device's order gate: an HTTP hand-out in progress commits
+                    // first, and none starts after this (docs/delivery-guarantees.md).
+                    let registry = &self.shared.registry;
+                    let gate = registry.order_gate(&self.device);
+                    let _held = gate.lock().await;
+                    registry.set_orders_on_ngtt(&self.device, self.conn);
                     self.fetch = true;
                     info!("device asked for orders");
                 }
@@ -342,7 +350,7 @@ impl Session {
 
 /// A received record as stored: the message decompressed (kept as sent, with a note, when it
 /// cannot be).
-fn log_entry(record: LogRecord) -> LogEntry {
+pub(crate) fn log_entry(record: LogRecord) -> LogEntry {
     let message = match record.message.text() {
         Ok(text) => text.into_owned(),
         Err(e) => {

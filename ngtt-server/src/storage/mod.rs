@@ -18,8 +18,8 @@ pub(crate) use blocking::Db;
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStorage;
 pub use types::{
-    AnsweredVia, DeviceRecord, LogEntry, OrderAnswer, OrderId, OrderRecord, OrderState, PendingOrder,
-    SeriesQuery,
+    AnsweredVia, DeviceRecord, LogEntry, MessageReport, OrderAnswer, OrderId, OrderRecord, OrderState,
+    PendingOrder, RegisteredPathpoint, SeriesQuery, StorageLevel,
 };
 
 use ngtt_proto::payload::PathpointSeries;
@@ -117,4 +117,20 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The `limit` most recent log records of `device_id`, oldest first.
     fn read_logs(&self, device_id: &str, limit: usize) -> Result<Vec<LogEntry>, StorageError>;
+
+    /// Records that `device_id` reported the `message` order `uuid` as executed (device HTTP
+    /// API). Returns `false` when it was reported before: the first report's time is kept.
+    fn record_message(&self, device_id: &str, uuid: &str) -> Result<bool, StorageError>;
+
+    /// The `limit` most recent message reports of `device_id`, oldest first.
+    fn list_messages(&self, device_id: &str, limit: usize) -> Result<Vec<MessageReport>, StorageError>;
+
+    /// Registers `pathpoints` for `device_id` (a path registered again gets the new storage
+    /// level) and returns every pathpoint of the device, sorted by path, read in the same
+    /// transaction.
+    fn register_pathpoints(
+        &self,
+        device_id: &str,
+        pathpoints: &[RegisteredPathpoint],
+    ) -> Result<Vec<RegisteredPathpoint>, StorageError>;
 }

@@ -62,6 +62,26 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX logs_by_device ON logs(device_id, id);
     "#,
+    // 2: the device HTTP API's message reports and pathpoint registrations.
+    r#"
+    -- One row per reported message order; a repeated report keeps the first time.
+    CREATE TABLE messages (
+        device_id   TEXT NOT NULL,
+        uuid        TEXT NOT NULL,
+        reported_at INTEGER NOT NULL,  -- ms since the epoch
+        PRIMARY KEY (device_id, uuid)
+    );
+    CREATE INDEX messages_by_time ON messages(device_id, reported_at);
+
+    -- The pathpoints each device registered (PUT /v1/device/pathpoints).
+    CREATE TABLE pathpoints (
+        device_id     TEXT NOT NULL,
+        path          TEXT NOT NULL,
+        storage_level INTEGER NOT NULL CHECK (storage_level IN (0, 1)),  -- permanent, trend
+        registered_at INTEGER NOT NULL,  -- ms since the epoch, latest registration
+        PRIMARY KEY (device_id, path)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Brings `conn` to [`SCHEMA_VERSION`].

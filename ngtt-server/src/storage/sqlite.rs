@@ -17,8 +17,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::schema::migrate;
 use super::types::{
-    AnsweredVia, DeviceRecord, LogEntry, OrderAnswer, OrderId, OrderRecord, OrderState, PendingOrder,
-    SeriesQuery,
+    AnsweredVia, DeviceRecord, LogEntry, MessageReport, OrderAnswer, OrderId, OrderRecord, OrderState,
+    PendingOrder, RegisteredPathpoint, SeriesQuery,
 };
 use super::{Storage, StorageError};
 
@@ -416,7 +416,24 @@ impl Storage for SqliteStorage {
         logs.reverse();
         Ok(logs)
     }
+
+    fn record_message(&self, device_id: &str, uuid: &str) -> Result<bool, StorageError> {
+        self.record_message_tx(device_id, uuid)
+    }
+
+    fn list_messages(&self, device_id: &str, limit: usize) -> Result<Vec<MessageReport>, StorageError> {
+        self.list_messages_tx(device_id, limit)
+    }
+
+    fn register_pathpoints(
+        &self,
+        device_id: &str,
+        pathpoints: &[RegisteredPathpoint],
+    ) -> Result<Vec<RegisteredPathpoint>, StorageError> {
+        self.register_pathpoints_tx(device_id, pathpoints)
+    }
 }
 
+mod device_api;
 #[cfg(test)]
 mod tests;

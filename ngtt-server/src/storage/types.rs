@@ -180,6 +180,53 @@ pub struct LogEntry {
     pub received_at_ms: i64,
 }
 
+/// A `message` order's report from a device (`POST /v1/device/orders/message/{uuid}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageReport {
+    /// The message order's `uuid`, as the device sent it.
+    pub uuid: String,
+    /// When the server first recorded the report, ms since the epoch (a repeated report keeps
+    /// the first time).
+    pub reported_at_ms: i64,
+}
+
+/// How long the server keeps a pathpoint's data (`PUT /v1/device/pathpoints`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StorageLevel {
+    /// 0: kept for ever.
+    Permanent,
+    /// 1: a trend, kept for a limited time.
+    Trend,
+}
+
+impl StorageLevel {
+    /// The number used on the wire and in the database: 0 or 1.
+    pub const fn code(self) -> u8 {
+        match self {
+            StorageLevel::Permanent => 0,
+            StorageLevel::Trend => 1,
+        }
+    }
+
+    /// The level numbered `code`, if any.
+    pub const fn from_code(code: i64) -> Option<StorageLevel> {
+        match code {
+            0 => Some(StorageLevel::Permanent),
+            1 => Some(StorageLevel::Trend),
+            _ => None,
+        }
+    }
+}
+
+/// A pathpoint a device registered.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RegisteredPathpoint {
+    /// The pathpoint's name (its first letter is its type, NGTT.md §7).
+    pub path: String,
+    /// How long its data is kept.
+    pub storage_level: StorageLevel,
+}
+
 /// Which stored samples to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeriesQuery {

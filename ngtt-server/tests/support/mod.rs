@@ -2,6 +2,8 @@
 //! dir, a raw test device speaking frames over real TLS, and an admin API client.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -72,6 +74,8 @@ impl Pki {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub admin: SocketAddr,
+    /// The device HTTP API, when the test enabled it.
+    pub http: Option<SocketAddr>,
     pub handle: ServerHandle,
     pub task: JoinHandle<Result<(), ServerError>>,
     pub db_path: PathBuf,
@@ -96,11 +100,13 @@ impl TestServer {
         let server = Server::bind(config).await.expect("bind server");
         let addr = server.local_addr();
         let admin = server.admin_addr().expect("admin enabled");
+        let http = server.http_addr();
         let handle = server.handle();
         let task = tokio::spawn(server.run());
         TestServer {
             addr,
             admin,
+            http,
             handle,
             task,
             db_path: db.to_owned(),

@@ -178,3 +178,51 @@ fn logs_most_recent_oldest_first() {
     assert_eq!(last[1].traceback.as_deref(), Some("tb"));
     assert!(last[0].received_at_ms > 0);
 }
+
+#[test]
+fn message_reports_keep_the_first_time() {
+    let (_dir, db) = temp_db();
+    assert!(db.record_message("d", "u-1").expect("record"));
+    assert!(db.record_message("d", "u-2").expect("record"));
+    assert!(!db.record_message("d", "u-1").expect("record again"));
+    assert!(db.record_message("other", "u-1").expect("other device"));
+    let reports = db.list_messages("d", 10).expect("list");
+    assert_eq!(
+        reports.iter().map(|r| r.uuid.as_str()).collect::<Vec<_>>(),
+        ["u-1", "u-2"]
+    );
+    assert!(reports[0].reported_at_ms > 0);
+    assert_eq!(db.list_messages("d", 1).expect("list")[0].uuid, "u-2");
+}
+
+#[test]
+fn pathpoint_registrations_upsert_and_list_sorted() {
+    use crate::storage::{RegisteredPathpoint, StorageLevel};
+    let (_dir, db) = temp_db();
+    let reg = |path: &str, storage_level| RegisteredPathpoint {
+        path: path.into(),
+        storage_level,
+    };
+    let all = db
+        .register_pathpoints(
+            "d",
+            &[reg("W2", StorageLevel::Trend), reg("B1", StorageLevel::Permanent)],
+        )
+        .expect("register");
+    assert_eq!(
+        all,
+        [reg("B1", StorageLevel::Permanent), reg("W2", StorageLevel::Trend)]
+    );
+    let all = db
+        .register_pathpoints("d", &[reg("W2", StorageLevel::Permanent)])
+        .expect("register again");
+    assert_eq!(
+        all,
+        [
+            reg("B1", StorageLevel::Permanent),
+            reg("W2", StorageLevel::Permanent)
+        ]
+    );
+    assert_eq!(db.register_pathpoints("d", &[]).expect("list"), all);
+    assert!(db.register_pathpoints("other", &[]).expect("list").is_empty());
+}

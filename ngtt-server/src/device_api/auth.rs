@@ -1,0 +1,96 @@
+//! Who is asking: the device identity of a request, from the TLS client certificate of its
+//! connection or — only when proxy headers are trusted — from `X-SSL-Client-Certificate`.
+//!
+//! The header carries the certificate PEM with every newline replaced by a tab (other
+//! certificates after the first are taken as intermediates). Even when trusted, the header's
+//! certificate must chain to the device CA and be valid now, checked by the same webpki
+//! verifier as a TLS client certificate; a proxy that forwards any certificate therefore cannot
+//! introduce devices from another CA. A client certificate of the connection always wins over
+//! the header.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::Response;
+use ngtt_proto::DeviceIdentity;
+use rustls::server::danger::ClientCertVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, UnixTime};
+
+use super::wire::{Fault, Format};
+use super::DeviceApiState;
+
+/// The header a TLS-terminating proxy puts the client certificate in.
+pub(crate) const CERT_HEADER: &str = "x-ssl-client-certificate";
+
+/// What the connection a request came on says about its peer (a request extension).
+#[derive(Clone, Debug)]
+pub(crate) struct ConnInfo {
+    /// The peer's address.
+    pub(crate) peer: SocketAddr,
+    /// The identity from the TLS client certificate: `None` without one (plain HTTP, or TLS
+    /// with optional client certificates), `Err` when it carries no usable identity.
+    pub(crate) cert: Option<Result<DeviceIdentity, String>>,
+}
+
+/// The device a request is from (an extractor; refuses the request when it cannot tell).
+#[derive(Clone, Debug)]
+pub(crate) struct Device(pub(crate) DeviceIdentity);
+
+impl FromRequestParts<Arc<DeviceApiState>> for Device {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<DeviceApiState>) -> Result<Device, Response> {
+        identify(parts, state).map(Device).map_err(|fault| {
+            let peer = parts.extensions.get::<ConnInfo>().map(|c| c.peer);
+            tracing::info!(?peer, status = %fault.status, "device HTTP request refused: {}", fault.reason);
+            fault.respond(Format::of(&parts.headers))
+        })
+    }
+}
+
+fn identify(parts: &Parts, state: &DeviceApiState) -> Result<DeviceIdentity, Fault> {
+    let conn = parts
+        .extensions
+        .get::<ConnInfo>()
+        .ok_or_else(|| Fault::new(StatusCode::INTERNAL_SERVER_ERROR, "no connection information"))?;
+    match &conn.cert {
+        Some(Ok(identity)) => return Ok(identity.clone()),
+        Some(Err(reason)) => return Err(Fault::new(StatusCode::FORBIDDEN, reason.clone())),
+        None => {}
+    }
+    let Some(verifier) = &state.header_verifier else {
+        return Err(Fault::new(StatusCode::UNAUTHORIZED, "no client certificate"));
+    };
+    let header = parts.headers.get(CERT_HEADER).ok_or_else(|| {
+        Fault::new(
+            StatusCode::UNAUTHORIZED,
+            "no client certificate and no X-SSL-Client-Certificate header",
+        )
+    })?;
+    let text = header
+        .to_str()
+        .map_err(|_| Fault::bad_request("the X-SSL-Client-Certificate header is not ASCII"))?;
+    identity_from_header(text, verifier.as_ref()).map_err(|reason| Fault::new(StatusCode::FORBIDDEN, reason))
+}
+
+/// Decodes and verifies the header's certificate; returns the device identity it carries.
+pub(crate) fn identity_from_header(
+    text: &str,
+    verifier: &dyn ClientCertVerifier,
+) -> Result<DeviceIdentity, String> {
+    let pem = text.replace('\t', "\n");
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the X-SSL-Client-Certificate header is not a PEM certificate: {e}"))?;
+    let (leaf, intermediates) = certs
+        .split_first()
+        .ok_or("the X-SSL-Client-Certificate header holds no certificate")?;
+    verifier
+        .verify_client_cert(leaf, intermediates, UnixTime::now())
+        .map_err(|e| format!("the certificate in X-SSL-Client-Certificate is not trusted: {e}"))?;
+    DeviceIdentity::from_der(leaf).map_err(|e| format!("the certificate has no usable device identity: {e}"))
+}

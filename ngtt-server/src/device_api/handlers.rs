@@ -1,0 +1,210 @@
+//! The device HTTP API's endpoints (HTTP-API.md). Every handler first identifies the device
+//! ([`Device`]), then reads the body; storage calls run on the blocking pool and have
+//! committed before a 2xx goes out.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use ngtt_proto::payload::{LogRecord, PathpointSeries};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::Device;
+use super::settings::device_document;
+use super::wire::{decode_body, Fault, Format};
+use super::DeviceApiState;
+use crate::connection::log_entry;
+use crate::storage::{RegisteredPathpoint, StorageLevel};
+
+type AppState = Arc<DeviceApiState>;
+
+/// `GET /v1/device`: the device's settings merged over the defaults.
+pub(super) async fn device(State(state): State<AppState>, format: Format, Device(id): Device) -> Response {
+    let result = async {
+        let device = id.device_id.clone();
+        let settings = state.db.call(move |s| s.device_settings(&device)).await?;
+        Ok(device_document(&id.device_id, settings.as_ref()))
+    };
+    format.answer(result.await)
+}
+
+/// `POST /v1/device/orders`: every pending order's sections, concatenated in queue order, and
+/// the orders confirmed — unless the device takes its orders over a live NGTT connection, in
+/// which case nothing is handed out (docs/delivery-guarantees.md).
+pub(super) async fn orders(State(state): State<AppState>, format: Format, Device(id): Device) -> Response {
+    let result = async {
+        let device = id.device_id;
+        let gate = state.registry.order_gate(&device);
+        let _held = gate.lock().await;
+        if state.registry.orders_on_ngtt(&device) {
+            tracing::debug!(
+                device,
+                "orders polled over HTTP while NGTT carries them: none handed out"
+            );
+            return Ok(Vec::new());
+        }
+        let dev = device.clone();
+        let handed = state.db.call(move |s| s.hand_out_orders(&dev)).await?;
+        let mut sections = Vec::new();
+        for order in &handed {
+            match minijson::from_slice::<minijson::Value>(&order.payload) {
+                Ok(minijson::Value::List(list)) => sections.extend(list),
+                Ok(other) => tracing::error!(
+                    order = order.id,
+                    "stored order is a {}, not a list of sections; dropped",
+                    other.kind()
+                ),
+                Err(e) => tracing::error!(order = order.id, "stored order is not MiniJSON ({e}); dropped"),
+            }
+        }
+        if !handed.is_empty() {
+            tracing::info!(
+                device,
+                orders = handed.len(),
+                "orders handed out over HTTP (confirmed)"
+            );
+        }
+        Ok(sections)
+    };
+    format.answer(result.await)
+}
+
+/// `POST /v1/device/orders/message/{uuid}`: records the message order as reported.
+pub(super) async fn message(
+    State(state): State<AppState>,
+    format: Format,
+    Device(id): Device,
+    uuid: Result<Path<String>, PathRejection>,
+) -> Response {
+    let result = async {
+        let Path(uuid) = uuid.map_err(|e| Fault::bad_request(e.body_text()))?;
+        if uuid.is_empty() || uuid.len() > 255 || uuid.chars().any(char::is_control) {
+            return Err(Fault::bad_request(format!("invalid message uuid {uuid:?}")));
+        }
+        let (device, key) = (id.device_id.clone(), uuid.clone());
+        let new = state.db.call(move |s| s.record_message(&device, &key)).await?;
+        tracing::info!(device = id.device_id, uuid, new, "message order reported");
+        Ok(json!({ "uuid": uuid, "new": new }))
+    };
+    format.answer(result.await)
+}
+
+/// `POST /v1/device/pathpoints`: stores a list of pathpoint series (duplicates skipped).
+pub(super) async fn upload(
+    State(state): State<AppState>,
+    format: Format,
+    Device(id): Device,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        let series: Vec<PathpointSeries> = decode_body(&headers, body)
+            .map_err(|f| Fault::new(f.status, format!("not a list of pathpoint series: {}", f.reason)))?;
+        let device = id.device_id;
+        let stored = state.db.call(move |s| s.store_series(&device, &series)).await?;
+        Ok(json!({ "stored": stored }))
+    };
+    format.answer(result.await)
+}
+
+/// A pathpoint registration as sent and answered: `{"path", "storage_level"}`.
+#[derive(Debug, Deserialize, Serialize)]
+pub(super) struct Registration {
+    path: String,
+    storage_level: i64,
+}
+
+/// `PUT /v1/device/pathpoints`: registers pathpoints; answers all of the device's.
+pub(super) async fn register(
+    State(state): State<AppState>,
+    format: Format,
+    Device(id): Device,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        let given: Vec<Registration> = decode_body(&headers, body)?;
+        let mut pathpoints = Vec::with_capacity(given.len());
+        for (i, r) in given.into_iter().enumerate() {
+            if r.path.is_empty() || r.path.chars().any(char::is_control) {
+                return Err(Fault::bad_request(format!(
+                    "pathpoint {i}: invalid path {:?}",
+                    r.path
+                )));
+            }
+            let storage_level = StorageLevel::from_code(r.storage_level).ok_or_else(|| {
+                Fault::bad_request(format!(
+                    "pathpoint {i} ({:?}): storage_level must be 0 (permanent) or 1 (trend), not {}",
+                    r.path, r.storage_level
+                ))
+            })?;
+            pathpoints.push(RegisteredPathpoint {
+                path: r.path,
+                storage_level,
+            });
+        }
+        let device = id.device_id;
+        let all = state
+            .db
+            .call(move |s| s.register_pathpoints(&device, &pathpoints))
+            .await?;
+        Ok(all
+            .into_iter()
+            .map(|p| Registration {
+                path: p.path,
+                storage_level: i64::from(p.storage_level.code()),
+            })
+            .collect::<Vec<_>>())
+    };
+    format.answer(result.await)
+}
+
+/// `PUT /v1/device/device_logs`: stores log records. As on NGTT, a record that does not parse
+/// is skipped (and counted); a body that is not a list is refused.
+pub(super) async fn logs(
+    State(state): State<AppState>,
+    format: Format,
+    Device(id): Device,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        let items: Vec<minijson::Value> = decode_body(&headers, body)
+            .map_err(|f| Fault::new(f.status, format!("not a list of log records: {}", f.reason)))?;
+        let mut entries = Vec::with_capacity(items.len());
+        let mut skipped = 0usize;
+        for item in &items {
+            match minijson::from_value::<LogRecord>(item) {
+                Ok(record) => entries.push(log_entry(record)),
+                Err(e) => {
+                    if skipped == 0 {
+                        tracing::warn!(device = id.device_id, "skipping invalid log record: {e}");
+                    }
+                    skipped += 1;
+                }
+            }
+        }
+        let device = id.device_id;
+        let stored = if entries.is_empty() {
+            0
+        } else {
+            state.db.call(move |s| s.store_logs(&device, &entries)).await?
+        };
+        Ok(json!({ "stored": stored, "skipped": skipped }))
+    };
+    format.answer(result.await)
+}
+
+/// Any other path or method.
+pub(super) async fn not_found(format: Format) -> Response {
+    Fault::new(axum::http::StatusCode::NOT_FOUND, "no such endpoint").respond(format)
+}
+
+/// A known path with the wrong method.
+pub(super) async fn method_not_allowed(format: Format) -> Response {
+    Fault::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method not allowed").respond(format)
+}

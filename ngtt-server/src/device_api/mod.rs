@@ -1,0 +1,57 @@
+//! The device HTTP API (HTTP-API.md), served on the same storage as NGTT.
+//!
+//! | method and path | answer |
+//! |---|---|
+//! | `GET /v1/device` | the device document ([`settings`]) |
+//! | `POST /v1/device/orders` | the pending orders' sections, concatenated in queue order; the orders are confirmed on hand-out |
+//! | `POST /v1/device/orders/message/{uuid}` | `{"uuid", "new"}`: the report is recorded |
+//! | `POST /v1/device/pathpoints` | body: list of series → `{"stored": new samples}` |
+//! | `PUT /v1/device/pathpoints` | body: `[{"path", "storage_level"}]` → all of the device's pathpoints |
+//! | `PUT /v1/device/device_logs` | body: list of log records → `{"stored", "skipped"}` |
+//!
+//! The device is identified as NGTT identifies it ([`auth`]); bodies and answers are MiniJSON
+//! or JSON ([`wire`]); bodies are limited to [`crate::MAX_HTTP_BODY`]. Errors are
+//! `{"status": reason}`: 4xx for the client's faults (never resend), 5xx when storage fails.
+
+mod auth;
+mod handlers;
+mod serve;
+pub(crate) mod settings;
+mod wire;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use rustls::server::danger::ClientCertVerifier;
+
+use crate::registry::Registry;
+use crate::storage::Db;
+
+pub(crate) use serve::{serve, HttpListener};
+
+/// What the handlers share.
+pub(crate) struct DeviceApiState {
+    pub(crate) db: Db,
+    pub(crate) registry: Registry,
+    /// Set when the proxy header is trusted: verifies its certificate against the device CA.
+    pub(crate) header_verifier: Option<Arc<dyn ClientCertVerifier>>,
+}
+
+/// The router of the device HTTP API.
+pub(crate) fn router(state: Arc<DeviceApiState>) -> Router {
+    Router::new()
+        .route("/v1/device", get(handlers::device))
+        .route("/v1/device/orders", post(handlers::orders))
+        .route("/v1/device/orders/message/{uuid}", post(handlers::message))
+        .route(
+            "/v1/device/pathpoints",
+            post(handlers::upload).put(handlers::register),
+        )
+        .route("/v1/device/device_logs", axum::routing::put(handlers::logs))
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(DefaultBodyLimit::max(crate::config::MAX_HTTP_BODY))
+        .with_state(state)
+}
