@@ -1,0 +1,68 @@
+//! [`ClientError`]: the one error type of `smok-client`.
+
+use ngtt_proto::ProtoError;
+use ngtt_transport::TransportError;
+
+/// Result alias using the crate's [`ClientError`].
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// Every error `smok-client` reports.
+///
+/// Two helpers sort them for callers, whatever the transport:
+/// [`ClientError::is_no_link`] (the server could not be reached or the link was lost: try again
+/// later, nothing was refused) and [`ClientError::is_clients_fault`] (the data itself is wrong or
+/// was refused: sending the same thing again cannot succeed).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// A payload could not be encoded or decoded, or a value does not fit its pathpoint (for
+    /// example a written value that cannot be coerced to the path's type).
+    #[error(transparent)]
+    Proto(#[from] ProtoError),
+
+    /// The NGTT transport failed (no link, connection lost, refused data, closed...).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+}
+
+impl ClientError {
+    /// True when the error means "no link to the server right now": connecting failed or the
+    /// connection was lost. Retrying later makes sense; nothing was refused.
+    pub fn is_no_link(&self) -> bool {
+        match self {
+            ClientError::Transport(e) => e.is_no_link(),
+            ClientError::Proto(_) => false,
+        }
+    }
+
+    /// True when the client is at fault: the data cannot be encoded or does not fit (a
+    /// [`ClientError::Proto`] error), or the server refused it (DATA_STREAM_REJECT, and later
+    /// an HTTP 4xx answer). Sending the same data again is wrong.
+    pub fn is_clients_fault(&self) -> bool {
+        match self {
+            ClientError::Proto(_) => true,
+            ClientError::Transport(e) => e.is_refused(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        let lost = ClientError::from(TransportError::ConnectionLost);
+        assert!(lost.is_no_link() && !lost.is_clients_fault());
+
+        let refused = ClientError::from(TransportError::Refused { reason: None });
+        assert!(!refused.is_no_link() && refused.is_clients_fault());
+
+        let closed = ClientError::from(TransportError::Closed);
+        assert!(!closed.is_no_link() && !closed.is_clients_fault());
+
+        let bad = ClientError::from(ProtoError::InvalidPayload("\"x\" is not a number".into()));
+        assert!(!bad.is_no_link() && bad.is_clients_fault());
+        assert_eq!(bad.to_string(), "invalid payload: \"x\" is not a number");
+    }
+}
