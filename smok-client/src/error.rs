@@ -2,6 +2,7 @@
 
 use ngtt_proto::ProtoError;
 use ngtt_transport::TransportError;
+use smok_http::HttpError;
 
 /// Result alias using the crate's [`ClientError`].
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
@@ -23,6 +24,15 @@ pub enum ClientError {
     /// The NGTT transport failed (no link, connection lost, refused data, closed...).
     #[error(transparent)]
     Transport(#[from] TransportError),
+
+    /// A request to the HTTP API failed (no link, refused with a 4xx, a 5xx...).
+    #[error(transparent)]
+    Http(#[from] HttpError),
+
+    /// The device cannot be set up as configured (e.g. NGTT without a CA, no server for the
+    /// certificate's environment).
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 impl ClientError {
@@ -31,18 +41,26 @@ impl ClientError {
     pub fn is_no_link(&self) -> bool {
         match self {
             ClientError::Transport(e) => e.is_no_link(),
-            ClientError::Proto(_) => false,
+            ClientError::Http(e) => e.is_no_link(),
+            ClientError::Proto(_) | ClientError::Config(_) => false,
         }
     }
 
     /// True when the client is at fault: the data cannot be encoded or does not fit (a
-    /// [`ClientError::Proto`] error), or the server refused it (DATA_STREAM_REJECT, and later
-    /// an HTTP 4xx answer). Sending the same data again is wrong.
+    /// [`ClientError::Proto`] error), or the server refused it (DATA_STREAM_REJECT, an HTTP
+    /// 4xx answer). Sending the same data again is wrong.
     pub fn is_clients_fault(&self) -> bool {
         match self {
             ClientError::Proto(_) => true,
             ClientError::Transport(e) => e.is_refused(),
+            ClientError::Http(e) => e.is_clients_fault(),
+            ClientError::Config(_) => false,
         }
+    }
+
+    /// True when the server failed (an HTTP 5xx): retrying later makes sense.
+    pub fn is_server_fault(&self) -> bool {
+        matches!(self, ClientError::Http(e) if e.is_server_fault())
     }
 }
 

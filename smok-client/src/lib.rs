@@ -48,9 +48,15 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+mod device;
 mod error;
 pub mod executor;
 pub mod log_layer;
 pub mod orders;
 
+pub use device::{
+    DeviceLogSink, DeviceOrder, DeviceOrders, LinkState, SmokDevice, SmokDeviceBuilder, Via,
+    DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL,
+};
 pub use error::{ClientError, Result};
+pub use smok_http::{AuthMode, DeviceInfo, PathpointRegistration, StorageLevel};

@@ -1,0 +1,174 @@
+//! [`SmokDeviceBuilder`]: everything a device needs to reach its server, with the defaults of
+//! the seed: HTTP polling unless `use_ngtt(true)`.
+
+use std::time::Duration;
+
+use ngtt_proto::DeviceIdentity;
+use ngtt_transport::{BackoffConfig, Timings, DEFAULT_LOG_BUFFER};
+use smok_http::AuthMode;
+
+use crate::error::{ClientError, Result};
+
+/// The default interval between two order polls over HTTP.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The default NGTT port.
+pub const DEFAULT_NGTT_PORT: u16 = 2405;
+
+/// How [`SmokDevice`](super::SmokDevice)s are made.
+///
+/// The device id and environment come from the certificate; the environment gives the default
+/// server (`api.smok.co` for production, `api.test.smok-serwis.pl` for staging; local
+/// development has none, so set [`http_base_url`](Self::http_base_url) and, with NGTT,
+/// [`ngtt_server`](Self::ngtt_server)).
+#[derive(Clone)]
+pub struct SmokDeviceBuilder {
+    pub(super) cert_pem: String,
+    pub(super) key_pem: String,
+    pub(super) ca_pem: Option<String>,
+    pub(super) use_ngtt: bool,
+    pub(super) ngtt_server: Option<String>,
+    pub(super) ngtt_server_name: Option<String>,
+    pub(super) http_base_url: Option<String>,
+    pub(super) http_auth: AuthMode,
+    pub(super) http_timeouts: Option<(Duration, Duration)>,
+    pub(super) poll_interval: Duration,
+    pub(super) fetch_orders: bool,
+    pub(super) log_buffer: usize,
+    pub(super) retry: (Duration, Duration),
+    pub(super) ngtt_timings: Option<Timings>,
+    pub(super) ngtt_backoff: Option<BackoffConfig>,
+}
+
+impl std::fmt::Debug for SmokDeviceBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmokDeviceBuilder")
+            .field("use_ngtt", &self.use_ngtt)
+            .field("ngtt_server", &self.ngtt_server)
+            .field("http_base_url", &self.http_base_url)
+            .field("poll_interval", &self.poll_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmokDeviceBuilder {
+    /// A device with this certificate (PEM, the device's certificate first) and private key.
+    pub fn new(cert_pem: impl Into<String>, key_pem: impl Into<String>) -> Self {
+        SmokDeviceBuilder {
+            cert_pem: cert_pem.into(),
+            key_pem: key_pem.into(),
+            ca_pem: None,
+            use_ngtt: false,
+            ngtt_server: None,
+            ngtt_server_name: None,
+            http_base_url: None,
+            http_auth: AuthMode::ClientCertificate,
+            http_timeouts: None,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            fetch_orders: true,
+            log_buffer: DEFAULT_LOG_BUFFER,
+            retry: (Duration::from_secs(1), Duration::from_secs(60)),
+            ngtt_timings: None,
+            ngtt_backoff: None,
+        }
+    }
+
+    /// The CA certificates (PEM) the device trusts for the server, over NGTT and HTTPS.
+    pub fn ca_pem(mut self, pem: impl Into<String>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Orders, logs and pathpoint data over NGTT (`true`) or over the HTTP API (`false`, the
+    /// default). Everything else always goes over HTTP.
+    pub fn use_ngtt(mut self, on: bool) -> Self {
+        self.use_ngtt = on;
+        self
+    }
+
+    /// The NGTT server as `host:port` (default: the environment's host, port 2405).
+    pub fn ngtt_server(mut self, addr: impl Into<String>) -> Self {
+        self.ngtt_server = Some(addr.into());
+        self
+    }
+
+    /// The name the NGTT server's certificate must carry (default: the server's host).
+    pub fn ngtt_server_name(mut self, name: impl Into<String>) -> Self {
+        self.ngtt_server_name = Some(name.into());
+        self
+    }
+
+    /// The HTTP API's base URL (default: `https://` + the environment's host).
+    pub fn http_base_url(mut self, url: impl Into<String>) -> Self {
+        self.http_base_url = Some(url.into());
+        self
+    }
+
+    /// How HTTP requests identify the device (default: the client certificate).
+    pub fn http_auth(mut self, auth: AuthMode) -> Self {
+        self.http_auth = auth;
+        self
+    }
+
+    /// Connect and whole-request timeouts of HTTP requests (default 10 s and 30 s).
+    pub fn http_timeouts(mut self, connect: Duration, request: Duration) -> Self {
+        self.http_timeouts = Some((connect, request));
+        self
+    }
+
+    /// How often orders are polled over HTTP (default 60 s); unused with NGTT.
+    pub fn poll_interval(mut self, every: Duration) -> Self {
+        self.poll_interval = every;
+        self
+    }
+
+    /// Whether this device takes orders at all (default true): a data-only device neither
+    /// polls nor sends FETCH_ORDERS.
+    pub fn fetch_orders(mut self, on: bool) -> Self {
+        self.fetch_orders = on;
+        self
+    }
+
+    /// How many log records are held while the server cannot be reached (default 20 000);
+    /// the oldest are dropped first and counted.
+    pub fn log_buffer(mut self, records: usize) -> Self {
+        self.log_buffer = records;
+        self
+    }
+
+    /// Backoff of HTTP retries (uploads and logs after no link or a 5xx): from `initial`,
+    /// doubling up to `max` (default 1 s to 60 s).
+    pub fn http_retry(mut self, initial: Duration, max: Duration) -> Self {
+        self.retry = (initial, max);
+        self
+    }
+
+    /// NGTT keepalive timings (default NGTT.md §4.6: 30 s, 120 s, 90 s).
+    pub fn ngtt_timings(mut self, timings: Timings) -> Self {
+        self.ngtt_timings = Some(timings);
+        self
+    }
+
+    /// NGTT reconnect backoff (default 1 s to 60 s with jitter).
+    pub fn ngtt_backoff(mut self, backoff: BackoffConfig) -> Self {
+        self.ngtt_backoff = Some(backoff);
+        self
+    }
+
+    /// The device's identity, read from the certificate.
+    pub fn identity(&self) -> Result<DeviceIdentity> {
+        Ok(DeviceIdentity::from_pem(self.cert_pem.as_bytes()).map_err(ngtt_proto::ProtoError::from)?)
+    }
+
+    /// The NGTT server address: the override, or the environment's host on port 2405.
+    pub(super) fn ngtt_addr(&self, identity: &DeviceIdentity) -> Result<String> {
+        match (&self.ngtt_server, identity.default_host()) {
+            (Some(addr), _) => Ok(addr.clone()),
+            (None, Some(host)) => Ok(format!("{host}:{DEFAULT_NGTT_PORT}")),
+            (None, None) => Err(ClientError::Config(format!(
+                "the {} environment has no default NGTT server: set ngtt_server",
+                identity.environment
+            ))),
+        }
+    }
+}

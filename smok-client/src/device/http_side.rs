@@ -1,0 +1,172 @@
+//! The HTTP side of a device: order polling, the log uploader, and retries with backoff.
+//!
+//! Retry rules (HTTP-API.md): no answer or a 5xx → try again later with backoff; a 4xx → the
+//! request is wrong, it is dropped with a logged reason and never sent again.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ngtt_proto::payload::Section;
+use smok_http::{HttpClient, HttpError};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken as CancelToken;
+
+use super::state::LinkState;
+use crate::log_layer::BufferedSink;
+
+/// Records the outcome of one request in the link state (HTTP mode only).
+#[derive(Clone, Debug)]
+pub(super) struct HttpHealth {
+    state: Option<watch::Sender<LinkState>>,
+}
+
+impl HttpHealth {
+    pub(super) fn tracking(state: watch::Sender<LinkState>) -> Self {
+        HttpHealth { state: Some(state) }
+    }
+
+    pub(super) fn ignoring() -> Self {
+        HttpHealth { state: None }
+    }
+
+    pub(super) fn record<T>(&self, result: &Result<T, HttpError>) {
+        let Some(state) = &self.state else { return };
+        state.send_modify(|s| match result {
+            Err(e) if e.is_retryable() => {
+                let attempt = match s {
+                    LinkState::Down { attempt, .. } => *attempt + 1,
+                    _ => 1,
+                };
+                *s = LinkState::Down {
+                    attempt,
+                    last_error: e.to_string(),
+                };
+            }
+            // Any answer, even a 4xx, means the server is reachable.
+            _ if !s.is_up() && *s != LinkState::Closed => {
+                *s = LinkState::Up {
+                    since: Instant::now(),
+                }
+            }
+            _ => {}
+        });
+    }
+}
+
+/// Exponential backoff for HTTP retries.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Retry {
+    pub(super) initial: Duration,
+    pub(super) max: Duration,
+}
+
+impl Retry {
+    /// Runs `attempt` until it succeeds or fails with something a retry cannot fix; waits
+    /// between attempts, doubling from `initial` to `max`. Stops early (with the last error)
+    /// when `cancel` fires.
+    pub(super) async fn run<T, F, Fut>(
+        &self,
+        what: &str,
+        health: &HttpHealth,
+        cancel: &CancelToken,
+        mut attempt: F,
+    ) -> Result<T, HttpError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, HttpError>>,
+    {
+        let mut delay = self.initial;
+        loop {
+            let result = attempt().await;
+            health.record(&result);
+            match result {
+                Err(e) if e.is_retryable() && !cancel.is_cancelled() => {
+                    tracing::debug!(error = %e, ?delay, "{what} failed, retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = cancel.cancelled() => return Err(e),
+                    }
+                    delay = (delay * 2).min(self.max);
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Polls `POST /v1/device/orders` every `every`, passing non-empty results on.
+pub(super) async fn poll_orders(
+    http: Arc<HttpClient>,
+    every: Duration,
+    out: mpsc::Sender<Vec<Section>>,
+    health: HttpHealth,
+    cancel: CancelToken,
+) {
+    loop {
+        let result = http.fetch_orders().await;
+        health.record(&result);
+        match result {
+            Ok(sections) if !sections.is_empty() => {
+                if out.send(sections).await.is_err() {
+                    return; // nobody takes orders any more
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "polling orders failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = cancel.cancelled() => return,
+        }
+    }
+}
+
+/// At most this many bytes of log records go in one request.
+const LOG_BATCH_BYTES: usize = 256 * 1024;
+
+/// Uploads what the log buffer collects: one batch at a time, retried with backoff while the
+/// server cannot be reached, dropped (with a warning) when the server refuses it.
+pub(super) async fn upload_logs(
+    http: Arc<HttpClient>,
+    sink: BufferedSink,
+    retry: Retry,
+    health: HttpHealth,
+    cancel: CancelToken,
+) {
+    loop {
+        tokio::select! {
+            _ = sink.wait_for_records() => {}
+            _ = cancel.cancelled() => return,
+        }
+        flush_logs(&http, &sink, &retry, &health, &cancel).await;
+    }
+}
+
+/// Sends everything buffered now; gives up on a batch only when it is refused or `cancel` fires.
+pub(super) async fn flush_logs(
+    http: &HttpClient,
+    sink: &BufferedSink,
+    retry: &Retry,
+    health: &HttpHealth,
+    cancel: &CancelToken,
+) -> bool {
+    loop {
+        let batch = sink.drain_bytes(LOG_BATCH_BYTES);
+        if batch.is_empty() {
+            return true;
+        }
+        match retry
+            .run("log upload", health, cancel, || http.send_logs(&batch))
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if e.is_clients_fault() => {
+                tracing::warn!(error = %e, records = batch.len(), "the server refused log records: dropped");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, records = batch.len(), "log records not sent before closing");
+                return false;
+            }
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! [`SmokDevice`]: one API for a device program, whichever transport carries its orders.
+//!
+//! With `use_ngtt(false)` (the default) orders are polled over the HTTP API and count as
+//! acknowledged when they are handed out; logs and pathpoint data are uploaded over HTTP with
+//! retries. With `use_ngtt(true)` orders, logs and pathpoint data flow over one NGTT connection
+//! (`ngtt-transport`) and are acknowledged by hand; device information, pathpoint registration
+//! and message reports still go over HTTP. If NGTT cannot connect, the device keeps retrying with
+//! backoff and says so in its [`LinkState`]: it never silently falls back to HTTP polling, which
+//! would give up the acknowledgement guarantee.
+
+mod builder;
+mod http_side;
+mod order;
+mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ngtt_proto::payload::{LogRecord, PathpointSeries};
+use ngtt_proto::DeviceIdentity;
+use ngtt_transport::Transport;
+use smok_http::{DeviceInfo, HttpClient, HttpConfig, PathpointRegistration};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+pub use builder::{SmokDeviceBuilder, DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL};
+pub use order::{DeviceOrder, DeviceOrders, Via};
+pub use state::LinkState;
+
+use crate::error::{ClientError, Result};
+use crate::log_layer::{BufferedSink, LogSink, SmokLogLayer};
+use http_side::{HttpHealth, Retry};
+
+/// A device connected to its SMOK server.
+///
+/// Cloning gives another handle to the same device. Built with [`SmokDevice::builder`]; must be
+/// built and used inside a tokio runtime.
+#[derive(Clone, Debug)]
+pub struct SmokDevice {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    identity: DeviceIdentity,
+    http: Arc<HttpClient>,
+    ngtt: Option<Transport>,
+    logs: BufferedSink,
+    retry: Retry,
+    health: HttpHealth,
+    state: watch::Receiver<LinkState>,
+    /// With NGTT, the transport's own state mapped onto [`LinkState`]; with HTTP, requests.
+    state_tx: watch::Sender<LinkState>,
+    cancel: CancellationToken,
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Where the log layer's records go: the NGTT transport, or the HTTP uploader's buffer.
+#[derive(Clone, Debug)]
+pub struct DeviceLogSink {
+    device: SmokDevice,
+}
+
+impl LogSink for DeviceLogSink {
+    fn push(&self, record: LogRecord) {
+        self.device.send_logs([record]);
+    }
+}
+
+impl SmokDevice {
+    /// Starts describing a device with its certificate and key (PEM).
+    pub fn builder(cert_pem: impl Into<String>, key_pem: impl Into<String>) -> SmokDeviceBuilder {
+        SmokDeviceBuilder::new(cert_pem, key_pem)
+    }
+
+    pub(crate) fn start(b: SmokDeviceBuilder) -> Result<(SmokDevice, DeviceOrders)> {
+        let identity = b.identity()?;
+        let span = tracing::info_span!("smok", device = %identity.device_id);
+        let mut http_config = HttpConfig::new(b.cert_pem.clone(), b.key_pem.clone()).with_auth(b.http_auth);
+        if let Some(ca) = &b.ca_pem {
+            http_config = http_config.with_ca_pem(ca.clone());
+        }
+        if let Some(url) = &b.http_base_url {
+            http_config = http_config.with_base_url(url.clone());
+        }
+        if let Some((connect, request)) = b.http_timeouts {
+            http_config = http_config
+                .with_connect_timeout(connect)
+                .with_request_timeout(request);
+        }
+        let http = Arc::new(HttpClient::new(http_config)?);
+        let (state_tx, state) = watch::channel(LinkState::Connecting);
+        let cancel = CancellationToken::new();
+        let retry = Retry {
+            initial: b.retry.0,
+            max: b.retry.1,
+        };
+        let mut tasks = Vec::new();
+
+        let (ngtt, orders, health) = if b.use_ngtt {
+            let Some(ca) = &b.ca_pem else {
+                return Err(ClientError::Config(
+                    "NGTT needs the CA of the server's certificate: set ca_pem".into(),
+                ));
+            };
+            let mut config =
+                ngtt_transport::Config::new(&b.ngtt_addr(&identity)?, ca, &b.cert_pem, &b.key_pem)?
+                    .with_fetch_orders(b.fetch_orders)
+                    .with_log_buffer(b.log_buffer);
+            if let Some(name) = &b.ngtt_server_name {
+                config = config.with_server_name(name.clone());
+            }
+            if let Some(timings) = b.ngtt_timings {
+                config = config.with_timings(timings);
+            }
+            if let Some(backoff) = b.ngtt_backoff {
+                config = config.with_backoff(backoff);
+            }
+            let (transport, orders) = Transport::spawn(config)?;
+            tasks.push(tokio::spawn(
+                follow_transport(transport.watch_state(), state_tx.clone(), cancel.clone())
+                    .instrument(span.clone()),
+            ));
+            let orders = if b.fetch_orders {
+                DeviceOrders::ngtt(orders)
+            } else {
+                DeviceOrders::none()
+            };
+            (Some(transport), orders, HttpHealth::ignoring())
+        } else {
+            let health = HttpHealth::tracking(state_tx.clone());
+            let orders = if b.fetch_orders {
+                let (tx, rx) = mpsc::channel(16);
+                let poll =
+                    http_side::poll_orders(http.clone(), b.poll_interval, tx, health.clone(), cancel.clone());
+                tasks.push(tokio::spawn(poll.instrument(span.clone())));
+                DeviceOrders::http(rx)
+            } else {
+                DeviceOrders::none()
+            };
+            (None, orders, health)
+        };
+        let logs = BufferedSink::new(b.log_buffer);
+        if ngtt.is_none() {
+            let upload =
+                http_side::upload_logs(http.clone(), logs.clone(), retry, health.clone(), cancel.clone());
+            tasks.push(tokio::spawn(upload.instrument(span)));
+        }
+        let inner = Inner {
+            identity,
+            http,
+            ngtt,
+            logs,
+            retry,
+            health,
+            state,
+            state_tx,
+            cancel,
+            tasks: std::sync::Mutex::new(tasks),
+        };
+        Ok((
+            SmokDevice {
+                inner: Arc::new(inner),
+            },
+            orders,
+        ))
+    }
+
+    /// The device's id and environment, from its certificate.
+    pub fn identity(&self) -> &DeviceIdentity {
+        &self.inner.identity
+    }
+
+    /// Which transport carries orders, logs and pathpoint data.
+    pub fn via(&self) -> Via {
+        if self.inner.ngtt.is_some() {
+            Via::Ngtt
+        } else {
+            Via::Http
+        }
+    }
+
+    /// The NGTT transport, when NGTT is used (for its statistics, say).
+    pub fn ngtt(&self) -> Option<&Transport> {
+        self.inner.ngtt.as_ref()
+    }
+
+    /// How the link to the server stands now.
+    pub fn link_state(&self) -> LinkState {
+        self.inner.state.borrow().clone()
+    }
+
+    /// Watches the link to the server.
+    pub fn watch_link_state(&self) -> watch::Receiver<LinkState> {
+        self.inner.state.clone()
+    }
+
+    /// Uploads pathpoint data; resolves once the server stored it.
+    ///
+    /// Over NGTT: on DATA_STREAM_CONFIRM, surviving reconnects. Over HTTP: the request is
+    /// retried with backoff while there is no link or the server fails (5xx). Either way a
+    /// refusal (DATA_STREAM_REJECT, a 4xx) is an error with `is_clients_fault()`, logged, and
+    /// the data is not sent again.
+    pub async fn sync_pathpoints(&self, series: Vec<PathpointSeries>) -> Result<()> {
+        let result = match &self.inner.ngtt {
+            Some(transport) => transport.sync_pathpoints(series).await.map_err(ClientError::from),
+            None => {
+                let http = &self.inner.http;
+                let upload = || http.sync_pathpoints(&series);
+                let cancel = &self.inner.cancel;
+                self.inner
+                    .retry
+                    .run("upload", &self.inner.health, cancel, upload)
+                    .await
+                    .map_err(ClientError::from)
+            }
+        };
+        if let Err(e) = &result {
+            if e.is_clients_fault() {
+                tracing::warn!(device = %self.inner.identity.device_id, error = %e, "pathpoint data refused: dropped");
+            }
+        }
+        result
+    }
+
+    /// Queues log records for upload: best effort, never blocks. While the server cannot be
+    /// reached they wait in a bounded buffer (the oldest dropped first).
+    pub fn send_logs(&self, records: impl IntoIterator<Item = LogRecord>) {
+        match &self.inner.ngtt {
+            Some(transport) => {
+                transport.send_logs(records);
+            }
+            None => records.into_iter().for_each(|r| self.inner.logs.push(r)),
+        }
+    }
+
+    /// Log records dropped because the buffer was full.
+    pub fn logs_dropped(&self) -> u64 {
+        match &self.inner.ngtt {
+            Some(transport) => transport.stats().logs_dropped,
+            None => self.inner.logs.dropped(),
+        }
+    }
+
+    /// A `tracing` layer that sends the program's log events through this device.
+    pub fn log_layer(&self) -> SmokLogLayer<DeviceLogSink> {
+        SmokLogLayer::new(DeviceLogSink { device: self.clone() })
+    }
+
+    /// The device's configuration (`GET /v1/device`), over HTTP.
+    pub async fn device_info(&self) -> Result<DeviceInfo> {
+        let result = self.inner.http.device_info().await;
+        self.inner.health.record(&result);
+        Ok(result?)
+    }
+
+    /// Registers pathpoints and returns every pathpoint the server knows for this device
+    /// (`PUT /v1/device/pathpoints`), over HTTP.
+    pub async fn register_pathpoints(
+        &self,
+        pathpoints: &[PathpointRegistration],
+    ) -> Result<Vec<PathpointRegistration>> {
+        let result = self.inner.http.register_pathpoints(pathpoints).await;
+        self.inner.health.record(&result);
+        Ok(result?)
+    }
+
+    /// Reports a `message` order executed (`POST /v1/device/orders/message/{uuid}`), over HTTP.
+    pub async fn report_message(&self, uuid: &str) -> Result<()> {
+        let result = self.inner.http.report_message(uuid).await;
+        self.inner.health.record(&result);
+        Ok(result?)
+    }
+
+    /// Stops: flushes what it can within `timeout` (logs, and over NGTT pending answers), then
+    /// closes the link. Uploads still unanswered fail.
+    pub async fn close(&self, timeout: Duration) {
+        let inner = &self.inner;
+        match &inner.ngtt {
+            Some(transport) => {
+                transport.close(timeout).await;
+            }
+            None => {
+                let flush_cancel = CancellationToken::new();
+                let flush = http_side::flush_logs(
+                    &inner.http,
+                    &inner.logs,
+                    &inner.retry,
+                    &inner.health,
+                    &flush_cancel,
+                );
+                if tokio::time::timeout(timeout, flush).await.is_err() {
+                    flush_cancel.cancel();
+                    tracing::warn!(device = %inner.identity.device_id, "closing with log records not sent");
+                }
+            }
+        }
+        inner.cancel.cancel();
+        let tasks = std::mem::take(&mut *inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in tasks {
+            let _ = task.await;
+        }
+        inner.state_tx.send_replace(LinkState::Closed);
+    }
+}
+
+/// Mirrors the NGTT transport's state into the device's [`LinkState`].
+async fn follow_transport(
+    mut from: watch::Receiver<ngtt_transport::ConnectionState>,
+    to: watch::Sender<LinkState>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let state = LinkState::from(&*from.borrow_and_update());
+        to.send_replace(state);
+        tokio::select! {
+            changed = from.changed() => if changed.is_err() { return },
+            _ = cancel.cancelled() => return,
+        }
+    }
+}
+
+impl SmokDeviceBuilder {
+    /// Starts the device: its HTTP client, and either the NGTT connection or the HTTP order
+    /// poller and log uploader. Returns the device and its stream of orders.
+    pub fn build(self) -> Result<(SmokDevice, DeviceOrders)> {
+        SmokDevice::start(self)
+    }
+}
