@@ -117,6 +117,18 @@ pub enum CliError {
     /// The device could not be configured or its transport failed (`ngtt device`).
     #[error("{0}")]
     Transport(#[from] ngtt_transport::TransportError),
+
+    /// A `smok-client` device failed (`ngtt demo`).
+    #[error("{0}")]
+    Client(#[from] smok_client::ClientError),
+
+    /// The server's storage failed (`ngtt demo` reads it back).
+    #[error("{0}")]
+    Storage(#[from] ngtt_server::StorageError),
+
+    /// The demo could not run, or something it checks went wrong (`ngtt demo`).
+    #[error("demo: {0}")]
+    Demo(String),
 }
 
 /// `" at byte N"` when the MiniJSON error knows its offset, else nothing.

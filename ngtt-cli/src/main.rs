@@ -1,12 +1,14 @@
 //! `ngtt`: the command-line tool of the NGTT workspace.
 //!
-//! Today it inspects MiniJSON documents and NGTT frame streams; further subcommands (`pki`,
-//! `serve`, `order`, `device`, `demo`) are added as variants of [`Command`], each in its own
-//! module with a `run` function returning `Result<(), CliError>`.
+//! It runs the whole system (`demo`), a server (`serve`, with `pki` for certificates and `order`
+//! for its admin API) and a device (`device`), and inspects MiniJSON documents and NGTT frame
+//! streams. Each subcommand is a variant of [`Command`] with its own module and a `run`
+//! function returning `Result<(), CliError>`.
 //!
 //! Exit statuses: 0 success, 1 bad input (or an I/O error), 2 usage error (clap's default).
 //! Only the command's output goes to stdout; diagnostics go to stderr as `ngtt: <message>`.
 
+mod demo;
 mod device_cmd;
 mod error;
 mod frame_cmd;
@@ -32,6 +34,8 @@ use crate::serve_cmd::ServeArgs;
 /// Examples shown by `ngtt --help`.
 const EXAMPLES: &str = "\
 Examples:
+  ngtt demo                                          # the whole system on loopback
+  ngtt pki init --dir pki && ngtt serve --pki pki    # a server
   echo '{\"a\":1}' | ngtt minijson encode --hex       # 5101610301
   echo 5101610301 | ngtt minijson decode --hex       # {\"a\":1}
   echo '00000000 0001 0000' | ngtt frame decode --hex
@@ -43,9 +47,9 @@ Exit status: 0 success, 1 bad input, 2 usage error.";
 #[command(
     name = "ngtt",
     version,
-    about = "Inspect MiniJSON documents and NGTT frame streams",
-    long_about = "Inspect MiniJSON documents and NGTT frame streams.\n\n\
-                  Every command reads stdin and writes stdout; problems are reported on stderr \
+    about = "NGTT: run a server and devices, demonstrate them, inspect MiniJSON and frames",
+    long_about = "NGTT: run a server and devices, demonstrate them, inspect MiniJSON and frames.\n\n\
+                  Commands write their output to stdout; problems are reported on stderr \
                   as one line starting with `ngtt:`.",
     after_help = EXAMPLES
 )]
@@ -80,6 +84,10 @@ enum Command {
 
     /// Connect to a server as a device: print orders, upload data and logs read from stdin.
     Device(DeviceArgs),
+
+    /// Run the whole system on loopback, NGTT against HTTP polling, and print what it cost.
+    #[command(after_help = demo::EXAMPLES)]
+    Demo(demo::DemoArgs),
 }
 
 /// Runs `command` on the process's stdin, stdout and stderr.
@@ -100,6 +108,7 @@ fn run(command: &Command) -> Result<(), CliError> {
         Command::Serve(args) => serve_cmd::run(args, &mut output),
         Command::Order(cmd) => order_cmd::run(cmd, &mut input, &mut output),
         Command::Device(_) => Ok(()), // run above, before the locks
+        Command::Demo(args) => demo::run(args, &mut output),
     };
     // Flush even after an error, so that the output produced before it is kept.
     let flushed = output.flush().map_err(CliError::write);

@@ -1,0 +1,74 @@
+//! `ngtt demo` as a user runs it: one process, no setup, a table, exit status 0.
+
+use std::process::Command;
+
+#[test]
+fn demo_runs_both_transports_and_loses_nothing() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ngtt"))
+        .args([
+            "demo",
+            "--devices",
+            "2",
+            "--orders",
+            "4",
+            "--poll-interval",
+            "0.5",
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run ngtt demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for row in [
+        "order latency, median",
+        "order latency, worst",
+        "bytes on the wire per order",
+        "bytes per idle minute",
+    ] {
+        assert!(stdout.contains(row), "no {row:?} in\n{stdout}");
+    }
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        line("orders lost").ends_with("0 of 8          0 of 8"),
+        "{}",
+        line("orders lost")
+    );
+    assert!(
+        line("uploads confirmed").contains("6 of 6"),
+        "{}",
+        line("uploads confirmed")
+    );
+    assert!(
+        line("log records stored").contains("10 of 10"),
+        "{}",
+        line("log records stored")
+    );
+    // The temporary directory is gone: nothing is left behind but the output.
+    assert!(stdout.contains("temporary directory"));
+}
+
+#[test]
+fn demo_refuses_nonsense() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ngtt"))
+        .args(["demo", "--poll-interval", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--poll-interval"));
+    let out = Command::new(env!("CARGO_BIN_EXE_ngtt"))
+        .args(["demo", "--devices", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
