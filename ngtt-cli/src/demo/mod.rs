@@ -156,7 +156,16 @@ async fn demo(args: &DemoArgs, out: &mut impl Write) -> Result<bool, CliError> {
         }
     }
     if !fleet::wait_up(&ngtt.devices, Duration::from_secs(10)).await {
-        say(out, "NGTT devices could not connect within 10 s".into());
+        for device in &ngtt.devices {
+            say(
+                out,
+                format!(
+                    "{}: could not connect within 10 s: {:?}",
+                    device.identity().device_id,
+                    device.link_state()
+                ),
+            );
+        }
         return Ok(false);
     }
     say(
@@ -225,7 +234,12 @@ async fn demo(args: &DemoArgs, out: &mut impl Write) -> Result<bool, CliError> {
             side.measured.orders_queued += 1;
             match arrived.get(key) {
                 Some(when) => side.measured.latencies.push(when.saturating_duration_since(*at)),
-                None => side.measured.orders_lost += 1,
+                None => {
+                    side.measured.orders_lost += 1;
+                    side.measured
+                        .problems
+                        .push(format!("{}: order {} never arrived", key.0, key.1));
+                }
             }
         }
         let order_bytes =
@@ -265,6 +279,9 @@ async fn demo(args: &DemoArgs, out: &mut impl Write) -> Result<bool, CliError> {
             started.elapsed().as_secs_f64()
         ),
     );
+    for problem in ngtt.measured.problems.iter().chain(&http.measured.problems) {
+        say(out, format!("problem: {problem}"));
+    }
     Ok(ngtt.measured.ok() && http.measured.ok())
 }
 
@@ -347,6 +364,13 @@ async fn upload_all(handle: &ServerHandle, side: &mut Side) -> Result<(), CliErr
         });
         let results = futures::future::join_all(uploads).await;
         confirmed += results.iter().filter(|r| r.is_ok()).count();
+        for (k, result) in results.iter().enumerate() {
+            if let Err(e) = result {
+                side.measured
+                    .problems
+                    .push(format!("{}: upload {k} failed: {e}", device.identity().device_id));
+            }
+        }
         let when = 1_700_000_000_000_000;
         device.send_logs(
             (0..LOGS_PER_DEVICE as u64)
@@ -379,6 +403,11 @@ async fn upload_all(handle: &ServerHandle, side: &mut Side) -> Result<(), CliErr
         let samples: usize = series.iter().map(|s| s.values.len()).sum();
         if samples != UPLOADS_PER_DEVICE * 5 {
             side.measured.uploads.0 = side.measured.uploads.0.min(samples / 5);
+            let id = &device.identity().device_id;
+            side.measured.problems.push(format!(
+                "{id}: the server stored {samples} of {} samples",
+                UPLOADS_PER_DEVICE * 5
+            ));
         }
     }
     Ok(())

@@ -20,6 +20,8 @@ pub struct Measured {
     pub uploads: (usize, usize),
     /// Log records stored / sent.
     pub logs: (usize, usize),
+    /// What went wrong, one line each.
+    pub problems: Vec<String>,
 }
 
 impl Measured {
@@ -35,7 +37,7 @@ impl Measured {
 
     /// Every order arrived and every upload was confirmed.
     pub fn ok(&self) -> bool {
-        self.orders_lost == 0 && self.uploads.0 == self.uploads.1
+        self.orders_lost == 0 && self.uploads.0 == self.uploads.1 && self.problems.is_empty()
     }
 }
 
