@@ -83,6 +83,17 @@ pub enum TransportError {
         reason: Option<String>,
     },
 
+    /// An upload whose frame would exceed the largest frame (`Config::max_frame_len`): a server
+    /// with the same limit would drop the connection for it every time, so it is refused
+    /// before it is sent. Split the data into smaller uploads.
+    #[error("the upload is {len} bytes, more than the largest frame of {max} bytes")]
+    UploadTooLarge {
+        /// Size of the encoded upload.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+
     /// The answer to an order was not sent because the connection the order came on is gone;
     /// the server delivers the order again on a later connection.
     #[error("the connection the order came on is gone; the server will deliver it again")]
@@ -110,9 +121,13 @@ impl TransportError {
         )
     }
 
-    /// True when the server refused the data (DATA_STREAM_REJECT): sending it again is wrong.
+    /// True when the data was refused — by the server (DATA_STREAM_REJECT), or before sending
+    /// because no server with our frame limit could take it: sending it again is wrong.
     pub fn is_refused(&self) -> bool {
-        matches!(self, TransportError::Refused { .. })
+        matches!(
+            self,
+            TransportError::Refused { .. } | TransportError::UploadTooLarge { .. }
+        )
     }
 
     /// The rustls error behind a failed handshake, if that is what this is.

@@ -42,6 +42,7 @@ pub struct Transport {
     shared: Shared,
     state: watch::Receiver<ConnectionState>,
     identity: Arc<DeviceIdentity>,
+    max_frame_len: usize,
 }
 
 impl Transport {
@@ -70,6 +71,7 @@ impl Transport {
             environment = %identity.environment,
             server = %config.addr(),
         );
+        let max_frame_len = config.max_frame_len;
         let driver = Driver::new(
             config,
             tls,
@@ -87,6 +89,7 @@ impl Transport {
                 shared,
                 state,
                 identity,
+                max_frame_len,
             },
             orders,
         ))
@@ -104,7 +107,9 @@ impl Transport {
     /// DATA_STREAM_CONFIRM and [`TransportError::Refused`] on DATA_STREAM_REJECT. Until then
     /// the upload survives any number of reconnects: after each, it is sent again, once, with
     /// a new tid, in the order uploads were made. Fails with [`TransportError::Closed`] when
-    /// the transport closes first, and at once when the series cannot be encoded.
+    /// the transport closes first, and at once when the series cannot be encoded or the upload
+    /// is larger than the largest frame ([`TransportError::UploadTooLarge`]: a server with the
+    /// same limit would drop the connection for it on every attempt).
     pub fn sync_pathpoints(
         &self,
         series: Vec<PathpointSeries>,
@@ -118,6 +123,12 @@ impl Transport {
         series: &[PathpointSeries],
     ) -> Result<oneshot::Receiver<Result<(), TransportError>>, TransportError> {
         let payload = minijson::to_vec(series).map_err(ProtoError::from)?;
+        if payload.len() > self.max_frame_len {
+            return Err(TransportError::UploadTooLarge {
+                len: payload.len(),
+                max: self.max_frame_len,
+            });
+        }
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(Command::Upload {

@@ -139,3 +139,33 @@ async fn an_upload_made_offline_waits_for_the_connection() {
     let err = transport.sync_pathpoints(series(6)).await.expect_err("closed");
     assert!(matches!(err, TransportError::Closed));
 }
+
+#[tokio::test]
+async fn an_upload_larger_than_a_frame_is_refused_before_it_is_sent() {
+    init_tracing();
+    let pki = Pki::new();
+    let server = TestServer::start(&pki).await;
+    let config = device_config(&pki, server.addr)
+        .with_fetch_orders(false)
+        .with_max_frame_len(1024);
+    let (transport, _orders) = Transport::spawn(config).expect("spawn");
+    let mut conn = server.accept().await;
+    let big = vec![PathpointSeries::new(
+        "W1",
+        (0..500).map(|k| Sample::value(1_700_000_000_000 + k, 1)),
+    )];
+    let err = transport.sync_pathpoints(big).await.expect_err("too large");
+    assert!(
+        matches!(err, TransportError::UploadTooLarge { max: 1024, .. }),
+        "{err}"
+    );
+    assert!(err.is_refused() && !err.is_no_link());
+    // The connection is untouched: a small upload after it goes through as the first frame.
+    let upload = tokio::spawn(transport.sync_pathpoints(series(3)));
+    let (tid, got) = recv_upload(&mut conn).await;
+    assert_eq!(got, series(3));
+    conn.send(Frame::data_stream_confirm(tid)).await;
+    upload.await.expect("join").expect("confirmed");
+    assert_eq!(transport.stats().connects, 1);
+    close_gracefully(&transport, conn).await;
+}

@@ -1,6 +1,106 @@
 //! The device side of SMOK: what a device program needs whichever way it talks to the server
 //! (NGTT or the HTTP API).
 //!
+//! # A device program
+//!
+//! [`SmokDevice`] is built from the device's certificate and key; with `use_ngtt(true)`
+//! orders, logs and pathpoint data travel over one NGTT connection and orders are acknowledged
+//! once executed, with `use_ngtt(false)` (the default) they are polled over the HTTP API, which
+//! counts them as acknowledged when it hands them out. Device settings, pathpoint registration
+//! and message reports go over HTTP in both modes. The program installs the device's log layer,
+//! runs each order through an [`executor::Executor`] and its [`executor::OrderHandler`], uploads
+//! data, and closes the device when it stops:
+//!
+//! ```no_run
+//! use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//!
+//! use ngtt_proto::payload::{PathpointSeries, Sample};
+//! use smok_client::executor::{Executor, HandlerResult, OrderHandler};
+//! use smok_client::orders::{MessageOrder, PathpointValue, ReadOrder, WriteOrder};
+//! use smok_client::SmokDevice;
+//! use tracing_subscriber::prelude::*;
+//!
+//! fn now_ms() -> u64 {
+//!     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+//! }
+//!
+//! /// What this device does for each kind of order.
+//! struct Boiler {
+//!     device: SmokDevice,
+//! }
+//!
+//! impl OrderHandler for Boiler {
+//!     async fn read(&self, order: &ReadOrder) -> HandlerResult {
+//!         let value = 215; // read the hardware here
+//!         let series = PathpointSeries::new(order.path.clone(), [Sample::value(now_ms(), value)]);
+//!         self.device.sync_pathpoints(vec![series]).await?; // resolves once stored
+//!         Ok(())
+//!     }
+//!     async fn write(&self, order: &WriteOrder, value: PathpointValue) -> HandlerResult {
+//!         // `value` is already coerced to the path's type; stale writes never get here.
+//!         tracing::info!(target: "boiler", path = %order.path, ?value, "writing");
+//!         Ok(())
+//!     }
+//!     async fn message(&self, order: &MessageOrder) -> HandlerResult {
+//!         Ok(self.device.report_message(&order.uuid).await?)
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let (device, mut orders) = SmokDevice::builder(
+//!         std::fs::read_to_string("device.pem")?,
+//!         std::fs::read_to_string("device.key")?,
+//!     )
+//!     .ca_pem(std::fs::read_to_string("ca.pem")?) // whom to trust for the server
+//!     .use_ngtt(true)
+//!     .ngtt_server("ngtt.example.com:2405")
+//!     .http_base_url("https://api.example.com")
+//!     .build()?;
+//!
+//!     // Log events of the program go to the server as well as to stdout.
+//!     tracing_subscriber::registry()
+//!         .with(tracing_subscriber::fmt::layer())
+//!         .with(device.log_layer())
+//!         .init();
+//!
+//!     let info = device.device_info().await?; // over HTTP in both modes
+//!     tracing::info!(target: "boiler", name = %info.verbose_name, "started");
+//!
+//!     // An upload outside any order: a refusal is final, anything else is retried inside.
+//!     let boot = PathpointSeries::new("W1boot", [Sample::value(now_ms(), 1)]);
+//!     if let Err(e) = device.sync_pathpoints(vec![boot]).await {
+//!         tracing::warn!(target: "boiler", "boot marker refused: {e}");
+//!     }
+//!
+//!     let executor = Executor::new(Boiler { device: device.clone() });
+//!     loop {
+//!         tokio::select! {
+//!             order = orders.recv() => {
+//!                 let Some(order) = order else { break };
+//!                 // Runs every section, then acknowledges (NGTT: ORDER_CONFIRM or
+//!                 // ORDER_REJECT; HTTP: nothing left to do).
+//!                 let done = executor.execute(order).await;
+//!                 tracing::info!(target: "boiler", "order done: {}", done.report);
+//!             }
+//!             _ = tokio::signal::ctrl_c() => break,
+//!         }
+//!     }
+//!     device.close(Duration::from_secs(5)).await; // flushes logs and answers
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The log layer uploads the program's events at INFO and above, the executor's warnings about
+//! skipped or failed orders included, but never those of the client's own crates and transports
+//! (`smok_client`, `ngtt_transport`, `reqwest`… see
+//! [`log_layer::DEFAULT_EXCLUDED_TARGETS`]), so that uploading cannot log about itself.
+//!
+//! # Contents
+//!
+//! * [`SmokDevice`] and [`SmokDeviceBuilder`] — the device and its settings; [`DeviceOrders`]
+//!   and [`DeviceOrder`] — orders as they arrive, whichever transport brought them
+//!   ([`DeviceOrder::via`]); [`LinkState`] — whether the server can be reached.
 //! * [`orders`] — the orders a server sends (NGTT.md §5), as `ngtt-proto`'s typed payloads
 //!   with extension traits: a write's value coerced to its path's type
 //!   ([`orders::WriteOrderExt::coerced_value`]), its staleness
@@ -18,7 +118,10 @@
 //!
 //! See `docs/client.md` for the executor's semantics and what acknowledging means in each mode.
 //!
-//! # Example
+//! # Running an order without a server
+//!
+//! The executor works on any [`executor::DeliveredOrder`]: here sections handed out by the HTTP
+//! API ([`executor::HandedOut`]), which need no answer.
 //!
 //! ```
 //! use smok_client::executor::{Answered, Executor, HandedOut, HandlerResult, OrderHandler, Verdict};
@@ -59,4 +162,5 @@ pub use device::{
     DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL,
 };
 pub use error::{ClientError, Result};
+pub use ngtt_proto::payload::{Level, LogRecord, PathpointSeries, PathpointValue, ReadError, Sample};
 pub use smok_http::{AuthMode, DeviceInfo, PathpointRegistration, StorageLevel};

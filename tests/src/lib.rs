@@ -2,6 +2,11 @@
 //! test's PKI directory.
 #![deny(missing_docs)]
 
+pub mod cli;
+pub mod fakes;
+pub mod relay;
+pub mod smok;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -49,6 +54,8 @@ pub fn init_logging() {
 pub struct RunningServer {
     /// Where devices connect.
     pub addr: SocketAddr,
+    /// Where the device HTTP API listens, when `tune` enabled it (`http_listen`).
+    pub http_addr: Option<SocketAddr>,
     /// Control over the server (storage, shutdown).
     pub handle: ServerHandle,
     /// The server's task.
@@ -76,10 +83,11 @@ impl RunningServer {
         config.admin_listen = None;
         tune(&mut config);
         let server = Server::bind(config).await.expect("server binds");
-        let (addr, handle) = (server.local_addr(), server.handle());
+        let (addr, http_addr, handle) = (server.local_addr(), server.http_addr(), server.handle());
         let task = tokio::spawn(server.run());
         RunningServer {
             addr,
+            http_addr,
             handle,
             task,
             db,

@@ -1,0 +1,163 @@
+//! The real `ngtt` binary, for tests that run `ngtt pki` and `ngtt serve` as an operator would.
+//!
+//! The binary is looked for next to the test executable (`target/<profile>/ngtt` for
+//! `target/<profile>/deps/<test>`), or at `$NGTT_BIN`; when missing it is built with
+//! `cargo build -p ngtt-cli --bin ngtt` for the same profile and target directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
+
+/// The `ngtt` binary, built first if needed.
+pub fn ngtt_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("NGTT_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test executable is in target/<profile>/deps");
+    let binary = profile_dir.join(format!("ngtt{}", std::env::consts::EXE_SUFFIX));
+    if !binary.exists() {
+        build(profile_dir);
+    }
+    assert!(binary.exists(), "{} was not built", binary.display());
+    binary
+}
+
+fn build(profile_dir: &Path) {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root");
+    let target_dir = profile_dir.parent().expect("the target directory");
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .current_dir(workspace)
+        .args(["build", "-p", "ngtt-cli", "--bin", "ngtt", "--target-dir"])
+        .arg(target_dir);
+    match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some("release") => {
+            cargo.arg("--release");
+        }
+        Some(profile) => {
+            cargo.args(["--profile", profile]);
+        }
+    }
+    let status = cargo.status().expect("cargo runs");
+    assert!(status.success(), "building the ngtt binary failed: {status}");
+}
+
+/// Runs `ngtt ARGS` to completion and returns its standard output's lines.
+pub fn run(args: &[&str]) -> Vec<String> {
+    let output = Command::new(ngtt_binary())
+        .args(args)
+        .output()
+        .expect("ngtt runs");
+    assert!(
+        output.status.success(),
+        "ngtt {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("UTF-8 output")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A running `ngtt serve` on loopback ports chosen by the system. Killed when dropped.
+pub struct Serve {
+    child: Child,
+    /// `ngtt listening on`.
+    pub ngtt: SocketAddr,
+    /// `ngtt admin listening on`.
+    pub admin: SocketAddr,
+    /// `ngtt http listening on`.
+    pub http: SocketAddr,
+}
+
+impl Serve {
+    /// `ngtt serve --pki PKI --db DB` with every listener on `127.0.0.1:0`; returns once the
+    /// three "listening on" lines are printed. Logs go to the test's stderr when `RUST_LOG` is
+    /// set.
+    pub async fn start(pki: &Path, db: &Path) -> Serve {
+        let loopback = "127.0.0.1:0";
+        let mut command = tokio::process::Command::new(ngtt_binary());
+        command
+            .arg("serve")
+            .arg("--pki")
+            .arg(pki)
+            .arg("--db")
+            .arg(db)
+            .args([
+                "--listen",
+                loopback,
+                "--admin-listen",
+                loopback,
+                "--http-listen",
+                loopback,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true);
+        if std::env::var_os("RUST_LOG").is_none() {
+            command.stderr(Stdio::null());
+        }
+        let mut child = command.spawn().expect("ngtt serve starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let (mut ngtt, mut admin, mut http) = (None, None, None);
+        let read = async {
+            while ngtt.is_none() || admin.is_none() || http.is_none() {
+                let line = lines
+                    .next_line()
+                    .await
+                    .expect("stdout")
+                    .expect("ngtt serve exited early");
+                let addr = |prefix: &str| line.strip_prefix(prefix).map(|a| a.parse().expect("address"));
+                if let Some(a) = addr("ngtt listening on ") {
+                    ngtt = Some(a);
+                } else if let Some(a) = addr("ngtt admin listening on ") {
+                    admin = Some(a);
+                } else if let Some(a) = addr("ngtt http listening on ") {
+                    http = Some(a);
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), read)
+            .await
+            .expect("ngtt serve prints its addresses");
+        Serve {
+            child,
+            ngtt: ngtt.expect("NGTT address"),
+            admin: admin.expect("admin address"),
+            http: http.expect("HTTP address"),
+        }
+    }
+
+    /// The admin API's URL for `path` (which starts with `/`).
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin)
+    }
+
+    /// Sends SIGTERM (graceful shutdown) and waits for the exit status.
+    pub async fn stop(mut self) -> ExitStatus {
+        let pid = self.child.id().expect("still running");
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !sent {
+            let _ = self.child.start_kill();
+        }
+        tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .expect("ngtt serve stops")
+            .expect("exit status")
+    }
+}

@@ -1,0 +1,138 @@
+//! `smok-client` devices for the end-to-end tests: one builder for both transports, with
+//! timings short enough that reconnects and retries happen within milliseconds.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ngtt_proto::payload::{PathpointSeries, Sample};
+use ngtt_testkit::TestPki;
+use ngtt_transport::{BackoffConfig, Timings};
+use serde_json::{json, Value};
+use smok_client::{DeviceOrder, DeviceOrders, LinkState, SmokDevice, SmokDeviceBuilder, Via};
+use tokio::time::timeout;
+
+use crate::{RunningServer, WAIT};
+
+/// 2026-11-25 00:00:00 UTC in ms: the timestamp of test samples.
+pub const T0: u64 = 1_795_564_800_000;
+
+/// Which transport carries a device's orders, logs and pathpoint data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `use_ngtt(true)`: one persistent NGTT connection.
+    Ngtt,
+    /// `use_ngtt(false)`: the device HTTP API, orders polled.
+    Http,
+}
+
+impl Mode {
+    /// What [`DeviceOrder::via`] says for an order of this mode.
+    pub fn via(self) -> Via {
+        match self {
+            Mode::Ngtt => Via::Ngtt,
+            Mode::Http => Via::Http,
+        }
+    }
+}
+
+/// How often an HTTP-mode test device polls for orders.
+pub const TEST_POLL: Duration = Duration::from_millis(50);
+
+/// NGTT keepalive timings for tests (pings every 500 ms).
+pub fn test_timings() -> Timings {
+    Timings {
+        ping_after: Duration::from_millis(500),
+        dead_after: Duration::from_secs(3),
+        write_timeout: Duration::from_secs(3),
+        connect_timeout: Duration::from_secs(3),
+    }
+}
+
+/// NGTT reconnect backoff for tests: 20 ms to 200 ms.
+pub fn test_backoff() -> BackoffConfig {
+    BackoffConfig {
+        initial: Duration::from_millis(20),
+        max: Duration::from_millis(200),
+        reset_after: Duration::from_secs(1),
+        jitter: 0.25,
+        seed: Some(11),
+    }
+}
+
+/// Device `id` of `pki` (issued on the spot) in `mode`, NGTT at `ngtt`, the HTTP API at
+/// `http` (both on loopback, verified against the test CA), with test timings: 50 ms polls,
+/// HTTP retries from 10 ms to 100 ms, NGTT reconnects from 20 ms.
+pub fn device_builder(
+    pki: &TestPki,
+    id: &str,
+    mode: Mode,
+    ngtt: SocketAddr,
+    http: SocketAddr,
+) -> SmokDeviceBuilder {
+    let device = pki.device(id);
+    SmokDevice::builder(device.cert_pem, device.key_pem)
+        .ca_pem(pki.ca_pem())
+        .use_ngtt(mode == Mode::Ngtt)
+        .ngtt_server(ngtt.to_string())
+        .ngtt_server_name("localhost")
+        .http_base_url(format!("https://{http}"))
+        .http_timeouts(Duration::from_secs(2), Duration::from_secs(5))
+        .poll_interval(TEST_POLL)
+        .http_retry(Duration::from_millis(10), Duration::from_millis(100))
+        .ngtt_timings(test_timings())
+        .ngtt_backoff(test_backoff())
+}
+
+/// Starts a server with its NGTT listener on `ngtt` and the device HTTP API on `http`
+/// (`127.0.0.1:0` for fresh ports), its database at `db`.
+pub async fn start_server(pki: &TestPki, db: PathBuf, ngtt: SocketAddr, http: SocketAddr) -> RunningServer {
+    RunningServer::start(pki, db, ngtt, |c| c.http_listen = Some(http)).await
+}
+
+/// The server's device HTTP API address.
+pub fn http_addr(server: &RunningServer) -> SocketAddr {
+    server.http_addr.expect("the device HTTP API is enabled")
+}
+
+/// A loopback address nothing listens on right now (bound, then released): where a server
+/// will be started later.
+pub fn vacant_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address")
+}
+
+/// `127.0.0.1:0`.
+pub fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// One section reading `path`, as JSON.
+pub fn read(path: &str) -> Value {
+    json!([{"orders": [{"type": "read", "path": path}]}])
+}
+
+/// Ten samples of `path`, a second apart from [`T0`], valued 0 to 9.
+pub fn ten_samples(path: &str) -> Vec<PathpointSeries> {
+    vec![PathpointSeries::new(
+        path,
+        (0..10).map(|k| Sample::value(T0 + k * 1000, k as i64)),
+    )]
+}
+
+/// The device's next order, failing the test after [`WAIT`].
+pub async fn next_order(orders: &mut DeviceOrders) -> DeviceOrder {
+    timeout(WAIT, orders.recv())
+        .await
+        .expect("an order in time")
+        .expect("the device is open")
+}
+
+/// Waits until `done` holds for the device's link state, failing the test after [`WAIT`].
+pub async fn until_link(device: &SmokDevice, what: &str, done: impl Fn(&LinkState) -> bool) {
+    let mut states = device.watch_link_state();
+    timeout(WAIT, states.wait_for(|s| done(s)))
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for the link to be {what}"))
+        .expect("the device is open");
+}
