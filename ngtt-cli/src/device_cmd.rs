@@ -4,7 +4,7 @@
 //! stdin lines are uploaded as pathpoint data or queued as logs, each answered by one JSON line
 //! on stdout. Diagnostics (tracing) go to stderr.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -75,26 +75,9 @@ pub struct DeviceArgs {
 
 /// Runs `ngtt device` until stdin ends.
 pub fn run(args: &DeviceArgs) -> Result<(), CliError> {
-    init_tracing();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| CliError::Io {
-            context: "starting the async runtime",
-            source,
-        })?;
+    crate::runtime::init_logging();
+    let runtime = crate::runtime::runtime(true)?;
     runtime.block_on(device(args))
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
 }
 
 fn read_pem(path: &Path) -> Result<String, TransportError> {

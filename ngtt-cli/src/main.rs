@@ -16,6 +16,7 @@ mod io;
 mod minijson_cmd;
 mod order_cmd;
 mod pki_cmd;
+mod runtime;
 mod serve_cmd;
 
 use std::io::{BufWriter, Write};

@@ -198,12 +198,6 @@ async fn run_async(
 
 /// Runs `ngtt order ...`; `input` is read for `--file -`.
 pub fn run(command: &OrderCommand, input: &mut dyn Read, out: &mut dyn Write) -> Result<(), CliError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| CliError::Io {
-            context: "starting the async runtime",
-            source,
-        })?;
+    let runtime = crate::runtime::runtime(false)?;
     runtime.block_on(run_async(command, input, out))
 }

@@ -1,6 +1,6 @@
 //! `ngtt serve`: run an NGTT server with its admin API until SIGINT or SIGTERM.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -75,16 +75,6 @@ pub fn admin_token(arg: &Option<String>) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
-}
-
 /// Completes on SIGINT or SIGTERM. The handlers are installed before this returns, so that a
 /// signal arriving right after the "listening" lines is not fatal.
 #[cfg(unix)]
@@ -113,7 +103,7 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, CliError> 
 
 /// Runs the server until a signal, printing the listening lines to `out`.
 pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    init_logging();
+    crate::runtime::init_logging();
     let tls = TlsPems::from_pki_dir(&args.pki)?;
     let mut config = ServerConfig::new(tls, &args.db);
     config.listen = args.listen;
@@ -125,13 +115,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.max_inflight_orders = args.max_inflight;
     config.max_frame_len = args.max_frame_len;
     config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| CliError::Io {
-            context: "starting the async runtime",
-            source,
-        })?;
+    let runtime = crate::runtime::runtime(true)?;
     runtime.block_on(async {
         let signal = shutdown_signal()?;
         let server = Server::bind(config).await?;

@@ -67,11 +67,7 @@ pub fn run(args: &DemoArgs, out: &mut impl Write) -> Result<(), CliError> {
             "--poll-interval must be between 0.05 and 60 seconds".into(),
         ));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Demo(format!("cannot start the runtime: {e}")))?;
+    let runtime = crate::runtime::runtime(true)?;
     let ok = runtime.block_on(demo(args, out))?;
     if ok {
         Ok(())
