@@ -21,7 +21,7 @@ use tracing::{info_span, warn, Instrument};
 use crate::registry::Registry;
 use crate::storage::Db;
 
-pub(crate) use session::log_entry;
+pub(crate) use session::log_entries;
 
 /// Limits and timings of device connections.
 #[derive(Clone, Copy, Debug)]

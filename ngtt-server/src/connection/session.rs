@@ -322,22 +322,7 @@ impl Session {
 
     async fn on_logs(&mut self, frame: &Frame) -> Result<(), End> {
         let items: Vec<minijson::Value> = frame.payload_as()?;
-        let mut entries = Vec::with_capacity(items.len());
-        let mut skipped = 0usize;
-        for item in &items {
-            match minijson::from_value::<LogRecord>(item) {
-                Ok(record) => entries.push(log_entry(record)),
-                Err(e) => {
-                    if skipped == 0 {
-                        warn!("skipping invalid log record: {e}");
-                    }
-                    skipped += 1;
-                }
-            }
-        }
-        if skipped > 1 {
-            warn!(skipped, "skipped invalid log records");
-        }
+        let (entries, _skipped) = log_entries(&items);
         if entries.is_empty() {
             return Ok(());
         }
@@ -350,6 +335,29 @@ impl Session {
 
 /// A received record as stored: the message decompressed (kept as sent, with a note, when it
 /// cannot be).
+/// The log records among `items`, ready to store, and how many items were skipped because they
+/// are not log records (each LOGS payload or HTTP body is judged record by record: one bad
+/// record does not cost the others). Warns once per call, in the caller's span.
+pub(crate) fn log_entries(items: &[minijson::Value]) -> (Vec<LogEntry>, usize) {
+    let mut entries = Vec::with_capacity(items.len());
+    let mut skipped = 0usize;
+    for item in items {
+        match minijson::from_value::<LogRecord>(item) {
+            Ok(record) => entries.push(log_entry(record)),
+            Err(e) => {
+                if skipped == 0 {
+                    warn!("skipping invalid log record: {e}");
+                }
+                skipped += 1;
+            }
+        }
+    }
+    if skipped > 1 {
+        warn!(skipped, "skipped invalid log records");
+    }
+    (entries, skipped)
+}
+
 pub(crate) fn log_entry(record: LogRecord) -> LogEntry {
     let message = match record.message.text() {
         Ok(text) => text.into_owned(),

@@ -9,7 +9,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use ngtt_proto::payload::{LogRecord, PathpointSeries};
+use ngtt_proto::payload::PathpointSeries;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -17,7 +17,7 @@ use super::auth::Device;
 use super::settings::device_document;
 use super::wire::{decode_body, Fault, Format};
 use super::DeviceApiState;
-use crate::connection::log_entry;
+use crate::connection::log_entries;
 use crate::storage::{RegisteredPathpoint, StorageLevel};
 
 type AppState = Arc<DeviceApiState>;
@@ -175,19 +175,7 @@ pub(super) async fn logs(
     let result = async {
         let items: Vec<minijson::Value> = decode_body(&headers, body)
             .map_err(|f| Fault::new(f.status, format!("not a list of log records: {}", f.reason)))?;
-        let mut entries = Vec::with_capacity(items.len());
-        let mut skipped = 0usize;
-        for item in &items {
-            match minijson::from_value::<LogRecord>(item) {
-                Ok(record) => entries.push(log_entry(record)),
-                Err(e) => {
-                    if skipped == 0 {
-                        tracing::warn!(device = id.device_id, "skipping invalid log record: {e}");
-                    }
-                    skipped += 1;
-                }
-            }
-        }
+        let (entries, skipped) = log_entries(&items);
         let device = id.device_id;
         let stored = if entries.is_empty() {
             0
