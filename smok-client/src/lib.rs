@@ -14,7 +14,7 @@
 //! ```no_run
 //! use std::time::{Duration, SystemTime, UNIX_EPOCH};
 //!
-//! use ngtt_proto::payload::{PathpointSeries, Sample};
+//! use smok_client::{PathpointSeries, Sample};
 //! use smok_client::executor::{Executor, HandlerResult, OrderHandler};
 //! use smok_client::orders::{MessageOrder, PathpointValue, ReadOrder, WriteOrder};
 //! use smok_client::SmokDevice;
