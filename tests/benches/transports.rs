@@ -23,12 +23,12 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
-use ngtt_e2e::relay::{CountingRelay, Traffic};
 use ngtt_e2e::smok::{any_port, device_builder, http_addr, start_server, Mode};
 use ngtt_e2e::RunningServer;
 use ngtt_proto::payload::{PathpointSeries, Sample};
 use ngtt_server::OrderState;
 use ngtt_testkit::TestPki;
+use ngtt_testkit::{CountingRelay, Traffic};
 use ngtt_transport::Timings;
 use smok_client::{DeviceOrders, SmokDevice};
 use smok_http::{HttpClient, HttpConfig};

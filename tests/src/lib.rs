@@ -4,7 +4,6 @@
 
 pub mod cli;
 pub mod fakes;
-pub mod relay;
 pub mod smok;
 
 use std::net::SocketAddr;
