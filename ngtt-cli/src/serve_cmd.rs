@@ -66,6 +66,9 @@ pub struct ServeArgs {
     /// Largest frame payload accepted, in bytes.
     #[arg(long = "max-frame-len", value_name = "BYTES", default_value_t = ngtt_proto::DEFAULT_MAX_FRAME_LEN)]
     max_frame_len: usize,
+    /// NGTT connections served at once; more are closed before the TLS handshake.
+    #[arg(long = "max-connections", value_name = "N", default_value_t = ngtt_server::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
 }
 
 /// The admin token from `--admin-token`, else from `NGTT_ADMIN_TOKEN` (empty means none).
@@ -113,6 +116,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.trust_proxy_header = args.trust_proxy_header;
     config.http_plain = args.http_plain;
     config.max_inflight_orders = args.max_inflight;
+    config.max_connections = args.max_connections;
     config.max_frame_len = args.max_frame_len;
     config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
     let runtime = crate::runtime::runtime(true)?;

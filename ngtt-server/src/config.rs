@@ -114,7 +114,15 @@ pub struct ServerConfig {
     /// On shutdown, time allowed for connections to finish before they are aborted (default
     /// 10 s).
     pub shutdown_grace: Duration,
+    /// NGTT connections served at once, handshakes included (default
+    /// [`DEFAULT_MAX_CONNECTIONS`]). A connection beyond the limit is closed at once, before
+    /// any TLS work, and logged; the device retries with its backoff. It protects the server's
+    /// memory and file descriptors from a reconnect storm or a flood of idle sockets.
+    pub max_connections: usize,
 }
+
+/// Default of [`ServerConfig::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 impl ServerConfig {
     /// A configuration with the defaults: NGTT on `0.0.0.0:2405`, admin API on
@@ -139,6 +147,7 @@ impl ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 
@@ -163,6 +172,9 @@ impl ServerConfig {
                 "max_frame_len must be at least 64 bytes, not {}",
                 self.max_frame_len
             )));
+        }
+        if self.max_connections == 0 {
+            return Err(ServerError::Config("max_connections must be at least 1".into()));
         }
         if self.idle_timeout.is_zero() || self.handshake_timeout.is_zero() {
             return Err(ServerError::Config("timeouts must not be zero".into()));

@@ -63,8 +63,8 @@ pub mod storage;
 mod tls;
 
 pub use config::{
-    ServerConfig, TlsPems, DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_MAX_INFLIGHT_ORDERS, DEFAULT_PORT,
-    MAX_HTTP_BODY, MAX_INFLIGHT_LIMIT,
+    ServerConfig, TlsPems, DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_INFLIGHT_ORDERS, DEFAULT_PORT, MAX_HTTP_BODY, MAX_INFLIGHT_LIMIT,
 };
 pub use error::ServerError;
 pub use server::{Server, ServerHandle};

@@ -254,6 +254,9 @@ impl Server {
         info!(%local_addr, "NGTT listening");
         tokio::pin!(signal);
         let mut conn_no: u64 = 0;
+        // The admin and device HTTP APIs run in the same set; they do not count as connections.
+        let services = tasks.len();
+        let max_connections = config.max_connections;
         loop {
             tokio::select! {
                 () = &mut signal => break,
@@ -261,6 +264,12 @@ impl Server {
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
                         conn_no += 1;
+                        if tasks.len() - services >= max_connections {
+                            // Refused before any TLS work: dropping the socket closes it.
+                            warn!(%peer, limit = max_connections, "connection limit reached: closing the new connection");
+                            drop(tcp);
+                            continue;
+                        }
                         tasks.spawn(connection::handle(Arc::clone(&shared), tcp, peer, conn_no));
                     }
                     Err(e) => {

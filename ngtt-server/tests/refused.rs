@@ -138,3 +138,35 @@ async fn garbage_bytes() {
     good_device_still_served(&server, &pki).await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_closed_before_tls() {
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&pki, &dir.path().join("db"), |c| c.max_connections = 2).await;
+    let mut first = server.device(&pki, "one").await;
+    let mut second = server.device(&pki, "two").await;
+    first.ping(1).await;
+    second.ping(2).await;
+    // A third is over the limit: closed at once, before the handshake.
+    assert_refused(Device::connect(server.addr, &pki, Some(&pki.device("three"))).await).await;
+    // The two served are untouched, and a place frees up when one leaves.
+    first.ping(3).await;
+    drop(second);
+    support::eventually(|| async {
+        match Device::connect(server.addr, &pki, Some(&pki.device("four"))).await {
+            Ok(mut dev) => {
+                let _ = dev.try_send(ngtt_proto::Frame::ping(9)).await;
+                // Served: the PING comes back; still over the limit: the connection ends.
+                let answer = tokio::time::timeout(
+                    Duration::from_millis(500),
+                    futures::StreamExt::next(&mut dev.framed),
+                );
+                matches!(answer.await, Ok(Some(Ok(_)))).then_some(())
+            }
+            Err(_) => None,
+        }
+    })
+    .await;
+    server.stop().await;
+}
