@@ -9,9 +9,7 @@
 mod pki;
 mod proxy;
 mod relay;
-mod rng;
 
 pub use pki::TestPki;
 pub use proxy::{FaultProxy, ProxyStats};
 pub use relay::{CountingRelay, Traffic};
-pub use rng::SplitMix64;

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::rng::SplitMix64;
+use ngtt_transport::SplitMix64;
 
 /// Counters of what the proxy did.
 #[derive(Debug, Default)]
@@ -61,10 +61,8 @@ impl FaultProxy {
                     _ = stopped.changed() => return,
                 };
                 s.connections.fetch_add(1, Ordering::Relaxed);
-                let budget = rng
-                    .lock()
-                    .expect("rng lock")
-                    .range(min_bytes, max_bytes.max(min_bytes + 1));
+                let span = max_bytes.max(min_bytes + 1) - min_bytes;
+                let budget = min_bytes + rng.lock().expect("rng lock").next_u64() % span;
                 let (f, s, stopped) = (f.clone(), s.clone(), stopped.clone());
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(target).await {
