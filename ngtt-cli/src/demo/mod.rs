@@ -201,6 +201,7 @@ async fn demo(args: &DemoArgs, out: &mut impl Write) -> Result<bool, CliError> {
         out,
         format!("queueing {} order(s) for every device ...", args.orders),
     );
+    let (phase_start, bytes_before) = (Instant::now(), [ngtt.relay.bytes(), http.relay.bytes()]);
     let queued = queue_orders(&handle, &ngtt, &http, args.orders, poll).await?;
     let deadline = Instant::now() + poll * 2 + Duration::from_secs(10);
     let all_arrived = || {
@@ -213,12 +214,11 @@ async fn demo(args: &DemoArgs, out: &mut impl Write) -> Result<bool, CliError> {
     }
     // Over NGTT an order is done when its confirmation is stored.
     wait_confirmed(&handle, &ngtt.devices, Duration::from_secs(5)).await?;
-    let phase = queued
-        .values()
-        .map(|(at, _)| *at)
-        .min()
-        .map_or(Duration::ZERO, |t| t.elapsed());
-    for (side, rate) in [(&mut ngtt, idle_rate[0]), (&mut http, idle_rate[1])] {
+    let phase = phase_start.elapsed();
+    for (side, rate, before) in [
+        (&mut ngtt, idle_rate[0], bytes_before[0]),
+        (&mut http, idle_rate[1], bytes_before[1]),
+    ] {
         let ids: Vec<String> = side
             .devices
             .iter()
@@ -226,7 +226,7 @@ async fn demo(args: &DemoArgs, out: &mut impl Write) -> Result<bool, CliError> {
             .collect();
         let arrived = arrivals.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mine = queued.iter().filter(|((dev, _), _)| ids.contains(dev));
-        for (key, (at, _)) in mine {
+        for (key, at) in mine {
             side.measured.orders_queued += 1;
             match arrived.get(key) {
                 Some(when) => side.measured.latencies.push(when.saturating_duration_since(*at)),
@@ -238,8 +238,7 @@ async fn demo(args: &DemoArgs, out: &mut impl Write) -> Result<bool, CliError> {
                 }
             }
         }
-        let order_bytes =
-            side.relay.bytes() as f64 - queued_bytes_before(&queued, &ids) - rate * phase.as_secs_f64();
+        let order_bytes = (side.relay.bytes() - before) as f64 - rate * phase.as_secs_f64();
         side.measured.bytes_per_order = order_bytes.max(0.0) / side.measured.orders_queued.max(1) as f64;
     }
 
@@ -294,8 +293,8 @@ async fn measure_idle(ngtt: &Side, http: &Side, window: Duration) -> (f64, f64) 
     )
 }
 
-/// (device, uuid) → (when queued, relay bytes of its side at the start of the order phase).
-type Queued = HashMap<(String, String), (Instant, u64)>;
+/// (device, order's read path) → when it was queued.
+type Queued = HashMap<(String, String), Instant>;
 
 async fn queue_orders(
     handle: &ServerHandle,
@@ -305,7 +304,6 @@ async fn queue_orders(
     poll: Duration,
 ) -> Result<Queued, CliError> {
     let mut queued = Queued::new();
-    let start_bytes = [ngtt.relay.bytes(), http.relay.bytes()];
     let spacing = (poll / 8).min(Duration::from_millis(250));
     for k in 0..orders {
         // The read's path tells the device program which order this is.
@@ -313,24 +311,16 @@ async fn queue_orders(
         let sections = serde_json::json!([{"orders": [{"type": "read", "path": uuid}]}]);
         let payload =
             minijson::to_vec(&minijson::Value::from(sections)).map_err(|e| CliError::Demo(e.to_string()))?;
-        for (side, bytes) in [(ngtt, start_bytes[0]), (http, start_bytes[1])] {
+        for side in [ngtt, http] {
             for device in &side.devices {
                 let id = device.identity().device_id.clone();
-                queued.insert((id.clone(), uuid.clone()), (Instant::now(), bytes));
+                queued.insert((id.clone(), uuid.clone()), Instant::now());
                 handle.queue_order(&id, payload.clone()).await?;
             }
         }
         tokio::time::sleep(spacing).await;
     }
     Ok(queued)
-}
-
-/// The relay count of the devices `ids` when the order phase began.
-fn queued_bytes_before(queued: &Queued, ids: &[String]) -> f64 {
-    queued
-        .iter()
-        .find(|((dev, _), _)| ids.contains(dev))
-        .map_or(0.0, |(_, (_, b))| *b as f64)
 }
 
 async fn wait_confirmed(
