@@ -50,8 +50,8 @@ struct Inner {
     logs: BufferedSink,
     retry: Retry,
     health: HttpHealth,
-    state: watch::Receiver<LinkState>,
-    /// With NGTT, the transport's own state mapped onto [`LinkState`]; with HTTP, requests.
+    /// The link state: with NGTT, the transport's own state mapped onto [`LinkState`]; with
+    /// HTTP, the outcome of the last request.
     state_tx: watch::Sender<LinkState>,
     cancel: CancellationToken,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
@@ -91,7 +91,7 @@ impl SmokDevice {
                 .with_request_timeout(request);
         }
         let http = Arc::new(HttpClient::new(http_config)?);
-        let (state_tx, state) = watch::channel(LinkState::Connecting);
+        let state_tx = watch::Sender::new(LinkState::Connecting);
         let cancel = CancellationToken::new();
         let retry = Retry {
             initial: b.retry.0,
@@ -155,7 +155,6 @@ impl SmokDevice {
             logs,
             retry,
             health,
-            state,
             state_tx,
             cancel,
             tasks: std::sync::Mutex::new(tasks),
@@ -189,12 +188,12 @@ impl SmokDevice {
 
     /// How the link to the server stands now.
     pub fn link_state(&self) -> LinkState {
-        self.inner.state.borrow().clone()
+        self.inner.state_tx.borrow().clone()
     }
 
     /// Watches the link to the server.
     pub fn watch_link_state(&self) -> watch::Receiver<LinkState> {
-        self.inner.state.clone()
+        self.inner.state_tx.subscribe()
     }
 
     /// Uploads pathpoint data; resolves once the server stored it.
