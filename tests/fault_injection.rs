@@ -6,10 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use ngtt_e2e::{device_config, init_logging, RunningServer};
 use ngtt_proto::payload::{Level, LogRecord, PathpointSeries, Sample};
 use ngtt_server::storage::SeriesQuery;
 use ngtt_server::OrderState;
+use ngtt_testkit::{init_logging, lively_device_config, TestServer};
 use ngtt_testkit::{FaultProxy, TestPki};
 use ngtt_transport::Transport;
 use serde_json::json;
@@ -32,14 +32,15 @@ async fn nothing_is_lost_when_connections_are_cut_at_random_offsets() {
     eprintln!("fault schedule seed: {seed} (NGTT_FAULT_SEED={seed} replays it)");
 
     let pki = TestPki::new();
-    let server = RunningServer::start(&pki, pki.scratch("db"), "127.0.0.1:0".parse().unwrap(), |c| {
+    let server = TestServer::start(&pki, pki.scratch("db"), |c| {
         c.max_inflight_orders = 4;
     })
     .await;
     // A TLS handshake with these certificates is about 2.5 kB: some cuts land inside it, most
     // in the frames after it.
     let proxy = FaultProxy::start(server.addr, 600, 5_000, seed).await.unwrap();
-    let (transport, mut orders) = Transport::spawn(device_config(&pki, "flaky", proxy.addr())).unwrap();
+    let (transport, mut orders) =
+        Transport::spawn(lively_device_config(&pki, "flaky", proxy.addr())).unwrap();
 
     // The device acknowledges whatever arrives; an answer lost with its connection is
     // answered again when the order is redelivered.
@@ -81,7 +82,7 @@ async fn nothing_is_lost_when_connections_are_cut_at_random_offsets() {
 
     // Let the faults work for a while, then heal the link so that the test ends.
     let faults_until = Instant::now() + Duration::from_secs(3);
-    let all_confirmed = |s: &RunningServer| ids.iter().all(|&id| s.state(id) == OrderState::Confirmed);
+    let all_confirmed = |s: &TestServer| ids.iter().all(|&id| s.state(id) == OrderState::Confirmed);
     while Instant::now() < faults_until && !all_confirmed(&server) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -3,31 +3,26 @@
 
 use std::time::Duration;
 
-use ngtt_e2e::{device_config, init_logging, RunningServer, WAIT};
 use ngtt_proto::payload::{Level, LogRecord, Order, PathpointSeries, Sample};
 use ngtt_server::storage::SeriesQuery;
 use ngtt_server::OrderState;
 use ngtt_testkit::TestPki;
+use ngtt_testkit::{init_logging, lively_device_config, read_order, TestServer, WAIT};
 use ngtt_transport::Transport;
-use serde_json::json;
-
-fn read(path: &str) -> serde_json::Value {
-    json!([{"orders": [{"type": "read", "path": path}]}])
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_are_pushed_acknowledged_and_rejected_end_to_end() {
     init_logging();
     let pki = TestPki::new();
-    let server = RunningServer::start(&pki, pki.scratch("db"), "127.0.0.1:0".parse().unwrap(), |c| {
+    let server = TestServer::start(&pki, pki.scratch("db"), |c| {
         c.max_inflight_orders = 2;
     })
     .await;
     let mut ids = Vec::new();
     for i in 0..6 {
-        ids.push(server.queue("d1", read(&format!("W{i}"))).await);
+        ids.push(server.queue("d1", read_order(&format!("W{i}"))).await);
     }
-    let (transport, mut orders) = Transport::spawn(device_config(&pki, "d1", server.addr)).unwrap();
+    let (transport, mut orders) = Transport::spawn(lively_device_config(&pki, "d1", server.addr)).unwrap();
 
     for i in 0..6 {
         let order = tokio::time::timeout(WAIT, orders.recv())
@@ -57,7 +52,7 @@ async fn orders_are_pushed_acknowledged_and_rejected_end_to_end() {
         assert_eq!(server.state(id), expected, "order {i}");
     }
     // An order queued while the device is connected arrives at once.
-    let late = server.queue("d1", read("Wlate")).await;
+    let late = server.queue("d1", read_order("Wlate")).await;
     let order = tokio::time::timeout(WAIT, orders.recv()).await.unwrap().unwrap();
     order.ack().await.unwrap();
     server
@@ -74,9 +69,9 @@ async fn orders_are_pushed_acknowledged_and_rejected_end_to_end() {
 async fn uploads_and_logs_are_stored() {
     init_logging();
     let pki = TestPki::new();
-    let server = RunningServer::start(&pki, pki.scratch("db"), "127.0.0.1:0".parse().unwrap(), |_| {}).await;
+    let server = TestServer::start(&pki, pki.scratch("db"), |_| {}).await;
     let (transport, _orders) =
-        Transport::spawn(device_config(&pki, "d2", server.addr).with_fetch_orders(false)).unwrap();
+        Transport::spawn(lively_device_config(&pki, "d2", server.addr).with_fetch_orders(false)).unwrap();
 
     let series = vec![
         PathpointSeries::new(
@@ -124,13 +119,13 @@ async fn restart_and_crash_lose_nothing() {
     init_logging();
     let pki = TestPki::new();
     let db = pki.scratch("db");
-    let server = RunningServer::start(&pki, db.clone(), "127.0.0.1:0".parse().unwrap(), |_| {}).await;
+    let server = TestServer::start(&pki, db.clone(), |_| {}).await;
     let addr = server.addr;
-    let (transport, mut orders) = Transport::spawn(device_config(&pki, "d3", addr)).unwrap();
+    let (transport, mut orders) = Transport::spawn(lively_device_config(&pki, "d3", addr)).unwrap();
     transport.connected().await.unwrap();
 
     // Graceful restart with an order delivered but not yet answered.
-    let first = server.queue("d3", read("W1")).await;
+    let first = server.queue("d3", read_order("W1")).await;
     let order = tokio::time::timeout(WAIT, orders.recv()).await.unwrap().unwrap();
     server.stop().await;
     assert!(
@@ -140,7 +135,7 @@ async fn restart_and_crash_lose_nothing() {
     // An upload made while the server is down waits for it.
     let upload =
         tokio::spawn(transport.sync_pathpoints(vec![PathpointSeries::new("W9", [Sample::value(1, 1)])]));
-    let server = RunningServer::start(&pki, db.clone(), addr, |_| {}).await;
+    let server = TestServer::start_at(&pki, db.clone(), addr, |_| {}).await;
     let again = tokio::time::timeout(WAIT, orders.recv())
         .await
         .expect("redelivered")
@@ -159,12 +154,12 @@ async fn restart_and_crash_lose_nothing() {
         .await;
 
     // Crash (no shutdown at all) with one order in flight and one queued.
-    let second = server.queue("d3", read("W2")).await;
+    let second = server.queue("d3", read_order("W2")).await;
     let in_flight = tokio::time::timeout(WAIT, orders.recv()).await.unwrap().unwrap();
-    let third = server.queue("d3", read("W3")).await;
+    let third = server.queue("d3", read_order("W3")).await;
     server.crash().await;
     drop(in_flight);
-    let server = RunningServer::start(&pki, db, addr, |_| {}).await;
+    let server = TestServer::start_at(&pki, db, addr, |_| {}).await;
     for path in ["W2", "W3"] {
         let order = tokio::time::timeout(WAIT, orders.recv())
             .await

@@ -8,9 +8,9 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ngtt_e2e::{init_logging, RunningServer};
 use ngtt_server::OrderState;
 use ngtt_testkit::TestPki;
+use ngtt_testkit::{init_logging, TestServer};
 use serde_json::json;
 
 fn python_client_available() -> bool {
@@ -39,13 +39,7 @@ async fn published_python_client_receives_and_confirms_orders() {
     }
     let pki = TestPki::new();
     pki.device("py-1");
-    let server = RunningServer::start(
-        &pki,
-        pki.scratch("ngtt.db"),
-        "127.0.0.1:0".parse().unwrap(),
-        |_| {},
-    )
-    .await;
+    let server = TestServer::start(&pki, pki.scratch("ngtt.db"), |_| {}).await;
     let mut ids = Vec::new();
     for i in 0..3 {
         let sections = json!([{"orders": [{"type": "read", "path": format!("W{i}r4002")}]}]);

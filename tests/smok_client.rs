@@ -9,14 +9,14 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ngtt_e2e::smok::{
-    any_port, device_builder, http_addr, next_order, read, start_server, ten_samples, until_link, Mode, T0,
-};
-use ngtt_e2e::{cli, init_logging, WAIT};
 use ngtt_proto::payload::{Level, LogRecord};
 use ngtt_server::storage::{AnsweredVia, SeriesQuery};
 use ngtt_server::OrderState;
+use ngtt_testkit::smok::{
+    any_port, device_builder, next_order, start_server, ten_samples, until_link, Mode, T0,
+};
 use ngtt_testkit::TestPki;
+use ngtt_testkit::{cli, init_logging, read_order, WAIT};
 use serde_json::{json, Value};
 use smok_client::executor::{Answered, Executor, HandlerResult, OrderHandler, Verdict};
 use smok_client::orders::{MessageOrder, PathpointValue, ReadOrder, WriteOrder};
@@ -84,7 +84,7 @@ async fn orders_are_executed_and_acknowledged(mode: Mode) {
         {"orders": [{"type": "message", "uuid": "m-1"}], "disposition": 1},
     ]);
     let id = server.queue("dev", sections).await;
-    let (device, mut orders) = device_builder(&pki, "dev", mode, server.addr, http_addr(&server))
+    let (device, mut orders) = device_builder(&pki, "dev", mode, server.addr, server.http_addr())
         .build()
         .unwrap();
     let order = next_order(&mut orders).await;
@@ -138,7 +138,7 @@ async fn uploads_and_logs_are_stored(mode: Mode) {
     init_logging();
     let pki = TestPki::new();
     let server = start_server(&pki, pki.scratch("db"), any_port(), any_port()).await;
-    let (device, _orders) = device_builder(&pki, "dev", mode, server.addr, http_addr(&server))
+    let (device, _orders) = device_builder(&pki, "dev", mode, server.addr, server.http_addr())
         .fetch_orders(false)
         .build()
         .unwrap();
@@ -191,7 +191,7 @@ async fn settings_registrations_and_messages(mode: Mode) {
     init_logging();
     let pki = TestPki::new();
     let server = start_server(&pki, pki.scratch("db"), any_port(), any_port()).await;
-    let (device, _orders) = device_builder(&pki, "dev", mode, server.addr, http_addr(&server))
+    let (device, _orders) = device_builder(&pki, "dev", mode, server.addr, server.http_addr())
         .build()
         .unwrap();
     let info = device.device_info().await.unwrap();
@@ -278,7 +278,7 @@ async fn both_modes_against_the_ngtt_serve_binary() {
         let [cert, key] = [&files[0], &files[1]].map(|f| std::fs::read_to_string(f).unwrap());
         let answer = admin
             .post(serve.admin_url(&format!("/v1/devices/{id}/orders")))
-            .json(&read("W1"))
+            .json(&read_order("W1"))
             .send()
             .await
             .unwrap();

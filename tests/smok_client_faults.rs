@@ -1,20 +1,19 @@
 //! `smok-client`'s error paths end to end: refusals (4xx, DATA_STREAM_REJECT) are final, server
 //! faults (5xx) and lost links are retried, NGTT never falls back to HTTP polling, and an order
 //! in flight when the NGTT connection drops is delivered again. The real server is used where it
-//! can produce the condition, `ngtt_e2e::fakes` where it cannot (5xx, DATA_STREAM_REJECT).
+//! can produce the condition, `ngtt_testkit::fakes` where it cannot (5xx, DATA_STREAM_REJECT).
 
 use std::time::Duration;
 
-use ngtt_e2e::fakes::{RejectingNgtt, ScriptedHttp};
-use ngtt_e2e::smok::{
-    any_port, device_builder, http_addr, next_order, read, start_server, ten_samples, until_link,
-    vacant_addr, Mode, T0,
-};
-use ngtt_e2e::{init_logging, WAIT};
 use ngtt_proto::payload::{PathpointSeries, Sample};
 use ngtt_server::storage::{AnsweredVia, SeriesQuery};
 use ngtt_server::OrderState;
+use ngtt_testkit::fakes::{RejectingNgtt, ScriptedHttp};
+use ngtt_testkit::smok::{
+    any_port, device_builder, next_order, start_server, ten_samples, until_link, vacant_addr, Mode, T0,
+};
 use ngtt_testkit::TestPki;
+use ngtt_testkit::{init_logging, read_order, WAIT};
 use smok_client::{AuthMode, ClientError, LinkState, SmokDevice, Via};
 use tokio::time::{sleep, timeout};
 
@@ -31,7 +30,7 @@ async fn refused_upload_over_http_is_not_retried() {
     let pki = TestPki::new();
     // The real server refuses a body over 16 MiB (413).
     let server = start_server(&pki, pki.scratch("db"), any_port(), any_port()).await;
-    let (device, _orders) = device_builder(&pki, "dev", Mode::Http, server.addr, http_addr(&server))
+    let (device, _orders) = device_builder(&pki, "dev", Mode::Http, server.addr, server.http_addr())
         .fetch_orders(false)
         .build()
         .unwrap();
@@ -177,8 +176,8 @@ async fn ngtt_down_at_start_does_not_fall_back_to_polling() {
     let (ngtt, db) = (vacant_addr(), pki.scratch("db"));
     // The HTTP API is up, the NGTT listener is not.
     let first = start_server(&pki, db.clone(), any_port(), any_port()).await;
-    let http = http_addr(&first);
-    let id = first.queue("dev", read("W1")).await;
+    let http = first.http_addr();
+    let id = first.queue("dev", read_order("W1")).await;
     let (device, mut orders) = device_builder(&pki, "dev", Mode::Ngtt, ngtt, http)
         .build()
         .unwrap();
@@ -214,11 +213,11 @@ async fn ngtt_reconnect_redelivers_the_pending_order() {
     let pki = TestPki::new();
     let db = pki.scratch("db");
     let server = start_server(&pki, db.clone(), any_port(), any_port()).await;
-    let (addr, http) = (server.addr, http_addr(&server));
+    let (addr, http) = (server.addr, server.http_addr());
     let (device, mut orders) = device_builder(&pki, "dev", Mode::Ngtt, addr, http)
         .build()
         .unwrap();
-    let id = server.queue("dev", read("W1")).await;
+    let id = server.queue("dev", read_order("W1")).await;
     let order = next_order(&mut orders).await;
     server.stop().await;
     let err = order.ack().await.expect_err("the connection it came on is gone");

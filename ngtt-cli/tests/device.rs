@@ -1,8 +1,5 @@
 //! `ngtt device` end to end: the real binary against the scripted TLS test server of
-//! `ngtt-transport` (shared through `#[path]`), with certificates written to a temporary folder.
-
-#[path = "../../ngtt-transport/tests/support/mod.rs"]
-mod support;
+//! `ngtt-testkit`, with certificates written to a temporary folder.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -10,8 +7,8 @@ use std::time::Duration;
 
 use ngtt_proto::payload::{LogRecord, Order, PathpointSeries, Section};
 use ngtt_proto::{Frame, FrameType};
+use ngtt_testkit::{Conn, Next, ScriptedServer, TestPki, PATIENCE};
 use serde_json::{json, Value as Json};
-use support::{Conn, Next, Pki, TestServer, PATIENCE};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
@@ -24,11 +21,12 @@ struct Device {
 
 impl Device {
     /// Starts `ngtt device` for `pki`'s device against `server`, with `extra` arguments.
-    fn start(pki: &Pki, dir: &Path, server: &TestServer, extra: &[&str]) -> Device {
+    fn start(pki: &TestPki, dir: &Path, server: &ScriptedServer, extra: &[&str]) -> Device {
+        let device = pki.device("dev-1");
         for (name, pem) in [
-            ("ca.pem", pki.ca.cert_pem()),
-            ("dev.pem", &pki.device.cert_pem),
-            ("dev.key", &pki.device.key_pem),
+            ("ca.pem", pki.ca_pem()),
+            ("dev.pem", &device.cert_pem),
+            ("dev.key", &device.key_pem),
         ] {
             std::fs::write(dir.join(name), pem).expect("write PEM");
         }
@@ -106,9 +104,9 @@ fn sections(path: &str) -> Vec<Section> {
 
 #[tokio::test]
 async fn prints_and_confirms_orders_uploads_and_logs() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = TestServer::start(&pki).await;
+    let server = ScriptedServer::start(&pki).await;
     let mut device = Device::start(&pki, dir.path(), &server, &[]);
     let mut conn = server.accept().await;
     assert_eq!(conn.recv().await, Frame::fetch_orders());
@@ -163,9 +161,9 @@ async fn prints_and_confirms_orders_uploads_and_logs() {
 
 #[tokio::test]
 async fn exec_decides_between_confirm_and_reject() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = TestServer::start(&pki).await;
+    let server = ScriptedServer::start(&pki).await;
     // Confirms orders that write to W1, rejects the others.
     let script = r#"read order; case "$order" in *'"W1"'*) exit 0;; *) exit 3;; esac"#;
     let mut device = Device::start(&pki, dir.path(), &server, &["--exec", script]);
@@ -184,9 +182,9 @@ async fn exec_decides_between_confirm_and_reject() {
 
 #[tokio::test]
 async fn no_orders_means_no_fetch_orders_and_eof_waits_for_uploads() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = TestServer::start(&pki).await;
+    let server = ScriptedServer::start(&pki).await;
     let mut device = Device::start(&pki, dir.path(), &server, &["--no-orders"]);
     let mut conn = server.accept().await;
     conn.expect_silence(Duration::from_millis(300)).await;

@@ -17,26 +17,9 @@ pub enum ServerError {
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
 
-    /// rustls refused the certificate or key.
+    /// The certificates or key cannot be made into a TLS configuration.
     #[error("TLS configuration: {0}")]
-    Tls(#[from] rustls::Error),
-
-    /// The device CA cannot be used to verify client certificates.
-    #[error("device CA: {0}")]
-    ClientVerifier(#[from] rustls::server::VerifierBuilderError),
-
-    /// A PEM input could not be parsed.
-    #[error("invalid PEM in {what}: {source}")]
-    Pem {
-        /// Which input: `"device CA"`, `"server certificate"` or `"server key"`.
-        what: &'static str,
-        /// The parser's complaint.
-        source: rustls_pki_types::pem::Error,
-    },
-
-    /// A PEM input holds no certificate.
-    #[error("{0} contains no certificate")]
-    NoCertificate(&'static str),
+    Tls(#[from] ngtt_net::TlsError),
 
     /// A file named by the configuration could not be read.
     #[error("reading {path}: {source}")]

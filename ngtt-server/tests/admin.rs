@@ -1,20 +1,18 @@
 //! The admin HTTP API: queueing, status, listing, read-back, errors and the bearer token.
 
-mod support;
-
 use ngtt_server::{Server, ServerError};
+use ngtt_testkit::{admin_request, read_order, server_config, TestPki, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{config, http, read_order, Pki, TestServer};
 
 #[tokio::test]
 async fn queue_status_and_list() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let url = server.admin_url();
 
-    let (status, health) = http(Method::GET, &format!("{url}/healthz"), None, None).await;
+    let (status, health) = admin_request(Method::GET, &format!("{url}/healthz"), None, None).await;
     assert_eq!((status, health), (200, json!({"status": "ok"})));
 
     let sections = json!([
@@ -66,7 +64,7 @@ async fn queue_status_and_list() {
     assert_eq!(none, json!([]));
 
     let _dev = server.device(&pki, "dev2").await;
-    let devices = support::eventually(|| async {
+    let devices = ngtt_testkit::eventually(|| async {
         let (_, d) = server.get("/v1/devices").await;
         (d.as_array().unwrap().len() == 2 && d[1]["connected"] == true).then_some(d)
     })
@@ -80,7 +78,7 @@ async fn queue_status_and_list() {
 
 #[tokio::test]
 async fn bad_requests_get_json_4xx() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let url = server.admin_url();
@@ -123,14 +121,14 @@ async fn bad_requests_get_json_4xx() {
         assert_eq!(status, code, "{path}: {answer}");
         assert!(answer["status"].is_string(), "{path}: {answer}");
     }
-    let (status, answer) = http(Method::DELETE, &format!("{url}/v1/orders/1"), None, None).await;
+    let (status, answer) = admin_request(Method::DELETE, &format!("{url}/v1/orders/1"), None, None).await;
     assert_eq!(status, 405, "{answer}");
     server.stop().await;
 }
 
 #[tokio::test]
 async fn bearer_token_is_enforced_when_configured() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |c| {
         c.admin_token = Some("s3cret".into())
@@ -138,25 +136,25 @@ async fn bearer_token_is_enforced_when_configured() {
     .await;
     let url = server.admin_url();
     let orders = format!("{url}/v1/devices/dev1/orders");
-    let (status, answer) = http(Method::POST, &orders, Some(read_order("W1")), None).await;
+    let (status, answer) = admin_request(Method::POST, &orders, Some(read_order("W1")), None).await;
     assert_eq!(status, 401, "{answer}");
     assert!(answer["status"].as_str().unwrap().contains("token"));
-    let (status, _) = http(Method::GET, &orders, None, Some("wrong")).await;
+    let (status, _) = admin_request(Method::GET, &orders, None, Some("wrong")).await;
     assert_eq!(status, 401);
-    let (status, answer) = http(Method::POST, &orders, Some(read_order("W1")), Some("s3cret")).await;
+    let (status, answer) = admin_request(Method::POST, &orders, Some(read_order("W1")), Some("s3cret")).await;
     assert_eq!(status, 201, "{answer}");
-    let (status, _) = http(Method::GET, &format!("{url}/v1/devices"), None, Some("s3cret")).await;
+    let (status, _) = admin_request(Method::GET, &format!("{url}/v1/devices"), None, Some("s3cret")).await;
     assert_eq!(status, 200);
-    let (status, _) = http(Method::GET, &format!("{url}/healthz"), None, None).await;
+    let (status, _) = admin_request(Method::GET, &format!("{url}/healthz"), None, None).await;
     assert_eq!(status, 200, "health check needs no token");
     server.stop().await;
 }
 
 #[tokio::test]
 async fn non_loopback_admin_requires_a_token() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
-    let mut open = config(&pki, &dir.path().join("db"));
+    let mut open = server_config(&pki, &dir.path().join("db"));
     open.admin_listen = Some("0.0.0.0:0".parse().unwrap());
     let err = Server::bind(open.clone()).await.expect_err("must refuse");
     assert!(matches!(err, ServerError::AdminTokenRequired(_)), "{err}");

@@ -2,31 +2,29 @@
 //! JSON bodies, `Accept: application/minijson`, 4xx on bad bodies, and how order polling
 //! interacts with NGTT.
 
-mod support;
-
 use std::time::Duration;
 
 use ngtt_proto::payload::{Level, LogRecord, PathpointSeries, Sample};
 use ngtt_proto::Frame;
+use ngtt_testkit::{admin_request, read_order, read_path, TestPki, TestServer};
+use ngtt_testkit::{HttpDevice, MINIJSON};
 use reqwest::Method;
 use serde_json::json;
-use support::http::{HttpDevice, MINIJSON};
-use support::{http, read_order, read_path, Pki, TestServer};
 
-async fn start(pki: &Pki, dir: &tempfile::TempDir) -> TestServer {
+async fn start(pki: &TestPki, dir: &tempfile::TempDir) -> TestServer {
     TestServer::start(pki, &dir.path().join("db"), |c| {
         c.http_listen = Some("127.0.0.1:0".parse().expect("addr"));
     })
     .await
 }
 
-fn device(server: &TestServer, pki: &Pki, id: &str) -> HttpDevice {
+fn device(server: &TestServer, pki: &TestPki, id: &str) -> HttpDevice {
     HttpDevice::https(server.http.expect("HTTP API enabled"), pki, Some(&pki.device(id)))
 }
 
 #[tokio::test]
 async fn device_document_defaults_and_settings() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = start(&pki, &dir).await;
     let dev = device(&server, &pki, "dev1");
@@ -44,18 +42,18 @@ async fn device_document_defaults_and_settings() {
     );
 
     let admin = format!("{}/v1/devices/dev1/settings", server.admin_url());
-    let (status, body) = http(Method::GET, &admin, None, None).await;
+    let (status, body) = admin_request(Method::GET, &admin, None, None).await;
     assert_eq!((status, body), (200, json!({})));
     let settings = json!({"verbose_name": "Boiler room", "facets": ["heating"],
         "culture_context": {"timezone": "Europe/Warsaw"},
         "slave_devices": [{"device_id": "s1", "master_controller": "m1", "responsible_service": "modbus",
                            "configuration": {"unit": 3}}]});
-    let (status, stored) = http(Method::PUT, &admin, Some(settings.clone()), None).await;
+    let (status, stored) = admin_request(Method::PUT, &admin, Some(settings.clone()), None).await;
     assert_eq!((status, &stored), (200, &settings));
-    let (status, bad) = http(Method::PUT, &admin, Some(json!({"facets": "x"})), None).await;
+    let (status, bad) = admin_request(Method::PUT, &admin, Some(json!({"facets": "x"})), None).await;
     assert_eq!(status, 400, "{bad}");
     assert!(bad["status"].as_str().unwrap().contains("facets"), "{bad}");
-    assert_eq!(http(Method::GET, &admin, None, None).await.1, settings);
+    assert_eq!(admin_request(Method::GET, &admin, None, None).await.1, settings);
 
     let doc = dev
         .call(Method::GET, "/v1/device", None, &[("accept", MINIJSON.into())])
@@ -74,7 +72,7 @@ async fn device_document_defaults_and_settings() {
 
 #[tokio::test]
 async fn orders_handed_out_are_confirmed_and_never_sent_over_ngtt() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = start(&pki, &dir).await;
     let dev = device(&server, &pki, "dev1");
@@ -117,7 +115,7 @@ async fn orders_handed_out_are_confirmed_and_never_sent_over_ngtt() {
 
 #[tokio::test]
 async fn orders_of_a_live_ngtt_connection_stay_there() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = start(&pki, &dir).await;
     let dev = device(&server, &pki, "dev1");
@@ -149,7 +147,7 @@ async fn orders_of_a_live_ngtt_connection_stay_there() {
 
     // The connection goes away with `third` unanswered: HTTP hands it out now (at least once).
     drop(ngtt);
-    support::eventually(|| async { server.handle.connected_devices().is_empty().then_some(()) }).await;
+    ngtt_testkit::eventually(|| async { server.handle.connected_devices().is_empty().then_some(()) }).await;
     let answer = dev.simple(Method::POST, "/v1/device/orders").await;
     assert_eq!(answer.body[0]["orders"][0]["path"], "W3", "{:?}", answer.body);
     let order = server.order(third).await;
@@ -162,7 +160,7 @@ async fn orders_of_a_live_ngtt_connection_stay_there() {
 
 #[tokio::test]
 async fn message_reports_are_recorded() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = start(&pki, &dir).await;
     let dev = device(&server, &pki, "dev1");
@@ -184,7 +182,7 @@ async fn message_reports_are_recorded() {
 
 #[tokio::test]
 async fn pathpoint_uploads_in_minijson_and_json() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = start(&pki, &dir).await;
     let dev = device(&server, &pki, "dev1");
@@ -258,7 +256,7 @@ async fn pathpoint_uploads_in_minijson_and_json() {
 
 #[tokio::test]
 async fn pathpoint_registration() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = start(&pki, &dir).await;
     let dev = device(&server, &pki, "dev1");
@@ -308,7 +306,7 @@ async fn pathpoint_registration() {
 
 #[tokio::test]
 async fn device_logs_are_stored() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = start(&pki, &dir).await;
     let dev = device(&server, &pki, "dev1");

@@ -2,17 +2,15 @@
 //! `X-SSL-Client-Certificate` header (ignored unless trusted, verified against the device CA
 //! when trusted), and plain HTTP behind a proxy.
 
-mod support;
-
 use ngtt_pki::{Ca, DeviceCertOptions};
 use ngtt_server::{Server, ServerConfig, ServerError};
+use ngtt_testkit::{header_form, HttpDevice};
+use ngtt_testkit::{TestPki, TestServer};
 use reqwest::Method;
-use support::http::{header_form, HttpDevice};
-use support::{Pki, TestServer};
 
 const HEADER: &str = "X-SSL-Client-Certificate";
 
-async fn start(pki: &Pki, dir: &tempfile::TempDir, trust: bool, plain: bool) -> TestServer {
+async fn start(pki: &TestPki, dir: &tempfile::TempDir, trust: bool, plain: bool) -> TestServer {
     TestServer::start(pki, &dir.path().join("db"), |c| {
         c.http_listen = Some("127.0.0.1:0".parse().expect("addr"));
         c.trust_proxy_header = trust;
@@ -36,7 +34,7 @@ async fn claim(dev: &HttpDevice, cert_pem: &str) -> (u16, serde_json::Value) {
 
 #[tokio::test]
 async fn client_certificates_are_required_without_header_mode() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = start(&pki, &dir, false, false).await;
     let addr = server.http.expect("enabled");
@@ -58,7 +56,7 @@ async fn client_certificates_are_required_without_header_mode() {
         .await
         .is_err());
     // A certificate of our CA without a device id: the connection works, requests are 403.
-    let no_id = pki.device_with(DeviceCertOptions {
+    let no_id = pki.odd_device(&DeviceCertOptions {
         environment: Some(ngtt_proto::Environment::LocalDevelopment),
         ..DeviceCertOptions::default()
     });
@@ -79,7 +77,7 @@ async fn client_certificates_are_required_without_header_mode() {
 
 #[tokio::test]
 async fn trusted_header_over_tls_without_client_certificate() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = start(&pki, &dir, true, false).await;
     let addr = server.http.expect("enabled");
@@ -102,7 +100,7 @@ async fn trusted_header_over_tls_without_client_certificate() {
 
 #[tokio::test]
 async fn plain_http_behind_a_proxy_verifies_the_header() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = start(&pki, &dir, true, true).await;
     let proxy = HttpDevice::plain(server.http.expect("enabled"));
@@ -132,7 +130,7 @@ async fn plain_http_behind_a_proxy_verifies_the_header() {
     assert_eq!(status, 403, "{body}");
     assert!(body["status"].as_str().unwrap().contains("not trusted"), "{body}");
     // An expired certificate of our CA, garbage, and no header at all.
-    let expired = pki.device_with(DeviceCertOptions {
+    let expired = pki.odd_device(&DeviceCertOptions {
         device_id: Some("dev7".into()),
         environment: Some(ngtt_proto::Environment::LocalDevelopment),
         not_before: time::OffsetDateTime::now_utc() - time::Duration::days(10),
@@ -146,9 +144,9 @@ async fn plain_http_behind_a_proxy_verifies_the_header() {
 
 #[tokio::test]
 async fn plain_http_requires_trusting_the_header() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
-    let mut config: ServerConfig = support::config(&pki, &dir.path().join("db"));
+    let mut config: ServerConfig = ngtt_testkit::server_config(&pki, &dir.path().join("db"));
     config.http_listen = Some("127.0.0.1:0".parse().expect("addr"));
     config.http_plain = true;
     match Server::bind(config).await {

@@ -1,18 +1,16 @@
 //! Order delivery over real TLS: push, confirm, reject, the window, redelivery, FETCH_ORDERS,
 //! and a connection replaced by a newer one.
 
-mod support;
-
 use std::time::Duration;
 
 use ngtt_proto::{Frame, FrameType};
-use support::{read_order, read_path, Pki, TestServer};
+use ngtt_testkit::{read_order, read_path, TestPki, TestServer};
 
 const QUIET: Duration = Duration::from_millis(300);
 
 #[tokio::test]
 async fn orders_pushed_and_confirmed() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let mut dev = server.device(&pki, "dev1").await;
@@ -39,7 +37,7 @@ async fn orders_pushed_and_confirmed() {
 
 #[tokio::test]
 async fn order_rejected() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let id = server.queue("dev1", read_order("W1")).await;
@@ -58,7 +56,7 @@ async fn order_rejected() {
 
 #[tokio::test]
 async fn window_holds_orders_back_and_releases_them_in_queue_order() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |c| c.max_inflight_orders = 2).await;
     let mut ids = Vec::new();
@@ -102,7 +100,7 @@ async fn window_holds_orders_back_and_releases_them_in_queue_order() {
 
 #[tokio::test]
 async fn device_without_fetch_orders_gets_none() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let mut dev = server.device(&pki, "data-only").await;
@@ -119,7 +117,7 @@ async fn device_without_fetch_orders_gets_none() {
 
 #[tokio::test]
 async fn redelivered_after_cuts_before_and_after_delivery() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
 
@@ -168,7 +166,7 @@ async fn redelivered_after_cuts_before_and_after_delivery() {
 
 #[tokio::test]
 async fn newer_connection_replaces_older_one() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let id = server.queue("dev1", read_order("W1")).await;
@@ -200,7 +198,7 @@ async fn newer_connection_replaces_older_one() {
 
 #[tokio::test]
 async fn answers_matching_nothing_are_ignored() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let mut dev = server.device(&pki, "dev1").await;

@@ -1,17 +1,15 @@
 //! Connections the server must refuse or cut, each followed by a good device still being served.
 
-mod support;
-
 use std::time::Duration;
 
 use ngtt_pki::{Ca, DeviceCertOptions};
 use ngtt_proto::Environment;
-use support::{Device, Pki, TestServer};
+use ngtt_testkit::{RawDevice, TestPki, TestServer};
 use time::OffsetDateTime;
 use tokio::io::AsyncWriteExt;
 
 /// The connection attempt either fails or ends without serving anything.
-async fn assert_refused(result: std::io::Result<Device>) {
+async fn assert_refused(result: std::io::Result<RawDevice>) {
     if let Ok(mut dev) = result {
         // TLS 1.3: the client finishes its side before the server checks its certificate.
         let _ = dev.try_send(ngtt_proto::Frame::ping(1)).await;
@@ -19,29 +17,29 @@ async fn assert_refused(result: std::io::Result<Device>) {
     }
 }
 
-async fn good_device_still_served(server: &TestServer, pki: &Pki) {
+async fn good_device_still_served(server: &TestServer, pki: &TestPki) {
     let mut dev = server.device(pki, "good").await;
     dev.ping(42).await;
 }
 
 #[tokio::test]
 async fn client_without_certificate() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
-    assert_refused(Device::connect(server.addr, &pki, None).await).await;
+    assert_refused(RawDevice::connect(server.addr, &pki, None).await).await;
     good_device_still_served(&server, &pki).await;
     server.stop().await;
 }
 
 #[tokio::test]
 async fn certificate_from_another_ca() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let other = Ca::generate("some other CA").unwrap();
     let cert = other.issue_device("dev1", Environment::LocalDevelopment).unwrap();
-    assert_refused(Device::connect(server.addr, &pki, Some(&cert)).await).await;
+    assert_refused(RawDevice::connect(server.addr, &pki, Some(&cert)).await).await;
     good_device_still_served(&server, &pki).await;
     assert!(server.handle.connected_devices().iter().all(|d| d != "dev1"));
     server.stop().await;
@@ -49,11 +47,11 @@ async fn certificate_from_another_ca() {
 
 #[tokio::test]
 async fn certificate_without_device_id() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
-    let cert = pki.device_with(DeviceCertOptions::default()); // device_id: None
-    assert_refused(Device::connect(server.addr, &pki, Some(&cert)).await).await;
+    let cert = pki.odd_device(&DeviceCertOptions::default()); // device_id: None
+    assert_refused(RawDevice::connect(server.addr, &pki, Some(&cert)).await).await;
     good_device_still_served(&server, &pki).await;
     let (_, devices) = server.get("/v1/devices").await;
     assert_eq!(devices.as_array().unwrap().len(), 1, "{devices}");
@@ -62,24 +60,24 @@ async fn certificate_without_device_id() {
 
 #[tokio::test]
 async fn expired_certificate() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let now = OffsetDateTime::now_utc();
-    let cert = pki.device_with(DeviceCertOptions {
+    let cert = pki.odd_device(&DeviceCertOptions {
         device_id: Some("old".into()),
         not_before: now - time::Duration::days(30),
         not_after: now - time::Duration::days(1),
         ..DeviceCertOptions::default()
     });
-    assert_refused(Device::connect(server.addr, &pki, Some(&cert)).await).await;
+    assert_refused(RawDevice::connect(server.addr, &pki, Some(&cert)).await).await;
     good_device_still_served(&server, &pki).await;
     server.stop().await;
 }
 
 #[tokio::test]
 async fn oversized_frame() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |c| c.max_frame_len = 1024).await;
     let mut dev = server.device(&pki, "big").await;
@@ -97,7 +95,7 @@ async fn oversized_frame() {
 
 #[tokio::test]
 async fn garbage_bytes() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
 
@@ -141,7 +139,7 @@ async fn garbage_bytes() {
 
 #[tokio::test]
 async fn connections_beyond_the_limit_are_closed_before_tls() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |c| c.max_connections = 2).await;
     let mut first = server.device(&pki, "one").await;
@@ -149,12 +147,12 @@ async fn connections_beyond_the_limit_are_closed_before_tls() {
     first.ping(1).await;
     second.ping(2).await;
     // A third is over the limit: closed at once, before the handshake.
-    assert_refused(Device::connect(server.addr, &pki, Some(&pki.device("three"))).await).await;
+    assert_refused(RawDevice::connect(server.addr, &pki, Some(&pki.device("three"))).await).await;
     // The two served are untouched, and a place frees up when one leaves.
     first.ping(3).await;
     drop(second);
-    support::eventually(|| async {
-        match Device::connect(server.addr, &pki, Some(&pki.device("four"))).await {
+    ngtt_testkit::eventually(|| async {
+        match RawDevice::connect(server.addr, &pki, Some(&pki.device("four"))).await {
             Ok(mut dev) => {
                 let _ = dev.try_send(ngtt_proto::Frame::ping(9)).await;
                 // Served: the PING comes back; still over the limit: the connection ends.

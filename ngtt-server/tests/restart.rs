@@ -1,16 +1,14 @@
 //! Nothing is lost across a graceful restart or a crash (the server's task aborted, no
 //! shutdown code run), and a graceful shutdown closes connections with close_notify.
 
-mod support;
-
 use ngtt_proto::payload::{PathpointSeries, Sample};
 use ngtt_proto::{Frame, FrameType};
 use ngtt_server::{Server, ServerError};
-use support::{config, read_order, read_path, Pki, TestServer};
+use ngtt_testkit::{read_order, read_path, server_config, TestPki, TestServer};
 
 #[tokio::test]
 async fn orders_and_data_survive_a_graceful_restart() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ngtt.db");
     let server = TestServer::start(&pki, &db, |c| c.max_inflight_orders = 1).await;
@@ -48,7 +46,7 @@ async fn orders_and_data_survive_a_graceful_restart() {
 
 #[tokio::test]
 async fn nothing_acknowledged_is_lost_in_a_crash() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ngtt.db");
     let server = TestServer::start(&pki, &db, |_| {}).await;
@@ -88,10 +86,10 @@ async fn nothing_acknowledged_is_lost_in_a_crash() {
 #[tokio::test]
 async fn port_in_use_is_a_bind_error() {
     // Binding errors are reported, not panics.
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("a.db"), |_| {}).await;
-    let mut clash = config(&pki, &dir.path().join("b.db"));
+    let mut clash = server_config(&pki, &dir.path().join("b.db"));
     clash.listen = server.addr;
     let err = Server::bind(clash).await.expect_err("port in use");
     assert!(matches!(err, ServerError::Bind { what: "NGTT", .. }), "{err}");

@@ -1,17 +1,15 @@
 //! Device-to-server traffic: DATA_STREAM, LOGS, PING, unknown frames, idle connections.
 
-mod support;
-
 use std::time::Duration;
 
 use ngtt_proto::payload::{Level, LogRecord, PathpointSeries, ReadError, Sample};
 use ngtt_proto::{Frame, FrameType};
+use ngtt_testkit::{eventually, TestPki, TestServer};
 use serde_json::json;
-use support::{eventually, Pki, TestServer};
 
 #[tokio::test]
 async fn upload_confirmed_after_it_is_stored() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let mut dev = server.device(&pki, "dev1").await;
@@ -63,7 +61,7 @@ async fn upload_confirmed_after_it_is_stored() {
 
 #[tokio::test]
 async fn invalid_upload_rejected_with_reason() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let mut dev = server.device(&pki, "dev1").await;
@@ -91,7 +89,7 @@ async fn invalid_upload_rejected_with_reason() {
 
 #[tokio::test]
 async fn logs_are_stored_decompressed() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let mut dev = server.device(&pki, "dev1").await;
@@ -135,7 +133,7 @@ async fn logs_are_stored_decompressed() {
 
 #[tokio::test]
 async fn undecodable_logs_close_only_that_connection() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let mut bad = server.device(&pki, "bad").await;
@@ -148,7 +146,7 @@ async fn undecodable_logs_close_only_that_connection() {
 
 #[tokio::test]
 async fn pings_are_echoed() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let mut dev = server.device(&pki, "dev1").await;
@@ -163,7 +161,7 @@ async fn pings_are_echoed() {
 
 #[tokio::test]
 async fn unknown_frame_types_are_ignored() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let mut dev = server.device(&pki, "dev1").await;
@@ -188,7 +186,7 @@ async fn unknown_frame_types_are_ignored() {
 
 #[tokio::test]
 async fn idle_connections_are_closed() {
-    let pki = Pki::new();
+    let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, &dir.path().join("db"), |c| {
         c.idle_timeout = Duration::from_millis(600)

@@ -28,6 +28,15 @@ impl TestPki {
         TestPki { dir, pki, ca, server }
     }
 
+    /// The server's TLS material: this CA for devices, the server certificate and key.
+    pub fn tls_pems(&self) -> ngtt_server::TlsPems {
+        ngtt_server::TlsPems {
+            device_ca: self.ca_pem().to_owned(),
+            server_cert: self.server.cert_pem.clone(),
+            server_key: self.server.key_pem.clone(),
+        }
+    }
+
     /// The CA certificate, PEM.
     pub fn ca_pem(&self) -> &str {
         self.ca.cert_pem()

@@ -12,18 +12,19 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
-    /// The configuration cannot be used (bad PEM, no CA certificate, bad server name...).
+    /// The configuration cannot be used (bad server name, bad address...).
     #[error("invalid configuration: {0}")]
     Config(String),
+
+    /// The certificates or key of the configuration cannot be used (bad PEM, no CA
+    /// certificate, a key that does not match the certificate...).
+    #[error("invalid TLS configuration: {0}")]
+    Tls(#[from] ngtt_net::TlsError),
 
     /// A frame or payload could not be encoded or decoded; from a peer this is a protocol
     /// error and the connection is closed (NGTT.md §4.8).
     #[error("protocol error: {0}")]
     Proto(#[from] ngtt_proto::ProtoError),
-
-    /// rustls refused the TLS configuration (e.g. a key that does not match the certificate).
-    #[error("TLS configuration: {0}")]
-    Rustls(#[from] rustls::Error),
 
     /// The TCP connection to the server could not be made.
     #[error("cannot connect to {addr}: {source}")]
@@ -133,7 +134,7 @@ impl TransportError {
     /// The rustls error behind a failed handshake, if that is what this is.
     pub fn tls_error(&self) -> Option<&rustls::Error> {
         match self {
-            TransportError::Rustls(e) => Some(e),
+            TransportError::Tls(ngtt_net::TlsError::Rustls { source, .. }) => Some(source),
             TransportError::Handshake { source, .. } => source
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>()),

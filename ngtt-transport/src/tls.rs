@@ -1,11 +1,12 @@
-//! TLS setup from the PEM held in [`Config`]: rustls (ring provider), mutual authentication.
+//! TLS setup from the PEM held in [`Config`]: rustls (ring provider), mutual authentication,
+//! built by `ngtt_net::tls` as the server's and the HTTP client's are.
 
 use std::sync::Arc;
 
+use ngtt_net::tls::{self, PemIdentity};
 use ngtt_proto::DeviceIdentity;
-use rustls::{ClientConfig, RootCertStore};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
 
 use crate::config::Config;
 use crate::error::TransportError;
@@ -19,17 +20,6 @@ pub(crate) struct TlsSetup {
     pub identity: DeviceIdentity,
 }
 
-/// Every `CERTIFICATE` block of `pem`; `what` names the input in errors.
-pub(crate) fn certificates(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, TransportError> {
-    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| TransportError::Config(format!("{what}: invalid PEM: {e}")))?;
-    if certs.is_empty() {
-        return Err(TransportError::Config(format!("{what}: no CERTIFICATE in PEM")));
-    }
-    Ok(certs)
-}
-
 impl Config {
     /// The device identity of the configured certificate (NGTT.md §1): fails when the
     /// certificate has no device id.
@@ -40,20 +30,13 @@ impl Config {
     /// Checks the certificates, key and server name and builds the TLS configuration.
     pub(crate) fn tls_setup(&self) -> Result<TlsSetup, TransportError> {
         let identity = self.device_identity()?;
-        let mut roots = RootCertStore::empty();
-        for ca in certificates(&self.ca_pem, "CA certificates")? {
-            roots
-                .add(ca)
-                .map_err(|e| TransportError::Config(format!("CA certificate: {e}")))?;
-        }
-        let chain = certificates(&self.cert_pem, "device certificate")?;
-        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
-            .map_err(|e| TransportError::Config(format!("device key: {e}")))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let client = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_client_auth_cert(chain, key)?;
+        let roots = tls::roots([self.ca_pem.as_str()], "CA certificates")?;
+        let device = PemIdentity {
+            cert_pem: &self.cert_pem,
+            key_pem: &self.key_pem,
+            name: "device",
+        };
+        let client = tls::client_config(roots, Some(device))?;
         let server_name = ServerName::try_from(self.server_name.clone())
             .map_err(|e| TransportError::Config(format!("server name {:?}: {e}", self.server_name)))?;
         Ok(TlsSetup {
@@ -94,7 +77,7 @@ mod tests {
     fn bad_inputs_are_config_errors() {
         let mut c = config();
         c.ca_pem = "nothing".into();
-        assert!(matches!(c.validate(), Err(TransportError::Config(m)) if m.contains("CA")));
+        assert!(matches!(c.validate(), Err(TransportError::Tls(e)) if e.to_string().contains("CA")));
         let mut c = config();
         c.key_pem = "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n".into();
         assert!(c.validate().is_err());

@@ -1,15 +1,15 @@
 //! Connection life over real TLS: logs, keepalive, dead peers, bad certificates, backoff,
 //! protocol errors and closing.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use ngtt_pki::Ca;
 use ngtt_proto::payload::{Level, LogRecord};
 use ngtt_proto::{Frame, FrameType};
+use ngtt_testkit::{
+    close_gracefully, device_config, init_logging, Next, ScriptedLink, ScriptedServer, TestPki, PATIENCE,
+};
 use ngtt_transport::{BackoffConfig, ConnectionState, Timings, Transport, TransportError};
-use support::{close_gracefully, device_config, init_tracing, Next, Pki, TestServer, PATIENCE};
 
 fn records(range: std::ops::Range<u64>) -> Vec<LogRecord> {
     range
@@ -30,10 +30,10 @@ async fn wait_state(transport: &Transport, pred: impl Fn(&ConnectionState) -> bo
 
 #[tokio::test]
 async fn logs_are_buffered_offline_within_the_bound_then_flushed() {
-    init_tracing();
-    let pki = Pki::new();
-    let server = TestServer::start(&pki).await;
-    let config = device_config(&pki, server.addr)
+    init_logging();
+    let pki = TestPki::new();
+    let server = ScriptedServer::start(&pki).await;
+    let config = device_config(&pki, "dev-1", server.addr)
         .with_fetch_orders(false)
         .with_log_buffer(10);
     let (transport, _orders) = Transport::spawn(config).expect("spawn");
@@ -67,15 +67,15 @@ async fn logs_are_buffered_offline_within_the_bound_then_flushed() {
 
 #[tokio::test]
 async fn keepalive_pings_and_a_silent_server_is_declared_dead() {
-    init_tracing();
-    let pki = Pki::new();
-    let server = TestServer::start(&pki).await;
+    init_logging();
+    let pki = TestPki::new();
+    let server = ScriptedServer::start(&pki).await;
     let timings = Timings {
         ping_after: Duration::from_millis(200),
         dead_after: Duration::from_millis(400),
         ..Timings::default()
     };
-    let config = device_config(&pki, server.addr)
+    let config = device_config(&pki, "dev-1", server.addr)
         .with_fetch_orders(false)
         .with_timings(timings);
     let (transport, _orders) = Transport::spawn(config).expect("spawn");
@@ -119,12 +119,12 @@ async fn keepalive_pings_and_a_silent_server_is_declared_dead() {
 
 #[tokio::test]
 async fn a_server_certificate_of_another_ca_is_an_error_retried_with_backoff() {
-    init_tracing();
-    let pki = Pki::new();
+    init_logging();
+    let pki = TestPki::new();
     let impostor = Ca::generate("impostor CA").expect("CA");
     let fake = impostor.issue_server(&[]).expect("certificate");
-    let server = TestServer::start_with(&fake, pki.ca.cert_pem()).await;
-    let (transport, _orders) = Transport::spawn(device_config(&pki, server.addr)).expect("spawn");
+    let server = ScriptedServer::start_with(&fake, pki.ca_pem()).await;
+    let (transport, _orders) = Transport::spawn(device_config(&pki, "dev-1", server.addr)).expect("spawn");
     for attempt in 1..=3 {
         assert!(
             server.accept_handshake().await.is_err(),
@@ -156,8 +156,8 @@ async fn a_server_certificate_of_another_ca_is_an_error_retried_with_backoff() {
 
 #[tokio::test(start_paused = true)]
 async fn backoff_delays_follow_the_seeded_sequence() {
-    init_tracing();
-    let pki = Pki::new();
+    init_logging();
+    let pki = TestPki::new();
     // A port nobody listens on: every attempt is refused at once.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -166,7 +166,7 @@ async fn backoff_delays_follow_the_seeded_sequence() {
         seed: Some(99),
         ..BackoffConfig::default()
     };
-    let config = device_config(&pki, port).with_backoff(backoff);
+    let config = device_config(&pki, "dev-1", port).with_backoff(backoff);
     let (transport, _orders) = Transport::spawn(config).expect("spawn");
     let mut expected = ngtt_transport::Backoff::new(backoff);
     let mut watch = transport.watch_state();
@@ -200,12 +200,12 @@ async fn backoff_delays_follow_the_seeded_sequence() {
 
 #[tokio::test]
 async fn an_oversized_frame_is_a_protocol_error_and_the_device_reconnects() {
-    init_tracing();
-    let pki = Pki::new();
-    let server = TestServer::start(&pki).await;
-    let config = device_config(&pki, server.addr).with_max_frame_len(64);
-    let (transport, _orders) = Transport::spawn(config).expect("spawn");
-    let mut conn = server.accept().await;
+    let ScriptedLink {
+        transport,
+        mut conn,
+        server,
+        ..
+    } = ScriptedLink::start(|c| c.with_max_frame_len(64)).await;
     assert_eq!(conn.recv().await, Frame::fetch_orders());
     // A header announcing 1 MiB: refused before anything is read or allocated.
     conn.send_raw(&[0, 0x10, 0, 0, 0, 1, 0, 1]).await;
@@ -221,12 +221,13 @@ async fn an_oversized_frame_is_a_protocol_error_and_the_device_reconnects() {
 
 #[tokio::test]
 async fn close_flushes_logs_and_closes_tls_cleanly() {
-    init_tracing();
-    let pki = Pki::new();
-    let server = TestServer::start(&pki).await;
-    let config = device_config(&pki, server.addr).with_fetch_orders(false);
-    let (transport, mut orders) = Transport::spawn(config).expect("spawn");
-    let conn = server.accept().await;
+    let ScriptedLink {
+        transport,
+        mut orders,
+        conn,
+        server: _server,
+        ..
+    } = ScriptedLink::start(|c| c.with_fetch_orders(false)).await;
     transport.connected().await.expect("connected");
     let pending = tokio::spawn(transport.sync_pathpoints(vec![]));
     // Enough records for several LOGS frames.

@@ -1,13 +1,11 @@
 //! Orders over real TLS: FETCH_ORDERS, ack, nack, and answers across reconnects.
 
-mod support;
-
 use std::time::Duration;
 
 use ngtt_proto::payload::{Order, Section};
 use ngtt_proto::{Frame, FrameType};
-use ngtt_transport::{Orders, ReceivedOrder, Transport, TransportError};
-use support::{close_gracefully, device_config, init_tracing, Pki, TestServer, PATIENCE};
+use ngtt_testkit::{close_gracefully, ScriptedLink, PATIENCE};
+use ngtt_transport::{Orders, ReceivedOrder, TransportError};
 
 fn sections() -> Vec<Section> {
     vec![
@@ -25,11 +23,13 @@ async fn next_order(orders: &mut Orders) -> ReceivedOrder {
 
 #[tokio::test]
 async fn ack_sends_order_confirm_with_the_same_tid() {
-    init_tracing();
-    let pki = Pki::new();
-    let server = TestServer::start(&pki).await;
-    let (transport, mut orders) = Transport::spawn(device_config(&pki, server.addr)).expect("spawn");
-    let mut conn = server.accept().await;
+    let ScriptedLink {
+        transport,
+        mut orders,
+        mut conn,
+        server: _server,
+        ..
+    } = ScriptedLink::start(|c| c).await;
     assert_eq!(conn.identity.device_id, "dev-1");
     assert_eq!(
         conn.recv().await,
@@ -64,11 +64,13 @@ async fn ack_sends_order_confirm_with_the_same_tid() {
 
 #[tokio::test]
 async fn nack_sends_order_reject() {
-    init_tracing();
-    let pki = Pki::new();
-    let server = TestServer::start(&pki).await;
-    let (transport, mut orders) = Transport::spawn(device_config(&pki, server.addr)).expect("spawn");
-    let mut conn = server.accept().await;
+    let ScriptedLink {
+        transport,
+        mut orders,
+        mut conn,
+        server: _server,
+        ..
+    } = ScriptedLink::start(|c| c).await;
     assert_eq!(conn.recv().await, Frame::fetch_orders());
     // An unknown frame type first: ignored, the connection goes on.
     conn.send(Frame::empty(FrameType::Unknown(99), 5)).await;
@@ -85,12 +87,12 @@ async fn nack_sends_order_reject() {
 
 #[tokio::test]
 async fn a_data_only_device_never_sends_fetch_orders() {
-    init_tracing();
-    let pki = Pki::new();
-    let server = TestServer::start(&pki).await;
-    let config = device_config(&pki, server.addr).with_fetch_orders(false);
-    let (transport, _orders) = Transport::spawn(config).expect("spawn");
-    let mut conn = server.accept().await;
+    let ScriptedLink {
+        transport,
+        mut conn,
+        server: _server,
+        ..
+    } = ScriptedLink::start(|c| c.with_fetch_orders(false)).await;
     conn.expect_silence(Duration::from_millis(300)).await;
     let upload = tokio::spawn(transport.sync_pathpoints(vec![]));
     let frame = conn.recv().await;
@@ -102,11 +104,13 @@ async fn a_data_only_device_never_sends_fetch_orders() {
 
 #[tokio::test]
 async fn answers_never_cross_to_a_new_connection() {
-    init_tracing();
-    let pki = Pki::new();
-    let server = TestServer::start(&pki).await;
-    let (transport, mut orders) = Transport::spawn(device_config(&pki, server.addr)).expect("spawn");
-    let mut conn = server.accept().await;
+    let ScriptedLink {
+        transport,
+        mut orders,
+        mut conn,
+        server,
+        ..
+    } = ScriptedLink::start(|c| c).await;
     assert_eq!(conn.recv().await, Frame::fetch_orders());
     conn.send(Frame::order(3, &sections()).expect("encodes")).await;
     let order = next_order(&mut orders).await;
@@ -136,11 +140,13 @@ async fn answers_never_cross_to_a_new_connection() {
 
 #[tokio::test]
 async fn a_dropped_order_sends_nothing() {
-    init_tracing();
-    let pki = Pki::new();
-    let server = TestServer::start(&pki).await;
-    let (transport, mut orders) = Transport::spawn(device_config(&pki, server.addr)).expect("spawn");
-    let mut conn = server.accept().await;
+    let ScriptedLink {
+        transport,
+        mut orders,
+        mut conn,
+        server: _server,
+        ..
+    } = ScriptedLink::start(|c| c).await;
     assert_eq!(conn.recv().await, Frame::fetch_orders());
     conn.send(Frame::order(8, &sections()).expect("encodes")).await;
     drop(next_order(&mut orders).await);

@@ -1,13 +1,13 @@
 //! Pathpoint uploads over real TLS: confirmed, rejected, and replayed across reconnects.
 
-mod support;
-
 use std::time::Duration;
 
 use ngtt_proto::payload::{PathpointSeries, ReadError, Sample};
 use ngtt_proto::{Frame, FrameType};
+use ngtt_testkit::{
+    close_gracefully, device_config, init_logging, Conn, ScriptedLink, ScriptedServer, TestPki, PATIENCE,
+};
 use ngtt_transport::{Transport, TransportError};
-use support::{close_gracefully, device_config, init_tracing, Conn, Pki, TestServer, PATIENCE};
 
 fn series(n: i64) -> Vec<PathpointSeries> {
     vec![
@@ -25,12 +25,12 @@ async fn recv_upload(conn: &mut Conn) -> (u16, Vec<PathpointSeries>) {
 
 #[tokio::test]
 async fn confirmed_upload_resolves_ok() {
-    init_tracing();
-    let pki = Pki::new();
-    let server = TestServer::start(&pki).await;
-    let config = device_config(&pki, server.addr).with_fetch_orders(false);
-    let (transport, _orders) = Transport::spawn(config).expect("spawn");
-    let mut conn = server.accept().await;
+    let ScriptedLink {
+        transport,
+        mut conn,
+        server: _server,
+        ..
+    } = ScriptedLink::start(|c| c.with_fetch_orders(false)).await;
     let upload = tokio::spawn(transport.sync_pathpoints(series(1)));
     let (tid, got) = recv_upload(&mut conn).await;
     assert_eq!(got, series(1));
@@ -43,12 +43,12 @@ async fn confirmed_upload_resolves_ok() {
 
 #[tokio::test]
 async fn rejected_upload_says_why() {
-    init_tracing();
-    let pki = Pki::new();
-    let server = TestServer::start(&pki).await;
-    let config = device_config(&pki, server.addr).with_fetch_orders(false);
-    let (transport, _orders) = Transport::spawn(config).expect("spawn");
-    let mut conn = server.accept().await;
+    let ScriptedLink {
+        transport,
+        mut conn,
+        server,
+        ..
+    } = ScriptedLink::start(|c| c.with_fetch_orders(false)).await;
     let with_reason = tokio::spawn(transport.sync_pathpoints(series(1)));
     let without_reason = tokio::spawn(transport.sync_pathpoints(series(2)));
     let (first, _) = recv_upload(&mut conn).await;
@@ -70,10 +70,10 @@ async fn rejected_upload_says_why() {
 
 #[tokio::test]
 async fn unanswered_uploads_are_resent_once_per_connection_until_confirmed() {
-    init_tracing();
-    let pki = Pki::new();
-    let server = TestServer::start(&pki).await;
-    let (transport, _orders) = Transport::spawn(device_config(&pki, server.addr)).expect("spawn");
+    init_logging();
+    let pki = TestPki::new();
+    let server = ScriptedServer::start(&pki).await;
+    let (transport, _orders) = Transport::spawn(device_config(&pki, "dev-1", server.addr)).expect("spawn");
     let first = tokio::spawn(transport.sync_pathpoints(series(1)));
     let second = tokio::spawn(transport.sync_pathpoints(series(2)));
 
@@ -120,10 +120,10 @@ async fn unanswered_uploads_are_resent_once_per_connection_until_confirmed() {
 
 #[tokio::test]
 async fn an_upload_made_offline_waits_for_the_connection() {
-    init_tracing();
-    let pki = Pki::new();
-    let server = TestServer::start(&pki).await;
-    let config = device_config(&pki, server.addr).with_fetch_orders(false);
+    init_logging();
+    let pki = TestPki::new();
+    let server = ScriptedServer::start(&pki).await;
+    let config = device_config(&pki, "dev-1", server.addr).with_fetch_orders(false);
     let (transport, _orders) = Transport::spawn(config).expect("spawn");
     // The handshake cannot complete before the server accepts.
     let upload = tokio::spawn(transport.sync_pathpoints(series(5)));
@@ -142,14 +142,12 @@ async fn an_upload_made_offline_waits_for_the_connection() {
 
 #[tokio::test]
 async fn an_upload_larger_than_a_frame_is_refused_before_it_is_sent() {
-    init_tracing();
-    let pki = Pki::new();
-    let server = TestServer::start(&pki).await;
-    let config = device_config(&pki, server.addr)
-        .with_fetch_orders(false)
-        .with_max_frame_len(1024);
-    let (transport, _orders) = Transport::spawn(config).expect("spawn");
-    let mut conn = server.accept().await;
+    let ScriptedLink {
+        transport,
+        mut conn,
+        server: _server,
+        ..
+    } = ScriptedLink::start(|c| c.with_fetch_orders(false).with_max_frame_len(1024)).await;
     let big = vec![PathpointSeries::new(
         "W1",
         (0..500).map(|k| Sample::value(1_700_000_000_000 + k, 1)),

@@ -30,8 +30,8 @@ pub fn header_form(cert_pem: &str) -> String {
 }
 
 impl HttpClient {
-    /// A client as `config` says. Fails ([`HttpError::Config`]) on an unreadable certificate
-    /// or key, no CA for an `https` server, no base URL (local development without an
+    /// A client as `config` says. Fails ([`HttpError::Config`], [`HttpError::Tls`]) on an
+    /// unreadable certificate or key, no CA for an `https` server, no base URL (local development without an
     /// override), or client-certificate authentication over plain `http`.
     pub fn new(config: HttpConfig) -> Result<HttpClient, HttpError> {
         let identity = config.identity()?;

@@ -9,16 +9,20 @@
 /// | no link ([`is_no_link`](HttpError::is_no_link)) | [`NoLink`](HttpError::NoLink) | retry later, with backoff |
 /// | the client's fault ([`is_clients_fault`](HttpError::is_clients_fault)) | [`Refused`](HttpError::Refused) (4xx) | never send the same request again |
 /// | the server's fault ([`is_server_fault`](HttpError::is_server_fault)) | [`ServerFault`](HttpError::ServerFault) (5xx, other non-2xx) | retry later, with backoff |
-/// | neither | [`Config`](HttpError::Config), [`Encode`](HttpError::Encode), [`Decode`](HttpError::Decode) | fix the program or the configuration |
+/// | neither | [`Config`](HttpError::Config), [`Tls`](HttpError::Tls), [`Encode`](HttpError::Encode), [`Decode`](HttpError::Decode) | fix the program or the configuration |
 ///
 /// [`is_retryable`](HttpError::is_retryable) is true exactly for no link and server faults.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HttpError {
-    /// The client could not be built: bad PEM, no CA, no base URL for the environment, a bad
-    /// base URL.
+    /// The client could not be built: no CA, no base URL for the environment, a bad base URL.
     #[error("configuration: {0}")]
     Config(String),
+
+    /// The certificates or key cannot be made into a TLS configuration (bad PEM, a key that
+    /// does not match the certificate...).
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] ngtt_net::TlsError),
 
     /// No answer: the connection could not be made (refused, unreachable, DNS, TLS handshake),
     /// it broke, or the connect or request timeout passed. The server may or may not have

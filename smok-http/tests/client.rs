@@ -1,18 +1,18 @@
 //! Every method of the client against the real `ngtt-server` device HTTP API, in process:
 //! mutual TLS, header mode behind a (pretend) proxy, MiniJSON and JSON answers.
 
-mod support;
-
 use ngtt_proto::payload::{Level, LogRecord, Order, PathpointSeries, Sample, Section};
+use ngtt_testkit::smok::{http_config, start_http_server};
+use ngtt_testkit::TestPki;
 use reqwest::Method;
 use serde_json::json;
 use smok_http::{CultureContext, HttpClient, PathpointRegistration, StorageLevel};
-use support::Setup;
 
 #[tokio::test]
 async fn every_method_over_mutual_tls() {
-    let setup = Setup::start(false).await;
-    let client = setup.client("dev1", false);
+    let pki = TestPki::new();
+    let server = start_http_server(&pki, false).await;
+    let client = HttpClient::new(http_config(&pki, &server, "dev1", false)).expect("client");
 
     // Device information: defaults, then what the admin set.
     let info = client.device_info().await.expect("device info");
@@ -22,7 +22,7 @@ async fn every_method_over_mutual_tls() {
     let settings = json!({"verbose_name": "Boiler room", "facets": ["heating"],
         "slave_devices": [{"device_id": "s1", "master_controller": "m1",
                            "responsible_service": "modbus", "configuration": {"unit": 3}}]});
-    let (status, _) = setup
+    let (status, _) = server
         .admin(Method::PUT, "/v1/devices/dev1/settings", Some(settings))
         .await;
     assert_eq!(status, 200);
@@ -38,7 +38,7 @@ async fn every_method_over_mutual_tls() {
     assert!(client.fetch_orders().await.expect("orders").is_empty());
     let sections = json!([{"orders": [{"type": "write", "path": "W1", "value": 5}], "disposition": 1},
                           {"orders": [{"type": "message", "uuid": "m-1"}]}]);
-    let (status, queued) = setup
+    let (status, queued) = server
         .admin(Method::POST, "/v1/devices/dev1/orders", Some(sections))
         .await;
     assert_eq!(status, 201);
@@ -51,7 +51,7 @@ async fn every_method_over_mutual_tls() {
         ]
     );
     assert!(client.fetch_orders().await.expect("orders").is_empty());
-    let (_, order) = setup
+    let (_, order) = server
         .admin(Method::GET, &format!("/v1/orders/{}", queued["id"]), None)
         .await;
     assert_eq!(
@@ -63,7 +63,7 @@ async fn every_method_over_mutual_tls() {
     client.report_message("m-1").await.expect("report");
     client.report_message("m-1").await.expect("report again");
     client.report_message("a/b c").await.expect("report");
-    let (_, messages) = setup.admin(Method::GET, "/v1/devices/dev1/messages", None).await;
+    let (_, messages) = server.admin(Method::GET, "/v1/devices/dev1/messages", None).await;
     assert_eq!(messages.as_array().map(Vec::len), Some(2));
     assert_eq!(messages[1]["uuid"], "a/b c");
 
@@ -76,7 +76,7 @@ async fn every_method_over_mutual_tls() {
         ),
     ];
     client.sync_pathpoints(&upload).await.expect("upload");
-    let (_, stored) = setup
+    let (_, stored) = server
         .admin(Method::GET, "/v1/devices/dev1/pathpoints", None)
         .await;
     assert_eq!(
@@ -111,16 +111,18 @@ async fn every_method_over_mutual_tls() {
         ])
         .await
         .expect("logs");
-    let (_, logs) = setup.admin(Method::GET, "/v1/devices/dev1/logs", None).await;
+    let (_, logs) = server.admin(Method::GET, "/v1/devices/dev1/logs", None).await;
     assert_eq!(logs[0]["message"], "started");
     assert_eq!(logs[1]["message"], long.as_str());
-    setup.stop().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn json_answers_decode_too() {
-    let setup = Setup::start(false).await;
-    let client = HttpClient::new(setup.config("dev2").with_accept_minijson(false)).expect("client");
+    let pki = TestPki::new();
+    let server = start_http_server(&pki, false).await;
+    let client = HttpClient::new(http_config(&pki, &server, "dev2", false).with_accept_minijson(false))
+        .expect("client");
     assert_eq!(client.device_info().await.expect("info").device_id, "dev2");
     assert!(client.fetch_orders().await.expect("orders").is_empty());
     let all = client
@@ -128,13 +130,14 @@ async fn json_answers_decode_too() {
         .await
         .expect("register");
     assert_eq!(all.len(), 1);
-    setup.stop().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn header_mode_behind_a_tls_terminating_proxy() {
-    let setup = Setup::start(true).await;
-    let client = setup.client("dev3", true);
+    let pki = TestPki::new();
+    let server = start_http_server(&pki, true).await;
+    let client = HttpClient::new(http_config(&pki, &server, "dev3", true)).expect("client");
     assert_eq!(client.base_url().scheme(), "http");
     let info = client.device_info().await.expect("device info");
     assert_eq!(info.device_id, "dev3");
@@ -142,9 +145,9 @@ async fn header_mode_behind_a_tls_terminating_proxy() {
         .sync_pathpoints(&[PathpointSeries::new("W1", [Sample::value(1, 1)])])
         .await
         .expect("upload");
-    let (_, stored) = setup
+    let (_, stored) = server
         .admin(Method::GET, "/v1/devices/dev3/pathpoints", None)
         .await;
     assert_eq!(stored, json!([{"path": "W1", "values": [[1, 1]]}]));
-    setup.stop().await;
+    server.stop().await;
 }

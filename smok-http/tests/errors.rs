@@ -1,15 +1,14 @@
 //! Error classes: no link (closed port, no answer in time), the server's fault (503 from a
 //! tiny axum server), the client's fault (a registration our server refuses).
 
-mod support;
-
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::Json;
 use ngtt_proto::payload::PathpointSeries;
+use ngtt_testkit::smok::{http_config, start_http_server};
+use ngtt_testkit::TestPki;
 use smok_http::{AuthMode, HttpClient, HttpConfig, PathpointRegistration, StorageLevel};
-use support::Setup;
 
 /// A client in header mode (no TLS needed) against `base`.
 fn plain_client(base: &str, timeout: Duration) -> HttpClient {
@@ -80,8 +79,9 @@ async fn service_unavailable_is_the_servers_fault() {
 
 #[tokio::test]
 async fn refused_upload_is_the_clients_fault() {
-    let setup = Setup::start(false).await;
-    let client = setup.client("dev1", false);
+    let pki = TestPki::new();
+    let server = start_http_server(&pki, false).await;
+    let client = HttpClient::new(http_config(&pki, &server, "dev1", false)).expect("client");
     let err = client
         .register_pathpoints(&[PathpointRegistration::new("", StorageLevel::Trend)])
         .await
@@ -89,22 +89,23 @@ async fn refused_upload_is_the_clients_fault() {
     assert!(err.is_clients_fault() && !err.is_retryable(), "{err:?}");
     assert_eq!(err.status(), Some(400));
     assert!(err.reason().unwrap().contains("invalid path"), "{err}");
-    setup.stop().await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn untrusted_server_certificate_is_no_link() {
-    let setup = Setup::start(false).await;
-    let cert = setup.device_cert("dev1");
+    let pki = TestPki::new();
+    let server = start_http_server(&pki, false).await;
+    let cert = pki.device("dev1");
     let other_ca = ngtt_pki::Ca::generate("someone else").expect("CA");
     let config = HttpConfig::new(cert.cert_pem, cert.key_pem)
         .with_ca_pem(other_ca.cert_pem())
-        .with_base_url(format!("https://localhost:{}", setup.http.port()));
+        .with_base_url(format!("https://localhost:{}", server.http_addr().port()));
     let err = HttpClient::new(config)
         .expect("client")
         .device_info()
         .await
         .expect_err("the server is not trusted");
     assert!(err.is_no_link(), "{err:?}");
-    setup.stop().await;
+    server.stop().await;
 }

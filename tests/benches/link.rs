@@ -13,9 +13,9 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ngtt_e2e::{device_config, RunningServer};
 use ngtt_proto::payload::{PathpointSeries, Sample};
 use ngtt_testkit::TestPki;
+use ngtt_testkit::{lively_device_config, TestServer};
 use ngtt_transport::Transport;
 
 fn series(i: u64) -> Vec<PathpointSeries> {
@@ -33,11 +33,11 @@ fn link(c: &mut Criterion) {
         .unwrap();
     let pki = TestPki::new();
     let (server, transport, mut orders) = rt.block_on(async {
-        let server = RunningServer::start(&pki, pki.scratch("db"), "127.0.0.1:0".parse().unwrap(), |c| {
+        let server = TestServer::start(&pki, pki.scratch("db"), |c| {
             c.max_inflight_orders = 1;
         })
         .await;
-        let (transport, orders) = Transport::spawn(device_config(&pki, "bench", server.addr)).unwrap();
+        let (transport, orders) = Transport::spawn(lively_device_config(&pki, "bench", server.addr)).unwrap();
         transport.connected().await.unwrap();
         (server, transport, orders)
     });
@@ -51,11 +51,7 @@ fn link(c: &mut Criterion) {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    server
-                        .handle
-                        .queue_order("bench", sections.clone())
-                        .await
-                        .unwrap();
+                    server.queue_bytes("bench", sections.clone()).await;
                     let order = orders.recv().await.unwrap();
                     order.ack().await.unwrap();
                 }

@@ -23,11 +23,11 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
-use ngtt_e2e::smok::{any_port, device_builder, http_addr, start_server, Mode};
-use ngtt_e2e::RunningServer;
 use ngtt_proto::payload::{PathpointSeries, Sample};
 use ngtt_server::OrderState;
+use ngtt_testkit::smok::{any_port, device_builder, start_server, Mode};
 use ngtt_testkit::TestPki;
+use ngtt_testkit::TestServer;
 use ngtt_testkit::{CountingRelay, Traffic};
 use ngtt_transport::Timings;
 use smok_client::{DeviceOrders, SmokDevice};
@@ -86,9 +86,9 @@ fn http_client(pki: &TestPki, id: &str, relay: &CountingRelay) -> HttpClient {
     HttpClient::new(config).unwrap()
 }
 
-async fn relays(server: &RunningServer) -> (CountingRelay, CountingRelay) {
+async fn relays(server: &TestServer) -> (CountingRelay, CountingRelay) {
     let ngtt = CountingRelay::start(server.addr).await.unwrap();
-    let http = CountingRelay::start(http_addr(server)).await.unwrap();
+    let http = CountingRelay::start(server.http_addr()).await.unwrap();
     (ngtt, http)
 }
 
@@ -124,11 +124,7 @@ fn transports(c: &mut Criterion) {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    server
-                        .handle
-                        .queue_order("bench-ngtt", sections.clone())
-                        .await
-                        .unwrap();
+                    server.queue_bytes("bench-ngtt", sections.clone()).await;
                     orders.recv().await.unwrap().ack().await.unwrap();
                 }
                 start.elapsed()
@@ -140,11 +136,7 @@ fn transports(c: &mut Criterion) {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    server
-                        .handle
-                        .queue_order("bench-http", sections.clone())
-                        .await
-                        .unwrap();
+                    server.queue_bytes("bench-http", sections.clone()).await;
                     let handed = poller.fetch_orders().await.unwrap();
                     assert_eq!(handed.len(), 1);
                 }
@@ -238,7 +230,7 @@ impl<'a> Meter<'a> {
     }
 }
 
-async fn until_confirmed(server: &RunningServer, id: i64) {
+async fn until_confirmed(server: &TestServer, id: i64) {
     while server.state(id) != OrderState::Confirmed {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
@@ -265,11 +257,7 @@ async fn measure_bytes(pki: &TestPki, full: bool) -> Bytes {
     let mut m = Meter::new(&ngtt_relay);
     for _ in 0..ROUNDS {
         let t = m.begin();
-        let id = server
-            .handle
-            .queue_order("bytes-ngtt", sections.clone())
-            .await
-            .unwrap();
+        let id = server.queue_bytes("bytes-ngtt", sections.clone()).await;
         orders.recv().await.unwrap().ack().await.unwrap();
         until_confirmed(&server, id).await;
         m.end(t).await;
@@ -319,11 +307,7 @@ async fn measure_bytes(pki: &TestPki, full: bool) -> Bytes {
     for fresh in [false, true] {
         let mut m = Meter::new(&http_relay);
         for _ in 0..ROUNDS {
-            let id = server
-                .handle
-                .queue_order("bytes-http", sections.clone())
-                .await
-                .unwrap();
+            let id = server.queue_bytes("bytes-http", sections.clone()).await;
             let t = m.begin();
             let client = fresh.then(|| http_client(pki, "bytes-http", &http_relay));
             assert_eq!(

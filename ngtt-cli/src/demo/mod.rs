@@ -3,10 +3,10 @@
 //! A throw-away PKI and database in a temporary directory, the server in this process (NGTT and
 //! the device HTTP API), devices of both kinds built with `smok-client` and running its order
 //! executor, the same orders queued for all of them, uploads and logs from all of them — then a
-//! table of what it cost. Each transport's traffic passes through a byte-counting relay.
+//! table of what it cost. Each transport's traffic passes through a byte-counting relay
+//! (`ngtt_net::CountingRelay`).
 
 mod fleet;
-mod relay;
 mod report;
 
 use std::collections::HashMap;
@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use ngtt_net::CountingRelay;
 use ngtt_pki::PkiDir;
 use ngtt_proto::payload::{Level, LogRecord, PathpointSeries, Sample};
 use ngtt_proto::Environment;
@@ -25,7 +26,6 @@ use smok_client::SmokDevice;
 
 use crate::error::CliError;
 use fleet::Arrivals;
-use relay::Relay;
 use report::Measured;
 
 /// Examples shown by `ngtt demo --help`.
@@ -81,7 +81,7 @@ pub fn run(args: &DemoArgs, out: &mut impl Write) -> Result<(), CliError> {
 /// One transport's devices and their relay.
 struct Side {
     devices: Vec<SmokDevice>,
-    relay: Relay,
+    relay: CountingRelay,
     measured: Measured,
 }
 
@@ -110,7 +110,7 @@ async fn demo(args: &DemoArgs, out: &mut impl Write) -> Result<bool, CliError> {
 
     // The devices, each kind behind its own byte-counting relay.
     let relay = |addr| async move {
-        Relay::start(addr)
+        CountingRelay::start(addr)
             .await
             .map_err(|e| CliError::Demo(format!("relay: {e}")))
     };
@@ -201,7 +201,10 @@ async fn demo(args: &DemoArgs, out: &mut impl Write) -> Result<bool, CliError> {
         out,
         format!("queueing {} order(s) for every device ...", args.orders),
     );
-    let (phase_start, bytes_before) = (Instant::now(), [ngtt.relay.bytes(), http.relay.bytes()]);
+    let (phase_start, bytes_before) = (
+        Instant::now(),
+        [ngtt.relay.traffic().total(), http.relay.traffic().total()],
+    );
     let queued = queue_orders(&handle, &ngtt, &http, args.orders, poll).await?;
     let deadline = Instant::now() + poll * 2 + Duration::from_secs(10);
     let all_arrived = || {
@@ -238,7 +241,7 @@ async fn demo(args: &DemoArgs, out: &mut impl Write) -> Result<bool, CliError> {
                 }
             }
         }
-        let order_bytes = (side.relay.bytes() - before) as f64 - rate * phase.as_secs_f64();
+        let order_bytes = (side.relay.traffic().total() - before) as f64 - rate * phase.as_secs_f64();
         side.measured.bytes_per_order = order_bytes.max(0.0) / side.measured.orders_queued.max(1) as f64;
     }
 
@@ -285,11 +288,11 @@ async fn demo(args: &DemoArgs, out: &mut impl Write) -> Result<bool, CliError> {
 
 /// Idle bytes of each side over `window`.
 async fn measure_idle(ngtt: &Side, http: &Side, window: Duration) -> (f64, f64) {
-    let before = (ngtt.relay.bytes(), http.relay.bytes());
+    let before = (ngtt.relay.traffic().total(), http.relay.traffic().total());
     tokio::time::sleep(window).await;
     (
-        (ngtt.relay.bytes() - before.0) as f64,
-        (http.relay.bytes() - before.1) as f64,
+        (ngtt.relay.traffic().total() - before.0) as f64,
+        (http.relay.traffic().total() - before.1) as f64,
     )
 }
 

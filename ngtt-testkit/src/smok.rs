@@ -6,13 +6,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ngtt_proto::payload::{PathpointSeries, Sample};
-use ngtt_testkit::TestPki;
-use ngtt_transport::{BackoffConfig, Timings};
-use serde_json::{json, Value};
 use smok_client::{DeviceOrder, DeviceOrders, LinkState, SmokDevice, SmokDeviceBuilder, Via};
+use smok_http::{AuthMode, HttpConfig};
 use tokio::time::timeout;
 
-use crate::{RunningServer, WAIT};
+use crate::{test_backoff, test_timings, TestPki, TestServer, WAIT};
 
 /// 2026-11-25 00:00:00 UTC in ms: the timestamp of test samples.
 pub const T0: u64 = 1_795_564_800_000;
@@ -38,27 +36,6 @@ impl Mode {
 
 /// How often an HTTP-mode test device polls for orders.
 pub const TEST_POLL: Duration = Duration::from_millis(50);
-
-/// NGTT keepalive timings for tests (pings every 500 ms).
-pub fn test_timings() -> Timings {
-    Timings {
-        ping_after: Duration::from_millis(500),
-        dead_after: Duration::from_secs(3),
-        write_timeout: Duration::from_secs(3),
-        connect_timeout: Duration::from_secs(3),
-    }
-}
-
-/// NGTT reconnect backoff for tests: 20 ms to 200 ms.
-pub fn test_backoff() -> BackoffConfig {
-    BackoffConfig {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(200),
-        reset_after: Duration::from_secs(1),
-        jitter: 0.25,
-        seed: Some(11),
-    }
-}
 
 /// Device `id` of `pki` (issued on the spot) in `mode`, NGTT at `ngtt`, the HTTP API at
 /// `http` (both on loopback, verified against the test CA), with test timings: 50 ms polls,
@@ -86,13 +63,8 @@ pub fn device_builder(
 
 /// Starts a server with its NGTT listener on `ngtt` and the device HTTP API on `http`
 /// (`127.0.0.1:0` for fresh ports), its database at `db`.
-pub async fn start_server(pki: &TestPki, db: PathBuf, ngtt: SocketAddr, http: SocketAddr) -> RunningServer {
-    RunningServer::start(pki, db, ngtt, |c| c.http_listen = Some(http)).await
-}
-
-/// The server's device HTTP API address.
-pub fn http_addr(server: &RunningServer) -> SocketAddr {
-    server.http_addr.expect("the device HTTP API is enabled")
+pub async fn start_server(pki: &TestPki, db: PathBuf, ngtt: SocketAddr, http: SocketAddr) -> TestServer {
+    TestServer::start_at(pki, db, ngtt, |c| c.http_listen = Some(http)).await
 }
 
 /// A loopback address nothing listens on right now (bound, then released): where a server
@@ -105,11 +77,6 @@ pub fn vacant_addr() -> SocketAddr {
 /// `127.0.0.1:0`.
 pub fn any_port() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
-}
-
-/// One section reading `path`, as JSON.
-pub fn read(path: &str) -> Value {
-    json!([{"orders": [{"type": "read", "path": path}]}])
 }
 
 /// Ten samples of `path`, a second apart from [`T0`], valued 0 to 9.
@@ -135,4 +102,32 @@ pub async fn until_link(device: &SmokDevice, what: &str, done: impl Fn(&LinkStat
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for the link to be {what}"))
         .expect("the device is open");
+}
+
+/// A server with its database in `pki`'s scratch space and the device HTTP API on
+/// `127.0.0.1:0`: over HTTPS with client certificates, or — `behind_proxy` — plain HTTP that
+/// trusts the client-certificate header, as behind a TLS-terminating proxy.
+pub async fn start_http_server(pki: &TestPki, behind_proxy: bool) -> TestServer {
+    TestServer::start(pki, pki.scratch("ngtt.db"), |c| {
+        c.http_listen = Some(any_port());
+        c.trust_proxy_header = behind_proxy;
+        c.http_plain = behind_proxy;
+    })
+    .await
+}
+
+/// The `smok-http` configuration of device `id` of `pki` (issued on the spot) against
+/// `server`'s device HTTP API: HTTPS with its certificate, or the header over plain HTTP for a
+/// server started `behind_proxy`.
+pub fn http_config(pki: &TestPki, server: &TestServer, id: &str, behind_proxy: bool) -> HttpConfig {
+    let cert = pki.device(id);
+    let config = HttpConfig::new(cert.cert_pem, cert.key_pem);
+    match behind_proxy {
+        true => config
+            .with_auth(AuthMode::ProxyHeader)
+            .with_base_url(format!("http://{}", server.http_addr())),
+        false => config
+            .with_ca_pem(pki.ca_pem())
+            .with_base_url(format!("https://localhost:{}", server.http_addr().port())),
+    }
 }

@@ -1,5 +1,6 @@
-//! A device HTTP API client for the tests: reqwest over rustls with a device certificate (or
-//! none), raw bodies, and the answer decoded by its Content-Type.
+//! [`HttpDevice`]: a device HTTP API client for the tests that send what `smok-http` never
+//! would: reqwest over rustls with a device certificate (or none), raw bodies and headers, and
+//! the answer decoded by its Content-Type.
 
 use std::net::SocketAddr;
 
@@ -8,14 +9,20 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::Pki;
+use crate::TestPki;
 
+/// The header form of a certificate PEM (every newline a tab), as `smok-http` sends it.
+pub use smok_http::header_form;
+
+/// The MiniJSON media type.
 pub const MINIJSON: &str = "application/minijson";
 
 /// What came back.
 #[derive(Debug)]
 pub struct Answer {
+    /// The HTTP status.
     pub status: u16,
+    /// The Content-Type header (empty when absent).
     pub content_type: String,
     /// The body decoded from JSON or MiniJSON (as JSON).
     pub body: Value,
@@ -23,14 +30,16 @@ pub struct Answer {
 
 /// A client of one server's device HTTP API.
 pub struct HttpDevice {
+    /// The reqwest client.
     pub client: reqwest::Client,
+    /// The base URL, without a trailing slash.
     pub base: String,
 }
 
 impl HttpDevice {
     /// HTTPS to `addr` trusting the test CA, presenting `cert` (or no certificate).
-    pub fn https(addr: SocketAddr, pki: &Pki, cert: Option<&CertifiedKey>) -> HttpDevice {
-        let ca = reqwest::Certificate::from_pem(pki.ca.cert_pem().as_bytes()).expect("CA");
+    pub fn https(addr: SocketAddr, pki: &TestPki, cert: Option<&CertifiedKey>) -> HttpDevice {
+        let ca = reqwest::Certificate::from_pem(pki.ca_pem().as_bytes()).expect("CA");
         let mut builder = reqwest::Client::builder()
             .tls_built_in_root_certs(false)
             .add_root_certificate(ca);
@@ -69,12 +78,10 @@ impl HttpDevice {
         }
         let response = request.send().await?;
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let content_type = match response.headers().get(CONTENT_TYPE) {
+            Some(value) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            None => String::new(),
+        };
         let bytes = response.bytes().await?;
         let body = if content_type == MINIJSON {
             Value::from(minijson::from_slice::<minijson::Value>(&bytes).expect("MiniJSON answer"))
@@ -120,9 +127,4 @@ impl HttpDevice {
         self.call(method, path, Some(("application/json", bytes)), &[])
             .await
     }
-}
-
-/// The header form of a certificate PEM: every newline replaced by a tab.
-pub fn header_form(cert_pem: &str) -> String {
-    cert_pem.replace('\n', "\t")
 }

@@ -1,103 +1,59 @@
-//! A scripted NGTT test server: real TLS (tokio-rustls, client certificates verified against the
-//! test CA) on 127.0.0.1, speaking raw frames so that each test says exactly what the server
-//! sends and checks exactly what the device wrote.
-//!
-//! Also used by `ngtt-cli/tests/device.rs` (through `#[path]`), so it depends only on crates
-//! both test suites have.
-#![allow(dead_code)]
+//! [`ScriptedServer`]: an NGTT test server over real TLS (client certificates verified
+//! against the test CA) on 127.0.0.1, speaking raw frames so that each test says exactly what
+//! the server sends and checks exactly what the device wrote. Used by `ngtt-transport`'s tests
+//! and by `ngtt-cli`'s tests of `ngtt device`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use ngtt_pki::{Ca, CertifiedKey};
-use ngtt_proto::{DeviceIdentity, Environment, Frame, FrameType, NgttCodec, ProtoError};
-use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use ngtt_net::tls::{self, ClientAuth, PemIdentity};
+use ngtt_pki::CertifiedKey;
+use ngtt_proto::{DeviceIdentity, Frame, FrameType, NgttCodec, ProtoError};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 
-/// How long a test waits for something that should happen.
+use crate::TestPki;
+
+/// How long a scripted exchange waits for the device's next step.
 pub const PATIENCE: Duration = Duration::from_secs(3);
-
-/// A CA with a server certificate (localhost, 127.0.0.1, ::1) and device `"dev-1"`.
-pub struct Pki {
-    pub ca: Ca,
-    pub server: CertifiedKey,
-    pub device: CertifiedKey,
-}
-
-impl Pki {
-    pub fn new() -> Pki {
-        let ca = Ca::generate("NGTT test CA").expect("CA");
-        let server = ca.issue_server(&[]).expect("server certificate");
-        let device = ca
-            .issue_device("dev-1", Environment::LocalDevelopment)
-            .expect("device certificate");
-        Pki { ca, server, device }
-    }
-}
-
-/// Logs to the test's output when `RUST_LOG` is set.
-pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
 
 /// A rustls server configuration presenting `server` and requiring client certificates
 /// issued by `client_ca_pem`.
-pub fn server_config(server: &CertifiedKey, client_ca_pem: &str) -> Arc<ServerConfig> {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(client_ca_pem.as_bytes()) {
-        roots.add(cert.expect("CA PEM")).expect("CA certificate");
-    }
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-        .build()
-        .expect("client verifier");
-    let chain = CertificateDer::pem_slice_iter(server.cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .expect("server certificate PEM");
-    let key = PrivateKeyDer::from_pem_slice(server.key_pem.as_bytes()).expect("server key PEM");
-    let config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)
-        .expect("server config");
-    Arc::new(config)
+pub fn server_tls(server: &CertifiedKey, client_ca_pem: &str) -> Arc<rustls::ServerConfig> {
+    let verifier = tls::client_verifier(client_ca_pem, ClientAuth::Required).expect("client verifier");
+    let identity = PemIdentity {
+        cert_pem: &server.cert_pem,
+        key_pem: &server.key_pem,
+        name: "server",
+    };
+    Arc::new(tls::server_config(identity, verifier).expect("server configuration"))
 }
 
 /// The listening test server. Connections are accepted only when a test asks.
-pub struct TestServer {
+pub struct ScriptedServer {
     listener: TcpListener,
     acceptor: TlsAcceptor,
+    /// Where devices connect.
     pub addr: SocketAddr,
 }
 
-impl TestServer {
+impl ScriptedServer {
     /// A server with a certificate of `pki`'s CA, trusting devices of that CA.
-    pub async fn start(pki: &Pki) -> TestServer {
-        TestServer::start_with(&pki.server, pki.ca.cert_pem()).await
+    pub async fn start(pki: &TestPki) -> ScriptedServer {
+        ScriptedServer::start_with(&pki.server, pki.ca_pem()).await
     }
 
     /// A server presenting `server`, trusting devices issued by `client_ca_pem`.
-    pub async fn start_with(server: &CertifiedKey, client_ca_pem: &str) -> TestServer {
+    pub async fn start_with(server: &CertifiedKey, client_ca_pem: &str) -> ScriptedServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local address");
-        TestServer {
+        ScriptedServer {
             listener,
-            acceptor: TlsAcceptor::from(server_config(server, client_ca_pem)),
+            acceptor: TlsAcceptor::from(server_tls(server, client_ca_pem)),
             addr,
         }
     }
@@ -139,12 +95,14 @@ impl TestServer {
 /// One accepted device connection, frame by frame.
 pub struct Conn {
     framed: Framed<TlsStream<TcpStream>, NgttCodec>,
+    /// Who the device is, from its certificate.
     pub identity: DeviceIdentity,
 }
 
 /// What the device did next.
 #[derive(Debug)]
 pub enum Next {
+    /// A frame.
     Frame(Frame),
     /// The device closed TLS cleanly (close_notify).
     Closed,
@@ -206,24 +164,6 @@ impl Conn {
     }
 }
 
-/// A device configuration for `pki`'s device and a server at `addr`, with short backoff
-/// (20 ms, at most 100 ms, fixed seed) and default keepalive timings.
-pub fn device_config(pki: &Pki, addr: SocketAddr) -> ngtt_transport::Config {
-    ngtt_transport::Config::new(
-        &addr.to_string(),
-        pki.ca.cert_pem(),
-        pki.device.cert_pem.clone(),
-        pki.device.key_pem.clone(),
-    )
-    .expect("config")
-    .with_backoff(ngtt_transport::BackoffConfig {
-        initial: Duration::from_millis(20),
-        max: Duration::from_millis(100),
-        seed: Some(7),
-        ..ngtt_transport::BackoffConfig::default()
-    })
-}
-
 /// Closes `transport` while `conn` reads what the device still writes, as a server does;
 /// returns the close outcome and the frames read meanwhile. The device must close TLS cleanly.
 pub async fn close_gracefully(
@@ -245,4 +185,39 @@ pub async fn close_gracefully(
     drop(conn);
     let outcome = closing.await.expect("close task");
     (outcome, frames)
+}
+
+/// A device (`ngtt-transport`, device `"dev-1"`) connected to a [`ScriptedServer`]: what most
+/// transport tests start from.
+pub struct ScriptedLink {
+    /// The PKI of both.
+    pub pki: TestPki,
+    /// The server.
+    pub server: ScriptedServer,
+    /// The device.
+    pub transport: ngtt_transport::Transport,
+    /// The orders the device receives.
+    pub orders: ngtt_transport::Orders,
+    /// The device's first connection, accepted (nothing read from it yet).
+    pub conn: Conn,
+}
+
+impl ScriptedLink {
+    /// Starts a server and a device configured by [`crate::device_config`] changed by `tune`,
+    /// and accepts the device's first connection.
+    pub async fn start(tune: impl FnOnce(ngtt_transport::Config) -> ngtt_transport::Config) -> ScriptedLink {
+        crate::init_logging();
+        let pki = TestPki::new();
+        let server = ScriptedServer::start(&pki).await;
+        let config = tune(crate::device_config(&pki, "dev-1", server.addr));
+        let (transport, orders) = ngtt_transport::Transport::spawn(config).expect("spawn");
+        let conn = server.accept().await;
+        ScriptedLink {
+            pki,
+            server,
+            transport,
+            orders,
+            conn,
+        }
+    }
 }

@@ -17,15 +17,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use futures::{SinkExt, StreamExt};
 use ngtt_proto::{Frame, FrameType, NgttCodec};
-use ngtt_testkit::TestPki;
-use rustls::server::WebPkiClientVerifier;
-use rustls::RootCertStore;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
+
+use crate::{server_tls, TestPki};
 
 #[derive(Default)]
 struct Script {
@@ -103,7 +100,7 @@ pub struct RejectingNgtt {
 impl RejectingNgtt {
     /// A server with `pki`'s server certificate, trusting `pki`'s devices.
     pub async fn start(pki: &TestPki) -> RejectingNgtt {
-        let acceptor = TlsAcceptor::from(server_tls(pki));
+        let acceptor = TlsAcceptor::from(server_tls(&pki.server, pki.ca_pem()));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
         let uploads = Arc::new(AtomicU64::new(0));
@@ -158,26 +155,4 @@ impl Drop for RejectingNgtt {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-fn server_tls(pki: &TestPki) -> Arc<rustls::ServerConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(pki.ca_pem().as_bytes()) {
-        roots.add(cert.expect("CA PEM")).expect("CA certificate");
-    }
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
-        .build()
-        .expect("client verifier");
-    let chain = CertificateDer::pem_slice_iter(pki.server.cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .expect("server certificate PEM");
-    let key = PrivateKeyDer::from_pem_slice(pki.server.key_pem.as_bytes()).expect("server key PEM");
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)
-        .expect("server config");
-    Arc::new(config)
 }
