@@ -190,6 +190,9 @@ fn frames_carry_typed_payloads() {
     assert_eq!(reject.payload_opt::<&str>().unwrap(), Some("no such pathpoint"));
     assert_eq!(Frame::data_stream_reject(3).payload_opt::<&str>().unwrap(), None);
     assert!(Frame::data_stream_reject(3).payload_as::<&str>().is_err());
+    let reject = Frame::order_reject_because(9, "too large").unwrap();
+    assert_eq!((reject.kind, reject.tid), (FrameType::OrderReject, 9));
+    assert_eq!(reject.payload_opt::<&str>().unwrap(), Some("too large"));
     let garbage = Frame::new(FrameType::Logs, 0, &b"\x1c"[..]);
     assert!(matches!(
         garbage.payload_as::<Vec<LogRecord>>(),

@@ -11,6 +11,42 @@ pub const DEFAULT_PORT: u16 = 2405;
 /// Default bound of the offline log buffer (NGTT.md §4.4).
 pub const DEFAULT_LOG_BUFFER: usize = 20_000;
 
+/// Default bound of the uploads waiting on the device (sent or not, but not answered yet):
+/// at most this many (see [`UploadLimits`]).
+pub const DEFAULT_MAX_PENDING_UPLOADS: usize = 4096;
+
+/// Default bound of the payload bytes of the uploads waiting on the device: 16 MiB, so that one
+/// upload of the largest frame a default server accepts still fits (see [`UploadLimits`]).
+pub const DEFAULT_MAX_PENDING_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
+
+/// Default bound of the orders a device holds at once: handed to the application (or waiting
+/// in the [`crate::Orders`] stream) and not answered yet.
+pub const DEFAULT_MAX_OPEN_ORDERS: usize = 64;
+
+/// How many uploads may wait on the device for the server's answer, and how many payload bytes
+/// they may hold together: the bound of what a device keeps in memory for its uploads during
+/// an outage. When either is reached, [`crate::Transport::sync_pathpoints`] waits for room
+/// (backpressure) and [`crate::Transport::try_sync_pathpoints`] fails with
+/// [`TransportError::UploadQueueFull`]; room is made by the server's answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// Uploads waiting at most ([`DEFAULT_MAX_PENDING_UPLOADS`]).
+    pub max_count: usize,
+    /// Payload bytes waiting at most ([`DEFAULT_MAX_PENDING_UPLOAD_BYTES`]). An upload larger
+    /// than this alone can never be queued: it fails at once with
+    /// [`TransportError::UploadTooLarge`].
+    pub max_bytes: usize,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        UploadLimits {
+            max_count: DEFAULT_MAX_PENDING_UPLOADS,
+            max_bytes: DEFAULT_MAX_PENDING_UPLOAD_BYTES,
+        }
+    }
+}
+
 /// Keepalive and dead-peer timings (NGTT.md §4.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timings {
@@ -96,8 +132,14 @@ pub struct Config {
     pub log_batch_bytes: usize,
     /// Send FETCH_ORDERS after each handshake (true); a data-only device sets false.
     pub fetch_orders: bool,
-    /// Largest frame payload accepted from the server (16 MiB).
+    /// Largest frame payload accepted from the server (16 MiB). A larger frame is read past
+    /// without being buffered; an ORDER of that size is refused with ORDER_REJECT.
     pub max_frame_len: usize,
+    /// Bounds of the uploads waiting for the server's answer.
+    pub upload_limits: UploadLimits,
+    /// Orders held at once, at most (64): an ORDER beyond this is not taken (nothing is
+    /// answered, so the server delivers it again on the next connection).
+    pub max_open_orders: usize,
     /// How long a close caused by dropping every handle may spend flushing (5 s).
     pub close_timeout: Duration,
 }
@@ -115,6 +157,8 @@ impl fmt::Debug for Config {
             .field("log_batch_bytes", &self.log_batch_bytes)
             .field("fetch_orders", &self.fetch_orders)
             .field("max_frame_len", &self.max_frame_len)
+            .field("upload_limits", &self.upload_limits)
+            .field("max_open_orders", &self.max_open_orders)
             .field("close_timeout", &self.close_timeout)
             .finish_non_exhaustive()
     }
@@ -144,6 +188,8 @@ impl Config {
             log_batch_bytes: 64 * 1024,
             fetch_orders: true,
             max_frame_len: ngtt_proto::DEFAULT_MAX_FRAME_LEN,
+            upload_limits: UploadLimits::default(),
+            max_open_orders: DEFAULT_MAX_OPEN_ORDERS,
             close_timeout: Duration::from_secs(5),
         })
     }
@@ -181,6 +227,18 @@ impl Config {
     /// The same configuration with another maximum received payload length.
     pub fn with_max_frame_len(mut self, len: usize) -> Self {
         self.max_frame_len = len;
+        self
+    }
+
+    /// The same configuration with other upload bounds.
+    pub fn with_upload_limits(mut self, limits: UploadLimits) -> Self {
+        self.upload_limits = limits;
+        self
+    }
+
+    /// The same configuration holding at most `orders` unanswered orders.
+    pub fn with_max_open_orders(mut self, orders: usize) -> Self {
+        self.max_open_orders = orders;
         self
     }
 
@@ -259,6 +317,8 @@ mod tests {
         assert_eq!((c.log_buffer, c.max_frame_len), (3, 10));
         assert_eq!(c.timings.ping_after, Duration::from_secs(30));
         assert_eq!(c.backoff.max, Duration::from_secs(60));
+        assert_eq!(c.upload_limits, UploadLimits::default());
+        assert_eq!(c.max_open_orders, DEFAULT_MAX_OPEN_ORDERS);
         assert!(!format!("{c:?}").contains("key_pem"));
     }
 }

@@ -86,13 +86,31 @@ pub enum TransportError {
 
     /// An upload whose frame would exceed the largest frame (`Config::max_frame_len`): a server
     /// with the same limit would drop the connection for it every time, so it is refused
-    /// before it is sent. Split the data into smaller uploads.
-    #[error("the upload is {len} bytes, more than the largest frame of {max} bytes")]
+    /// before it is sent. Also an upload larger than all the room for waiting uploads
+    /// (`UploadLimits::max_bytes`), which could never be queued. Split the data into smaller
+    /// uploads.
+    #[error("the upload is {len} bytes, more than the largest of {max} bytes")]
     UploadTooLarge {
         /// Size of the encoded upload.
         len: usize,
         /// The limit.
         max: usize,
+    },
+
+    /// [`crate::Transport::try_sync_pathpoints`] found no room: as many uploads, or as many
+    /// bytes of them, as `Config::upload_limits` allows already wait for the server's answer.
+    /// Nothing was queued; try again once some are answered (or use
+    /// [`crate::Transport::sync_pathpoints`], which waits for room).
+    #[error(
+        "{pending} uploads ({pending_bytes} bytes) already wait for the server: no room for {len} bytes more"
+    )]
+    UploadQueueFull {
+        /// Uploads waiting.
+        pending: usize,
+        /// Their payload bytes.
+        pending_bytes: usize,
+        /// Size of the refused upload.
+        len: usize,
     },
 
     /// The answer to an order was not sent because the connection the order came on is gone;

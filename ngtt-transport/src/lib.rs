@@ -8,7 +8,9 @@
 //! * [`Transport::spawn`] starts a background task that keeps the connection alive and returns
 //!   the [`Transport`] handle and the [`Orders`] stream. Orders are answered by hand
 //!   ([`ReceivedOrder::ack`] / [`ReceivedOrder::nack`]); uploads
-//!   ([`Transport::sync_pathpoints`]) resolve on the server's answer and survive reconnects;
+//!   ([`Transport::sync_pathpoints`]) resolve on the server's answer and survive reconnects,
+//!   within [`UploadLimits`] (waiting for room, or failing with
+//!   [`Transport::try_sync_pathpoints`]);
 //!   logs ([`Transport::send_logs`]) are best effort with a bounded offline buffer; the state
 //!   is watchable ([`Transport::watch_state`]) and [`Transport::stats`] counts frames and
 //!   bytes.
@@ -61,9 +63,11 @@
 #![deny(missing_docs)]
 
 mod backoff;
+mod budget;
 mod config;
 mod driver;
 mod error;
+mod inbound;
 mod io;
 mod logbuf;
 mod orders;
@@ -74,8 +78,12 @@ mod tls;
 mod transport;
 
 pub use backoff::Backoff;
-pub use config::{split_host_port, BackoffConfig, Config, Timings, DEFAULT_LOG_BUFFER, DEFAULT_PORT};
+pub use config::{
+    split_host_port, BackoffConfig, Config, Timings, UploadLimits, DEFAULT_LOG_BUFFER,
+    DEFAULT_MAX_OPEN_ORDERS, DEFAULT_MAX_PENDING_UPLOADS, DEFAULT_MAX_PENDING_UPLOAD_BYTES, DEFAULT_PORT,
+};
 pub use error::TransportError;
+pub use inbound::{Inbound, InboundCodec};
 pub use logbuf::LogBuffer;
 pub use orders::{Orders, ReceivedOrder};
 pub use rng::SplitMix64;

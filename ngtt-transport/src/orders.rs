@@ -26,12 +26,12 @@ use crate::session::IncomingOrder;
 pub struct ReceivedOrder {
     order: IncomingOrder,
     epoch: u64,
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::Sender<Command>,
     answered: bool,
 }
 
 impl ReceivedOrder {
-    pub(crate) fn new(order: IncomingOrder, epoch: u64, commands: mpsc::UnboundedSender<Command>) -> Self {
+    pub(crate) fn new(order: IncomingOrder, epoch: u64, commands: mpsc::Sender<Command>) -> Self {
         ReceivedOrder {
             order,
             epoch,
@@ -84,13 +84,16 @@ impl ReceivedOrder {
             confirm,
             reply,
         };
-        self.commands.send(command).map_err(|_| TransportError::Closed)?;
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| TransportError::Closed)?;
         answer.await.map_err(|_| TransportError::Closed)?
     }
 
-    /// Marks the order as not needing an answer (its connection is gone), silencing the drop
-    /// warning.
-    fn forget(mut self) {
+    /// Marks the order as not needing an answer (its connection is gone, or it was never
+    /// handed out), silencing the drop warning.
+    pub(crate) fn forget(mut self) {
         self.answered = true;
     }
 }
@@ -114,13 +117,13 @@ impl Drop for ReceivedOrder {
 /// of a reconnect while it sat unread.
 #[derive(Debug)]
 pub struct Orders {
-    receiver: mpsc::UnboundedReceiver<ReceivedOrder>,
+    receiver: mpsc::Receiver<ReceivedOrder>,
     /// Epoch of the current connection, 0 while disconnected.
     live_epoch: Arc<AtomicU64>,
 }
 
 impl Orders {
-    pub(crate) fn new(receiver: mpsc::UnboundedReceiver<ReceivedOrder>, live_epoch: Arc<AtomicU64>) -> Self {
+    pub(crate) fn new(receiver: mpsc::Receiver<ReceivedOrder>, live_epoch: Arc<AtomicU64>) -> Self {
         Orders { receiver, live_epoch }
     }
 

@@ -15,7 +15,9 @@ use crate::error::TransportError;
 pub enum ConnectionState {
     /// Connecting (TCP and TLS handshake).
     Connecting {
-        /// 1 for the first attempt after a success (or the start), 2 after one failure, ...
+        /// Which attempt since the last established connection (or the start): 1 for the first
+        /// (also the first reconnect after a connection dropped), 2 after one failed attempt,
+        /// and so on.
         attempt: u32,
     },
     /// Connected; frames flow.
@@ -29,7 +31,10 @@ pub enum ConnectionState {
     Backoff {
         /// When the next attempt starts.
         until: Instant,
-        /// Consecutive failures so far (1 after the first).
+        /// Consecutive failures the backoff counts (1 after the first): failed attempts, and
+        /// connections that dropped before `BackoffConfig::reset_after` (a longer one starts
+        /// the count over). This sets the delay, so it may exceed the `attempt` of the
+        /// following [`ConnectionState::Connecting`].
         attempt: u32,
         /// Why the last attempt failed or the connection dropped.
         last_error: Arc<TransportError>,
@@ -90,6 +95,14 @@ pub struct Stats {
     pub logs_dropped: u64,
     /// Log records waiting in the buffer.
     pub logs_buffered: u64,
+    /// Uploads waiting for the server's answer (at most `UploadLimits::max_count`).
+    pub uploads_pending: u64,
+    /// Their payload bytes (at most `UploadLimits::max_bytes`).
+    pub uploads_pending_bytes: u64,
+    /// Frames larger than `Config::max_frame_len` read past without being buffered.
+    pub frames_oversized: u64,
+    /// ORDER frames not taken because `Config::max_open_orders` were already held.
+    pub orders_refused_busy: u64,
 }
 
 /// The live counters behind [`Stats`], shared by the background task and the handles.
@@ -108,6 +121,8 @@ pub(crate) struct Counters {
     pub uploads_confirmed: AtomicU64,
     pub uploads_rejected: AtomicU64,
     pub logs_sent: AtomicU64,
+    pub frames_oversized: AtomicU64,
+    pub orders_refused_busy: AtomicU64,
 }
 
 /// Adds `n` to a counter.
@@ -116,7 +131,8 @@ pub(crate) fn add(counter: &AtomicU64, n: usize) {
 }
 
 impl Counters {
-    /// The counters now; the log buffer's figures are filled in by the caller.
+    /// The counters now; the log buffer's and the uploads' figures are filled in by the
+    /// caller.
     pub fn snapshot(self: &Arc<Self>) -> Stats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Stats {
@@ -135,6 +151,10 @@ impl Counters {
             logs_sent: get(&self.logs_sent),
             logs_dropped: 0,
             logs_buffered: 0,
+            uploads_pending: 0,
+            uploads_pending_bytes: 0,
+            frames_oversized: get(&self.frames_oversized),
+            orders_refused_busy: get(&self.orders_refused_busy),
         }
     }
 }

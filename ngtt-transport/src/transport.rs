@@ -5,13 +5,16 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use ngtt_proto::payload::{LogRecord, PathpointSeries};
 use ngtt_proto::{DeviceIdentity, ProtoError};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tracing::Instrument;
 
+use crate::budget::{UploadBudget, UploadPermit};
 use crate::config::Config;
-use crate::driver::{Command, Driver, Shared};
+use crate::driver::{Command, Driver, Shared, COMMAND_QUEUE};
 use crate::error::TransportError;
 use crate::logbuf::LogBuffer;
 use crate::orders::Orders;
@@ -38,7 +41,7 @@ pub struct CloseOutcome {
 /// within [`Config::close_timeout`].
 #[derive(Debug, Clone)]
 pub struct Transport {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::Sender<Command>,
     shared: Shared,
     state: watch::Receiver<ConnectionState>,
     identity: Arc<DeviceIdentity>,
@@ -55,15 +58,22 @@ impl Transport {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| TransportError::Config("Transport::spawn needs a tokio runtime".into()))?;
         let tls = config.tls_setup()?;
+        let budget = UploadBudget::new(config.upload_limits)?;
+        if config.max_open_orders == 0 {
+            return Err(TransportError::Config(
+                "max_open_orders must be at least 1".into(),
+            ));
+        }
         let identity = Arc::new(tls.identity.clone());
-        let (commands, command_receiver) = mpsc::unbounded_channel();
-        let (order_sender, order_receiver) = mpsc::unbounded_channel();
+        let (commands, command_receiver) = mpsc::channel(COMMAND_QUEUE);
+        let (order_sender, order_receiver) = mpsc::channel(config.max_open_orders);
         let (state_sender, state) = watch::channel(ConnectionState::Connecting { attempt: 1 });
         let shared = Shared {
             logs: Arc::new(Mutex::new(LogBuffer::new(config.log_buffer))),
             log_notify: Arc::new(Notify::new()),
             counters: Arc::default(),
             live_epoch: Arc::new(AtomicU64::new(0)),
+            budget,
         };
         let span = tracing::info_span!(
             "ngtt_device",
@@ -100,43 +110,93 @@ impl Transport {
         &self.identity
     }
 
-    /// Uploads pathpoint data (DATA_STREAM).
+    /// Uploads pathpoint data (DATA_STREAM), waiting for room when the uploads already waiting
+    /// for the server fill [`Config::upload_limits`] (backpressure).
     ///
-    /// The upload is queued when this is called, not when the future is first polled, and it
-    /// goes on even if the future is dropped. The future resolves `Ok(())` on
-    /// DATA_STREAM_CONFIRM and [`TransportError::Refused`] on DATA_STREAM_REJECT. Until then
-    /// the upload survives any number of reconnects: after each, it is sent again, once, with
-    /// a new tid, in the order uploads were made. Fails with [`TransportError::Closed`] when
-    /// the transport closes first, and at once when the series cannot be encoded or the upload
-    /// is larger than the largest frame ([`TransportError::UploadTooLarge`]: a server with the
-    /// same limit would drop the connection for it on every attempt).
+    /// When there is room, the upload is queued when this is called, not when the future is
+    /// first polled, and it goes on even if the future is dropped. When there is none, the
+    /// future waits for the server to answer earlier uploads (first come, first served) and
+    /// queues it then; dropping the future while it waits gives the upload up. The future
+    /// resolves `Ok(())` on DATA_STREAM_CONFIRM and [`TransportError::Refused`] on
+    /// DATA_STREAM_REJECT. Until then the upload survives any number of reconnects: after
+    /// each, it is sent again, once, with a new tid, in the order uploads were made. Fails
+    /// with [`TransportError::Closed`] when the transport closes first, and at once when the
+    /// series cannot be encoded or the upload is larger than the largest frame or than all the
+    /// room for uploads ([`TransportError::UploadTooLarge`]: a server with the same limit
+    /// would drop the connection for it on every attempt).
     pub fn sync_pathpoints(
         &self,
         series: Vec<PathpointSeries>,
     ) -> impl Future<Output = Result<(), TransportError>> + Send + 'static {
-        let queued = self.queue_upload(&series);
-        async move { queued?.await.map_err(|_| TransportError::Closed)? }
+        self.upload(&series, WhenFull::Wait)
     }
 
+    /// Like [`Transport::sync_pathpoints`], but fails at once with
+    /// [`TransportError::UploadQueueFull`], queuing nothing, when there is no room for the
+    /// upload now: for a caller that would rather drop or aggregate data than wait.
+    pub fn try_sync_pathpoints(
+        &self,
+        series: Vec<PathpointSeries>,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send + 'static {
+        self.upload(&series, WhenFull::Fail)
+    }
+
+    fn upload(
+        &self,
+        series: &[PathpointSeries],
+        when_full: WhenFull,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send + 'static {
+        let queued = self.queue_upload(series, when_full);
+        async move {
+            let answer = match queued? {
+                Queued::Now(answer) => answer,
+                Queued::Later(later) => later.queue().await?,
+            };
+            answer.await.map_err(|_| TransportError::Closed)?
+        }
+    }
+
+    /// Queues the upload now if there is room (and room in the command queue).
     fn queue_upload(
         &self,
         series: &[PathpointSeries],
-    ) -> Result<oneshot::Receiver<Result<(), TransportError>>, TransportError> {
-        let payload = minijson::to_vec(series).map_err(ProtoError::from)?;
+        when_full: WhenFull,
+    ) -> Result<Queued, TransportError> {
+        let payload = Bytes::from(minijson::to_vec(series).map_err(ProtoError::from)?);
         if payload.len() > self.max_frame_len {
             return Err(TransportError::UploadTooLarge {
                 len: payload.len(),
                 max: self.max_frame_len,
             });
         }
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(Command::Upload {
-                payload: payload.into(),
-                reply,
+        let later = |permit| {
+            Queued::Later(Later {
+                payload: payload.clone(),
+                permit,
+                commands: self.commands.clone(),
+                budget: self.shared.budget.clone(),
             })
-            .map_err(|_| TransportError::Closed)?;
-        Ok(answer)
+        };
+        let permit = match self.shared.budget.try_reserve(payload.len()) {
+            Ok(permit) => permit,
+            Err(TransportError::UploadQueueFull { .. }) if when_full == WhenFull::Wait => {
+                return Ok(later(None));
+            }
+            Err(e) => return Err(e),
+        };
+        match self.commands.try_reserve() {
+            Ok(slot) => {
+                let (reply, answer) = oneshot::channel();
+                slot.send(Command::Upload {
+                    payload: payload.clone(),
+                    reply,
+                    permit,
+                });
+                Ok(Queued::Now(answer))
+            }
+            Err(TrySendError::Full(())) => Ok(later(Some(permit))),
+            Err(TrySendError::Closed(())) => Err(TransportError::Closed),
+        }
     }
 
     /// Queues log records (best effort, no answer): sent in LOGS frames while connected,
@@ -178,6 +238,9 @@ impl Transport {
     /// The counters now.
     pub fn stats(&self) -> Stats {
         let mut stats = self.shared.counters.snapshot();
+        let (pending, pending_bytes) = self.shared.budget.pending();
+        stats.uploads_pending = pending as u64;
+        stats.uploads_pending_bytes = pending_bytes as u64;
         if let Ok(logs) = self.shared.logs.lock() {
             stats.logs_dropped = logs.dropped();
             stats.logs_buffered = logs.len() as u64;
@@ -196,9 +259,55 @@ impl Transport {
             uploads_abandoned: 0,
         };
         let (reply, outcome) = oneshot::channel();
-        if self.commands.send(Command::Close { timeout, reply }).is_err() {
+        if self
+            .commands
+            .send(Command::Close { timeout, reply })
+            .await
+            .is_err()
+        {
             return nothing;
         }
         outcome.await.unwrap_or(nothing)
+    }
+}
+
+/// What an upload does when there is no room for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WhenFull {
+    Wait,
+    Fail,
+}
+
+/// An upload's way into the driver: queued already, or to be queued once there is room.
+enum Queued {
+    Now(oneshot::Receiver<Result<(), TransportError>>),
+    Later(Later),
+}
+
+/// An upload waiting for room (its permit, when it has one already) or for the command queue.
+struct Later {
+    payload: Bytes,
+    permit: Option<UploadPermit>,
+    commands: mpsc::Sender<Command>,
+    budget: UploadBudget,
+}
+
+impl Later {
+    async fn queue(self) -> Result<oneshot::Receiver<Result<(), TransportError>>, TransportError> {
+        let permit = match self.permit {
+            Some(permit) => permit,
+            None => self.budget.reserve(self.payload.len()).await?,
+        };
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Upload {
+            payload: self.payload,
+            reply,
+            permit,
+        };
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| TransportError::Closed)?;
+        Ok(answer)
     }
 }

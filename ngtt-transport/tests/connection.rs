@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use ngtt_pki::Ca;
-use ngtt_proto::payload::{Level, LogRecord};
+use ngtt_proto::payload::{Level, LogRecord, Order, Section};
 use ngtt_proto::{Frame, FrameType};
 use ngtt_testkit::{
     close_gracefully, device_config, init_logging, Next, ScriptedLink, ScriptedServer, TestPki, PATIENCE,
@@ -15,6 +15,10 @@ fn records(range: std::ops::Range<u64>) -> Vec<LogRecord> {
     range
         .map(|n| LogRecord::new("test", n, Level::WARNING, format!("record {n}")))
         .collect()
+}
+
+fn sections() -> Vec<Section> {
+    vec![Section::new([Order::read("W1")])]
 }
 
 /// Waits until the state satisfies `pred` and returns it.
@@ -149,6 +153,12 @@ async fn a_server_certificate_of_another_ca_is_an_error_retried_with_backoff() {
             ),
             "{err:?}"
         );
+        // Never connected: the next attempt is one more than the failures.
+        let next = wait_state(&transport, |s| matches!(s, ConnectionState::Connecting { .. })).await;
+        assert!(
+            matches!(next, ConnectionState::Connecting { attempt: a } if a == attempt + 1),
+            "{next:?}"
+        );
     }
     assert_eq!(transport.stats().connects, 0);
     transport.close(Duration::from_secs(1)).await;
@@ -199,19 +209,55 @@ async fn backoff_delays_follow_the_seeded_sequence() {
 }
 
 #[tokio::test]
-async fn an_oversized_frame_is_a_protocol_error_and_the_device_reconnects() {
+async fn oversized_frames_are_read_past_not_a_reconnect_loop() {
+    let ScriptedLink {
+        transport,
+        mut orders,
+        mut conn,
+        server: _server,
+        ..
+    } = ScriptedLink::start(|c| c.with_max_frame_len(64)).await;
+    assert_eq!(conn.recv().await, Frame::fetch_orders());
+    // Twice a PING announcing 1 MiB, its payload sent in full: neither is buffered or fatal.
+    let payload = vec![0u8; 1 << 20];
+    for tid in [1, 2] {
+        let mut bytes = vec![0, 0x10, 0, 0, 0, tid, 0, 0];
+        bytes.extend_from_slice(&payload);
+        conn.send_raw(&bytes).await;
+    }
+    // The same connection goes on: an order after them arrives and is answered on it.
+    conn.send(Frame::order(5, &sections()).expect("encodes")).await;
+    let order = tokio::time::timeout(PATIENCE, orders.recv())
+        .await
+        .expect("an order in time")
+        .expect("open");
+    assert_eq!(order.tid(), 5);
+    order.ack().await.expect("sent");
+    assert_eq!(conn.recv().await, Frame::order_confirm(5));
+    let stats = transport.stats();
+    assert_eq!((stats.frames_oversized, stats.connects, stats.drops), (2, 1, 0));
+    assert!(close_gracefully(&transport, conn).await.0.flushed);
+}
+
+#[tokio::test]
+async fn the_first_reconnect_after_a_connection_is_attempt_one() {
     let ScriptedLink {
         transport,
         mut conn,
         server,
         ..
-    } = ScriptedLink::start(|c| c.with_max_frame_len(64)).await;
+    } = ScriptedLink::start(|c| c).await;
     assert_eq!(conn.recv().await, Frame::fetch_orders());
-    // A header announcing 1 MiB: refused before anything is read or allocated.
-    conn.send_raw(&[0, 0x10, 0, 0, 0, 1, 0, 1]).await;
-    let state = wait_state(&transport, |s| matches!(s, ConnectionState::Backoff { .. })).await;
+    assert!(matches!(
+        transport.state(),
+        ConnectionState::Connected { epoch: 1, .. }
+    ));
+    drop(conn);
+    // The drop counts for the backoff's delays, but no attempt has failed since the
+    // connection: the handshake waits for `accept`, so the state stays Connecting.
+    let state = wait_state(&transport, |s| matches!(s, ConnectionState::Connecting { .. })).await;
     assert!(
-        matches!(state.last_error(), Some(TransportError::Proto(_))),
+        matches!(state, ConnectionState::Connecting { attempt: 1 }),
         "{state:?}"
     );
     let mut conn = server.accept().await;

@@ -158,3 +158,73 @@ async fn a_dropped_order_sends_nothing() {
         "the stream ends with the transport"
     );
 }
+
+#[tokio::test]
+async fn an_oversized_order_between_two_is_rejected_by_its_tid_and_the_others_go_on() {
+    let ScriptedLink {
+        transport,
+        mut orders,
+        mut conn,
+        server: _server,
+        ..
+    } = ScriptedLink::start(|c| c.with_max_frame_len(256)).await;
+    assert_eq!(conn.recv().await, Frame::fetch_orders());
+    let big = vec![Section::new((0..100).map(|i| Order::read(format!("W{i}"))))];
+    conn.send(Frame::order(1, &sections()).expect("encodes")).await;
+    conn.send(Frame::order(2, &big).expect("encodes")).await;
+    conn.send(Frame::order(3, &sections()).expect("encodes")).await;
+    // The big one is refused at once, by its tid, with a reason; its payload is never decoded.
+    let reject = conn.recv().await;
+    assert_eq!((reject.kind, reject.tid), (FrameType::OrderReject, 2));
+    let reason: String = reject.payload_as().expect("a reason");
+    assert!(
+        reason.contains("larger than this device accepts (256 bytes)"),
+        "{reason}"
+    );
+    // The two others reach the application and are confirmed, on the same connection.
+    for tid in [1, 3] {
+        let order = next_order(&mut orders).await;
+        assert_eq!(order.tid(), tid);
+        order.ack().await.expect("sent");
+        assert_eq!(conn.recv().await, Frame::order_confirm(tid));
+    }
+    let stats = transport.stats();
+    assert_eq!(
+        (stats.connects, stats.frames_oversized, stats.orders_received),
+        (1, 1, 2)
+    );
+    assert!(close_gracefully(&transport, conn).await.0.flushed);
+}
+
+#[tokio::test]
+async fn orders_beyond_max_open_orders_are_not_taken_and_come_again() {
+    let ScriptedLink {
+        transport,
+        mut orders,
+        mut conn,
+        server,
+        ..
+    } = ScriptedLink::start(|c| c.with_max_open_orders(2)).await;
+    assert_eq!(conn.recv().await, Frame::fetch_orders());
+    for tid in 1..=3 {
+        conn.send(Frame::order(tid, &sections()).expect("encodes")).await;
+    }
+    let (first, second) = (next_order(&mut orders).await, next_order(&mut orders).await);
+    assert_eq!((first.tid(), second.tid()), (1, 2));
+    // Order 3 found two held: not taken, nothing answered.
+    conn.expect_silence(Duration::from_millis(200)).await;
+    assert_eq!(transport.stats().orders_refused_busy, 1);
+    first.ack().await.expect("sent");
+    assert_eq!(conn.recv().await, Frame::order_confirm(1));
+    // With room again, the server's redelivery (next connection) is taken.
+    drop(conn);
+    drop(second);
+    let mut conn = server.accept().await;
+    assert_eq!(conn.recv().await, Frame::fetch_orders());
+    conn.send(Frame::order(3, &sections()).expect("encodes")).await;
+    let third = next_order(&mut orders).await;
+    assert_eq!(third.tid(), 3);
+    third.ack().await.expect("sent");
+    assert_eq!(conn.recv().await, Frame::order_confirm(3));
+    assert!(close_gracefully(&transport, conn).await.0.flushed);
+}

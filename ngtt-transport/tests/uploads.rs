@@ -7,7 +7,7 @@ use ngtt_proto::{Frame, FrameType};
 use ngtt_testkit::{
     close_gracefully, device_config, init_logging, Conn, ScriptedLink, ScriptedServer, TestPki, PATIENCE,
 };
-use ngtt_transport::{Transport, TransportError};
+use ngtt_transport::{Transport, TransportError, UploadLimits};
 
 fn series(n: i64) -> Vec<PathpointSeries> {
     vec![
@@ -165,5 +165,92 @@ async fn an_upload_larger_than_a_frame_is_refused_before_it_is_sent() {
     conn.send(Frame::data_stream_confirm(tid)).await;
     upload.await.expect("join").expect("confirmed");
     assert_eq!(transport.stats().connects, 1);
+    close_gracefully(&transport, conn).await;
+}
+
+#[tokio::test]
+async fn uploads_made_offline_past_the_limit_wait_or_fail_and_each_is_confirmed_once() {
+    init_logging();
+    let pki = TestPki::new();
+    let server = ScriptedServer::start(&pki).await;
+    let one = minijson::to_vec(&series(0)).expect("encodes").len();
+    let limits = UploadLimits {
+        max_count: 5,
+        max_bytes: 5 * one + one / 2,
+    };
+    let config = device_config(&pki, "dev-1", server.addr)
+        .with_fetch_orders(false)
+        .with_upload_limits(limits);
+    let (transport, _orders) = Transport::spawn(config).expect("spawn");
+    // Offline (the server does not accept yet): five uploads fill the room.
+    let mut accepted: Vec<_> = (0..5)
+        .map(|n| tokio::spawn(transport.sync_pathpoints(series(n))))
+        .collect();
+    let stats = transport.stats();
+    assert_eq!(stats.uploads_pending, 5);
+    assert!(stats.uploads_pending_bytes as usize <= limits.max_bytes);
+    // No room: the caller's choice of a typed error now...
+    let err = transport.try_sync_pathpoints(series(99)).await.expect_err("full");
+    assert!(
+        matches!(err, TransportError::UploadQueueFull { pending: 5, .. }) && !err.is_refused(),
+        "{err}"
+    );
+    // ... or waiting for room (backpressure), holding nothing meanwhile.
+    accepted.push(tokio::spawn(transport.sync_pathpoints(series(5))));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!accepted[5].is_finished(), "waits for room");
+    let stats = transport.stats();
+    assert_eq!(stats.uploads_pending, 5);
+    assert!(stats.uploads_pending_bytes as usize <= limits.max_bytes);
+    assert!(!transport.state().is_connected());
+
+    // The link returns: every accepted upload is sent, confirmed, and resolves once.
+    let mut conn = server.accept().await;
+    let mut seen = Vec::new();
+    while seen.len() < 6 {
+        let (tid, got) = recv_upload(&mut conn).await;
+        seen.push(got);
+        conn.send(Frame::data_stream_confirm(tid)).await;
+    }
+    for upload in accepted {
+        upload.await.expect("join").expect("confirmed");
+    }
+    let expected: Vec<_> = (0..6).map(series).collect();
+    assert_eq!(seen, expected, "each once, in order; the refused one never");
+    conn.expect_silence(Duration::from_millis(200)).await;
+    let stats = transport.stats();
+    assert_eq!(
+        (
+            stats.uploads_confirmed,
+            stats.uploads_pending,
+            stats.uploads_pending_bytes
+        ),
+        (6, 0, 0)
+    );
+    assert!(close_gracefully(&transport, conn).await.0.flushed);
+}
+
+#[tokio::test]
+async fn an_upload_larger_than_all_the_room_is_refused_at_once() {
+    let ScriptedLink {
+        transport,
+        conn,
+        server: _server,
+        ..
+    } = ScriptedLink::start(|c| {
+        c.with_fetch_orders(false).with_upload_limits(UploadLimits {
+            max_count: 10,
+            max_bytes: 16,
+        })
+    })
+    .await;
+    let err = transport
+        .sync_pathpoints(series(1))
+        .await
+        .expect_err("never fits");
+    assert!(
+        matches!(err, TransportError::UploadTooLarge { max: 16, .. }),
+        "{err}"
+    );
     close_gracefully(&transport, conn).await;
 }

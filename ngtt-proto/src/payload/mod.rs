@@ -47,6 +47,13 @@ impl Frame {
         Ok(Frame::new(FrameType::DataStreamReject, tid, payload(reason)?))
     }
 
+    /// ORDER_REJECT `tid` with `reason` as its MiniJSON payload (an extension of this
+    /// implementation: the published clients send ORDER_REJECT empty, and a server ignores what
+    /// it does not read).
+    pub fn order_reject_because(tid: u16, reason: &str) -> Result<Frame> {
+        Ok(Frame::new(FrameType::OrderReject, tid, payload(reason)?))
+    }
+
     /// SYNC_BAOB_REQUEST `tid`.
     pub fn sync_baob_request(tid: u16, request: &SyncBaobRequest) -> Result<Frame> {
         Ok(Frame::new(FrameType::SyncBaobRequest, tid, payload(request)?))

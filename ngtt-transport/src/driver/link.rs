@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use futures::StreamExt;
-use ngtt_proto::{FrameType, NgttCodec, ProtoError};
+use ngtt_proto::{FrameType, ProtoError};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
 
 use super::{now, Command, Driver, Stream};
 use crate::error::TransportError;
+use crate::inbound::{Inbound, InboundCodec};
 use crate::orders::ReceivedOrder;
 use crate::session::Event;
 use crate::state::{add, ConnectionState};
@@ -67,7 +69,8 @@ impl Driver {
         info!("connected");
 
         let (reader, mut writer) = tokio::io::split(stream);
-        let mut reader = FramedRead::new(reader, NgttCodec::with_max_frame_len(self.config.max_frame_len));
+        // Frames above the limit are read past, never buffered (see `InboundCodec`).
+        let mut reader = FramedRead::new(reader, InboundCodec::new(self.config.max_frame_len));
         let mut wbuf = BytesMut::new();
         let mut dirty = false;
         let mut commands_open = true;
@@ -91,7 +94,12 @@ impl Driver {
                 },
                 () = self.shared.log_notify.notified() => {}
                 item = reader.next() => match item {
-                    Some(Ok(frame)) => {
+                    Some(Ok(Inbound::Oversized(header))) => {
+                        add(&self.shared.counters.frames_received, 1);
+                        add(&self.shared.counters.frames_oversized, 1);
+                        self.session.handle_oversized(header, now());
+                    }
+                    Some(Ok(Inbound::Frame(frame))) => {
                         add(&self.shared.counters.frames_received, 1);
                         add(&self.shared.counters.bytes_received, frame.encoded_len());
                         if let Err(e) = self.session.handle_frame(frame, now()) {
@@ -164,11 +172,16 @@ impl Driver {
         result
     }
 
-    /// Moves frames from the session (and log batches from the buffer) into `wbuf`.
+    /// Moves frames from the session (and log batches from the buffer) into `wbuf`, while
+    /// less than [`WRITE_LOW_WATER`] waits there: what is not written yet stays in the session
+    /// (uploads share their payload with it) or in the bounded log buffer, not copied here.
     fn fill(&mut self, wbuf: &mut BytesMut) {
         let counters = &self.shared.counters;
         loop {
-            while let Some(frame) = self.session.poll_transmit(now()) {
+            while wbuf.len() < WRITE_LOW_WATER {
+                let Some(frame) = self.session.poll_transmit(now()) else {
+                    break;
+                };
                 if let Err(e) = ngtt_proto::encode(&frame, wbuf) {
                     warn!(error = %e, kind = %frame.kind, "cannot encode a frame: dropped");
                     continue;
@@ -211,17 +224,31 @@ impl Driver {
                     let Some(sender) = self.command_sender.upgrade() else {
                         continue; // every handle is gone: the transport is closing
                     };
-                    if self
-                        .orders
-                        .send(ReceivedOrder::new(order, epoch, sender))
-                        .is_err()
-                    {
-                        warn!("the Orders stream was dropped: an order cannot be delivered");
+                    let tid = order.tid;
+                    match self.orders.try_send(ReceivedOrder::new(order, epoch, sender)) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(order)) => {
+                            // Orders of lost connections still fill the stream: this one is
+                            // not taken, and comes again on the next connection.
+                            order.forget();
+                            self.session.forget_order(epoch, tid);
+                            add(&counters.orders_refused_busy, 1);
+                            warn!(
+                                tid,
+                                "the Orders stream is full: order not taken, it will be redelivered"
+                            );
+                        }
+                        Err(TrySendError::Closed(order)) => {
+                            order.forget();
+                            warn!("the Orders stream was dropped: an order cannot be delivered");
+                        }
                     }
                 }
+                Event::OrderNotTaken { .. } => add(&counters.orders_refused_busy, 1),
+                Event::OversizedOrderRejected { .. } => {}
                 Event::UploadConfirmed(id) => {
                     add(&counters.uploads_confirmed, 1);
-                    if let Some(reply) = self.uploads.remove(&id) {
+                    if let Some((reply, _permit)) = self.uploads.remove(&id) {
                         let _ = reply.send(Ok(()));
                     }
                 }
@@ -231,7 +258,7 @@ impl Driver {
                         reason = reason.as_deref().unwrap_or(""),
                         "the server refused an upload"
                     );
-                    if let Some(reply) = self.uploads.remove(&id) {
+                    if let Some((reply, _permit)) = self.uploads.remove(&id) {
                         let _ = reply.send(Err(TransportError::Refused { reason }));
                     }
                 }
@@ -242,9 +269,13 @@ impl Driver {
     /// Serves a command while connected.
     fn online_command(&mut self, command: Command) {
         match command {
-            Command::Upload { payload, reply } => {
+            Command::Upload {
+                payload,
+                reply,
+                permit,
+            } => {
                 let id = self.session.upload(payload);
-                self.uploads.insert(id, reply);
+                self.uploads.insert(id, (reply, permit));
             }
             Command::Answer {
                 epoch,

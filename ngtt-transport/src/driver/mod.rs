@@ -18,6 +18,7 @@ use tokio_rustls::TlsConnector;
 use tracing::{info, warn, Instrument};
 
 use crate::backoff::Backoff;
+use crate::budget::{UploadBudget, UploadPermit};
 use crate::config::Config;
 use crate::error::TransportError;
 use crate::io::CountingIo;
@@ -31,14 +32,24 @@ use crate::transport::CloseOutcome;
 /// The TLS stream of one connection.
 pub(crate) type Stream = TlsStream<CountingIo<TcpStream>>;
 
+/// Bound of the queue of commands from the handles to the background task. A handle whose
+/// command finds it full waits (uploads are bounded by [`crate::UploadLimits`] before they get
+/// here, answers by `max_open_orders`); the task empties it at every turn of its loop.
+pub(crate) const COMMAND_QUEUE: usize = 64;
+
 /// A reply channel for an operation that succeeds or fails.
 pub(crate) type Reply = oneshot::Sender<Result<(), TransportError>>;
 
 /// What the handles ask of the background task.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// Upload a MiniJSON list of pathpoint series; answered on CONFIRM or REJECT.
-    Upload { payload: Bytes, reply: Reply },
+    /// Upload a MiniJSON list of pathpoint series; answered on CONFIRM or REJECT. The permit
+    /// holds its room in the upload budget until then.
+    Upload {
+        payload: Bytes,
+        reply: Reply,
+        permit: UploadPermit,
+    },
     /// Answer an order; answered once the frame is written, or with `ConnectionLost`.
     Answer {
         epoch: u64,
@@ -67,6 +78,7 @@ pub(crate) struct Shared {
     pub log_notify: Arc<Notify>,
     pub counters: Arc<Counters>,
     pub live_epoch: Arc<AtomicU64>,
+    pub budget: UploadBudget,
 }
 
 /// The background task's state.
@@ -75,13 +87,17 @@ pub(crate) struct Driver {
     tls: TlsSetup,
     session: Session,
     backoff: Backoff,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::Receiver<Command>,
     /// Given to received orders; weak so that dropping every handle closes the transport.
-    command_sender: mpsc::WeakUnboundedSender<Command>,
-    orders: mpsc::UnboundedSender<ReceivedOrder>,
+    command_sender: mpsc::WeakSender<Command>,
+    /// Bounded by `max_open_orders`, as the session's open orders are.
+    orders: mpsc::Sender<ReceivedOrder>,
     state: watch::Sender<ConnectionState>,
     shared: Shared,
-    uploads: HashMap<UploadId, Reply>,
+    uploads: HashMap<UploadId, (Reply, UploadPermit)>,
+    /// Connection attempts that failed since the last established connection (or the start):
+    /// the next attempt is number `failed_attempts + 1`.
+    failed_attempts: u32,
     /// Answers written to the connection, waiting for the flush that sends them.
     flush_waiters: Vec<Reply>,
     closing: Option<Closing>,
@@ -97,15 +113,17 @@ impl Driver {
     pub fn new(
         config: Config,
         tls: TlsSetup,
-        commands: mpsc::UnboundedReceiver<Command>,
-        command_sender: mpsc::WeakUnboundedSender<Command>,
-        orders: mpsc::UnboundedSender<ReceivedOrder>,
+        commands: mpsc::Receiver<Command>,
+        command_sender: mpsc::WeakSender<Command>,
+        orders: mpsc::Sender<ReceivedOrder>,
         state: watch::Sender<ConnectionState>,
         shared: Shared,
     ) -> Self {
         let session = Session::new(SessionConfig {
             timings: config.timings,
             fetch_orders: config.fetch_orders,
+            max_open_orders: config.max_open_orders,
+            max_frame_len: config.max_frame_len,
         });
         Driver {
             backoff: Backoff::new(config.backoff),
@@ -118,6 +136,7 @@ impl Driver {
             state,
             shared,
             uploads: HashMap::new(),
+            failed_attempts: 0,
             flush_waiters: Vec::new(),
             closing: None,
         }
@@ -126,18 +145,22 @@ impl Driver {
     /// Connects, runs connections and backs off until closed.
     pub async fn run(mut self) {
         loop {
-            let attempt = self.backoff.failures() + 1;
+            let attempt = self.failed_attempts + 1;
             self.state.send_replace(ConnectionState::Connecting { attempt });
             let error = match self.connect().await {
                 None => return self.finish(false),
                 Some(Ok(stream)) => {
+                    self.failed_attempts = 0;
                     let span = tracing::info_span!("connection", epoch = tracing::field::Empty);
                     match self.run_link(stream).instrument(span).await {
                         Ok(flushed) => return self.finish(flushed),
                         Err(e) => e,
                     }
                 }
-                Some(Err(e)) => e,
+                Some(Err(e)) => {
+                    self.failed_attempts = self.failed_attempts.saturating_add(1);
+                    e
+                }
             };
             let until = self.backoff.next_deadline(now());
             warn!(error = %error, retry_in = ?until.saturating_duration_since(now()), "no link to the server");
@@ -191,9 +214,13 @@ impl Driver {
     /// Serves a command while disconnected; false when it asks to close.
     fn offline_command(&mut self, command: Option<Command>) -> bool {
         match command {
-            Some(Command::Upload { payload, reply }) => {
+            Some(Command::Upload {
+                payload,
+                reply,
+                permit,
+            }) => {
                 let id = self.session.upload(payload);
-                self.uploads.insert(id, reply);
+                self.uploads.insert(id, (reply, permit));
                 true
             }
             Some(Command::Answer { reply, .. }) => {
@@ -224,6 +251,7 @@ impl Driver {
     /// Ends the task: everything still waiting is answered, the state becomes Closed.
     fn finish(mut self, flushed: bool) {
         self.commands.close();
+        self.shared.budget.close();
         let mut replies = self.closing.take().map(|c| c.replies).unwrap_or_default();
         while let Ok(command) = self.commands.try_recv() {
             match command {
@@ -237,7 +265,7 @@ impl Driver {
             let _ = reply.send(Err(TransportError::ConnectionLost));
         }
         let uploads_abandoned = self.uploads.len();
-        for (_, reply) in self.uploads.drain() {
+        for (_, (reply, _permit)) in self.uploads.drain() {
             let _ = reply.send(Err(TransportError::Closed));
         }
         let logs_discarded = self.shared.logs.lock().map_or(0, |mut logs| logs.clear());

@@ -14,24 +14,40 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use ngtt_proto::payload::{LogRecord, Section};
-use ngtt_proto::{Frame, FrameType};
+use ngtt_proto::{Frame, FrameHeader, FrameType};
 use tracing::{debug, warn};
 
 pub use tids::{TidAllocator, TidUse, MAX_TID};
 
-use crate::config::Timings;
+use crate::config::{Timings, DEFAULT_MAX_OPEN_ORDERS};
 use crate::error::TransportError;
 
 /// Identifies an upload ([`Session::upload`]) across reconnects.
 pub type UploadId = u64;
 
 /// What the session is told about the device.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct SessionConfig {
     /// Keepalive and dead-peer timings.
     pub timings: Timings,
     /// Send FETCH_ORDERS first on every connection.
     pub fetch_orders: bool,
+    /// Orders held at once (received, not answered), at most; see [`Session::handle_frame`].
+    pub max_open_orders: usize,
+    /// The largest payload the device reads (for the reason given when it refuses a larger
+    /// ORDER, see [`Session::handle_oversized`]).
+    pub max_frame_len: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            timings: Timings::default(),
+            fetch_orders: true,
+            max_open_orders: DEFAULT_MAX_OPEN_ORDERS,
+            max_frame_len: ngtt_proto::DEFAULT_MAX_FRAME_LEN,
+        }
+    }
 }
 
 /// An ORDER received on the current connection, waiting for [`Session::answer_order`].
@@ -59,6 +75,20 @@ pub enum Event {
         /// The reason the server gave, if any.
         reason: Option<String>,
     },
+    /// An ORDER was not taken because `max_open_orders` were held already: nothing was
+    /// answered, so the server delivers it again on the next connection.
+    OrderNotTaken {
+        /// The ORDER's tid.
+        tid: u16,
+    },
+    /// An ORDER larger than the frame limit was refused with ORDER_REJECT (its payload was
+    /// never read).
+    OversizedOrderRejected {
+        /// The ORDER's tid.
+        tid: u16,
+        /// Its payload length.
+        len: u32,
+    },
 }
 
 /// An upload not yet answered: re-sent on every new connection until it is.
@@ -80,6 +110,8 @@ struct Link {
     last_read: Instant,
     unwritten_since: Option<Instant>,
     open_orders: HashSet<u16>,
+    /// Whether "too many open orders" was logged on this connection.
+    busy_logged: bool,
 }
 
 /// The device side of NGTT, without I/O (see the module documentation).
@@ -93,6 +125,8 @@ pub struct Session {
     link: Option<Link>,
     events: VecDeque<Event>,
     unknown_types: HashSet<u16>,
+    /// Frame types of which an oversized frame was logged (logged once each).
+    oversized_types: HashSet<u16>,
 }
 
 impl Session {
@@ -107,6 +141,7 @@ impl Session {
             link: None,
             events: VecDeque::new(),
             unknown_types: HashSet::new(),
+            oversized_types: HashSet::new(),
         }
     }
 
@@ -125,6 +160,7 @@ impl Session {
             last_read: now,
             unwritten_since: None,
             open_orders: HashSet::new(),
+            busy_logged: false,
         };
         if self.config.fetch_orders {
             link.out.push_back(Frame::fetch_orders());
@@ -186,6 +222,66 @@ impl Session {
             Frame::order_reject(tid)
         });
         true
+    }
+
+    /// Forgets the ORDER `tid` of the connection of `epoch` without answering it (the
+    /// application could not be handed it): the server delivers it again on the next
+    /// connection. Returns false when that connection is gone or the order is not open.
+    pub fn forget_order(&mut self, epoch: u64, tid: u16) -> bool {
+        self.link
+            .as_mut()
+            .filter(|l| l.epoch == epoch)
+            .is_some_and(|l| l.open_orders.remove(&tid))
+    }
+
+    /// Handles the header of a frame above the frame limit, read at `now`, whose payload the
+    /// caller discards without buffering it.
+    ///
+    /// Such a frame is not a reason to close the connection: the server would send it again
+    /// on the next one, forever. An ORDER is refused by its tid with ORDER_REJECT and a reason
+    /// (so the server records it and its queue moves on; the server does not deliver a
+    /// rejected order again); any other type is ignored and logged once per type.
+    pub fn handle_oversized(&mut self, header: FrameHeader, now: Instant) {
+        let Some(link) = &mut self.link else {
+            return;
+        };
+        link.last_read = now;
+        if header.kind != FrameType::Order {
+            if self.oversized_types.insert(header.kind.as_u16()) {
+                warn!(
+                    kind = %header.kind,
+                    tid = header.tid,
+                    len = header.len,
+                    max = self.config.max_frame_len,
+                    "ignoring a frame larger than the frame limit (logged once per type)"
+                );
+            }
+            return;
+        }
+        if link.open_orders.contains(&header.tid) {
+            warn!(
+                tid = header.tid,
+                "ignoring an oversized ORDER whose tid is still open on this connection"
+            );
+            return;
+        }
+        let reason = format!(
+            "ORDER of {} bytes is larger than this device accepts ({} bytes)",
+            header.len, self.config.max_frame_len
+        );
+        warn!(
+            tid = header.tid,
+            len = header.len,
+            "rejecting an ORDER larger than the frame limit"
+        );
+        link.out.push_back(
+            Frame::order_reject_because(header.tid, &reason)
+                .unwrap_or_else(|_| Frame::order_reject(header.tid)),
+        );
+        self.events.push_back(Event::OversizedOrderRejected {
+            tid: header.tid,
+            len: header.len,
+        });
     }
 
     /// Queues one LOGS frame of `records`; returns false (queuing nothing) while disconnected.
@@ -272,7 +368,10 @@ impl Session {
     ///
     /// Fails only on a protocol error (an ORDER whose payload is not MiniJSON): the caller
     /// must then close the connection. Everything unexpected but harmless is logged and
-    /// ignored (NGTT.md §3).
+    /// ignored (NGTT.md §3). An ORDER arriving while `max_open_orders` are held unanswered is
+    /// not taken ([`Event::OrderNotTaken`]): nothing is answered, so the server keeps it and
+    /// delivers it again on the next connection — the device's own bound, whatever the
+    /// server's window.
     pub fn handle_frame(&mut self, frame: Frame, now: Instant) -> Result<(), TransportError> {
         let Some(link) = &mut self.link else {
             return Ok(());
@@ -317,6 +416,18 @@ impl Session {
                 tid = frame.tid,
                 "ignoring an ORDER whose tid is still open on this connection"
             );
+            return Ok(());
+        }
+        if link.open_orders.len() >= self.config.max_open_orders {
+            if !std::mem::replace(&mut link.busy_logged, true) {
+                warn!(
+                    tid = frame.tid,
+                    held = link.open_orders.len(),
+                    "not taking an ORDER: as many as max_open_orders are held unanswered \
+                     (the server delivers it again on the next connection; logged once per connection)"
+                );
+            }
+            self.events.push_back(Event::OrderNotTaken { tid: frame.tid });
             return Ok(());
         }
         match frame.payload_as::<Vec<Section>>() {

@@ -23,6 +23,7 @@ fn session(fetch_orders: bool) -> Session {
     Session::new(SessionConfig {
         timings: timings(),
         fetch_orders,
+        ..SessionConfig::default()
     })
 }
 
