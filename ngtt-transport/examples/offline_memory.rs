@@ -44,7 +44,10 @@ fn upload(n: u64, pathpoints: usize, samples: usize) -> Vec<PathpointSeries> {
 async fn make(transport: &Transport, range: std::ops::Range<u64>, pathpoints: usize, samples: usize) -> u64 {
     let mut refused = 0;
     for n in range {
-        match transport.try_sync_pathpoints(upload(n, pathpoints, samples)).now_or_never() {
+        match transport
+            .try_sync_pathpoints(upload(n, pathpoints, samples))
+            .now_or_never()
+        {
             None => {} // queued: it would resolve on the server's answer
             Some(Err(TransportError::UploadQueueFull { .. })) => refused += 1,
             Some(other) => panic!("unexpected: {other:?}"),
@@ -77,7 +80,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = ca.issue_device("mem-1", Environment::LocalDevelopment)?;
     // A port nobody listens on: the device stays offline throughout.
     let vacant = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let config = Config::new(&vacant.to_string(), ca.cert_pem(), device.cert_pem, device.key_pem)?;
+    let config = Config::new(
+        &vacant.to_string(),
+        ca.cert_pem(),
+        device.cert_pem,
+        device.key_pem,
+    )?;
     let limits = config.upload_limits;
     let (transport, _orders) = Transport::spawn(config)?;
     let one = minijson::to_vec(&upload(0, pathpoints, samples))?.len();

@@ -213,7 +213,14 @@ impl Session {
                 self.fill_window().await
             }
             FrameType::OrderConfirm => self.on_answer(frame.tid, OrderAnswer::Confirmed).await,
-            FrameType::OrderReject => self.on_answer(frame.tid, OrderAnswer::Rejected).await,
+            FrameType::OrderReject => {
+                // Our devices may say why (docs/protocol.md); the rejection counts either way.
+                if let Ok(Some(reason)) = frame.payload_opt::<&str>() {
+                    let reason: String = reason.chars().take(200).collect();
+                    info!(tid = frame.tid, reason = ?reason, "the device gave a reason for ORDER_REJECT");
+                }
+                self.on_answer(frame.tid, OrderAnswer::Rejected).await
+            }
             FrameType::DataStream => self.on_data_stream(frame).await,
             FrameType::Logs => self.on_logs(&frame).await,
             FrameType::SyncBaobRequest => {
