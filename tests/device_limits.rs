@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use ngtt_proto::payload::{Order, PathpointSeries, Sample};
-use ngtt_server::storage::SeriesQuery;
 use ngtt_server::OrderState;
 use ngtt_testkit::smok::vacant_addr;
 use ngtt_testkit::{init_logging, lively_device_config, read_order, TestPki, TestServer, WAIT};
@@ -33,12 +32,7 @@ async fn an_oversized_order_between_two_is_rejected_and_the_queue_moves_on() {
         assert_eq!(order.sections()[0].orders[0], Order::read(path));
         order.ack().await.unwrap();
     }
-    server
-        .until("all three answered", |s| {
-            ids.iter()
-                .all(|&id| !matches!(s.state(id), OrderState::Queued | OrderState::Sent))
-        })
-        .await;
+    server.until_answered(&ids).await;
     let states: Vec<_> = ids.iter().map(|&id| server.state(id)).collect();
     assert_eq!(
         states,
@@ -90,13 +84,7 @@ async fn uploads_during_an_outage_stay_bounded_and_are_stored_once() {
             .unwrap()
             .unwrap();
     }
-    let stored = server
-        .handle
-        .storage()
-        .read_series("d2", &SeriesQuery::default())
-        .unwrap();
-    let values: usize = stored.iter().map(|s| s.values.len()).sum();
-    assert_eq!(values, 5, "each accepted upload stored once: {stored:?}");
+    assert_eq!(server.stored_samples("d2"), 5, "each accepted upload stored once");
     assert_eq!(transport.stats().uploads_confirmed, 5);
     assert_eq!(transport.stats().uploads_pending, 0);
     transport.close(Duration::from_secs(2)).await;

@@ -37,12 +37,7 @@ async fn orders_are_pushed_acknowledged_and_rejected_end_to_end() {
             order.ack().await.unwrap();
         }
     }
-    server
-        .until("all answers stored", |s| {
-            ids.iter()
-                .all(|&id| !matches!(s.state(id), OrderState::Queued | OrderState::Sent))
-        })
-        .await;
+    server.until_answered(&ids).await;
     for (i, &id) in ids.iter().enumerate() {
         let expected = if i == 3 {
             OrderState::Rejected
@@ -88,16 +83,7 @@ async fn uploads_and_logs_are_stored() {
         .unwrap()
         .unwrap();
     // Confirmed means stored: readable at once.
-    let stored = server
-        .handle
-        .storage()
-        .read_series("d2", &SeriesQuery::default())
-        .unwrap();
-    assert_eq!(
-        stored.iter().map(|s| s.values.len()).sum::<usize>(),
-        3,
-        "{stored:?}"
-    );
+    assert_eq!(server.stored_samples("d2"), 3);
 
     transport.send_logs([LogRecord::new(
         "boiler",

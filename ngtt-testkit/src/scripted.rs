@@ -220,4 +220,17 @@ impl ScriptedLink {
             conn,
         }
     }
+
+    /// The device, its orders, its first connection and the server (keep the server alive for
+    /// as long as the device may reconnect).
+    pub fn into_parts(
+        self,
+    ) -> (
+        ngtt_transport::Transport,
+        ngtt_transport::Orders,
+        Conn,
+        ScriptedServer,
+    ) {
+        (self.transport, self.orders, self.conn, self.server)
+    }
 }

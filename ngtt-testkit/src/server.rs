@@ -136,6 +136,16 @@ impl TestServer {
         record.state
     }
 
+    /// How many samples are stored for `device`, all pathpoints together.
+    pub fn stored_samples(&self, device: &str) -> usize {
+        let series = self
+            .handle
+            .storage()
+            .read_series(device, &ngtt_server::storage::SeriesQuery::default())
+            .expect("storage");
+        series.iter().map(|s| s.values.len()).sum()
+    }
+
     /// `GET /v1/orders/{id}` on the admin API.
     pub async fn order(&self, id: i64) -> Value {
         let (status, body) = self.get(&format!("/v1/orders/{id}")).await;
@@ -151,6 +161,16 @@ impl TestServer {
     /// An admin API request without a token: the status and the JSON answer.
     pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
         admin_request(method, &format!("{}{path}", self.admin_url()), body, None).await
+    }
+
+    /// Waits until every order of `ids` is answered (neither queued nor sent), failing the test
+    /// after [`WAIT`].
+    pub async fn until_answered(&self, ids: &[i64]) {
+        self.until("every order answered", |s| {
+            ids.iter()
+                .all(|&id| !matches!(s.state(id), OrderState::Queued | OrderState::Sent))
+        })
+        .await
     }
 
     /// Waits until `done` holds, failing the test after [`WAIT`].

@@ -210,13 +210,9 @@ async fn backoff_delays_follow_the_seeded_sequence() {
 
 #[tokio::test]
 async fn oversized_frames_are_read_past_not_a_reconnect_loop() {
-    let ScriptedLink {
-        transport,
-        mut orders,
-        mut conn,
-        server: _server,
-        ..
-    } = ScriptedLink::start(|c| c.with_max_frame_len(64)).await;
+    let (transport, mut orders, mut conn, _server) = ScriptedLink::start(|c| c.with_max_frame_len(64))
+        .await
+        .into_parts();
     assert_eq!(conn.recv().await, Frame::fetch_orders());
     // Twice a PING announcing 1 MiB, its payload sent in full: neither is buffered or fatal.
     let payload = vec![0u8; 1 << 20];
@@ -241,12 +237,7 @@ async fn oversized_frames_are_read_past_not_a_reconnect_loop() {
 
 #[tokio::test]
 async fn the_first_reconnect_after_a_connection_is_attempt_one() {
-    let ScriptedLink {
-        transport,
-        mut conn,
-        server,
-        ..
-    } = ScriptedLink::start(|c| c).await;
+    let (transport, _orders, mut conn, server) = ScriptedLink::start(|c| c).await.into_parts();
     assert_eq!(conn.recv().await, Frame::fetch_orders());
     assert!(matches!(
         transport.state(),
@@ -267,13 +258,9 @@ async fn the_first_reconnect_after_a_connection_is_attempt_one() {
 
 #[tokio::test]
 async fn close_flushes_logs_and_closes_tls_cleanly() {
-    let ScriptedLink {
-        transport,
-        mut orders,
-        conn,
-        server: _server,
-        ..
-    } = ScriptedLink::start(|c| c.with_fetch_orders(false)).await;
+    let (transport, mut orders, conn, _server) = ScriptedLink::start(|c| c.with_fetch_orders(false))
+        .await
+        .into_parts();
     transport.connected().await.expect("connected");
     let pending = tokio::spawn(transport.sync_pathpoints(vec![]));
     // Enough records for several LOGS frames.

@@ -23,13 +23,7 @@ async fn next_order(orders: &mut Orders) -> ReceivedOrder {
 
 #[tokio::test]
 async fn ack_sends_order_confirm_with_the_same_tid() {
-    let ScriptedLink {
-        transport,
-        mut orders,
-        mut conn,
-        server: _server,
-        ..
-    } = ScriptedLink::start(|c| c).await;
+    let (transport, mut orders, mut conn, _server) = ScriptedLink::start(|c| c).await.into_parts();
     assert_eq!(conn.identity.device_id, "dev-1");
     assert_eq!(
         conn.recv().await,
@@ -64,13 +58,7 @@ async fn ack_sends_order_confirm_with_the_same_tid() {
 
 #[tokio::test]
 async fn nack_sends_order_reject() {
-    let ScriptedLink {
-        transport,
-        mut orders,
-        mut conn,
-        server: _server,
-        ..
-    } = ScriptedLink::start(|c| c).await;
+    let (transport, mut orders, mut conn, _server) = ScriptedLink::start(|c| c).await.into_parts();
     assert_eq!(conn.recv().await, Frame::fetch_orders());
     // An unknown frame type first: ignored, the connection goes on.
     conn.send(Frame::empty(FrameType::Unknown(99), 5)).await;
@@ -87,12 +75,9 @@ async fn nack_sends_order_reject() {
 
 #[tokio::test]
 async fn a_data_only_device_never_sends_fetch_orders() {
-    let ScriptedLink {
-        transport,
-        mut conn,
-        server: _server,
-        ..
-    } = ScriptedLink::start(|c| c.with_fetch_orders(false)).await;
+    let (transport, _orders, mut conn, _server) = ScriptedLink::start(|c| c.with_fetch_orders(false))
+        .await
+        .into_parts();
     conn.expect_silence(Duration::from_millis(300)).await;
     let upload = tokio::spawn(transport.sync_pathpoints(vec![]));
     let frame = conn.recv().await;
@@ -104,13 +89,7 @@ async fn a_data_only_device_never_sends_fetch_orders() {
 
 #[tokio::test]
 async fn answers_never_cross_to_a_new_connection() {
-    let ScriptedLink {
-        transport,
-        mut orders,
-        mut conn,
-        server,
-        ..
-    } = ScriptedLink::start(|c| c).await;
+    let (transport, mut orders, mut conn, server) = ScriptedLink::start(|c| c).await.into_parts();
     assert_eq!(conn.recv().await, Frame::fetch_orders());
     conn.send(Frame::order(3, &sections()).expect("encodes")).await;
     let order = next_order(&mut orders).await;
@@ -140,13 +119,7 @@ async fn answers_never_cross_to_a_new_connection() {
 
 #[tokio::test]
 async fn a_dropped_order_sends_nothing() {
-    let ScriptedLink {
-        transport,
-        mut orders,
-        mut conn,
-        server: _server,
-        ..
-    } = ScriptedLink::start(|c| c).await;
+    let (transport, mut orders, mut conn, _server) = ScriptedLink::start(|c| c).await.into_parts();
     assert_eq!(conn.recv().await, Frame::fetch_orders());
     conn.send(Frame::order(8, &sections()).expect("encodes")).await;
     drop(next_order(&mut orders).await);
@@ -161,13 +134,9 @@ async fn a_dropped_order_sends_nothing() {
 
 #[tokio::test]
 async fn an_oversized_order_between_two_is_rejected_by_its_tid_and_the_others_go_on() {
-    let ScriptedLink {
-        transport,
-        mut orders,
-        mut conn,
-        server: _server,
-        ..
-    } = ScriptedLink::start(|c| c.with_max_frame_len(256)).await;
+    let (transport, mut orders, mut conn, _server) = ScriptedLink::start(|c| c.with_max_frame_len(256))
+        .await
+        .into_parts();
     assert_eq!(conn.recv().await, Frame::fetch_orders());
     let big = vec![Section::new((0..100).map(|i| Order::read(format!("W{i}"))))];
     conn.send(Frame::order(1, &sections()).expect("encodes")).await;
@@ -198,13 +167,9 @@ async fn an_oversized_order_between_two_is_rejected_by_its_tid_and_the_others_go
 
 #[tokio::test]
 async fn orders_beyond_max_open_orders_are_not_taken_and_come_again() {
-    let ScriptedLink {
-        transport,
-        mut orders,
-        mut conn,
-        server,
-        ..
-    } = ScriptedLink::start(|c| c.with_max_open_orders(2)).await;
+    let (transport, mut orders, mut conn, server) = ScriptedLink::start(|c| c.with_max_open_orders(2))
+        .await
+        .into_parts();
     assert_eq!(conn.recv().await, Frame::fetch_orders());
     for tid in 1..=3 {
         conn.send(Frame::order(tid, &sections()).expect("encodes")).await;

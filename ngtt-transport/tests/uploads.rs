@@ -25,12 +25,9 @@ async fn recv_upload(conn: &mut Conn) -> (u16, Vec<PathpointSeries>) {
 
 #[tokio::test]
 async fn confirmed_upload_resolves_ok() {
-    let ScriptedLink {
-        transport,
-        mut conn,
-        server: _server,
-        ..
-    } = ScriptedLink::start(|c| c.with_fetch_orders(false)).await;
+    let (transport, _orders, mut conn, _server) = ScriptedLink::start(|c| c.with_fetch_orders(false))
+        .await
+        .into_parts();
     let upload = tokio::spawn(transport.sync_pathpoints(series(1)));
     let (tid, got) = recv_upload(&mut conn).await;
     assert_eq!(got, series(1));
@@ -43,12 +40,9 @@ async fn confirmed_upload_resolves_ok() {
 
 #[tokio::test]
 async fn rejected_upload_says_why() {
-    let ScriptedLink {
-        transport,
-        mut conn,
-        server,
-        ..
-    } = ScriptedLink::start(|c| c.with_fetch_orders(false)).await;
+    let (transport, _orders, mut conn, server) = ScriptedLink::start(|c| c.with_fetch_orders(false))
+        .await
+        .into_parts();
     let with_reason = tokio::spawn(transport.sync_pathpoints(series(1)));
     let without_reason = tokio::spawn(transport.sync_pathpoints(series(2)));
     let (first, _) = recv_upload(&mut conn).await;
@@ -142,12 +136,10 @@ async fn an_upload_made_offline_waits_for_the_connection() {
 
 #[tokio::test]
 async fn an_upload_larger_than_a_frame_is_refused_before_it_is_sent() {
-    let ScriptedLink {
-        transport,
-        mut conn,
-        server: _server,
-        ..
-    } = ScriptedLink::start(|c| c.with_fetch_orders(false).with_max_frame_len(1024)).await;
+    let (transport, _orders, mut conn, _server) =
+        ScriptedLink::start(|c| c.with_fetch_orders(false).with_max_frame_len(1024))
+            .await
+            .into_parts();
     let big = vec![PathpointSeries::new(
         "W1",
         (0..500).map(|k| Sample::value(1_700_000_000_000 + k, 1)),
@@ -232,18 +224,14 @@ async fn uploads_made_offline_past_the_limit_wait_or_fail_and_each_is_confirmed_
 
 #[tokio::test]
 async fn an_upload_larger_than_all_the_room_is_refused_at_once() {
-    let ScriptedLink {
-        transport,
-        conn,
-        server: _server,
-        ..
-    } = ScriptedLink::start(|c| {
+    let (transport, _orders, conn, _server) = ScriptedLink::start(|c| {
         c.with_fetch_orders(false).with_upload_limits(UploadLimits {
             max_count: 10,
             max_bytes: 16,
         })
     })
-    .await;
+    .await
+    .into_parts();
     let err = transport
         .sync_pathpoints(series(1))
         .await
