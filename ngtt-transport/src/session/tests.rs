@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ngtt_proto::payload::{Level, LogRecord, Order, PathpointSeries, Sample, Section};
-use ngtt_proto::{Frame, FrameType};
+use ngtt_proto::{Frame, FrameHeader, FrameType};
 
 use super::*;
 
@@ -332,4 +332,79 @@ fn uploads_wait_when_every_tid_is_taken() {
     let last = drain(&mut s, t0);
     assert_eq!((last.len(), last[0].tid), (1, 500));
     assert_eq!(last[0].payload, payload(n as i64));
+}
+
+#[test]
+fn an_oversized_order_is_rejected_by_its_tid_and_other_oversized_frames_ignored() {
+    let t0 = Instant::now();
+    let mut s = Session::new(SessionConfig {
+        timings: timings(),
+        fetch_orders: false,
+        max_frame_len: 100,
+        ..SessionConfig::default()
+    });
+    let header = |kind, tid| FrameHeader { len: 5000, tid, kind };
+    s.handle_oversized(header(FrameType::Order, 4), t0);
+    assert!(drain(&mut s, t0).is_empty(), "nothing before a connection");
+    s.connect(t0);
+    s.handle_frame(order_frame(1), t0).expect("valid");
+    s.handle_oversized(header(FrameType::Order, 2), t0 + MS);
+    s.handle_frame(order_frame(3), t0).expect("valid");
+    // Another oversized ORDER reusing an open tid is not answered: that tid is order 1's.
+    s.handle_oversized(header(FrameType::Order, 1), t0);
+    s.handle_oversized(header(FrameType::DataStreamConfirm, 9), t0);
+    s.handle_oversized(header(FrameType::Unknown(77), 0), t0);
+    let out = drain(&mut s, t0);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!((out[0].kind, out[0].tid), (FrameType::OrderReject, 2));
+    let reason: String = out[0].payload_as().expect("a reason");
+    assert_eq!(
+        reason,
+        "ORDER of 5000 bytes is larger than this device accepts (100 bytes)"
+    );
+    let tids: Vec<_> = events(&mut s)
+        .into_iter()
+        .map(|e| match e {
+            Event::Order(o) => o.tid,
+            Event::OversizedOrderRejected { tid, len: 5000 } => 1000 + tid,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(tids, [1, 1002, 3]);
+    // Orders 1 and 3 are answered as usual; the oversized one is not open.
+    assert!(s.answer_order(1, 1, true) && s.answer_order(1, 3, true));
+    assert!(!s.answer_order(1, 2, true));
+    // Reading one counts as hearing from the server.
+    assert_eq!(s.poll_timeout(), Some(t0 + timings().ping_after));
+}
+
+#[test]
+fn orders_beyond_the_bound_are_not_taken() {
+    let t0 = Instant::now();
+    let mut s = Session::new(SessionConfig {
+        timings: timings(),
+        fetch_orders: false,
+        max_open_orders: 2,
+        ..SessionConfig::default()
+    });
+    s.connect(t0);
+    for tid in 1..=4 {
+        s.handle_frame(order_frame(tid), t0).expect("valid");
+    }
+    let seen: Vec<_> = events(&mut s)
+        .into_iter()
+        .map(|e| match e {
+            Event::Order(o) => (o.tid, true),
+            Event::OrderNotTaken { tid } => (tid, false),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(seen, [(1, true), (2, true), (3, false), (4, false)]);
+    assert!(drain(&mut s, t0).is_empty(), "nothing answered");
+    // An answer (or an order forgotten) makes room.
+    assert!(s.answer_order(1, 1, true));
+    assert!(s.forget_order(1, 2));
+    assert!(!s.forget_order(1, 2), "forgotten once");
+    s.handle_frame(order_frame(3), t0).expect("valid");
+    assert!(matches!(events(&mut s)[..], [Event::Order(ref o)] if o.tid == 3));
 }
