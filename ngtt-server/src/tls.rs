@@ -50,28 +50,38 @@ pub(crate) fn client_verifier(
 }
 
 /// A TLS acceptor for `pems`: TLS 1.2 and 1.3 with the ring provider, client certificates
-/// checked by `verifier`.
-fn acceptor_with(pems: &TlsPems, verifier: Arc<dyn ClientCertVerifier>) -> Result<TlsAcceptor, ServerError> {
+/// checked by `verifier`, records of at most `max_record` bytes of plaintext (`None`: 16 KiB).
+fn acceptor_with(
+    pems: &TlsPems,
+    verifier: Arc<dyn ClientCertVerifier>,
+    max_record: Option<usize>,
+) -> Result<TlsAcceptor, ServerError> {
     let chain = certificates(&pems.server_cert, "server certificate")?;
     let key =
         PrivateKeyDer::from_pem_slice(pems.server_key.as_bytes()).map_err(|source| ServerError::Pem {
             what: "server key",
             source,
         })?;
-    let config = rustls::ServerConfig::builder_with_provider(provider())
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)?;
+    // rustls counts the 5-byte record header in its limit.
+    config.max_fragment_size = max_record.map(|plaintext| plaintext + RECORD_HEADER);
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// The NGTT acceptor: a client must present a certificate that chains to `device_ca`.
-pub(crate) fn acceptor(pems: &TlsPems) -> Result<TlsAcceptor, ServerError> {
-    acceptor_with(pems, client_verifier(pems, false)?)
+/// The size of a TLS record header.
+const RECORD_HEADER: usize = 5;
+
+/// The NGTT acceptor: a client must present a certificate that chains to `device_ca`; records
+/// carry at most `max_record` bytes of plaintext (NGTT.md §8).
+pub(crate) fn acceptor(pems: &TlsPems, max_record: usize) -> Result<TlsAcceptor, ServerError> {
+    acceptor_with(pems, client_verifier(pems, false)?, Some(max_record))
 }
 
 /// The device HTTP API's acceptor: like [`acceptor`], except that with `optional_client_cert`
 /// (proxy headers trusted) a client may present no certificate and identify itself by header.
 pub(crate) fn http_acceptor(pems: &TlsPems, optional_client_cert: bool) -> Result<TlsAcceptor, ServerError> {
-    acceptor_with(pems, client_verifier(pems, optional_client_cert)?)
+    acceptor_with(pems, client_verifier(pems, optional_client_cert)?, None)
 }
