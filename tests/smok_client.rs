@@ -161,17 +161,25 @@ async fn uploads_and_logs_are_stored(mode: Mode) {
         "pressure high",
     )]);
     let subscriber = tracing_subscriber::registry().with(device.log_layer());
+    let failure = Failure(
+        "ignition failed",
+        Some(Box::new(Failure(
+            "no spark",
+            Some(Box::new(Failure("coil open", None))),
+        ))),
+    );
     tracing::subscriber::with_default(subscriber, || {
         tracing::error!(target: "burner", code = 7, "flame lost");
         tracing::debug!(target: "burner", "below the layer's minimum level");
+        tracing::error!(target: "burner", error = &failure as &(dyn std::error::Error + 'static), "restart refused");
     });
     server
-        .until("both log records", |s| {
-            s.handle.storage().read_logs("dev", 10).unwrap().len() >= 2
+        .until("the log records", |s| {
+            s.handle.storage().read_logs("dev", 10).unwrap().len() >= 3
         })
         .await;
-    let logs = server.handle.storage().read_logs("dev", 10).unwrap();
-    let logs: Vec<_> = logs
+    let stored = server.handle.storage().read_logs("dev", 10).unwrap();
+    let logs: Vec<_> = stored
         .iter()
         .map(|l| (l.service.as_str(), l.level, l.message.as_str()))
         .collect();
@@ -179,12 +187,56 @@ async fn uploads_and_logs_are_stored(mode: Mode) {
         logs,
         [
             ("boiler", 30, "pressure high"),
-            ("burner", 40, "flame lost code=7")
+            ("burner", 40, "flame lost code=7"),
+            ("burner", 40, "restart refused error=ignition failed"),
         ]
+    );
+    // The error with two causes: its chain as exception_text, one traceback frame per cause.
+    assert_eq!(
+        (
+            stored[1].exception_text.as_ref(),
+            stored[1].exception_traceback.as_ref()
+        ),
+        (None, None)
+    );
+    assert_eq!(
+        stored[2].exception_text.as_deref(),
+        Some("ignition failed\n\nCaused by:\n    0: no spark\n    1: coil open")
+    );
+    let traceback =
+        ngtt_proto::payload::decode_traceback(stored[2].exception_traceback.as_deref().unwrap(), 1 << 20)
+            .unwrap();
+    let traceback: Value = serde_json::from_str(&traceback).unwrap();
+    let frames: Vec<&str> = traceback["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(frames, ["coil open", "no spark", "ignition failed"]);
+    assert_eq!(
+        traceback["formatted_traceback"],
+        stored[2].exception_text.as_deref().unwrap()
     );
     assert_eq!(device.logs_dropped(), 0);
     device.close(Duration::from_secs(2)).await;
     server.stop().await;
+}
+
+/// An error with an optional cause.
+#[derive(Debug)]
+struct Failure(&'static str, Option<Box<Failure>>);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.1.as_deref().map(|e| e as _)
+    }
 }
 
 async fn settings_registrations_and_messages(mode: Mode) {

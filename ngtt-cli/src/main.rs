@@ -13,6 +13,7 @@ mod device_cmd;
 mod error;
 mod frame_cmd;
 mod io;
+mod logs_cmd;
 mod minijson_cmd;
 mod order_cmd;
 mod pki_cmd;
@@ -83,6 +84,10 @@ enum Command {
     #[command(subcommand, after_help = order_cmd::EXAMPLES)]
     Order(OrderCommand),
 
+    /// Read a device's log records through a server's admin API (tracebacks decoded).
+    #[command(subcommand, after_help = logs_cmd::EXAMPLES)]
+    Logs(logs_cmd::LogsCommand),
+
     /// Connect to a server as a device: print orders, upload data and logs read from stdin.
     Device(DeviceArgs),
 
@@ -108,6 +113,7 @@ fn run(command: &Command) -> Result<(), CliError> {
         Command::Pki(cmd) => pki_cmd::run(cmd, &mut output),
         Command::Serve(args) => serve_cmd::run(args, &mut output),
         Command::Order(cmd) => order_cmd::run(cmd, &mut input, &mut output),
+        Command::Logs(cmd) => logs_cmd::run(cmd, &mut output),
         Command::Device(_) => Ok(()), // run above, before the locks
         Command::Demo(args) => demo::run(args, &mut output),
     };

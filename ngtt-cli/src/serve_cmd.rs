@@ -18,9 +18,12 @@ Examples:
   ngtt serve --pki pki --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --http-listen 127.0.0.1:0
   NGTT_ADMIN_TOKEN=s3cret ngtt serve --pki pki --admin-listen 0.0.0.0:2406
   ngtt serve --pki pki --http-listen 127.0.0.1:8080 --http-plain --trust-proxy-header  # behind a TLS proxy
+  ngtt serve --pki pki --listen 0.0.0.0:2405 --listen 0.0.0.0:2408   # also the first revision's port
+  ngtt serve --pki pki --tls-max-record 16384 --fetch-grace off      # only clients of our own
 
-Prints `ngtt listening on ADDR`, `ngtt admin listening on ADDR` and (unless --no-http)
-`ngtt http listening on ADDR` once ready; logs go to stderr (RUST_LOG, default info).
+Prints `ngtt listening on ADDR` (one line per --listen), `ngtt admin listening on ADDR` and
+(unless --no-http) `ngtt http listening on ADDR` once ready; logs go to stderr (RUST_LOG,
+default info).
 SIGINT or SIGTERM shut down gracefully (exit status 0).";
 
 /// `ngtt serve` options.
@@ -30,9 +33,19 @@ pub struct ServeArgs {
     /// server's certificate and key.
     #[arg(long, value_name = "DIR")]
     pki: PathBuf,
-    /// NGTT listen address.
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:2405")]
-    listen: SocketAddr,
+    /// NGTT listen address; give it again for more listeners (e.g. 2405 and the first
+    /// revision's 2408).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:2405", action = clap::ArgAction::Append)]
+    listen: Vec<SocketAddr>,
+    /// Largest plaintext per TLS record on the NGTT listeners, 27..=16384 bytes. The published
+    /// Python clients need 512 (they read 512 bytes per wake-up, NGTT.md §8).
+    #[arg(long = "tls-max-record", value_name = "BYTES", default_value_t = ngtt_server::DEFAULT_TLS_MAX_RECORD)]
+    tls_max_record: usize,
+    /// Seconds after the handshake when a connection that sent no FETCH_ORDERS gets its orders
+    /// anyway (the first revision never asks; fractions allowed), or `off`: only on
+    /// FETCH_ORDERS.
+    #[arg(long = "fetch-grace", value_name = "SECS|off", default_value = "1", value_parser = parse_grace)]
+    fetch_grace: Grace,
     /// Admin API listen address (a non-loopback address requires a token).
     #[arg(long = "admin-listen", value_name = "ADDR", default_value = "127.0.0.1:2406")]
     admin_listen: SocketAddr,
@@ -69,6 +82,24 @@ pub struct ServeArgs {
     /// NGTT connections served at once; more are closed before the TLS handshake.
     #[arg(long = "max-connections", value_name = "N", default_value_t = ngtt_server::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+}
+
+/// `--fetch-grace`: a delay, or none.
+#[derive(Clone, Copy, Debug)]
+struct Grace(Option<Duration>);
+
+fn parse_grace(text: &str) -> Result<Grace, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(Grace(None));
+    }
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is neither a number of seconds nor `off`"))?;
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| *d <= Duration::from_secs(3600))
+        .map(|d| Grace(Some(d)))
+        .ok_or_else(|| format!("{text:?}: the grace must be 0..=3600 seconds"))
 }
 
 /// The admin token from `--admin-token`, else from `NGTT_ADMIN_TOKEN` (empty means none).
@@ -109,7 +140,13 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     crate::runtime::init_logging();
     let tls = TlsPems::from_pki_dir(&args.pki)?;
     let mut config = ServerConfig::new(tls, &args.db);
-    config.listen = args.listen;
+    let mut listens = args.listen.iter().copied();
+    if let Some(first) = listens.next() {
+        config.listen = first;
+    }
+    config.extra_listen = listens.collect();
+    config.tls_max_record = args.tls_max_record;
+    config.fetch_grace = args.fetch_grace.0;
     config.admin_listen = Some(args.admin_listen);
     config.admin_token = admin_token(&args.admin_token);
     config.http_listen = (!args.no_http).then_some(args.http_listen);
@@ -123,7 +160,9 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     runtime.block_on(async {
         let signal = shutdown_signal()?;
         let server = Server::bind(config).await?;
-        writeln!(out, "ngtt listening on {}", server.local_addr()).map_err(CliError::write)?;
+        for addr in server.local_addrs() {
+            writeln!(out, "ngtt listening on {addr}").map_err(CliError::write)?;
+        }
         if let Some(admin) = server.admin_addr() {
             writeln!(out, "ngtt admin listening on {admin}").map_err(CliError::write)?;
         }

@@ -142,6 +142,80 @@ fn long_log_messages_are_compressed_when_that_pays() {
 }
 
 #[test]
+fn exception_fields_use_the_published_key_names() {
+    let traceback = br#"{"frames":[{"name":"main","filename":"a.py","line_no":3,"locals":{},"globals":{}}],"formatted_traceback":"Traceback"}"#;
+    let record = LogRecord::new("svc", 5, Level::ERROR, "failed").with_exception("ValueError: x", traceback);
+    let json = serde_json::to_value(&record).unwrap();
+    assert_eq!(json["exception_text"], "ValueError: x");
+    let encoded = json["exception_traceback"].as_str().unwrap();
+    assert_eq!(
+        decode_traceback(encoded, MAX_INFLATED).unwrap().as_bytes(),
+        traceback
+    );
+    assert!(json.get("exception").is_none() && json.get("traceback").is_none());
+    let back: LogRecord = minijson::from_slice(&minijson::to_vec(&record).unwrap()).unwrap();
+    assert_eq!(back, record);
+    assert_eq!(
+        back.traceback_json(1 << 10).unwrap().unwrap().as_bytes(),
+        traceback
+    );
+    // Bounded: a traceback inflating beyond the limit is refused, not inflated in full.
+    assert!(
+        matches!(back.traceback_json(16), Err(ProtoError::InvalidPayload(m)) if m.contains("more than 16"))
+    );
+    assert!(decode_traceback("not base64!", 100).is_err());
+    // A record with neither field still works, and the earlier draft's names are read too.
+    let plain: LogRecord =
+        serde_json::from_value(serde_json::json!({"service": "s", "when": 1, "message": "m", "level": 20}))
+            .unwrap();
+    assert_eq!(
+        (plain.exception_text.clone(), plain.traceback_json(10).unwrap()),
+        (None, None)
+    );
+    let old: LogRecord = serde_json::from_value(serde_json::json!(
+        {"service": "s", "when": 1, "message": "m", "level": 20, "exception": "E", "traceback": "T"}))
+    .unwrap();
+    assert_eq!(old.exception_text.as_deref(), Some("E"));
+    assert_eq!(old.exception_traceback.as_deref(), Some("T"));
+}
+
+#[test]
+fn map_form_samples_read_like_list_ones() {
+    let list = serde_json::json!([
+        {"path": "W1", "values": [[1000, 5], [false, 1001, "timeout"]]}
+    ]);
+    let map = serde_json::json!([
+        {"path": "W1", "values": [{"timestamp": 1000, "value": 5}, {"error_code": "timeout", "timestamp": 1001}]}
+    ]);
+    let decode = |v: &serde_json::Value| {
+        minijson::from_slice::<Vec<PathpointSeries>>(&minijson::to_vec(v).unwrap()).unwrap()
+    };
+    assert_eq!(decode(&map), decode(&list));
+    assert_eq!(
+        serde_json::from_value::<Vec<PathpointSeries>>(map).unwrap(),
+        decode(&list)
+    );
+    for (bad, why) in [
+        (serde_json::json!({"value": 5}), "timestamp"),
+        (serde_json::json!({"timestamp": 1}), "neither"),
+        (
+            serde_json::json!({"timestamp": 1, "value": 2, "error_code": "x"}),
+            "both",
+        ),
+        (
+            serde_json::json!({"timestamp": 1, "value": 2, "extra": 0}),
+            "unknown key",
+        ),
+        (serde_json::json!({"timestamp": -1, "value": 2}), "timestamp"),
+        (serde_json::json!({"timestamp": false, "value": 2}), "false"),
+    ] {
+        let bytes = minijson::to_vec(&bad).unwrap();
+        let err = minijson::from_slice::<Sample>(&bytes).unwrap_err().to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+}
+
+#[test]
 fn samples_are_strict() {
     for bad in [
         serde_json::json!([]),

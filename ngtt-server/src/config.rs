@@ -16,6 +16,14 @@ pub const DEFAULT_HTTP_PORT: u16 = 8443;
 pub const MAX_HTTP_BODY: usize = 16 << 20;
 /// Default window of unanswered ORDER frames per connection (NGTT.md §4.3).
 pub const DEFAULT_MAX_INFLIGHT_ORDERS: usize = 8;
+/// Default largest TLS record plaintext on the NGTT listener: 512 bytes, what the published
+/// clients read per wake-up (NGTT.md §8).
+pub const DEFAULT_TLS_MAX_RECORD: usize = 512;
+/// The range of [`ServerConfig::tls_max_record`]: rustls's minimum record size (32 bytes with
+/// the 5-byte header) up to the TLS maximum of 16 KiB.
+pub const TLS_MAX_RECORD_RANGE: std::ops::RangeInclusive<usize> = 27..=16384;
+/// Default of [`ServerConfig::fetch_grace`]: 1 s.
+pub const DEFAULT_FETCH_GRACE: Duration = Duration::from_secs(1);
 /// Largest window accepted: server tids are taken from 1..=0x7FFF and must not be reused while
 /// unanswered.
 pub const MAX_INFLIGHT_LIMIT: usize = 0x4000;
@@ -80,6 +88,19 @@ pub struct ServerConfig {
     /// Where devices connect (default `0.0.0.0:2405`). Port 0 picks a free port; see
     /// [`crate::Server::local_addr`].
     pub listen: SocketAddr,
+    /// More NGTT listeners, served exactly like `listen` (e.g. the first revision's port 2408
+    /// beside 2405). Empty by default.
+    pub extra_listen: Vec<SocketAddr>,
+    /// Largest plaintext carried by one TLS record on the NGTT listeners (default
+    /// [`DEFAULT_TLS_MAX_RECORD`], 512 bytes; within [`TLS_MAX_RECORD_RANGE`]). The published
+    /// clients read 512 bytes per `select()` wake-up, so plaintext decrypted beyond that waits
+    /// unseen until the next packet (NGTT.md §8); 16384 gives the largest records rustls writes.
+    pub tls_max_record: usize,
+    /// How long after the TLS handshake a connection that sent no FETCH_ORDERS starts receiving
+    /// its queued orders anyway (NGTT.md §4.1: the first revision has no FETCH_ORDERS); default
+    /// [`DEFAULT_FETCH_GRACE`]. `None`: only after FETCH_ORDERS (connections that never ask are
+    /// data-only, and the device HTTP API keeps handing their orders out).
+    pub fetch_grace: Option<Duration>,
     /// Where the admin HTTP API listens (default `127.0.0.1:2406`); `None` disables it.
     pub admin_listen: Option<SocketAddr>,
     /// Where the device HTTP API (HTTP-API.md) listens; `None` (the default of
@@ -131,6 +152,9 @@ impl ServerConfig {
     pub fn new(tls: TlsPems, db_path: impl Into<PathBuf>) -> ServerConfig {
         ServerConfig {
             listen: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, DEFAULT_PORT)),
+            extra_listen: Vec::new(),
+            tls_max_record: DEFAULT_TLS_MAX_RECORD,
+            fetch_grace: Some(DEFAULT_FETCH_GRACE),
             admin_listen: Some(SocketAddr::V4(SocketAddrV4::new(
                 Ipv4Addr::LOCALHOST,
                 DEFAULT_ADMIN_PORT,
@@ -165,6 +189,14 @@ impl ServerConfig {
             return Err(ServerError::Config(format!(
                 "max_inflight_orders must be 1..={MAX_INFLIGHT_LIMIT}, not {}",
                 self.max_inflight_orders
+            )));
+        }
+        if !TLS_MAX_RECORD_RANGE.contains(&self.tls_max_record) {
+            return Err(ServerError::Config(format!(
+                "tls_max_record must be {}..={} bytes, not {}",
+                TLS_MAX_RECORD_RANGE.start(),
+                TLS_MAX_RECORD_RANGE.end(),
+                self.tls_max_record
             )));
         }
         if self.max_frame_len < 64 {

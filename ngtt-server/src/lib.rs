@@ -7,8 +7,11 @@
 //!   a new one replaces the old, which is fully stopped before the new one sends orders.
 //! * Orders are stored in SQLite ([`SqliteStorage`], behind the [`Storage`] trait) before
 //!   anything is acknowledged, sent in a bounded window (`max_inflight_orders`) once the
-//!   device sent FETCH_ORDERS, and kept until the device answers ORDER_CONFIRM or
-//!   ORDER_REJECT; unanswered orders are sent again on the next connection, in queue order.
+//!   device sent FETCH_ORDERS (or a grace period after the handshake without it), and kept
+//!   until the device answers ORDER_CONFIRM or ORDER_REJECT; unanswered orders are sent again
+//!   on the next connection, in queue order, under tids that continue a per-device sequence.
+//! * TLS records carry at most 512 bytes of plaintext by default, for the published clients
+//!   (NGTT.md §8).
 //! * DATA_STREAM uploads are committed before DATA_STREAM_CONFIRM; LOGS are stored with their
 //!   messages decompressed; PINGs are echoed; idle connections are closed.
 //! * The admin API (see `docs/operations.md`) listens on loopback by default and requires a
@@ -57,14 +60,16 @@ mod config;
 mod connection;
 mod device_api;
 mod error;
+mod log_records;
 mod registry;
 mod server;
 pub mod storage;
 mod tls;
 
 pub use config::{
-    ServerConfig, TlsPems, DEFAULT_ADMIN_PORT, DEFAULT_HTTP_PORT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_INFLIGHT_ORDERS, DEFAULT_PORT, MAX_HTTP_BODY, MAX_INFLIGHT_LIMIT,
+    ServerConfig, TlsPems, DEFAULT_ADMIN_PORT, DEFAULT_FETCH_GRACE, DEFAULT_HTTP_PORT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INFLIGHT_ORDERS, DEFAULT_PORT, DEFAULT_TLS_MAX_RECORD,
+    MAX_HTTP_BODY, MAX_INFLIGHT_LIMIT, TLS_MAX_RECORD_RANGE,
 };
 pub use error::ServerError;
 pub use server::{Server, ServerHandle};

@@ -22,8 +22,8 @@ use crate::tls;
 /// A bound NGTT server, ready to [`run`](Server::run).
 pub struct Server {
     config: ServerConfig,
-    listener: TcpListener,
-    local_addr: SocketAddr,
+    listeners: Vec<TcpListener>,
+    local_addrs: Vec<SocketAddr>,
     admin: Option<(TcpListener, SocketAddr)>,
     http: Option<(HttpListener, SocketAddr)>,
     shared: Arc<Shared>,
@@ -33,7 +33,7 @@ pub struct Server {
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
-            .field("local_addr", &self.local_addr)
+            .field("local_addrs", &self.local_addrs)
             .field("admin_addr", &self.admin_addr())
             .field("http_addr", &self.http_addr())
             .finish_non_exhaustive()
@@ -98,6 +98,12 @@ impl ServerHandle {
     }
 }
 
+/// The next connection accepted by any of `listeners` (cancel safe, as `accept` is).
+async fn accept_any(listeners: &[TcpListener]) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    let accepts = listeners.iter().map(|l| Box::pin(l.accept()));
+    futures::future::select_all(accepts).await.0
+}
+
 async fn bind(addr: SocketAddr, what: &'static str) -> Result<(TcpListener, SocketAddr), ServerError> {
     let bind_err = |source| ServerError::Bind { what, addr, source };
     let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
@@ -123,8 +129,14 @@ impl Server {
         storage: Arc<dyn Storage>,
     ) -> Result<Server, ServerError> {
         config.validate()?;
-        let acceptor = tls::acceptor(&config.tls)?;
-        let (listener, local_addr) = bind(config.listen, "NGTT").await?;
+        let acceptor = tls::acceptor(&config.tls, config.tls_max_record)?;
+        let mut listeners = Vec::new();
+        let mut local_addrs = Vec::new();
+        for addr in std::iter::once(config.listen).chain(config.extra_listen.iter().copied()) {
+            let (listener, local) = bind(addr, "NGTT").await?;
+            listeners.push(listener);
+            local_addrs.push(local);
+        }
         let admin = match config.admin_listen {
             Some(addr) => Some(bind(addr, "admin").await?),
             None => None,
@@ -165,6 +177,7 @@ impl Server {
                 idle_timeout: config.idle_timeout,
                 handshake_timeout: config.handshake_timeout,
                 close_timeout: config.close_timeout,
+                fetch_grace: config.fetch_grace,
             },
         });
         Ok(Server {
@@ -174,17 +187,24 @@ impl Server {
                 storage,
             },
             config,
-            listener,
-            local_addr,
+            listeners,
+            local_addrs,
             admin,
             http,
             shared,
         })
     }
 
-    /// The address the NGTT listener is bound to (with the real port when 0 was asked for).
+    /// The address the NGTT listener of [`ServerConfig::listen`] is bound to (with the real
+    /// port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.local_addrs[0]
+    }
+
+    /// The addresses of every NGTT listener: [`ServerConfig::listen`]'s first, then those of
+    /// [`ServerConfig::extra_listen`], in order.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
     }
 
     /// The address the admin API is bound to, if it is enabled.
@@ -217,8 +237,8 @@ impl Server {
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<(), ServerError> {
         let Server {
             config,
-            listener,
-            local_addr,
+            listeners,
+            local_addrs,
             admin,
             http,
             shared,
@@ -251,7 +271,9 @@ impl Server {
             let router = device_api::router(state);
             tasks.spawn(device_api::serve(http_listener, router, shutdown.clone()));
         }
-        info!(%local_addr, "NGTT listening");
+        for local_addr in &local_addrs {
+            info!(%local_addr, tls_max_record = config.tls_max_record, "NGTT listening");
+        }
         tokio::pin!(signal);
         let mut conn_no: u64 = 0;
         // The admin and device HTTP APIs run in the same set; they do not count as connections.
@@ -261,7 +283,7 @@ impl Server {
             tokio::select! {
                 () = &mut signal => break,
                 () = shutdown.cancelled() => break,
-                accepted = listener.accept() => match accepted {
+                accepted = accept_any(&listeners) => match accepted {
                     Ok((tcp, peer)) => {
                         conn_no += 1;
                         if tasks.len() - services >= max_connections {
@@ -290,7 +312,7 @@ impl Server {
         }
         info!("shutting down");
         shutdown.cancel();
-        drop(listener);
+        drop(listeners);
         let drain = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(config.shutdown_grace, drain).await.is_err() {
             warn!(

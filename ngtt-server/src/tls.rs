@@ -30,25 +30,36 @@ fn auth(optional: bool) -> ClientAuth {
 }
 
 /// A TLS acceptor for `pems`: TLS 1.2 and 1.3 with the ring provider, client certificates
-/// chaining to the device CA and valid now, required or (`auth`) optional.
-fn acceptor_with(pems: &TlsPems, auth: ClientAuth) -> Result<TlsAcceptor, ServerError> {
+/// chaining to the device CA and valid now, required or (`auth`) optional, and records of at
+/// most `max_record` bytes of plaintext (`None`: rustls's default, 16 KiB).
+fn acceptor_with(
+    pems: &TlsPems,
+    auth: ClientAuth,
+    max_record: Option<usize>,
+) -> Result<TlsAcceptor, ServerError> {
     let verifier = tls::client_verifier(&pems.device_ca, auth)?;
     let server = PemIdentity {
         cert_pem: &pems.server_cert,
         key_pem: &pems.server_key,
         name: "server",
     };
-    let config = tls::server_config(server, verifier)?;
+    let mut config = tls::server_config(server, verifier)?;
+    // rustls counts the 5-byte record header in its limit.
+    config.max_fragment_size = max_record.map(|plaintext| plaintext + RECORD_HEADER);
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-/// The NGTT acceptor: a client must present a certificate that chains to `device_ca`.
-pub(crate) fn acceptor(pems: &TlsPems) -> Result<TlsAcceptor, ServerError> {
-    acceptor_with(pems, ClientAuth::Required)
+/// The size of a TLS record header.
+const RECORD_HEADER: usize = 5;
+
+/// The NGTT acceptor: a client must present a certificate that chains to `device_ca`; records
+/// carry at most `max_record` bytes of plaintext (NGTT.md §8).
+pub(crate) fn acceptor(pems: &TlsPems, max_record: usize) -> Result<TlsAcceptor, ServerError> {
+    acceptor_with(pems, ClientAuth::Required, Some(max_record))
 }
 
 /// The device HTTP API's acceptor: like [`acceptor`], except that with `optional_client_cert`
 /// (proxy headers trusted) a client may present no certificate and identify itself by header.
 pub(crate) fn http_acceptor(pems: &TlsPems, optional_client_cert: bool) -> Result<TlsAcceptor, ServerError> {
-    acceptor_with(pems, auth(optional_client_cert))
+    acceptor_with(pems, auth(optional_client_cert), None)
 }

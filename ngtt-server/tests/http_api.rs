@@ -117,7 +117,12 @@ async fn orders_handed_out_are_confirmed_and_never_sent_over_ngtt() {
 async fn orders_of_a_live_ngtt_connection_stay_there() {
     let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
-    let server = start(&pki, &dir).await;
+    // Without the grace period a connection that never sends FETCH_ORDERS is data-only.
+    let server = TestServer::start(&pki, &dir.path().join("db"), |c| {
+        c.http_listen = Some("127.0.0.1:0".parse().expect("addr"));
+        c.fetch_grace = None;
+    })
+    .await;
     let dev = device(&server, &pki, "dev1");
 
     // A data-only NGTT connection (no FETCH_ORDERS) does not take orders: HTTP hands them out.

@@ -99,10 +99,10 @@ async fn window_holds_orders_back_and_releases_them_in_queue_order() {
 }
 
 #[tokio::test]
-async fn device_without_fetch_orders_gets_none() {
+async fn device_without_fetch_orders_gets_none_when_the_grace_is_off() {
     let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
+    let server = TestServer::start(&pki, &dir.path().join("db"), |c| c.fetch_grace = None).await;
     let mut dev = server.device(&pki, "data-only").await;
     let id = server.queue("data-only", read_order("W1")).await;
     dev.ping(1).await;

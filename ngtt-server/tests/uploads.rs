@@ -94,8 +94,10 @@ async fn logs_are_stored_decompressed() {
     let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
     let mut dev = server.device(&pki, "dev1").await;
     let long = "temperature sensor timeout; ".repeat(100);
-    let mut failing = LogRecord::new("modbus", 2, Level::ERROR, "read failed");
-    failing.exception = Some("TimeoutError".into());
+    let failing = LogRecord::new("modbus", 2, Level::ERROR, "read failed").with_exception(
+        "TimeoutError: unit 7",
+        br#"{"frames": [], "formatted_traceback": "tb"}"#,
+    );
     let records = [
         LogRecord::new("boot", 1, Level::INFO, "started"),
         failing,
@@ -124,7 +126,12 @@ async fn logs_are_stored_decompressed() {
     assert_eq!(logs[0]["message"], "started");
     assert_eq!(logs[0]["level"], 20);
     assert_eq!(logs[0]["when"], 1);
-    assert_eq!(logs[1]["exception"], "TimeoutError");
+    assert_eq!(logs[1]["exception_text"], "TimeoutError: unit 7");
+    assert_eq!(
+        logs[1]["exception_traceback"],
+        json!({"frames": [], "formatted_traceback": "tb"})
+    );
+    assert_eq!(logs[0]["exception_traceback"], json!(null));
     assert_eq!(logs[2]["message"], long.as_str());
     let (_, last) = server.get("/v1/devices/dev1/logs?limit=1").await;
     assert_eq!(last[0]["service"], "big");

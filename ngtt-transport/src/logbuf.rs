@@ -89,8 +89,8 @@ pub fn estimated_size(record: &LogRecord) -> usize {
     RECORD_OVERHEAD
         + record.service.len()
         + message
-        + optional(&record.exception)
-        + optional(&record.traceback)
+        + optional(&record.exception_text)
+        + optional(&record.exception_traceback)
 }
 
 #[cfg(test)]
@@ -142,7 +142,7 @@ mod tests {
     #[test]
     fn estimate_is_close_to_the_encoding() {
         let mut r = LogRecord::new("service", 1_700_000_000_000_000, Level::ERROR, "x".repeat(300));
-        r.exception = Some("ValueError".into());
+        r.exception_text = Some("ValueError".into());
         let encoded = minijson::to_vec(&r).expect("encodes").len();
         let estimate = estimated_size(&r);
         assert!(

@@ -64,8 +64,15 @@ fn events_become_records_with_level_service_and_message() {
             ("app", 40, "cannot save error=disk full".to_owned()),
         ]
     );
-    assert_eq!(records[2].exception.as_deref(), Some("ValueError: x"));
-    assert_eq!(records[2].traceback.as_deref(), Some("line 1"));
+    assert_eq!(records[2].exception_text.as_deref(), Some("ValueError: x"));
+    let doc: serde_json::Value =
+        serde_json::from_str(&records[2].traceback_json(1 << 20).unwrap().unwrap()).unwrap();
+    assert_eq!(
+        doc,
+        serde_json::json!({"frames": [], "formatted_traceback": "line 1"})
+    );
+    assert_eq!(records[0].exception_text, None);
+    assert_eq!(records[0].exception_traceback, None);
     assert_eq!(records[0].when, T0_US);
 }
 

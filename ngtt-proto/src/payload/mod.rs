@@ -8,7 +8,7 @@ mod order;
 mod pathpoint;
 
 pub use baob::{SyncBaobRequest, SyncBaobResponse};
-pub use log::{Level, LogMessage, LogRecord, COMPRESS_THRESHOLD};
+pub use log::{decode_traceback, Level, LogMessage, LogRecord, COMPRESS_THRESHOLD, MAX_INFLATED};
 pub use order::{
     Advise, Disposition, MessageOrder, Order, ReadOrder, Section, SysctlOrder, WaitOrder, WriteOrder,
     WriteValue,

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
@@ -159,9 +159,12 @@ impl Serialize for Sample {
     }
 }
 
+/// Reads the list form (NGTT.md §7) and the map form of early clients (NGTT.md §8):
+/// `{"timestamp": ms, "value": v}` or `{"timestamp": ms, "error_code": code}`. Both give the
+/// same [`Sample`]; serialization always writes the list form.
 impl<'de> Deserialize<'de> for Sample {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        d.deserialize_seq(SampleVisitor)
+        d.deserialize_any(SampleVisitor)
     }
 }
 
@@ -199,13 +202,56 @@ impl<'de> Deserialize<'de> for Head {
     }
 }
 
+/// A timestamp in milliseconds: a non-negative integer.
+struct Timestamp(u64);
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        match Head::deserialize(d)? {
+            Head::Ts(ts) => Ok(Timestamp(ts)),
+            Head::Failed => Err(de::Error::custom("a sample's timestamp is false")),
+        }
+    }
+}
+
 struct SampleVisitor;
 
 impl<'de> Visitor<'de> for SampleVisitor {
     type Value = Sample;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("[timestamp, value] or [false, timestamp, error_code]")
+        f.write_str(
+            "a sample: [timestamp, value], [false, timestamp, error_code], \
+             {\"timestamp\": ms, \"value\": v} or {\"timestamp\": ms, \"error_code\": code}",
+        )
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Sample, A::Error> {
+        let mut ts: Option<u64> = None;
+        let mut value: Option<PathpointValue> = None;
+        let mut error: Option<ReadError> = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match &*key {
+                "timestamp" if ts.is_none() => ts = Some(map.next_value::<Timestamp>()?.0),
+                "value" if value.is_none() => value = Some(map.next_value()?),
+                "error_code" if error.is_none() => error = Some(map.next_value()?),
+                "timestamp" | "value" | "error_code" => {
+                    return Err(de::Error::custom(format_args!("a sample has {key:?} twice")))
+                }
+                other => {
+                    return Err(de::Error::custom(format_args!(
+                        "a sample has an unknown key {other:?} (expected timestamp, and value or error_code)"
+                    )))
+                }
+            }
+        }
+        let ts = ts.ok_or_else(|| de::Error::missing_field("timestamp"))?;
+        match (value, error) {
+            (Some(value), None) => Ok(Sample::Value { ts, value }),
+            (None, Some(error)) => Ok(Sample::Error { ts, error }),
+            (Some(_), Some(_)) => Err(de::Error::custom("a sample has both value and error_code")),
+            (None, None) => Err(de::Error::custom("a sample has neither value nor error_code")),
+        }
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Sample, A::Error> {

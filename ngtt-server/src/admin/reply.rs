@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value as Json_};
 
+use crate::log_records::traceback_for_display;
 use crate::storage::{DeviceRecord, LogEntry, OrderRecord, StorageError};
 
 /// An error answer: a status code and `{"status": reason}`.
@@ -83,7 +84,8 @@ pub(crate) fn device_json(device: &DeviceRecord, connected: bool) -> Json_ {
     })
 }
 
-/// A log record as JSON.
+/// A log record as JSON: `exception_text` as sent, `exception_traceback` decoded (the JSON
+/// document inside it, or `{"undecodable": reason}`), both `null` when absent.
 pub(crate) fn log_json(log: &LogEntry) -> Json_ {
     json!({
         "id": log.id,
@@ -91,8 +93,8 @@ pub(crate) fn log_json(log: &LogEntry) -> Json_ {
         "when": log.when_us,
         "level": log.level,
         "message": log.message,
-        "exception": log.exception,
-        "traceback": log.traceback,
+        "exception_text": log.exception_text,
+        "exception_traceback": log.exception_traceback.as_deref().map(traceback_for_display),
         "received_at": log.received_at_ms,
     })
 }

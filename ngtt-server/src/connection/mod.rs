@@ -21,7 +21,7 @@ use tracing::{info_span, warn, Instrument};
 use crate::registry::Registry;
 use crate::storage::Db;
 
-pub(crate) use session::log_entries;
+pub(crate) use crate::log_records::log_entries;
 
 /// Limits and timings of device connections.
 #[derive(Clone, Copy, Debug)]
@@ -31,6 +31,8 @@ pub(crate) struct Limits {
     pub(crate) idle_timeout: Duration,
     pub(crate) handshake_timeout: Duration,
     pub(crate) close_timeout: Duration,
+    /// Orders flow this long after the handshake without FETCH_ORDERS (`None`: never).
+    pub(crate) fetch_grace: Option<Duration>,
 }
 
 /// What every connection task shares.

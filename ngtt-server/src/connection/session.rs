@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::{SinkExt, StreamExt};
-use ngtt_proto::payload::{LogRecord, PathpointSeries, SyncBaobRequest, SyncBaobResponse};
+use ngtt_proto::payload::{PathpointSeries, SyncBaobRequest, SyncBaobResponse};
 use ngtt_proto::{DeviceIdentity, Frame, FrameType, NgttCodec, ProtoError};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -19,7 +19,12 @@ use tracing::{debug, error, info, warn};
 
 use super::window::OrderWindow;
 use super::{close, Shared, Tls};
-use crate::storage::{LogEntry, OrderAnswer, Storage, StorageError};
+use crate::log_records::log_entries;
+use crate::storage::{OrderAnswer, Storage, StorageError};
+
+/// ORDER tids reserved from the device's sequence at a time: 128 connections that carried
+/// orders pass before the sequence (1..=0x7FFF) comes round again.
+const TID_BLOCK: u16 = 256;
 
 /// Why a session ended.
 #[derive(Debug)]
@@ -71,6 +76,7 @@ pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity,
         stop: registration.stop.clone(),
         notify: Arc::clone(&registration.notify),
         fetch: false,
+        grace_at: shared.limits.fetch_grace.map(|grace| Instant::now() + grace),
         unknown_seen: HashSet::new(),
         last_rx: Instant::now(),
         framed,
@@ -93,8 +99,11 @@ struct Session {
     stop: CancellationToken,
     notify: Arc<Notify>,
     window: OrderWindow,
-    /// FETCH_ORDERS received: orders may be sent.
+    /// Orders may be sent: FETCH_ORDERS received, or the grace period after the handshake
+    /// passed without it (NGTT.md §4.1).
     fetch: bool,
+    /// When orders start without FETCH_ORDERS (`None`: only on FETCH_ORDERS).
+    grace_at: Option<Instant>,
     unknown_seen: HashSet<u16>,
     last_rx: Instant,
 }
@@ -102,6 +111,7 @@ struct Session {
 enum Event {
     Frame(Option<Result<Frame, ProtoError>>),
     NewOrders,
+    GraceOver,
 }
 
 impl Session {
@@ -110,11 +120,13 @@ impl Session {
             let stop = self.stop.clone();
             let notify = Arc::clone(&self.notify);
             let idle_deadline = self.last_rx + self.shared.limits.idle_timeout;
+            let grace = self.grace_at.filter(|_| !self.fetch);
             let event = tokio::select! {
                 biased;
                 () = stop.cancelled() => return self.stopped(),
                 next = self.framed.next() => Event::Frame(next),
                 () = notify.notified(), if self.fetch => Event::NewOrders,
+                () = tokio::time::sleep_until(grace.unwrap_or(idle_deadline)), if grace.is_some() => Event::GraceOver,
                 () = tokio::time::sleep_until(idle_deadline) => return End::Idle,
             };
             let result = match event {
@@ -125,6 +137,11 @@ impl Session {
                     self.on_frame(frame).await
                 }
                 Event::NewOrders => self.fill_window().await,
+                Event::GraceOver => {
+                    self.start_orders("no FETCH_ORDERS within the grace period: sending orders anyway")
+                        .await;
+                    self.fill_window().await
+                }
             };
             if let Err(end) = result {
                 return end;
@@ -200,16 +217,7 @@ impl Session {
                     .await
             }
             FrameType::FetchOrders => {
-                if !self.fetch {
-                    // Under the device's order gate: an HTTP hand-out in progress commits
-                    // first, and none starts after this (docs/delivery-guarantees.md).
-                    let registry = &self.shared.registry;
-                    let gate = registry.order_gate(&self.device);
-                    let _held = gate.lock().await;
-                    registry.set_orders_on_ngtt(&self.device, self.conn);
-                    self.fetch = true;
-                    info!("device asked for orders");
-                }
+                self.start_orders("device asked for orders").await;
                 self.fill_window().await
             }
             FrameType::OrderConfirm => self.on_answer(frame.tid, OrderAnswer::Confirmed).await,
@@ -251,7 +259,24 @@ impl Session {
         }
     }
 
-    /// Sends pending orders while the window has room (only after FETCH_ORDERS).
+    /// Makes this connection the one that carries the device's orders (once per connection:
+    /// on FETCH_ORDERS, or when the grace period ends first). Orders already sent on this
+    /// connection are never sent on it again: [`OrderWindow::cursor`] only grows.
+    async fn start_orders(&mut self, why: &str) {
+        if self.fetch {
+            return;
+        }
+        // Under the device's order gate: an HTTP hand-out in progress commits first, and none
+        // starts after this (docs/delivery-guarantees.md).
+        let registry = &self.shared.registry;
+        let gate = registry.order_gate(&self.device);
+        let _held = gate.lock().await;
+        registry.set_orders_on_ngtt(&self.device, self.conn);
+        self.fetch = true;
+        info!("{why}");
+    }
+
+    /// Sends pending orders while the window has room (only once orders started).
     async fn fill_window(&mut self) -> Result<(), End> {
         while self.fetch && self.window.free() > 0 {
             self.check_running()?;
@@ -263,7 +288,7 @@ impl Session {
             let got = batch.len();
             for order in batch {
                 self.check_running()?;
-                let tid = self.window.push(order.id);
+                let tid = self.allocate_tid(order.id).await?;
                 debug!(order = order.id, tid, "sending ORDER");
                 self.send(Frame::new(FrameType::Order, tid, order.payload))
                     .await?;
@@ -275,6 +300,21 @@ impl Session {
         Ok(())
     }
 
+    /// A tid for the ORDER frame of `order`, continuing the device's persisted sequence: tids
+    /// are reserved in blocks, durably, before any of them goes out, so that a later
+    /// connection never reuses a tid of an earlier one until the sequence wraps (NGTT.md §3).
+    async fn allocate_tid(&mut self, order: crate::storage::OrderId) -> Result<u16, End> {
+        loop {
+            if let Some(tid) = self.window.push(order) {
+                return Ok(tid);
+            }
+            let device = self.device.clone();
+            let first = self.db(move |s| s.reserve_order_tids(&device, TID_BLOCK)).await?;
+            debug!(first, count = TID_BLOCK, "reserved ORDER tids");
+            self.window.add_tids(first, TID_BLOCK);
+        }
+    }
+
     async fn on_answer(&mut self, tid: u16, answer: OrderAnswer) -> Result<(), End> {
         let what = match answer {
             OrderAnswer::Confirmed => "ORDER_CONFIRM",
@@ -283,7 +323,7 @@ impl Session {
         let Some(order) = self.window.answer(tid) else {
             warn!(
                 tid,
-                "{what} matches no unanswered ORDER on this connection; ignored"
+                "{what} matches no unanswered ORDER on this connection (stale or repeated); ignored"
             );
             return Ok(());
         };
@@ -337,56 +377,6 @@ impl Session {
         let stored = self.db(move |s| s.store_logs(&device, &entries)).await?;
         debug!(stored, "LOGS stored");
         Ok(())
-    }
-}
-
-/// A received record as stored: the message decompressed (kept as sent, with a note, when it
-/// cannot be).
-/// The log records among `items`, ready to store, and how many items were skipped because they
-/// are not log records (each LOGS payload or HTTP body is judged record by record: one bad
-/// record does not cost the others). Warns once per call, in the caller's span.
-pub(crate) fn log_entries(items: &[minijson::Value]) -> (Vec<LogEntry>, usize) {
-    let mut entries = Vec::with_capacity(items.len());
-    let mut skipped = 0usize;
-    for item in items {
-        match minijson::from_value::<LogRecord>(item) {
-            Ok(record) => entries.push(log_entry(record)),
-            Err(e) => {
-                if skipped == 0 {
-                    warn!("skipping invalid log record: {e}");
-                }
-                skipped += 1;
-            }
-        }
-    }
-    if skipped > 1 {
-        warn!(skipped, "skipped invalid log records");
-    }
-    (entries, skipped)
-}
-
-pub(crate) fn log_entry(record: LogRecord) -> LogEntry {
-    let message = match record.message.text() {
-        Ok(text) => text.into_owned(),
-        Err(e) => {
-            warn!("storing a log message that cannot be decoded as sent: {e}");
-            match &record.message {
-                ngtt_proto::payload::LogMessage::Encoded { encoding, content } => {
-                    format!("[undecodable {encoding} message] {content}")
-                }
-                ngtt_proto::payload::LogMessage::Text(t) => t.clone(),
-            }
-        }
-    };
-    LogEntry {
-        id: 0,
-        service: record.service,
-        when_us: record.when,
-        level: record.level.0,
-        message,
-        exception: record.exception,
-        traceback: record.traceback,
-        received_at_ms: 0,
     }
 }
 

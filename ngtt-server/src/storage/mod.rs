@@ -83,6 +83,11 @@ pub trait Storage: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<PendingOrder>, StorageError>;
 
+    /// Reserves `count` ORDER tids of `device_id`'s sequence (1..=0x7FFF, wrapping to 1) and
+    /// returns the first: the next call starts where this block ends, on any connection and
+    /// after a restart, so that a tid is not reused until the sequence comes round.
+    fn reserve_order_tids(&self, device_id: &str, count: u16) -> Result<u16, StorageError>;
+
     /// Records a device's answer to a pending order. `Ok(false)` when the order is not pending
     /// any more (already answered): nothing changes.
     fn answer_order(&self, id: OrderId, answer: OrderAnswer) -> Result<bool, StorageError>;
@@ -112,7 +117,8 @@ pub trait Storage: Send + Sync + 'static {
     fn read_series(&self, device_id: &str, query: &SeriesQuery)
         -> Result<Vec<PathpointSeries>, StorageError>;
 
-    /// Stores log records (messages already decompressed). Returns how many were stored.
+    /// Stores log records (messages already decompressed, tracebacks as sent). Returns how many
+    /// were stored.
     fn store_logs(&self, device_id: &str, logs: &[LogEntry]) -> Result<usize, StorageError>;
 
     /// The `limit` most recent log records of `device_id`, oldest first.

@@ -82,6 +82,11 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (device_id, path)
     ) WITHOUT ROWID;
     "#,
+    // ORDER tids continue a per-device sequence across connections (NGTT.md §3): the first
+    // tid of the next block a connection reserves.
+    r#"
+    ALTER TABLE devices ADD COLUMN next_order_tid INTEGER NOT NULL DEFAULT 1;
+    "#,
 ];
 
 /// Brings `conn` to [`SCHEMA_VERSION`].

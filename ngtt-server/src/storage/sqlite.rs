@@ -122,7 +122,7 @@ impl SqliteStorage {
     }
 }
 
-fn ensure_device(conn: &Connection, device_id: &str) -> rusqlite::Result<()> {
+pub(super) fn ensure_device(conn: &Connection, device_id: &str) -> rusqlite::Result<()> {
     conn.prepare_cached("INSERT OR IGNORE INTO devices (device_id) VALUES (?1)")?
         .execute([device_id])?;
     Ok(())
@@ -250,6 +250,10 @@ impl Storage for SqliteStorage {
             tx.commit()?;
         }
         Ok(orders)
+    }
+
+    fn reserve_order_tids(&self, device_id: &str, count: u16) -> Result<u16, StorageError> {
+        self.reserve_order_tids_tx(device_id, count)
     }
 
     fn answer_order(&self, id: OrderId, answer: OrderAnswer) -> Result<bool, StorageError> {
@@ -383,8 +387,8 @@ impl Storage for SqliteStorage {
                     to_i64(log.when_us),
                     log.level,
                     log.message,
-                    log.exception,
-                    log.traceback,
+                    log.exception_text,
+                    log.exception_traceback,
                     now
                 ])?;
             }
@@ -407,8 +411,8 @@ impl Storage for SqliteStorage {
                 when_us: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
                 level: r.get(3)?,
                 message: r.get(4)?,
-                exception: r.get(5)?,
-                traceback: r.get(6)?,
+                exception_text: r.get(5)?,
+                exception_traceback: r.get(6)?,
                 received_at_ms: r.get(7)?,
             })
         })?;
@@ -435,5 +439,6 @@ impl Storage for SqliteStorage {
 }
 
 mod device_api;
+mod order_tids;
 #[cfg(test)]
 mod tests;

@@ -172,10 +172,11 @@ pub struct LogEntry {
     pub level: u16,
     /// The message text, decompressed.
     pub message: String,
-    /// The exception text, if any.
-    pub exception: Option<String>,
-    /// The traceback, if any.
-    pub traceback: Option<String>,
+    /// `exception_text`: the formatted exception, if any.
+    pub exception_text: Option<String>,
+    /// `exception_traceback` as sent: base64 of gzip of a JSON document (HTTP-API.md §8), if
+    /// any.
+    pub exception_traceback: Option<String>,
     /// When the server received it, ms since the epoch (set by the storage).
     pub received_at_ms: i64,
 }

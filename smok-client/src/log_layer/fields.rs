@@ -5,6 +5,8 @@ use std::fmt::{self, Write as _};
 use ngtt_proto::payload::Level;
 use tracing::field::{Field, Visit};
 
+use super::exception::{chain, Cause};
+
 /// The fields of one event, formatted.
 #[derive(Debug, Default)]
 pub(crate) struct EventText {
@@ -14,6 +16,8 @@ pub(crate) struct EventText {
     pub exception: Option<String>,
     /// The `traceback` field, if the event has one.
     pub traceback: Option<String>,
+    /// The chain of the first field recorded as an error (`error = &e as &dyn Error`).
+    pub error_chain: Option<Vec<Cause>>,
 }
 
 impl EventText {
@@ -61,8 +65,11 @@ impl Visit for EventText {
         }
     }
 
-    /// Errors with `Display`.
+    /// Errors with `Display`; the first error field also gives the record its exception.
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.error_chain.is_none() {
+            self.error_chain = Some(chain(value));
+        }
         self.put(field, format_args!("{value}"));
     }
 }

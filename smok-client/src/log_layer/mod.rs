@@ -19,10 +19,15 @@
 //! * **Record.** `service` is the configured service name, or else the event's target;
 //!   `when` is the clock's time in µs, strictly increasing per [`WhenSequencer`] (a tie or a
 //!   step back is bumped to last + 1 µs); `message` is the `message` field followed by the
-//!   other fields as `key=value` (fields named `exception` and `traceback` fill those fields of
-//!   the record instead), gzip+base64 compressed when over 1 000 characters and shorter so
-//!   ([`LogMessage::new`]); `level` maps TRACE/DEBUG → 10, INFO → 20, WARN → 30, ERROR → 40.
+//!   other fields as `key=value`, gzip+base64 compressed when over 1 000 characters and shorter
+//!   so ([`LogMessage::new`]); `level` maps TRACE/DEBUG → 10, INFO → 20, WARN → 30, ERROR → 40.
 //!   Span fields are not included.
+//! * **Exceptions.** The first field recorded as an error (`error = &e as &dyn Error`) gives
+//!   the record `exception_text` — the error and its `source()` chain, as `anyhow` prints it —
+//!   and `exception_traceback`, the published clients' JSON document (HTTP-API.md §8), gzip +
+//!   base64, with one frame per cause from the root cause outward, at the event's file and
+//!   line. String fields named `exception` and `traceback` give the text and the document's
+//!   `formatted_traceback` instead. The two keys are always sent together.
 //! * **Filter.** Events below the minimum level (default INFO) are ignored, and so are events
 //!   whose target is, or is a module of, an excluded target ([`DEFAULT_EXCLUDED_TARGETS`]: the
 //!   client's and transports' own crates, whose events could otherwise feed back into the
@@ -34,6 +39,7 @@
 //!   guard as well. Events of other threads (a transport's background task) are kept out by
 //!   the excluded targets.
 
+mod exception;
 mod fields;
 mod sink;
 mod when;
@@ -189,14 +195,30 @@ impl<K: LogSink> SmokLogLayer<K> {
         let meta = event.metadata();
         let mut text = EventText::default();
         event.record(&mut text);
-        LogRecord {
-            service: self.service.clone().unwrap_or_else(|| meta.target().to_owned()),
-            when: 0,
-            message: LogMessage::new(text.message()),
-            level: level_of(*meta.level()),
-            exception: text.exception.take(),
-            traceback: text.traceback.take(),
+        let record = LogRecord::new(
+            self.service.clone().unwrap_or_else(|| meta.target().to_owned()),
+            0,
+            level_of(*meta.level()),
+            text.message(),
+        );
+        let causes = text.error_chain.take().unwrap_or_default();
+        if causes.is_empty() && text.exception.is_none() && text.traceback.is_none() {
+            return record;
         }
+        let chain_text = exception::text(&causes);
+        let exception_text = text
+            .exception
+            .take()
+            .or_else(|| (!causes.is_empty()).then(|| chain_text.clone()))
+            .or_else(|| text.traceback.clone())
+            .unwrap_or_default();
+        let formatted = text.traceback.take().unwrap_or_else(|| exception_text.clone());
+        let site = exception::Site {
+            file: meta.file(),
+            line: meta.line(),
+        };
+        let document = exception::traceback_document(&causes, site, &formatted);
+        record.with_exception(exception_text, document.to_string().as_bytes())
     }
 }
 

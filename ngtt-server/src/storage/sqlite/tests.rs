@@ -164,8 +164,8 @@ fn logs_most_recent_oldest_first() {
             when_us: i,
             level: 20,
             message: format!("m{i}"),
-            exception: None,
-            traceback: (i == 4).then(|| "tb".to_owned()),
+            exception_text: None,
+            exception_traceback: (i == 4).then(|| "tb".to_owned()),
             received_at_ms: 0,
         })
         .collect();
@@ -175,7 +175,7 @@ fn logs_most_recent_oldest_first() {
         last.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
         ["m3", "m4"]
     );
-    assert_eq!(last[1].traceback.as_deref(), Some("tb"));
+    assert_eq!(last[1].exception_traceback.as_deref(), Some("tb"));
     assert!(last[0].received_at_ms > 0);
 }
 
