@@ -4,7 +4,8 @@
 //!
 //! * [`Config`] holds everything in memory: server address and TLS name, CA certificates,
 //!   device certificate chain and key as PEM, [`Timings`], [`BackoffConfig`], the log buffer
-//!   bound, whether to fetch orders and the largest frame accepted.
+//!   bound, the [`UploadLimits`], the number of orders held at once, whether to fetch orders
+//!   and the largest frame read (larger ones are read past: [`InboundCodec`]).
 //! * [`Transport::spawn`] starts a background task that keeps the connection alive and returns
 //!   the [`Transport`] handle and the [`Orders`] stream. Orders are answered by hand
 //!   ([`ReceivedOrder::ack`] / [`ReceivedOrder::nack`]); uploads
