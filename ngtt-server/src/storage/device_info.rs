@@ -131,9 +131,11 @@ impl DeviceInfo {
                 "facets" => self.facets = facets(value)?,
                 "culture_context" => self.culture_context = culture(&self.culture_context, value)?,
                 "slave_devices" => self.slave_devices = slaves(device_id, value)?,
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "unknown field {other:?} (known: verbose_name, facets, culture_context, slave_devices)"
-                )),
+                ))
+                }
             }
         }
         Ok(())

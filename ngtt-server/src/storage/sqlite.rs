@@ -506,6 +506,8 @@ mod device_api;
 mod device_info;
 mod events;
 mod predicates;
+#[cfg(test)]
+mod resource_tests;
 mod sensor_writes;
 mod sensors;
 #[cfg(test)]
