@@ -81,8 +81,9 @@ async fn published_client_boots_and_uses_the_device_resources() {
 
     let ready = step(&lines, "ready");
     eprintln!(
-        "the published client became ready in {} s (first sync driven: {})",
-        ready["seconds"], ready["driven"]
+        "the published client became ready {} s after construction, {} s after its script started \
+         (first sync driven: {})",
+        ready["seconds"], ready["since_start"], ready["driven"]
     );
 
     let info = step(&lines, "info");
