@@ -30,7 +30,7 @@ pub struct AdminArgs {
     pub(crate) admin: String,
     /// Bearer token [env: NGTT_ADMIN_TOKEN].
     #[arg(long = "admin-token", value_name = "TOKEN")]
-    admin_token: Option<String>,
+    pub(crate) admin_token: Option<String>,
 }
 
 /// The order's sections, given inline or in a file.

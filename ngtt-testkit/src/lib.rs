@@ -12,6 +12,7 @@
 //! * Links: [`FaultProxy`], which cuts connections at random byte offsets, and
 //!   [`CountingRelay`] (from `ngtt-net`, where `ngtt demo` takes it too), which counts bytes.
 //! * The real `ngtt` binary: [`cli`].
+//! * The published Python client as a device against `ngtt serve`: [`python_device`].
 #![deny(missing_docs)]
 
 pub mod cli;
@@ -24,6 +25,7 @@ mod raw_device;
 mod scripted;
 mod server;
 pub mod smok;
+pub mod python_device;
 
 use std::future::Future;
 use std::time::Duration;
