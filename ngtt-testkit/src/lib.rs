@@ -3,13 +3,16 @@
 //! * [`FaultProxy`]: a TCP proxy on `127.0.0.1:0` that cuts connections at random byte offsets;
 //! * [`CountingRelay`]: a TCP relay on `127.0.0.1:0` that counts the bytes of each direction
 //!   (what "bytes on the wire" means in the benchmarks) and can sever its connections;
-//! * [`TestPki`]: a throw-away CA with server and device certificates, in memory and on disk.
+//! * [`TestPki`]: a throw-away CA with server and device certificates, in memory and on disk;
+//! * [`pipelined_uploads`]: many uploads in flight at once on one transport.
 #![deny(missing_docs)]
 
 mod pki;
 mod proxy;
 mod relay;
+mod uploads;
 
 pub use pki::TestPki;
 pub use proxy::{FaultProxy, ProxyStats};
 pub use relay::{CountingRelay, Traffic};
+pub use uploads::pipelined_uploads;
