@@ -21,8 +21,6 @@ use tracing::{info_span, warn, Instrument};
 use crate::registry::Registry;
 use crate::storage::Db;
 
-pub(crate) use crate::log_records::log_entries;
-
 /// Limits and timings of device connections.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {

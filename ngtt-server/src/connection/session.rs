@@ -19,7 +19,6 @@ use tracing::{debug, error, info, warn};
 
 use super::window::OrderWindow;
 use super::{close, Shared, Tls};
-use crate::log_records::log_entries;
 use crate::storage::{OrderAnswer, Storage, StorageError};
 
 /// ORDER tids reserved from the device's sequence at a time: 128 connections that carried
@@ -363,7 +362,8 @@ impl Session {
 
     async fn on_logs(&mut self, frame: &Frame) -> Result<(), End> {
         let items: Vec<minijson::Value> = frame.payload_as()?;
-        let (entries, _skipped) = log_entries(&items);
+        let limits = self.shared.registry.inflate_limits();
+        let (entries, _skipped) = limits.log_entries(&self.device, &items);
         if entries.is_empty() {
             return Ok(());
         }

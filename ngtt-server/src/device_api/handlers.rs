@@ -17,7 +17,6 @@ use super::auth::Device;
 use super::settings::device_document;
 use super::wire::{decode_body, Fault, Format};
 use super::DeviceApiState;
-use crate::connection::log_entries;
 use crate::storage::{RegisteredPathpoint, StorageLevel};
 
 type AppState = Arc<DeviceApiState>;
@@ -175,8 +174,8 @@ pub(super) async fn logs(
     let result = async {
         let items: Vec<minijson::Value> = decode_body(&headers, body)
             .map_err(|f| Fault::new(f.status, format!("not a list of log records: {}", f.reason)))?;
-        let (entries, skipped) = log_entries(&items);
         let device = id.device_id;
+        let (entries, skipped) = state.registry.inflate_limits().log_entries(&device, &items);
         let stored = if entries.is_empty() {
             0
         } else {
