@@ -137,6 +137,7 @@ async fn large_orders_reach_the_published_client_without_a_stall() {
         assert_eq!(value.len(), len);
         // Received well within 5 s of the client's start (connecting included): the stall is 30 s.
         let at = o["at"].as_f64().unwrap();
+        eprintln!("order of {len} bytes received {at:.2} s after the client started");
         assert!(at < 5.0, "order of {len} bytes received after {at:.1} s");
     }
     server

@@ -5,10 +5,9 @@ use std::io::Write;
 
 use clap::Subcommand;
 use reqwest::Method;
-use serde_json::Value;
 
 use crate::error::CliError;
-use crate::order_cmd::{call, endpoint, line, AdminArgs};
+use crate::order_cmd::{call, endpoint, print_list, AdminArgs};
 
 /// Examples shown by `ngtt logs --help`.
 pub const EXAMPLES: &str = r#"Examples:
@@ -44,15 +43,7 @@ async fn run_async(command: &LogsCommand, out: &mut dyn Write) -> Result<(), Cli
             let mut url = endpoint(&admin.admin, &["v1", "devices", device, "logs"])?;
             url.query_pairs_mut().append_pair("limit", &limit.to_string());
             let answer = call(admin, Method::GET, url, None).await?;
-            let Value::Array(records) = answer else {
-                return Err(CliError::Admin(format!(
-                    "expected a list of log records, got {answer}"
-                )));
-            };
-            for record in &records {
-                line(out, &record.to_string())?;
-            }
-            Ok(())
+            print_list(out, answer, "log records")
         }
     }
 }

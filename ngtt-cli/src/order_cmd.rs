@@ -162,6 +162,20 @@ pub(crate) fn line(out: &mut dyn Write, text: &str) -> Result<(), CliError> {
     writeln!(out, "{text}").map_err(CliError::write)
 }
 
+/// Prints the items of a JSON list answer, one per line; `what` names them in the error for
+/// any other answer.
+pub(crate) fn print_list(out: &mut dyn Write, answer: Value, what: &str) -> Result<(), CliError> {
+    let Value::Array(items) = answer else {
+        return Err(CliError::Admin(format!(
+            "expected a list of {what}, got {answer}"
+        )));
+    };
+    for item in &items {
+        line(out, &item.to_string())?;
+    }
+    Ok(())
+}
+
 async fn run_async(
     command: &OrderCommand,
     input: &mut dyn Read,
@@ -188,15 +202,7 @@ async fn run_async(
                 url.query_pairs_mut().append_pair("state", state);
             }
             let answer = call(admin, Method::GET, url, None).await?;
-            let Value::Array(orders) = answer else {
-                return Err(CliError::Admin(format!(
-                    "expected a list of orders, got {answer}"
-                )));
-            };
-            for order in &orders {
-                line(out, &order.to_string())?;
-            }
-            Ok(())
+            print_list(out, answer, "orders")
         }
     }
 }

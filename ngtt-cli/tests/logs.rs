@@ -3,29 +3,14 @@
 //! receiving its order; `ngtt logs list` showing the traceback decoded.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ngtt_proto::payload::{Level, LogRecord};
+use run::{ngtt, ok};
 use serde_json::{json, Value};
 
-fn ngtt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ngtt"))
-        .args(args)
-        .env_remove("NGTT_ADMIN_TOKEN")
-        .output()
-        .expect("run ngtt")
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}, stderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8")
-}
+mod run;
 
 /// Kills the child when dropped (a failing test leaves no server behind).
 struct Killed(Child);

@@ -3,37 +3,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ngtt_proto::{DeviceIdentity, Environment};
+use run::{ngtt, ok, stderr};
 use serde_json::Value;
 
-fn ngtt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ngtt"))
-        .args(args)
-        .env_remove("NGTT_ADMIN_TOKEN")
-        .output()
-        .expect("run ngtt")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).expect("UTF-8")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).expect("UTF-8")
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {:?}, stderr: {}",
-        out.status,
-        stderr(&out)
-    );
-    stdout(&out)
-}
+mod run;
 
 /// A running `ngtt serve` and its printed addresses.
 struct Serve {

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
+use crate::log_records::InflateLimits;
+
 struct Entry {
     conn: u64,
     stop: CancellationToken,
@@ -28,6 +30,9 @@ pub(crate) struct Registry {
     /// One gate per device that ever took orders over either transport (a few dozen bytes per
     /// device: never removed, so that two holders can never have different gates).
     gates: Arc<Mutex<HashMap<String, OrderGate>>>,
+    /// What each device may still inflate of compressed log parts this minute, NGTT and HTTP
+    /// together.
+    inflate: InflateLimits,
 }
 
 /// A connection's place in the registry; dropping it (when the connection task ends) removes
@@ -105,6 +110,11 @@ impl Registry {
             done: e.done,
         });
         (registration, replaced)
+    }
+
+    /// The per-device, per-minute bound of what received log records inflate to.
+    pub(crate) fn inflate_limits(&self) -> &InflateLimits {
+        &self.inflate
     }
 
     /// Wakes the live connection of `device_id`, if any, to look for new orders.

@@ -13,6 +13,7 @@
 //!   [`CountingRelay`] (from `ngtt-net`, where `ngtt demo` takes it too), which counts bytes.
 //! * The real `ngtt` binary: [`cli`].
 //! * The published Python client as a device against `ngtt serve`: [`python_device`].
+//! * [`pipelined_uploads`]: many uploads in flight at once on one transport.
 #![deny(missing_docs)]
 
 pub mod cli;
@@ -26,6 +27,7 @@ mod scripted;
 mod server;
 pub mod smok;
 pub mod python_device;
+mod uploads;
 
 use std::future::Future;
 use std::time::Duration;
@@ -70,3 +72,5 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+pub use uploads::pipelined_uploads;

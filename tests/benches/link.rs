@@ -82,15 +82,11 @@ fn link(c: &mut Criterion) {
             rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    let batch: Vec<_> = (0..64)
-                        .map(|_| {
-                            n += 1;
-                            transport.sync_pathpoints(series(n))
-                        })
-                        .collect();
-                    for upload in futures::future::join_all(batch).await {
-                        upload.unwrap();
-                    }
+                    ngtt_testkit::pipelined_uploads(&transport, 64, || {
+                        n += 1;
+                        series(n)
+                    })
+                    .await;
                 }
                 start.elapsed()
             })

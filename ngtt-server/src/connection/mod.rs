@@ -21,8 +21,6 @@ use tracing::{info_span, warn, Instrument};
 use crate::registry::Registry;
 use crate::storage::Db;
 
-pub(crate) use crate::log_records::log_entries;
-
 /// Limits and timings of device connections.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
@@ -48,7 +46,7 @@ type Tls = TlsStream<TcpStream>;
 
 /// Serves one accepted TCP connection until it ends. Never fails: problems are logged.
 pub(crate) async fn handle(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, conn: u64) {
-    // ORDER frames go out one per TLS record, at once (see session::send).
+    // ORDER frames go out at once, in records of their own (see session::send).
     let _ = tcp.set_nodelay(true);
     let handshake = tokio::time::timeout(shared.limits.handshake_timeout, shared.acceptor.accept(tcp));
     let tls = tokio::select! {

@@ -19,7 +19,6 @@ use tracing::{debug, error, info, warn};
 
 use super::window::OrderWindow;
 use super::{close, Shared, Tls};
-use crate::log_records::log_entries;
 use crate::storage::{OrderAnswer, Storage, StorageError};
 
 /// ORDER tids reserved from the device's sequence at a time: 128 connections that carried
@@ -188,8 +187,9 @@ impl Session {
         self.shared.db.call(f).await.map_err(End::Storage)
     }
 
-    /// Sends one frame and flushes it, so that each frame leaves in its own TLS record (the
-    /// Python client handles one frame per read). The write is tried first, so that an answer
+    /// Sends one frame and flushes it, so that each frame leaves at once in records of its own
+    /// (at most `tls_max_record` bytes of plaintext each: the Python client handles one frame
+    /// per read and 512 bytes per wake-up, NGTT.md §8). The write is tried first, so that an answer
     /// (e.g. the DATA_STREAM_CONFIRM of an upload just stored) still goes out on a stopping
     /// connection; a write that cannot proceed is abandoned when the connection is stopped.
     async fn send(&mut self, frame: Frame) -> Result<(), End> {
@@ -369,7 +369,8 @@ impl Session {
 
     async fn on_logs(&mut self, frame: &Frame) -> Result<(), End> {
         let items: Vec<minijson::Value> = frame.payload_as()?;
-        let (entries, _skipped) = log_entries(&items);
+        let limits = self.shared.registry.inflate_limits();
+        let (entries, _skipped) = limits.log_entries(&self.device, &items);
         if entries.is_empty() {
             return Ok(());
         }

@@ -16,7 +16,6 @@ use serde_json::json;
 use super::auth::Device;
 use super::wire::{decode_body, Fault, Format};
 use super::DeviceApiState;
-use crate::connection::log_entries;
 use crate::storage::{RegisteredPathpoint, StorageLevel};
 
 type AppState = Arc<DeviceApiState>;
@@ -164,8 +163,8 @@ pub(super) async fn logs(
     let result = async {
         let items: Vec<minijson::Value> = decode_body(&headers, body)
             .map_err(|f| Fault::new(f.status, format!("not a list of log records: {}", f.reason)))?;
-        let (entries, skipped) = log_entries(&items);
         let device = id.device_id;
+        let (entries, skipped) = state.registry.inflate_limits().log_entries(&device, &items);
         let stored = if entries.is_empty() {
             0
         } else {
