@@ -11,10 +11,18 @@
 //! | `GET /v1/devices/{id}/logs[?limit=]` | the most recent log records, oldest first |
 //! | `GET`, `PUT /v1/devices/{id}/settings` | the settings served by the device HTTP API |
 //! | `GET /v1/devices/{id}/messages[?limit=]` | message orders reported over the device HTTP API |
+//! | `/v1/devices/{id}/baobs[/{key}]` | BAOBs ([`baobs`]) |
+//! | `/v1/devices/{id}/macros[/{macro_id}]` | macros and their occurrences ([`macros`]) |
+//! | `/v1/devices/{id}/archives` | archive settings ([`archives`]) |
+//! | `/v1/devices/{id}/metadata[/{key}]` | plain metadata ([`metadata`]) |
 //!
 //! Errors are `{"status": reason}` with a 4xx code (5xx only when storage fails).
 
+mod archives;
+mod baobs;
 mod handlers;
+mod macros;
+mod metadata;
 mod reply;
 mod settings;
 
@@ -40,6 +48,8 @@ pub(crate) struct AdminState {
     pub(crate) registry: Registry,
     pub(crate) token: Option<String>,
     pub(crate) max_order_len: usize,
+    /// Largest BAOB an operator may store, in bytes.
+    pub(crate) max_baob_len: u64,
 }
 
 type AppState = Arc<AdminState>;
@@ -60,6 +70,10 @@ pub(crate) fn router(state: AppState) -> Router {
             get(settings::get_settings).put(settings::put_settings),
         )
         .route("/v1/devices/{id}/messages", get(settings::messages))
+        .merge(baobs::routes(state.max_baob_len))
+        .merge(macros::routes())
+        .merge(archives::routes())
+        .merge(metadata::routes())
         .route_layer(middleware::from_fn_with_state(Arc::clone(&state), require_token));
     Router::new()
         .route(
