@@ -3,13 +3,16 @@
 //! * [`FaultProxy`]: a TCP proxy on `127.0.0.1:0` that cuts connections at random byte offsets;
 //! * [`CountingRelay`]: a TCP relay on `127.0.0.1:0` that counts the bytes of each direction
 //!   (what "bytes on the wire" means in the benchmarks) and can sever its connections;
-//! * [`TestPki`]: a throw-away CA with server and device certificates, in memory and on disk.
+//! * [`TestPki`]: a throw-away CA with server and device certificates, in memory and on disk;
+//! * [`smok_client_installed`]: whether the published Python client can be run.
 #![deny(missing_docs)]
 
 mod pki;
 mod proxy;
+mod python;
 mod relay;
 
 pub use pki::TestPki;
 pub use proxy::{FaultProxy, ProxyStats};
+pub use python::smok_client_installed;
 pub use relay::{CountingRelay, Traffic};
