@@ -8,11 +8,15 @@
 //! Exit statuses: 0 success, 1 bad input (or an I/O error), 2 usage error (clap's default).
 //! Only the command's output goes to stdout; diagnostics go to stderr as `ngtt: <message>`.
 
+mod archive_cmd;
+mod baob_cmd;
 mod demo;
 mod device_cmd;
 mod error;
 mod frame_cmd;
 mod io;
+mod macro_cmd;
+mod metadata_cmd;
 mod minijson_cmd;
 mod order_cmd;
 mod pki_cmd;
@@ -83,6 +87,22 @@ enum Command {
     #[command(subcommand, after_help = order_cmd::EXAMPLES)]
     Order(OrderCommand),
 
+    /// A device's BAOBs (versioned binary objects): list, put, get, delete.
+    #[command(subcommand, after_help = baob_cmd::EXAMPLES)]
+    Baob(baob_cmd::BaobCommand),
+
+    /// A device's macros (scheduled writes) and their occurrences: put, list, get, delete.
+    #[command(subcommand, after_help = macro_cmd::EXAMPLES)]
+    Macro(macro_cmd::MacroCommand),
+
+    /// A device's archive settings (pathpoints read periodically): get, set, clear.
+    #[command(subcommand, after_help = archive_cmd::EXAMPLES)]
+    Archive(archive_cmd::ArchiveCommand),
+
+    /// A device's plain metadata (string keys and values): list, get, set, delete.
+    #[command(subcommand, after_help = metadata_cmd::EXAMPLES)]
+    Metadata(metadata_cmd::MetadataCommand),
+
     /// Connect to a server as a device: print orders, upload data and logs read from stdin.
     Device(DeviceArgs),
 
@@ -108,6 +128,10 @@ fn run(command: &Command) -> Result<(), CliError> {
         Command::Pki(cmd) => pki_cmd::run(cmd, &mut output),
         Command::Serve(args) => serve_cmd::run(args, &mut output),
         Command::Order(cmd) => order_cmd::run(cmd, &mut input, &mut output),
+        Command::Baob(cmd) => baob_cmd::run(cmd, &mut input, &mut output),
+        Command::Macro(cmd) => macro_cmd::run(cmd, &mut output),
+        Command::Archive(cmd) => archive_cmd::run(cmd, &mut output),
+        Command::Metadata(cmd) => metadata_cmd::run(cmd, &mut output),
         Command::Device(_) => Ok(()), // run above, before the locks
         Command::Demo(args) => demo::run(args, &mut output),
     };

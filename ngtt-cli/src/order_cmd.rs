@@ -27,10 +27,10 @@ and the server's reason on stderr."#;
 pub struct AdminArgs {
     /// Base URL of the server's admin API.
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:2406")]
-    admin: String,
+    pub(crate) admin: String,
     /// Bearer token [env: NGTT_ADMIN_TOKEN].
     #[arg(long = "admin-token", value_name = "TOKEN")]
-    admin_token: Option<String>,
+    pub(crate) admin_token: Option<String>,
 }
 
 /// The order's sections, given inline or in a file.
@@ -90,7 +90,7 @@ pub enum OrderCommand {
 }
 
 /// `base` + path segments, each percent-encoded.
-fn endpoint(base: &str, segments: &[&str]) -> Result<Url, CliError> {
+pub(crate) fn endpoint(base: &str, segments: &[&str]) -> Result<Url, CliError> {
     let mut url =
         Url::parse(base).map_err(|e| CliError::Admin(format!("invalid admin URL {base:?}: {e}")))?;
     url.path_segments_mut()
@@ -101,16 +101,13 @@ fn endpoint(base: &str, segments: &[&str]) -> Result<Url, CliError> {
 }
 
 /// Sends one request; returns the JSON answer of a 2xx, else the server's reason as an error.
-async fn call(admin: &AdminArgs, method: Method, url: Url, body: Option<Vec<u8>>) -> Result<Value, CliError> {
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| CliError::Admin(e.to_string()))?;
-    let mut request = client.request(method, url.clone());
-    if let Some(token) = admin_token(&admin.admin_token) {
-        request = request.bearer_auth(token);
-    }
+pub(crate) async fn call(
+    admin: &AdminArgs,
+    method: Method,
+    url: Url,
+    body: Option<Vec<u8>>,
+) -> Result<Value, CliError> {
+    let mut request = request(admin, method, url.clone())?;
     if let Some(body) = body {
         request = request
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -127,14 +124,38 @@ async fn call(admin: &AdminArgs, method: Method, url: Url, body: Option<Vec<u8>>
         .map_err(|e| CliError::Admin(format!("{url}: reading the answer: {e}")))?;
     let json: Option<Value> = serde_json::from_str(&text).ok();
     if !status.is_success() {
-        let reason = json
-            .as_ref()
-            .and_then(|j| j.get("status"))
-            .and_then(Value::as_str)
-            .map_or_else(|| text.trim().to_owned(), str::to_owned);
-        return Err(CliError::Admin(format!("server answered {status}: {reason}")));
+        return Err(refused(status, &text));
     }
     json.ok_or_else(|| CliError::Admin(format!("the server's answer is not JSON: {text}")))
+}
+
+/// A request to the admin API, with the token when one is given.
+pub(crate) fn request(
+    admin: &AdminArgs,
+    method: Method,
+    url: Url,
+) -> Result<reqwest::RequestBuilder, CliError> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| CliError::Admin(e.to_string()))?;
+    let mut request = client.request(method, url);
+    if let Some(token) = admin_token(&admin.admin_token) {
+        request = request.bearer_auth(token);
+    }
+    Ok(request)
+}
+
+/// The error of a non-2xx answer: the server's `{"status": reason}`, else its text.
+pub(crate) fn refused(status: reqwest::StatusCode, text: &str) -> CliError {
+    let reason = serde_json::from_str::<Value>(text)
+        .ok()
+        .as_ref()
+        .and_then(|j| j.get("status"))
+        .and_then(Value::as_str)
+        .map_or_else(|| text.trim().to_owned(), str::to_owned);
+    CliError::Admin(format!("server answered {status}: {reason}"))
 }
 
 fn read_body(body: &OrderBody, input: &mut dyn Read) -> Result<Vec<u8>, CliError> {
@@ -153,7 +174,7 @@ fn read_body(body: &OrderBody, input: &mut dyn Read) -> Result<Vec<u8>, CliError
     }
 }
 
-fn line(out: &mut dyn Write, text: &str) -> Result<(), CliError> {
+pub(crate) fn line(out: &mut dyn Write, text: &str) -> Result<(), CliError> {
     writeln!(out, "{text}").map_err(CliError::write)
 }
 

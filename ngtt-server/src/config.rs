@@ -180,6 +180,9 @@ impl ServerConfig {
                 self.max_frame_len
             )));
         }
+        if self.max_baob_len == 0 {
+            return Err(ServerError::Config("max_baob_len must be at least 1 byte".into()));
+        }
         if self.max_connections == 0 {
             return Err(ServerError::Config("max_connections must be at least 1".into()));
         }
