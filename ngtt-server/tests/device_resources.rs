@@ -643,3 +643,72 @@ async fn plain_metadata_both_ways() {
     assert_eq!(http(Method::DELETE, &admin, None, None).await.0, 200);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn ngtt_sync_baob_answers_from_the_same_store() {
+    use ngtt_proto::payload::{SyncBaobRequest, SyncBaobResponse};
+    use ngtt_proto::{Frame, FrameType};
+
+    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&pki, &dir).await;
+    for key in ["srv", "gone", "fresh"] {
+        assert_eq!(
+            admin_put_baob(&server, "dev1", key, b"x".to_vec(), "?version=2")
+                .await
+                .0,
+            200
+        );
+    }
+    let (status, _) = http(
+        Method::DELETE,
+        &format!("{}/v1/devices/dev1/baobs/gone", server.admin_url()),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Another device's BAOB is never mentioned.
+    assert_eq!(
+        admin_put_baob(&server, "dev2", "theirs", b"x".to_vec(), "")
+            .await
+            .0,
+        200
+    );
+
+    let mut dev = server.device(&pki, "dev1").await;
+    let request: SyncBaobRequest = SyncBaobRequest(
+        [
+            ("srv", 1),
+            ("gone", 2),
+            ("mine", 0),
+            ("asked", -1),
+            ("fresh", -1),
+            ("bad key", 0),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+    );
+    dev.send(Frame::sync_baob_request(9, &request).unwrap()).await;
+    let answer = dev.recv().await;
+    assert_eq!((answer.kind, answer.tid), (FrameType::SyncBaobResponse, 9));
+    let response: SyncBaobResponse = answer.payload_as().unwrap();
+    assert_eq!(response.download, ["fresh", "srv"]);
+    assert_eq!(response.upload, ["mine"]);
+    assert_eq!(response.delete, ["gone"]);
+
+    // Nothing to do: an empty answer without "delete", as NGTT.md spells it.
+    dev.send(
+        Frame::sync_baob_request(
+            10,
+            &SyncBaobRequest([("srv".to_owned(), 2), ("fresh".to_owned(), 2)].into()),
+        )
+        .unwrap(),
+    )
+    .await;
+    let answer = dev.recv().await;
+    let text = minijson::from_slice::<minijson::Value>(&answer.payload).unwrap();
+    assert_eq!(Value::from(text), json!({"download": [], "upload": []}));
+    server.stop().await;
+}
