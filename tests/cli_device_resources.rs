@@ -23,21 +23,25 @@ fn json_lines(lines: &[String]) -> Vec<Value> {
         .collect()
 }
 
-/// Runs `ngtt FAMILY ARGS --admin URL` and returns its output lines as JSON.
-fn admin(serve: &Serve, args: &[&str]) -> Vec<Value> {
+/// `ngtt WORDS... EXTRA... --admin URL`: the words split at spaces, the extra arguments as given.
+fn command_line<'a>(words: &'a str, extra: &[&'a str], url: &'a str) -> Vec<&'a str> {
+    let mut all: Vec<&str> = words.split_whitespace().collect();
+    all.extend_from_slice(extra);
+    all.extend(["--admin", url]);
+    all
+}
+
+/// Runs `ngtt WORDS EXTRA --admin URL`; its output lines as JSON.
+fn admin(serve: &Serve, words: &str, extra: &[&str]) -> Vec<Value> {
     let url = serve.admin_url("");
-    let mut all = args.to_vec();
-    all.extend(["--admin", url.as_str()]);
-    json_lines(&run(&all))
+    json_lines(&run(&command_line(words, extra, &url)))
 }
 
 /// Like [`admin`], for a command that must fail: its stderr.
-fn refused(serve: &Serve, args: &[&str]) -> String {
+fn refused(serve: &Serve, words: &str, extra: &[&str]) -> String {
     let url = serve.admin_url("");
-    let mut all = args.to_vec();
-    all.extend(["--admin", url.as_str()]);
-    let out = ngtt(&all);
-    assert_eq!(out.status.code(), Some(1), "{args:?} should fail");
+    let out = ngtt(&command_line(words, extra, &url));
+    assert_eq!(out.status.code(), Some(1), "{words} {extra:?} should fail");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -53,87 +57,34 @@ async fn baob_commands() {
     let file = pki.scratch("fw.bin");
     std::fs::write(&file, b"\x00\x01binary\xff").unwrap();
     let f = file.to_str().unwrap();
-    let put = admin(
-        &serve,
-        &["baob", "put", "--device", "d1", "--key", "fw", "--file", f],
-    );
+    let put = admin(&serve, "baob put --device d1 --key fw --file", &[f]);
     assert_eq!(put, [json!({"key": "fw", "version": 0, "size": 9})]);
-    let put = admin(
-        &serve,
-        &[
-            "baob",
-            "put",
-            "--device",
-            "d1",
-            "--key",
-            "fw",
-            "--file",
-            f,
-            "--version",
-            "7",
-        ],
-    );
+    let put = admin(&serve, "baob put --device d1 --key fw --version 7 --file", &[f]);
     assert_eq!(put[0]["version"], 7);
-    let err = refused(
-        &serve,
-        &[
-            "baob",
-            "put",
-            "--device",
-            "d1",
-            "--key",
-            "fw",
-            "--file",
-            f,
-            "--version",
-            "3",
-        ],
-    );
+    let err = refused(&serve, "baob put --device d1 --key fw --version 3 --file", &[f]);
     assert!(err.contains("409") && err.contains("version 7"), "{err}");
 
     let out = pki.scratch("fw.out");
     let got = admin(
         &serve,
-        &[
-            "baob",
-            "get",
-            "--device",
-            "d1",
-            "--key",
-            "fw",
-            "--out",
-            out.to_str().unwrap(),
-        ],
+        "baob get --device d1 --key fw --out",
+        &[out.to_str().unwrap()],
     );
     assert_eq!(got, [json!({"key": "fw", "version": 7, "size": 9})]);
     assert_eq!(std::fs::read(&out).unwrap(), b"\x00\x01binary\xff");
-    let raw = Command::new(ngtt_binary())
-        .args([
-            "baob",
-            "get",
-            "--device",
-            "d1",
-            "--key",
-            "fw",
-            "--admin",
-            &serve.admin_url(""),
-        ])
-        .output()
-        .unwrap();
+    let url = serve.admin_url("");
+    let raw = ngtt(&command_line("baob get --device d1 --key fw", &[], &url));
     assert_eq!(raw.stdout, b"\x00\x01binary\xff");
 
-    let list = admin(&serve, &["baob", "list", "--device", "d1"]);
+    let list = admin(&serve, "baob list --device d1", &[]);
     assert_eq!(
-        (list.len(), list[0]["key"].clone(), list[0]["deleted"].clone()),
-        (1, json!("fw"), json!(false))
+        (list.len(), &list[0]["key"], &list[0]["deleted"]),
+        (1, &json!("fw"), &json!(false))
     );
-    let deleted = admin(&serve, &["baob", "delete", "--device", "d1", "--key", "fw"]);
+    let deleted = admin(&serve, "baob delete --device d1 --key fw", &[]);
     assert_eq!(deleted, [json!({"key": "fw", "version": 7, "deleted": true})]);
-    assert_eq!(
-        admin(&serve, &["baob", "list", "--device", "d1"])[0]["deleted"],
-        true
-    );
-    let err = refused(&serve, &["baob", "get", "--device", "d1", "--key", "fw"]);
+    assert_eq!(admin(&serve, "baob list --device d1", &[])[0]["deleted"], true);
+    let err = refused(&serve, "baob get --device d1 --key fw", &[]);
     assert!(err.contains("404"), "{err}");
     serve.stop().await;
 }
@@ -144,143 +95,67 @@ async fn macro_commands() {
     let commands = r#"[{"path": "W1", "value": 21}, {"path": "u2", "value": "on"}]"#;
     let put = admin(
         &serve,
-        &[
-            "macro",
-            "put",
-            "--device",
-            "d1",
-            "--id",
-            "heat",
-            "--commands",
-            commands,
-            "--at",
-            "1796063026",
-            "--at",
-            "1796149426.5",
-        ],
+        "macro put --device d1 --id heat --at 1796063026 --at 1796149426.5 --commands",
+        &[commands],
     );
-    assert_eq!(
-        put[0]["occurrences"][0],
-        json!({"timestamp": 1_796_063_026i64, "completed": false, "completed_at": null})
-    );
+    let first = json!({"timestamp": 1_796_063_026i64, "completed": false, "completed_at": null});
+    assert_eq!(put[0]["occurrences"][0], first);
     assert_eq!(put[0]["occurrences"][1]["timestamp"], 1_796_149_426.5);
-    let list = admin(&serve, &["macro", "list", "--device", "d1"]);
-    assert_eq!(list[0]["macro_id"], "heat");
-    let one = admin(&serve, &["macro", "get", "--device", "d1", "--id", "heat"]);
+    assert_eq!(
+        admin(&serve, "macro list --device d1", &[])[0]["macro_id"],
+        "heat"
+    );
+    let one = admin(&serve, "macro get --device d1 --id heat", &[]);
     assert_eq!(one[0]["commands"][1], json!({"path": "u2", "value": "on"}));
-    let err = refused(
-        &serve,
-        &[
-            "macro",
-            "put",
-            "--device",
-            "d1",
-            "--id",
-            "bad",
-            "--commands",
-            "[]",
-        ],
-    );
+    let err = refused(&serve, "macro put --device d1 --id bad --commands []", &[]);
     assert!(err.contains("400") && err.contains("commands"), "{err}");
-    let err = refused(
-        &serve,
-        &[
-            "macro",
-            "put",
-            "--device",
-            "d1",
-            "--id",
-            "bad",
-            "--commands",
-            "nope",
-        ],
-    );
+    let err = refused(&serve, "macro put --device d1 --id bad --commands nope", &[]);
     assert!(err.contains("not JSON"), "{err}");
     assert_eq!(
-        admin(&serve, &["macro", "delete", "--device", "d1", "--id", "heat"])[0]["deleted"],
+        admin(&serve, "macro delete --device d1 --id heat", &[])[0]["deleted"],
         true
     );
-    assert!(refused(&serve, &["macro", "get", "--device", "d1", "--id", "heat"]).contains("404"));
+    assert!(refused(&serve, "macro get --device d1 --id heat", &[]).contains("404"));
     serve.stop().await;
 }
 
 #[tokio::test]
 async fn archive_commands() {
     let (_pki, serve) = serve().await;
-    let set = admin(
-        &serve,
-        &[
-            "archive",
-            "set",
-            "--device",
-            "d1",
-            "--json",
-            r#"[{"interval": 600, "pathpoints": ["W2", "W1"]}]"#,
-        ],
-    );
+    let settings = r#"[{"interval": 600, "pathpoints": ["W2", "W1"]}]"#;
+    let set = admin(&serve, "archive set --device d1 --json", &[settings]);
     assert_eq!(set, [json!([{"interval": 600, "pathpoints": ["W1", "W2"]}])]);
-    assert_eq!(admin(&serve, &["archive", "get", "--device", "d1"]), set);
-    let err = refused(
-        &serve,
-        &[
-            "archive",
-            "set",
-            "--device",
-            "d1",
-            "--json",
-            r#"[{"interval": 0, "pathpoints": []}]"#,
-        ],
-    );
+    assert_eq!(admin(&serve, "archive get --device d1", &[]), set);
+    let bad = r#"[{"interval": 0, "pathpoints": []}]"#;
+    let err = refused(&serve, "archive set --device d1 --json", &[bad]);
     assert!(err.contains("interval"), "{err}");
-    assert_eq!(
-        admin(&serve, &["archive", "clear", "--device", "d1"]),
-        [json!([])]
-    );
-    assert_eq!(admin(&serve, &["archive", "get", "--device", "d1"]), [json!([])]);
+    assert_eq!(admin(&serve, "archive clear --device d1", &[]), [json!([])]);
+    assert_eq!(admin(&serve, "archive get --device d1", &[]), [json!([])]);
     serve.stop().await;
 }
 
 #[tokio::test]
 async fn metadata_commands() {
     let (_pki, serve) = serve().await;
+    let key = "site/name x";
     let set = admin(
         &serve,
-        &[
-            "metadata",
-            "set",
-            "--device",
-            "d1",
-            "--key",
-            "site/name x",
-            "--value",
-            "Boiler room",
-            "--timestamp",
-            "1796063026",
-        ],
+        "metadata set --device d1 --value Boiler --timestamp 1796063026 --key",
+        &[key],
     );
-    assert_eq!(set[0]["key"], "site/name x");
+    assert_eq!(set[0]["key"], key);
     assert_eq!(set[0]["timestamp"], 1_796_063_026i64);
     assert_eq!(set[0]["updated_by"], "admin");
-    let got = admin(
-        &serve,
-        &["metadata", "get", "--device", "d1", "--key", "site/name x"],
+    assert_eq!(
+        admin(&serve, "metadata get --device d1 --key", &[key])[0]["value"],
+        "Boiler"
     );
-    assert_eq!(got[0]["value"], "Boiler room");
-    assert_eq!(admin(&serve, &["metadata", "list", "--device", "d1"]).len(), 1);
-    let deleted = admin(
-        &serve,
-        &["metadata", "delete", "--device", "d1", "--key", "site/name x"],
-    );
-    assert_eq!(deleted, [json!({"key": "site/name x", "deleted": true})]);
-    let again = admin(
-        &serve,
-        &["metadata", "delete", "--device", "d1", "--key", "site/name x"],
-    );
+    assert_eq!(admin(&serve, "metadata list --device d1", &[]).len(), 1);
+    let deleted = admin(&serve, "metadata delete --device d1 --key", &[key]);
+    assert_eq!(deleted, [json!({"key": key, "deleted": true})]);
+    let again = admin(&serve, "metadata delete --device d1 --key", &[key]);
     assert_eq!(again[0]["deleted"], false);
-    let err = refused(
-        &serve,
-        &["metadata", "get", "--device", "d1", "--key", "site/name x"],
-    );
+    let err = refused(&serve, "metadata get --device d1 --key", &[key]);
     assert!(err.contains("404"), "{err}");
     serve.stop().await;
 }

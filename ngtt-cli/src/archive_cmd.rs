@@ -5,9 +5,11 @@ use std::io::Write;
 
 use clap::Subcommand;
 use reqwest::Method;
+use serde_json::Value;
 
+use crate::device_target::DeviceTarget;
 use crate::error::CliError;
-use crate::order_cmd::{call, endpoint, line, AdminArgs};
+use crate::order_cmd::line;
 
 /// Examples shown by `ngtt archive --help`.
 pub const EXAMPLES: &str = r#"Examples:
@@ -26,10 +28,7 @@ pub enum ArchiveCommand {
     #[command(after_help = "Example:\n  ngtt archive get --device dev1")]
     Get {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
     },
 
     /// Replace a device's archive settings; prints them as stored.
@@ -37,10 +36,7 @@ pub enum ArchiveCommand {
                             --json '[{\"interval\": 60, \"pathpoints\": [\"W1\"]}]'")]
     Set {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
         /// The settings, JSON: `[{"interval": seconds, "pathpoints": [names]}]`.
         #[arg(long, value_name = "JSON")]
         json: String,
@@ -50,27 +46,19 @@ pub enum ArchiveCommand {
     #[command(after_help = "Example:\n  ngtt archive clear --device dev1")]
     Clear {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
     },
 }
 
 async fn run_async(command: &ArchiveCommand, out: &mut dyn Write) -> Result<(), CliError> {
     let answer = match command {
-        ArchiveCommand::Get { admin, device } => {
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "archives"])?;
-            call(admin, Method::GET, url, None).await?
+        ArchiveCommand::Get { to } => to.call(Method::GET, &["archives"], None).await?,
+        ArchiveCommand::Set { to, json } => {
+            let settings: Value = serde_json::from_str(json)
+                .map_err(|e| CliError::Admin(format!("--json is not JSON: {e}")))?;
+            to.call(Method::PUT, &["archives"], Some(settings)).await?
         }
-        ArchiveCommand::Set { admin, device, json } => {
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "archives"])?;
-            call(admin, Method::PUT, url, Some(json.clone().into_bytes())).await?
-        }
-        ArchiveCommand::Clear { admin, device } => {
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "archives"])?;
-            call(admin, Method::DELETE, url, None).await?
-        }
+        ArchiveCommand::Clear { to } => to.call(Method::DELETE, &["archives"], None).await?,
     };
     line(out, &answer.to_string())
 }

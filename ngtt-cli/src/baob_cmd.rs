@@ -1,14 +1,15 @@
 //! `ngtt baob`: a device's BAOBs through a server's admin API (list, put, get, delete).
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::json;
 
+use crate::device_target::DeviceTarget;
 use crate::error::CliError;
-use crate::order_cmd::{call, endpoint, line, refused, request, AdminArgs};
+use crate::order_cmd::{call_as, line, refused, request};
 
 /// Examples shown by `ngtt baob --help`.
 pub const EXAMPLES: &str = r#"Examples:
@@ -31,10 +32,7 @@ pub enum BaobCommand {
     #[command(after_help = "Example:\n  ngtt baob list --device dev1")]
     List {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
     },
 
     /// Store a BAOB's contents from a file (`-` for stdin); prints its key, version and size.
@@ -43,10 +41,7 @@ pub enum BaobCommand {
     )]
     Put {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
         /// The BAOB's key.
         #[arg(long, value_name = "KEY")]
         key: String,
@@ -62,10 +57,7 @@ pub enum BaobCommand {
     #[command(after_help = "Example:\n  ngtt baob get --device dev1 --key config --out config.json")]
     Get {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
         /// The BAOB's key.
         #[arg(long, value_name = "KEY")]
         key: String,
@@ -78,102 +70,80 @@ pub enum BaobCommand {
     #[command(after_help = "Example:\n  ngtt baob delete --device dev1 --key config")]
     Delete {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
         /// The BAOB's key.
         #[arg(long, value_name = "KEY")]
         key: String,
     },
 }
 
+fn read_contents(file: &Path, input: &mut dyn Read) -> Result<Vec<u8>, CliError> {
+    if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        input.read_to_end(&mut bytes).map_err(CliError::read)?;
+        return Ok(bytes);
+    }
+    std::fs::read(file).map_err(|source| CliError::Io {
+        context: "reading the BAOB file",
+        source,
+    })
+}
+
+/// `GET` of the contents: the bytes and the version header.
+async fn fetch(to: &DeviceTarget, key: &str) -> Result<(Vec<u8>, Option<i64>), CliError> {
+    let url = to.url(&["baobs", key])?;
+    let response = request(&to.admin, Method::GET, url.clone())?
+        .send()
+        .await
+        .map_err(|e| CliError::Admin(format!("{url}: {e}")))?;
+    let status = response.status();
+    let version = response
+        .headers()
+        .get("x-smok-baob-version")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| CliError::Admin(format!("{url}: reading the answer: {e}")))?;
+    if !status.is_success() {
+        return Err(refused(status, &String::from_utf8_lossy(&bytes)));
+    }
+    Ok((bytes.to_vec(), version))
+}
+
 async fn run_async(command: &BaobCommand, input: &mut dyn Read, out: &mut dyn Write) -> Result<(), CliError> {
     match command {
-        BaobCommand::List { admin, device } => {
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "baobs"])?;
-            let answer = call(admin, Method::GET, url, None).await?;
-            for item in answer.as_array().into_iter().flatten() {
-                line(out, &item.to_string())?;
-            }
-            Ok(())
-        }
+        BaobCommand::List { to } => to.print(&["baobs"], out).await,
         BaobCommand::Put {
-            admin,
-            device,
+            to,
             key,
             file,
             version,
         } => {
-            let bytes = if file.as_os_str() == "-" {
-                let mut bytes = Vec::new();
-                input.read_to_end(&mut bytes).map_err(CliError::read)?;
-                bytes
-            } else {
-                std::fs::read(file).map_err(|source| CliError::Io {
-                    context: "reading the BAOB file",
-                    source,
-                })?
-            };
-            let mut url = endpoint(&admin.admin, &["v1", "devices", device, "baobs", key])?;
+            let bytes = read_contents(file, input)?;
+            let mut url = to.url(&["baobs", key])?;
             if let Some(v) = version {
                 url.query_pairs_mut().append_pair("version", &v.to_string());
             }
-            let response = request(admin, Method::PUT, url.clone())?
-                .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                .body(bytes)
-                .send()
-                .await
-                .map_err(|e| CliError::Admin(format!("{url}: {e}")))?;
-            let status = response.status();
-            let text = response
-                .text()
-                .await
-                .map_err(|e| CliError::Admin(format!("{url}: reading the answer: {e}")))?;
-            if !status.is_success() {
-                return Err(refused(status, &text));
-            }
-            line(out, text.trim())
+            let body = Some(("application/octet-stream", bytes));
+            let answer = call_as(&to.admin, Method::PUT, url, body).await?;
+            line(out, &answer.to_string())
         }
-        BaobCommand::Get {
-            admin,
-            device,
-            key,
-            out: path,
-        } => {
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "baobs", key])?;
-            let response = request(admin, Method::GET, url.clone())?
-                .send()
-                .await
-                .map_err(|e| CliError::Admin(format!("{url}: {e}")))?;
-            let status = response.status();
-            let version = response
-                .headers()
-                .get("x-smok-baob-version")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<i64>().ok());
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| CliError::Admin(format!("{url}: reading the answer: {e}")))?;
-            if !status.is_success() {
-                return Err(refused(status, &String::from_utf8_lossy(&bytes)));
-            }
-            match path {
-                None => out.write_all(&bytes).map_err(CliError::write),
-                Some(path) => {
-                    std::fs::write(path, &bytes).map_err(|source| CliError::Io {
-                        context: "writing the BAOB file",
-                        source,
-                    })?;
-                    let summary = serde_json::json!({"key": key, "version": version, "size": bytes.len()});
-                    line(out, &summary.to_string())
-                }
-            }
+        BaobCommand::Get { to, key, out: path } => {
+            let (bytes, version) = fetch(to, key).await?;
+            let Some(path) = path else {
+                return out.write_all(&bytes).map_err(CliError::write);
+            };
+            std::fs::write(path, &bytes).map_err(|source| CliError::Io {
+                context: "writing the BAOB file",
+                source,
+            })?;
+            let summary = json!({"key": key, "version": version, "size": bytes.len()});
+            line(out, &summary.to_string())
         }
-        BaobCommand::Delete { admin, device, key } => {
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "baobs", key])?;
-            let answer: Value = call(admin, Method::DELETE, url, None).await?;
+        BaobCommand::Delete { to, key } => {
+            let answer = to.call(Method::DELETE, &["baobs", key], None).await?;
             line(out, &answer.to_string())
         }
     }

@@ -6,8 +6,9 @@ use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::device_target::DeviceTarget;
 use crate::error::CliError;
-use crate::order_cmd::{call, endpoint, line, AdminArgs};
+use crate::order_cmd::line;
 
 /// Examples shown by `ngtt macro --help`.
 pub const EXAMPLES: &str = r#"Examples:
@@ -29,20 +30,14 @@ pub enum MacroCommand {
     #[command(after_help = "Example:\n  ngtt macro list --device dev1")]
     List {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
     },
 
     /// Print one macro with its occurrences and their completion.
     #[command(after_help = "Example:\n  ngtt macro get --device dev1 --id heat-up")]
     Get {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
         /// The macro id.
         #[arg(long = "id", value_name = "MACRO")]
         macro_id: String,
@@ -53,10 +48,7 @@ pub enum MacroCommand {
                             --commands '[{\"path\": \"W1\", \"value\": 1}]' --at 1796063026")]
     Put {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
         /// The macro id.
         #[arg(long = "id", value_name = "MACRO")]
         macro_id: String,
@@ -72,10 +64,7 @@ pub enum MacroCommand {
     #[command(after_help = "Example:\n  ngtt macro delete --device dev1 --id heat-up")]
     Delete {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
         /// The macro id.
         #[arg(long = "id", value_name = "MACRO")]
         macro_id: String,
@@ -84,25 +73,10 @@ pub enum MacroCommand {
 
 async fn run_async(command: &MacroCommand, out: &mut dyn Write) -> Result<(), CliError> {
     let answer = match command {
-        MacroCommand::List { admin, device } => {
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "macros"])?;
-            let answer = call(admin, Method::GET, url, None).await?;
-            for item in answer.as_array().into_iter().flatten() {
-                line(out, &item.to_string())?;
-            }
-            return Ok(());
-        }
-        MacroCommand::Get {
-            admin,
-            device,
-            macro_id,
-        } => {
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "macros", macro_id])?;
-            call(admin, Method::GET, url, None).await?
-        }
+        MacroCommand::List { to } => return to.print(&["macros"], out).await,
+        MacroCommand::Get { to, macro_id } => to.call(Method::GET, &["macros", macro_id], None).await?,
         MacroCommand::Put {
-            admin,
-            device,
+            to,
             macro_id,
             commands,
             at,
@@ -110,17 +84,9 @@ async fn run_async(command: &MacroCommand, out: &mut dyn Write) -> Result<(), Cl
             let commands: Value = serde_json::from_str(commands)
                 .map_err(|e| CliError::Admin(format!("--commands is not JSON: {e}")))?;
             let body = json!({"commands": commands, "occurrences": at});
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "macros", macro_id])?;
-            call(admin, Method::PUT, url, Some(body.to_string().into_bytes())).await?
+            to.call(Method::PUT, &["macros", macro_id], Some(body)).await?
         }
-        MacroCommand::Delete {
-            admin,
-            device,
-            macro_id,
-        } => {
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "macros", macro_id])?;
-            call(admin, Method::DELETE, url, None).await?
-        }
+        MacroCommand::Delete { to, macro_id } => to.call(Method::DELETE, &["macros", macro_id], None).await?,
     };
     line(out, &answer.to_string())
 }

@@ -12,6 +12,7 @@ mod archive_cmd;
 mod baob_cmd;
 mod demo;
 mod device_cmd;
+mod device_target;
 mod error;
 mod frame_cmd;
 mod io;

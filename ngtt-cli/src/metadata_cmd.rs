@@ -6,8 +6,9 @@ use clap::Subcommand;
 use reqwest::Method;
 use serde_json::json;
 
+use crate::device_target::DeviceTarget;
 use crate::error::CliError;
-use crate::order_cmd::{call, endpoint, line, AdminArgs};
+use crate::order_cmd::line;
 
 /// Examples shown by `ngtt metadata --help`.
 pub const EXAMPLES: &str = r#"Examples:
@@ -27,20 +28,14 @@ pub enum MetadataCommand {
     #[command(after_help = "Example:\n  ngtt metadata list --device dev1")]
     List {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
     },
 
     /// Print one entry (exit status 1 when the key does not exist).
     #[command(after_help = "Example:\n  ngtt metadata get --device dev1 --key owner")]
     Get {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
         /// The key.
         #[arg(long, value_name = "KEY")]
         key: String,
@@ -50,10 +45,7 @@ pub enum MetadataCommand {
     #[command(after_help = "Example:\n  ngtt metadata set --device dev1 --key owner --value \"ACME\"")]
     Set {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
         /// The key.
         #[arg(long, value_name = "KEY")]
         key: String,
@@ -69,10 +61,7 @@ pub enum MetadataCommand {
     #[command(after_help = "Example:\n  ngtt metadata delete --device dev1 --key owner")]
     Delete {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        to: DeviceTarget,
         /// The key.
         #[arg(long, value_name = "KEY")]
         key: String,
@@ -81,21 +70,10 @@ pub enum MetadataCommand {
 
 async fn run_async(command: &MetadataCommand, out: &mut dyn Write) -> Result<(), CliError> {
     let answer = match command {
-        MetadataCommand::List { admin, device } => {
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "metadata"])?;
-            let answer = call(admin, Method::GET, url, None).await?;
-            for item in answer.as_array().into_iter().flatten() {
-                line(out, &item.to_string())?;
-            }
-            return Ok(());
-        }
-        MetadataCommand::Get { admin, device, key } => {
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "metadata", key])?;
-            call(admin, Method::GET, url, None).await?
-        }
+        MetadataCommand::List { to } => return to.print(&["metadata"], out).await,
+        MetadataCommand::Get { to, key } => to.call(Method::GET, &["metadata", key], None).await?,
         MetadataCommand::Set {
-            admin,
-            device,
+            to,
             key,
             value,
             timestamp,
@@ -104,13 +82,9 @@ async fn run_async(command: &MetadataCommand, out: &mut dyn Write) -> Result<(),
             if let Some(t) = timestamp {
                 body["timestamp"] = json!(t);
             }
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "metadata", key])?;
-            call(admin, Method::PUT, url, Some(body.to_string().into_bytes())).await?
+            to.call(Method::PUT, &["metadata", key], Some(body)).await?
         }
-        MetadataCommand::Delete { admin, device, key } => {
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "metadata", key])?;
-            call(admin, Method::DELETE, url, None).await?
-        }
+        MetadataCommand::Delete { to, key } => to.call(Method::DELETE, &["metadata", key], None).await?,
     };
     line(out, &answer.to_string())
 }

@@ -100,17 +100,28 @@ pub(crate) fn endpoint(base: &str, segments: &[&str]) -> Result<Url, CliError> {
     Ok(url)
 }
 
-/// Sends one request; returns the JSON answer of a 2xx, else the server's reason as an error.
+/// Sends one request with a JSON body (or none); returns the JSON answer of a 2xx, else the
+/// server's reason as an error.
 pub(crate) async fn call(
     admin: &AdminArgs,
     method: Method,
     url: Url,
     body: Option<Vec<u8>>,
 ) -> Result<Value, CliError> {
+    call_as(admin, method, url, body.map(|b| ("application/json", b))).await
+}
+
+/// Like [`call`], with a body of the given media type.
+pub(crate) async fn call_as(
+    admin: &AdminArgs,
+    method: Method,
+    url: Url,
+    body: Option<(&str, Vec<u8>)>,
+) -> Result<Value, CliError> {
     let mut request = request(admin, method, url.clone())?;
-    if let Some(body) = body {
+    if let Some((media_type, body)) = body {
         request = request
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, media_type)
             .body(body);
     }
     let response = request

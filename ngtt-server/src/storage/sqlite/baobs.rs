@@ -52,6 +52,17 @@ fn new_content(conn: &Connection, device_id: &str) -> rusqlite::Result<ContentId
     Ok(conn.last_insert_rowid())
 }
 
+/// The version and contents of a key (`None` contents: a tombstone).
+fn current(
+    conn: &Connection,
+    device_id: &str,
+    key: &str,
+) -> rusqlite::Result<Option<(i64, Option<ContentId>)>> {
+    conn.prepare_cached("SELECT version, content_id FROM baobs WHERE device_id = ?1 AND key = ?2")?
+        .query_row(params![device_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
 /// Removes the contents of uploads abandoned (by a crash) more than an hour ago.
 pub(super) fn remove_stale_uploads(conn: &Connection) -> rusqlite::Result<usize> {
     let cutoff = now_ms() - STALE_UPLOAD_MS;
@@ -120,13 +131,7 @@ impl SqliteStorage {
     ) -> Result<BaobWrite, StorageError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: Option<(i64, Option<ContentId>)> = tx
-            .query_row(
-                "SELECT version, content_id FROM baobs WHERE device_id = ?1 AND key = ?2",
-                params![device_id, key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let current = current(&tx, device_id, key)?;
         let refusal = match (current, rule) {
             (Some((version, None)), VersionRule::DeviceUpload(_)) => {
                 Some(BaobWrite::Deleted { current: version })
@@ -241,13 +246,7 @@ impl SqliteStorage {
     ) -> Result<Option<i64>, StorageError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: Option<(i64, Option<ContentId>)> = tx
-            .query_row(
-                "SELECT version, content_id FROM baobs WHERE device_id = ?1 AND key = ?2",
-                params![device_id, key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let current = current(&tx, device_id, key)?;
         let Some((version, Some(content))) = current else {
             return Ok(None);
         };
