@@ -15,8 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ngtt_e2e::{init_logging, RunningServer};
 use ngtt_proto::payload::{PathpointValue, Sample};
-use ngtt_server::storage::baob::{BaobWrite, VersionRule, Writer};
+use ngtt_server::storage::baob::{BaobCommit, BaobWrite, VersionRule, Writer};
 use ngtt_server::storage::macros::{CommandValue, MacroCommand, MacroRecord, Occurrence};
+use ngtt_server::storage::metadata::MetadataWrite;
 use ngtt_server::storage::{archives::ArchiveEntry, SeriesQuery};
 use ngtt_server::Storage;
 use ngtt_testkit::{smok_client_installed, TestPki};
@@ -102,8 +103,16 @@ async fn baobs_reach_the_device_and_the_server() {
     }
     let setup = Setup::start().await;
     let storage = setup.storage();
-    let put = |key: &str, rule, bytes: &[u8]| {
-        storage.commit_baob(DEVICE, key, rule, Writer::Admin, None, bytes, 100)
+    let put = |key: &str, rule, tail: &[u8]| {
+        let commit = BaobCommit {
+            key,
+            rule,
+            by: Writer::Admin,
+            staged: None,
+            tail,
+            max_keys: 100,
+        };
+        storage.commit_baob(DEVICE, &commit)
     };
     assert_eq!(
         put("srv", VersionRule::Exactly(5), b"from-server").unwrap(),
@@ -142,16 +151,14 @@ async fn metadata_is_read_on_the_other_side() {
     }
     let setup = Setup::start().await;
     let storage = setup.storage();
-    storage
-        .put_metadata(
-            DEVICE,
-            "from server",
-            "server value",
-            now_s(),
-            false,
-            Writer::Admin,
-        )
-        .unwrap();
+    let write = MetadataWrite {
+        key: "from server",
+        value: "server value",
+        timestamp: now_s(),
+        unless_higher: false,
+        by: Writer::Admin,
+    };
+    assert!(storage.put_metadata(DEVICE, &write).unwrap());
     let lines = setup.python("metadata").await;
     assert_eq!(lines[0]["read"], "server value");
     let entry = storage

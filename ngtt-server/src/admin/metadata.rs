@@ -25,7 +25,7 @@ use super::AdminState;
 use crate::device_api::metadata::now_seconds;
 use crate::storage::baob::Writer;
 use crate::storage::macros::timestamp_json;
-use crate::storage::metadata::{valid_metadata_key, valid_metadata_value, MetadataEntry};
+use crate::storage::metadata::{valid_metadata_key, valid_metadata_value, MetadataEntry, MetadataWrite};
 
 type AppState = Arc<AdminState>;
 type Answer = Result<Json<Value>, ApiError>;
@@ -109,7 +109,14 @@ async fn put(
     let entry = state
         .db
         .call(move |s| {
-            s.put_metadata(&dev, &k, &given.value, timestamp, false, Writer::Admin)?;
+            let write = MetadataWrite {
+                key: &k,
+                value: &given.value,
+                timestamp,
+                unless_higher: false,
+                by: Writer::Admin,
+            };
+            s.put_metadata(&dev, &write)?;
             s.metadata(&dev, &k)
         })
         .await?;

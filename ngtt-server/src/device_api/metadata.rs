@@ -25,7 +25,7 @@ use super::wire::{decode_body, Fault, Format};
 use super::DeviceApiState;
 use crate::storage::baob::Writer;
 use crate::storage::macros::timestamp_json;
-use crate::storage::metadata::{valid_metadata_key, valid_metadata_value, MAX_METADATA_VALUE};
+use crate::storage::metadata::{valid_metadata_key, valid_metadata_value, MetadataWrite, MAX_METADATA_VALUE};
 
 type AppState = Arc<DeviceApiState>;
 
@@ -118,7 +118,16 @@ async fn write(
         let (device, k) = (id.device_id.clone(), key.clone());
         let stored = state
             .db
-            .call(move |s| s.put_metadata(&device, &k, &put.value, timestamp, conditional, Writer::Device))
+            .call(move |s| {
+                let write = MetadataWrite {
+                    key: &k,
+                    value: &put.value,
+                    timestamp,
+                    unless_higher: conditional,
+                    by: Writer::Device,
+                };
+                s.put_metadata(&device, &write)
+            })
             .await?;
         tracing::debug!(
             device = id.device_id,

@@ -91,6 +91,23 @@ pub enum VersionRule {
     Next,
 }
 
+/// A BAOB write to complete ([`super::Storage::commit_baob`]).
+#[derive(Clone, Copy, Debug)]
+pub struct BaobCommit<'a> {
+    /// The key.
+    pub key: &'a str,
+    /// Which version the write must have.
+    pub rule: VersionRule,
+    /// Who writes.
+    pub by: Writer,
+    /// The contents staged so far ([`super::Storage::stage_baob_chunk`]), if any.
+    pub staged: Option<ContentId>,
+    /// The last bytes (all of them when nothing was staged).
+    pub tail: &'a [u8],
+    /// A new key is refused when the device already has this many.
+    pub max_keys: usize,
+}
+
 /// How a write ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BaobWrite {

@@ -6,7 +6,7 @@
 use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
 
-use super::baob::{BaobWrite, ContentId, VersionRule, Writer, BAOB_CHUNK};
+use super::baob::{BaobCommit, BaobWrite, ContentId, VersionRule, Writer, BAOB_CHUNK};
 use super::{Db, StorageError};
 
 /// Why an upload could not be staged.
@@ -100,7 +100,17 @@ impl Stager {
         let (device, key, staged) = (self.device.clone(), key.to_owned(), self.content.take());
         let tail = std::mem::take(&mut self.buf);
         self.db
-            .call(move |s| s.commit_baob(&device, &key, rule, by, staged, &tail, max_keys))
+            .call(move |s| {
+                let commit = BaobCommit {
+                    key: &key,
+                    rule,
+                    by,
+                    staged,
+                    tail: &tail,
+                    max_keys,
+                };
+                s.commit_baob(&device, &commit)
+            })
             .await
     }
 }

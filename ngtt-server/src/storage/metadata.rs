@@ -22,6 +22,22 @@ pub struct MetadataEntry {
     pub updated_by: super::baob::Writer,
 }
 
+/// A metadata write ([`super::Storage::put_metadata`]).
+#[derive(Clone, Copy, Debug)]
+pub struct MetadataWrite<'a> {
+    /// The key.
+    pub key: &'a str,
+    /// The value.
+    pub value: &'a str,
+    /// The time of the write, epoch seconds.
+    pub timestamp: f64,
+    /// Store only when the stored entry's timestamp is not higher (a device's
+    /// `unless_timestamp_higher`); otherwise always.
+    pub unless_higher: bool,
+    /// Who writes.
+    pub by: super::baob::Writer,
+}
+
 /// Whether `key` can be a metadata key: 1..=1024 bytes, no control characters.
 pub fn valid_metadata_key(key: &str) -> Result<(), String> {
     if key.is_empty() || key.len() > MAX_METADATA_KEY {

@@ -31,9 +31,9 @@ use ngtt_proto::payload::PathpointSeries;
 use ngtt_proto::DeviceIdentity;
 
 use archives::ArchiveEntry;
-use baob::{BaobRecord, BaobWrite, ContentId, VersionRule, Writer};
+use baob::{BaobCommit, BaobRecord, BaobWrite, ContentId, Writer};
 use macros::MacroRecord;
-use metadata::MetadataEntry;
+use metadata::{MetadataEntry, MetadataWrite};
 
 /// What a storage engine can report.
 #[derive(Debug, thiserror::Error)]
@@ -160,21 +160,10 @@ pub trait Storage: Send + Sync + 'static {
         data: &[u8],
     ) -> Result<ContentId, StorageError>;
 
-    /// Completes an upload: `tail` (the last bytes, possibly all of them) is appended to
-    /// `staged`, and the contents replace the key's if `rule` allows; otherwise the staged
-    /// contents are dropped and the refusal returned. A new key is refused when the device
-    /// already has `max_keys` records.
-    #[allow(clippy::too_many_arguments)]
-    fn commit_baob(
-        &self,
-        device_id: &str,
-        key: &str,
-        rule: VersionRule,
-        by: Writer,
-        staged: Option<ContentId>,
-        tail: &[u8],
-        max_keys: usize,
-    ) -> Result<BaobWrite, StorageError>;
+    /// Completes an upload: the commit's `tail` is appended to its staged contents, and the
+    /// contents replace the key's if its `rule` allows; otherwise the staged contents are
+    /// dropped and the refusal returned.
+    fn commit_baob(&self, device_id: &str, commit: &BaobCommit<'_>) -> Result<BaobWrite, StorageError>;
 
     /// Drops a staged upload that will not be committed.
     fn discard_baob_upload(&self, device_id: &str, content: ContentId) -> Result<(), StorageError>;
@@ -239,17 +228,8 @@ pub trait Storage: Send + Sync + 'static {
     /// Every metadata entry of `device_id`, by key.
     fn list_metadata(&self, device_id: &str) -> Result<Vec<MetadataEntry>, StorageError>;
 
-    /// Stores `value` with `timestamp` (epoch seconds); with `unless_higher`, only when the
-    /// stored entry's timestamp is not higher. Returns whether it was stored.
-    fn put_metadata(
-        &self,
-        device_id: &str,
-        key: &str,
-        value: &str,
-        timestamp: f64,
-        unless_higher: bool,
-        by: Writer,
-    ) -> Result<bool, StorageError>;
+    /// Stores a value (see [`MetadataWrite`]); returns whether it was stored.
+    fn put_metadata(&self, device_id: &str, write: &MetadataWrite<'_>) -> Result<bool, StorageError>;
 
     /// Deletes a metadata entry; `false` when there was none.
     fn delete_metadata(&self, device_id: &str, key: &str) -> Result<bool, StorageError>;

@@ -16,9 +16,9 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::archives::ArchiveEntry;
-use super::baob::{BaobRecord, BaobWrite, ContentId, VersionRule, Writer};
+use super::baob::{BaobCommit, BaobRecord, BaobWrite, ContentId, Writer};
 use super::macros::MacroRecord;
-use super::metadata::MetadataEntry;
+use super::metadata::{MetadataEntry, MetadataWrite};
 use super::schema::migrate;
 use super::types::{
     AnsweredVia, DeviceRecord, LogEntry, MessageReport, OrderAnswer, OrderId, OrderRecord, OrderState,
@@ -458,17 +458,8 @@ impl Storage for SqliteStorage {
         self.stage_baob_chunk_tx(device_id, content, data)
     }
 
-    fn commit_baob(
-        &self,
-        device_id: &str,
-        key: &str,
-        rule: VersionRule,
-        by: Writer,
-        staged: Option<ContentId>,
-        tail: &[u8],
-        max_keys: usize,
-    ) -> Result<BaobWrite, StorageError> {
-        self.commit_baob_tx(device_id, key, rule, by, staged, tail, max_keys)
+    fn commit_baob(&self, device_id: &str, commit: &BaobCommit<'_>) -> Result<BaobWrite, StorageError> {
+        self.commit_baob_tx(device_id, commit)
     }
 
     fn discard_baob_upload(&self, device_id: &str, content: ContentId) -> Result<(), StorageError> {
@@ -534,16 +525,8 @@ impl Storage for SqliteStorage {
         self.list_metadata_tx(device_id)
     }
 
-    fn put_metadata(
-        &self,
-        device_id: &str,
-        key: &str,
-        value: &str,
-        timestamp: f64,
-        unless_higher: bool,
-        by: Writer,
-    ) -> Result<bool, StorageError> {
-        self.put_metadata_tx(device_id, key, value, timestamp, unless_higher, by)
+    fn put_metadata(&self, device_id: &str, write: &MetadataWrite<'_>) -> Result<bool, StorageError> {
+        self.put_metadata_tx(device_id, write)
     }
 
     fn delete_metadata(&self, device_id: &str, key: &str) -> Result<bool, StorageError> {

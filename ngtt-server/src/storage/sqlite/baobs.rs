@@ -6,7 +6,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{ensure_device, now_ms, SqliteStorage};
-use crate::storage::baob::{BaobRecord, BaobWrite, ContentId, VersionRule, Writer};
+use crate::storage::baob::{BaobCommit, BaobRecord, BaobWrite, ContentId, VersionRule, Writer};
 use crate::storage::StorageError;
 
 /// Staged contents older than this are abandoned uploads, removed when the database opens.
@@ -118,17 +118,19 @@ impl SqliteStorage {
         Ok(content)
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn commit_baob_tx(
         &self,
         device_id: &str,
-        key: &str,
-        rule: VersionRule,
-        by: Writer,
-        staged: Option<ContentId>,
-        tail: &[u8],
-        max_keys: usize,
+        commit: &BaobCommit<'_>,
     ) -> Result<BaobWrite, StorageError> {
+        let BaobCommit {
+            key,
+            rule,
+            by,
+            staged,
+            tail,
+            max_keys,
+        } = *commit;
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = current(&tx, device_id, key)?;

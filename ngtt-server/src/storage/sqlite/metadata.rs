@@ -4,7 +4,7 @@ use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 
 use super::{ensure_device, now_ms, SqliteStorage};
 use crate::storage::baob::Writer;
-use crate::storage::metadata::MetadataEntry;
+use crate::storage::metadata::{MetadataEntry, MetadataWrite};
 use crate::storage::StorageError;
 
 fn entry(row: &Row<'_>) -> rusqlite::Result<MetadataEntry> {
@@ -47,12 +47,15 @@ impl SqliteStorage {
     pub(super) fn put_metadata_tx(
         &self,
         device_id: &str,
-        key: &str,
-        value: &str,
-        timestamp: f64,
-        unless_higher: bool,
-        by: Writer,
+        write: &MetadataWrite<'_>,
     ) -> Result<bool, StorageError> {
+        let MetadataWrite {
+            key,
+            value,
+            timestamp,
+            unless_higher,
+            by,
+        } = *write;
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if unless_higher {
