@@ -593,6 +593,21 @@ async fn plain_metadata_both_ways() {
         .await;
     assert_eq!(answer.body, json!({"stored": false}));
 
+    // Single precision as the Python client sends it: an operator's write at ...739 does not
+    // beat the device's at ...745, sent as ...720 (docs/operations.md, plain metadata).
+    let op = json!({"value": "op", "timestamp": 1_796_062_739});
+    assert_eq!(http(Method::PUT, &admin, Some(op), None).await.0, 200);
+    let later = json!({"value": "device later", "unless_timestamp_higher": 1_796_062_720.0});
+    assert_eq!(
+        dev.minijson(Method::PUT, path, &later).await.body,
+        json!({"stored": true})
+    );
+    let too_old = json!({"value": "too old", "unless_timestamp_higher": 1_796_062_700.5});
+    assert_eq!(
+        dev.minijson(Method::PUT, path, &too_old).await.body,
+        json!({"stored": false})
+    );
+
     let (status, _) = http(
         Method::PUT,
         &admin,

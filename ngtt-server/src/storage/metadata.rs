@@ -38,6 +38,22 @@ pub struct MetadataWrite<'a> {
     pub by: super::baob::Writer,
 }
 
+/// Whether a device's write stamped `given` (`unless_timestamp_higher`) may replace an entry
+/// stamped `stored`: unless `stored` is higher. The Python client sends the stamp in single
+/// precision (HTTP-API.md §2.2), which at today's epoch is coarse to 128 s, so a stamp that is
+/// exactly a single-precision float is compared at that precision: `stored` is rounded the same
+/// way first, and a device's write made just after an operator's is not lost to the rounding.
+/// Other stamps (a double-precision client) are compared exactly.
+pub fn may_replace(stored: f64, given: f64) -> bool {
+    if stored <= given {
+        return true;
+    }
+    // Rounding to the nearest single-precision value is the point here.
+    #[allow(clippy::cast_possible_truncation)]
+    let (given_single, stored_single) = (given as f32, stored as f32);
+    f64::from(given_single) == given && f64::from(stored_single) <= given
+}
+
 /// Whether `key` can be a metadata key: 1..=1024 bytes, no control characters.
 pub fn valid_metadata_key(key: &str) -> Result<(), String> {
     if key.is_empty() || key.len() > MAX_METADATA_KEY {
@@ -71,6 +87,16 @@ pub fn valid_metadata_value(value: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn single_precision_stamps_are_compared_at_their_precision() {
+        // An operator's write at ...739, then the device's at ...745 sent as f32 (...720).
+        assert!(may_replace(1_796_062_739.0, 1_796_062_720.0));
+        assert!(!may_replace(1_796_062_800.0, 1_796_062_720.0));
+        // A double-precision stamp is compared exactly.
+        assert!(!may_replace(1_796_062_739.0, 1_796_062_738.5));
+        assert!(may_replace(1_796_062_739.0, 1_796_062_739.0));
+    }
 
     #[test]
     fn metadata_validation() {

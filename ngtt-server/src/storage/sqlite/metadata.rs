@@ -4,7 +4,7 @@ use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 
 use super::{ensure_device, now_ms, SqliteStorage};
 use crate::storage::baob::Writer;
-use crate::storage::metadata::{MetadataEntry, MetadataWrite};
+use crate::storage::metadata::{may_replace, MetadataEntry, MetadataWrite};
 use crate::storage::StorageError;
 
 fn entry(row: &Row<'_>) -> rusqlite::Result<MetadataEntry> {
@@ -66,7 +66,7 @@ impl SqliteStorage {
                     |r| r.get(0),
                 )
                 .optional()?;
-            if stored.is_some_and(|s| s > timestamp) {
+            if stored.is_some_and(|s| !may_replace(s, timestamp)) {
                 return Ok(false);
             }
         }
