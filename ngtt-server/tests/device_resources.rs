@@ -248,6 +248,19 @@ async fn large_baobs_stream_in_chunks_and_the_limit_holds() {
         json!([{"key": "big", "version": 0, "size": big.len(), "deleted": false,
         "updated_at": list[0]["updated_at"], "updated_by": "device"}])
     );
+    // The refused uploads' staged chunks are removed: only the stored BAOB's contents remain.
+    let db = rusqlite::Connection::open(&server.db_path).unwrap();
+    let deadline = std::time::Instant::now() + support::WAIT;
+    loop {
+        let contents: i64 = db
+            .query_row("SELECT COUNT(*) FROM baob_contents", [], |r| r.get(0))
+            .unwrap();
+        if contents == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{contents} contents left");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     server.stop().await;
 }
 

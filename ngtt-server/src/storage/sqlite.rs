@@ -535,6 +535,8 @@ impl Storage for SqliteStorage {
 }
 
 mod archives;
+#[cfg(test)]
+mod baob_tests;
 mod baobs;
 mod device_api;
 mod macros;
