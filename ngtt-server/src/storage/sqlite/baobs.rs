@@ -52,6 +52,14 @@ fn new_content(conn: &Connection, device_id: &str) -> rusqlite::Result<ContentId
     Ok(conn.last_insert_rowid())
 }
 
+/// `content` if it is an upload of `device_id` still staged, else an error (a caller's bug).
+fn staged_of(conn: &Connection, device_id: &str, content: ContentId) -> Result<ContentId, StorageError> {
+    conn.prepare_cached("SELECT id FROM baob_contents WHERE id = ?1 AND device_id = ?2 AND committed = 0")?
+        .query_row(params![content, device_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StorageError::Corrupt(format!("no staged BAOB upload {content} of {device_id:?}")))
+}
+
 /// The version and contents of a key (`None` contents: a tombstone).
 fn current(
     conn: &Connection,
@@ -101,16 +109,7 @@ impl SqliteStorage {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let content = match content {
-            Some(id) => {
-                let staged: Option<i64> = tx
-                    .query_row(
-                        "SELECT id FROM baob_contents WHERE id = ?1 AND device_id = ?2 AND committed = 0",
-                        params![id, device_id],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                staged.ok_or_else(|| StorageError::Corrupt(format!("no staged BAOB upload {id}")))?
-            }
+            Some(id) => staged_of(&tx, device_id, id)?,
             None => new_content(&tx, device_id)?,
         };
         append_chunk(&tx, content, data)?;
@@ -133,6 +132,9 @@ impl SqliteStorage {
         } = *commit;
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(id) = staged {
+            staged_of(&tx, device_id, id)?;
+        }
         let current = current(&tx, device_id, key)?;
         let refusal = match (current, rule) {
             (Some((version, None)), VersionRule::DeviceUpload(_)) => {
