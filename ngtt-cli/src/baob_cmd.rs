@@ -20,10 +20,13 @@ pub const EXAMPLES: &str = r#"Examples:
   ngtt baob get --device dev1 --key firmware --out fw.bin             # prints key, version, size
   ngtt baob delete --device dev1 --key config   # a tombstone: devices delete their copy
 
-Devices learn of changes in their next BAOB round (hourly, or after a `sysctl baob-updated`
-order: `ngtt order send --device dev1 --json '[{"orders": [{"type": "sysctl",
-"op_type": "baob-updated", "op_args": ""}]}]'`). --admin defaults to http://127.0.0.1:2406;
-the token comes from --admin-token or NGTT_ADMIN_TOKEN."#;
+Devices learn of changes in their next BAOB round: hourly, or at once after a `sysctl
+baob-updated` order. The Python client 0.21.0 stops executing orders when a sysctl is the first
+order of a batch (HTTP-API.md §9), so send it after a `message` order:
+  ngtt order send --device dev1 --json '[{"orders": [{"type": "message", "uuid": "baob-1"},
+      {"type": "sysctl", "op_type": "baob-updated", "op_args": ""}]}]'
+--admin defaults to http://127.0.0.1:2406; the token comes from --admin-token or
+NGTT_ADMIN_TOKEN."#;
 
 /// `ngtt baob ...`.
 #[derive(Debug, Subcommand)]
