@@ -443,10 +443,14 @@ async fn macro_occurrences_are_served_by_window_and_completed_once() {
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["occurrences"][1]["timestamp"], 1_000_500.5);
 
-    let answer = dev
-        .simple(Method::GET, "/v1/device/macro/occurrences/999000-1008000")
+    let window = "/v1/device/macro/occurrences/999000-1008000";
+    let mini = dev
+        .call(Method::GET, window, None, &[("accept", MINIJSON.into())])
         .await;
+    assert_eq!((mini.status, mini.content_type.as_str()), (200, MINIJSON));
+    let answer = dev.simple(Method::GET, window).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body, mini.body, "the same answer in JSON and MiniJSON");
     assert_eq!(
         answer.body,
         json!([{"macro_id": "heat-up", "commands": body["commands"],
@@ -582,6 +586,19 @@ async fn plain_metadata_both_ways() {
     );
 
     assert_eq!(dev.simple(Method::GET, path).await.status, 404);
+    // A JSON body is accepted too, and MiniJSON answered when asked.
+    let first = json!({"value": "first", "unless_timestamp_higher": 1_796_000_000});
+    assert_eq!(
+        dev.json(Method::PUT, path, &first).await.body,
+        json!({"stored": true})
+    );
+    let mini = dev
+        .call(Method::GET, path, None, &[("accept", MINIJSON.into())])
+        .await;
+    assert_eq!(
+        (mini.content_type.as_str(), mini.body),
+        (MINIJSON, json!({"value": "first", "timestamp": 1_796_000_000}))
+    );
     let answer = dev
         .minijson(
             Method::PUT,
