@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::StorageError;
+
 /// Longest archive interval accepted: ten years, in seconds.
 pub const MAX_ARCHIVE_INTERVAL: u64 = 10 * 366 * 86_400;
 /// Most archived pathpoints one device may have.
@@ -15,6 +17,15 @@ pub struct ArchiveEntry {
     pub interval: u64,
     /// The pathpoints, sorted.
     pub pathpoints: Vec<String>,
+}
+
+/// Archive settings storage (part of [`super::Storage`]).
+pub trait ArchiveStore {
+    /// The archive settings of `device_id`: one entry per interval, by interval.
+    fn archives(&self, device_id: &str) -> Result<Vec<ArchiveEntry>, StorageError>;
+
+    /// Replaces the archive settings of `device_id` (entries already normalised).
+    fn set_archives(&self, device_id: &str, entries: &[ArchiveEntry]) -> Result<(), StorageError>;
 }
 
 /// Checks archive settings and returns them normalised: one entry per interval (entries with

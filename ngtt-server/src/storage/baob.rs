@@ -9,6 +9,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use super::StorageError;
+
 /// Largest chunk a BAOB's contents are stored (and streamed) in.
 pub const BAOB_CHUNK: usize = 1 << 20;
 
@@ -128,6 +130,45 @@ pub enum BaobWrite {
         /// The limit.
         limit: usize,
     },
+}
+
+/// BAOB storage (part of [`super::Storage`]): records, contents staged and read in chunks.
+pub trait BaobStore {
+    /// Every BAOB record of `device_id` (tombstones included), by key.
+    fn list_baobs(&self, device_id: &str) -> Result<Vec<BaobRecord>, StorageError>;
+
+    /// One BAOB record (a tombstone included).
+    fn baob(&self, device_id: &str, key: &str) -> Result<Option<BaobRecord>, StorageError>;
+
+    /// Stages one chunk of an upload: in a new staged content when `content` is `None`, else
+    /// appended to that staged content. Nothing is visible until [`BaobStore::commit_baob`].
+    fn stage_baob_chunk(
+        &self,
+        device_id: &str,
+        content: Option<ContentId>,
+        data: &[u8],
+    ) -> Result<ContentId, StorageError>;
+
+    /// Completes an upload: the commit's `tail` is appended to its staged contents, and the
+    /// contents replace the key's if its `rule` allows; otherwise the staged contents are
+    /// dropped and the refusal returned.
+    fn commit_baob(&self, device_id: &str, commit: &BaobCommit<'_>) -> Result<BaobWrite, StorageError>;
+
+    /// Drops a staged upload that will not be committed.
+    fn discard_baob_upload(&self, device_id: &str, content: ContentId) -> Result<(), StorageError>;
+
+    /// Chunk `seq` (from 0) of committed contents of `device_id`; `None` past the end, or when
+    /// the contents were replaced meanwhile.
+    fn read_baob_chunk(
+        &self,
+        device_id: &str,
+        content: ContentId,
+        seq: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError>;
+
+    /// Deletes a BAOB, keeping a tombstone with its version; `None` when there is no such live
+    /// BAOB.
+    fn delete_baob(&self, device_id: &str, key: &str, by: Writer) -> Result<Option<i64>, StorageError>;
 }
 
 /// Whether `key` can be a BAOB key: 1..=255 bytes, none of them a control character, a space,

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::StorageError;
+
 /// Longest macro id, in bytes.
 pub const MAX_MACRO_ID: usize = 255;
 /// Most commands one macro may have.
@@ -53,6 +55,38 @@ pub struct MacroRecord {
     pub commands: Vec<MacroCommand>,
     /// Its occurrences (all of them, or those in the window asked for), oldest first.
     pub occurrences: Vec<Occurrence>,
+}
+
+/// Macro storage (part of [`super::Storage`]).
+pub trait MacroStore {
+    /// Creates or replaces a macro: its commands, and exactly the occurrences given (those
+    /// already known keep their completion). `Some(true)` when it was created, `None` when
+    /// the device already has `max_macros` macros.
+    fn put_macro(
+        &self,
+        device_id: &str,
+        record: &MacroRecord,
+        max_macros: usize,
+    ) -> Result<Option<bool>, StorageError>;
+
+    /// The macros of `device_id` by id; with a `window` (epoch seconds, inclusive), only the
+    /// macros with occurrences in it, with only those occurrences.
+    fn macros(&self, device_id: &str, window: Option<(f64, f64)>) -> Result<Vec<MacroRecord>, StorageError>;
+
+    /// One macro with all its occurrences.
+    fn macro_record(&self, device_id: &str, macro_id: &str) -> Result<Option<MacroRecord>, StorageError>;
+
+    /// Deletes a macro and its occurrences; `false` when there was none.
+    fn delete_macro(&self, device_id: &str, macro_id: &str) -> Result<bool, StorageError>;
+
+    /// Marks an occurrence completed: `Some(true)` now, `Some(false)` when it already was,
+    /// `None` when there is no such occurrence.
+    fn complete_occurrence(
+        &self,
+        device_id: &str,
+        macro_id: &str,
+        timestamp: f64,
+    ) -> Result<Option<bool>, StorageError>;
 }
 
 /// A timestamp as it is served: an integer when it is a whole number (the client then reports

@@ -1,6 +1,8 @@
 //! Plain metadata (HTTP-API.md §7.13): a string-to-string store per device, each value with the
 //! time of its last write.
 
+use super::StorageError;
+
 /// Longest metadata key, in bytes.
 pub const MAX_METADATA_KEY: usize = 1_024;
 /// Longest metadata value, in bytes.
@@ -36,6 +38,21 @@ pub struct MetadataWrite<'a> {
     pub unless_higher: bool,
     /// Who writes.
     pub by: super::baob::Writer,
+}
+
+/// Plain metadata storage (part of [`super::Storage`]).
+pub trait MetadataStore {
+    /// One metadata entry.
+    fn metadata(&self, device_id: &str, key: &str) -> Result<Option<MetadataEntry>, StorageError>;
+
+    /// Every metadata entry of `device_id`, by key.
+    fn list_metadata(&self, device_id: &str) -> Result<Vec<MetadataEntry>, StorageError>;
+
+    /// Stores a value (see [`MetadataWrite`]); returns whether it was stored.
+    fn put_metadata(&self, device_id: &str, write: &MetadataWrite<'_>) -> Result<bool, StorageError>;
+
+    /// Deletes a metadata entry; `false` when there was none.
+    fn delete_metadata(&self, device_id: &str, key: &str) -> Result<bool, StorageError>;
 }
 
 /// Whether a device's write stamped `given` (`unless_timestamp_higher`) may replace an entry

@@ -30,10 +30,10 @@ pub use types::{
 use ngtt_proto::payload::PathpointSeries;
 use ngtt_proto::DeviceIdentity;
 
-use archives::ArchiveEntry;
-use baob::{BaobCommit, BaobRecord, BaobWrite, ContentId, Writer};
-use macros::MacroRecord;
-use metadata::{MetadataEntry, MetadataWrite};
+pub use archives::ArchiveStore;
+pub use baob::BaobStore;
+pub use macros::MacroStore;
+pub use metadata::MetadataStore;
 
 /// What a storage engine can report.
 #[derive(Debug, thiserror::Error)]
@@ -61,11 +61,12 @@ pub enum StorageError {
     Task(String),
 }
 
-/// A durable store for devices, orders, pathpoint samples and logs.
+/// A durable store for devices, orders, pathpoint samples and logs, and (through its
+/// supertraits, one per resource) BAOBs, macros, archive settings and plain metadata.
 ///
 /// Implementations must be safe to call from many threads at once; each method is one atomic
 /// transaction, durable when it returns `Ok`.
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: BaobStore + MacroStore + ArchiveStore + MetadataStore + Send + Sync + 'static {
     /// Records that `device` connected now (creates the device, updates its environment and
     /// last connection time).
     fn device_connected(&self, device: &DeviceIdentity) -> Result<(), StorageError>;
@@ -143,94 +144,4 @@ pub trait Storage: Send + Sync + 'static {
         device_id: &str,
         pathpoints: &[RegisteredPathpoint],
     ) -> Result<Vec<RegisteredPathpoint>, StorageError>;
-    // BAOBs (HTTP-API.md §7.10; see [`baob`]).
-
-    /// Every BAOB record of `device_id` (tombstones included), by key.
-    fn list_baobs(&self, device_id: &str) -> Result<Vec<BaobRecord>, StorageError>;
-
-    /// One BAOB record (a tombstone included).
-    fn baob(&self, device_id: &str, key: &str) -> Result<Option<BaobRecord>, StorageError>;
-
-    /// Stages one chunk of an upload: in a new staged content when `content` is `None`, else
-    /// appended to that staged content. Nothing is visible until [`Storage::commit_baob`].
-    fn stage_baob_chunk(
-        &self,
-        device_id: &str,
-        content: Option<ContentId>,
-        data: &[u8],
-    ) -> Result<ContentId, StorageError>;
-
-    /// Completes an upload: the commit's `tail` is appended to its staged contents, and the
-    /// contents replace the key's if its `rule` allows; otherwise the staged contents are
-    /// dropped and the refusal returned.
-    fn commit_baob(&self, device_id: &str, commit: &BaobCommit<'_>) -> Result<BaobWrite, StorageError>;
-
-    /// Drops a staged upload that will not be committed.
-    fn discard_baob_upload(&self, device_id: &str, content: ContentId) -> Result<(), StorageError>;
-
-    /// Chunk `seq` (from 0) of committed contents of `device_id`; `None` past the end, or when
-    /// the contents were replaced meanwhile.
-    fn read_baob_chunk(
-        &self,
-        device_id: &str,
-        content: ContentId,
-        seq: u64,
-    ) -> Result<Option<Vec<u8>>, StorageError>;
-
-    /// Deletes a BAOB, keeping a tombstone with its version; `None` when there is no such live
-    /// BAOB.
-    fn delete_baob(&self, device_id: &str, key: &str, by: Writer) -> Result<Option<i64>, StorageError>;
-
-    // Macros (HTTP-API.md §7.11; see [`macros`]).
-
-    /// Creates or replaces a macro: its commands, and exactly the occurrences given (those
-    /// already known keep their completion). `Some(true)` when it was created, `None` when
-    /// the device already has `max_macros` macros.
-    fn put_macro(
-        &self,
-        device_id: &str,
-        record: &MacroRecord,
-        max_macros: usize,
-    ) -> Result<Option<bool>, StorageError>;
-
-    /// The macros of `device_id` by id; with a `window` (epoch seconds, inclusive), only the
-    /// macros with occurrences in it, with only those occurrences.
-    fn macros(&self, device_id: &str, window: Option<(f64, f64)>) -> Result<Vec<MacroRecord>, StorageError>;
-
-    /// One macro with all its occurrences.
-    fn macro_record(&self, device_id: &str, macro_id: &str) -> Result<Option<MacroRecord>, StorageError>;
-
-    /// Deletes a macro and its occurrences; `false` when there was none.
-    fn delete_macro(&self, device_id: &str, macro_id: &str) -> Result<bool, StorageError>;
-
-    /// Marks an occurrence completed: `Some(true)` now, `Some(false)` when it already was,
-    /// `None` when there is no such occurrence.
-    fn complete_occurrence(
-        &self,
-        device_id: &str,
-        macro_id: &str,
-        timestamp: f64,
-    ) -> Result<Option<bool>, StorageError>;
-
-    // Archive settings (HTTP-API.md §7.12).
-
-    /// The archive settings of `device_id`: one entry per interval, by interval.
-    fn archives(&self, device_id: &str) -> Result<Vec<ArchiveEntry>, StorageError>;
-
-    /// Replaces the archive settings of `device_id` (entries already normalised).
-    fn set_archives(&self, device_id: &str, entries: &[ArchiveEntry]) -> Result<(), StorageError>;
-
-    // Plain metadata (HTTP-API.md §7.13).
-
-    /// One metadata entry.
-    fn metadata(&self, device_id: &str, key: &str) -> Result<Option<MetadataEntry>, StorageError>;
-
-    /// Every metadata entry of `device_id`, by key.
-    fn list_metadata(&self, device_id: &str) -> Result<Vec<MetadataEntry>, StorageError>;
-
-    /// Stores a value (see [`MetadataWrite`]); returns whether it was stored.
-    fn put_metadata(&self, device_id: &str, write: &MetadataWrite<'_>) -> Result<bool, StorageError>;
-
-    /// Deletes a metadata entry; `false` when there was none.
-    fn delete_metadata(&self, device_id: &str, key: &str) -> Result<bool, StorageError>;
 }

@@ -15,10 +15,6 @@ use ngtt_proto::DeviceIdentity;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
-use super::archives::ArchiveEntry;
-use super::baob::{BaobCommit, BaobRecord, BaobWrite, ContentId, Writer};
-use super::macros::MacroRecord;
-use super::metadata::{MetadataEntry, MetadataWrite};
 use super::schema::migrate;
 use super::types::{
     AnsweredVia, DeviceRecord, LogEntry, MessageReport, OrderAnswer, OrderId, OrderRecord, OrderState,
@@ -439,98 +435,6 @@ impl Storage for SqliteStorage {
         pathpoints: &[RegisteredPathpoint],
     ) -> Result<Vec<RegisteredPathpoint>, StorageError> {
         self.register_pathpoints_tx(device_id, pathpoints)
-    }
-
-    fn list_baobs(&self, device_id: &str) -> Result<Vec<BaobRecord>, StorageError> {
-        self.list_baobs_tx(device_id)
-    }
-
-    fn baob(&self, device_id: &str, key: &str) -> Result<Option<BaobRecord>, StorageError> {
-        self.baob_tx(device_id, key)
-    }
-
-    fn stage_baob_chunk(
-        &self,
-        device_id: &str,
-        content: Option<ContentId>,
-        data: &[u8],
-    ) -> Result<ContentId, StorageError> {
-        self.stage_baob_chunk_tx(device_id, content, data)
-    }
-
-    fn commit_baob(&self, device_id: &str, commit: &BaobCommit<'_>) -> Result<BaobWrite, StorageError> {
-        self.commit_baob_tx(device_id, commit)
-    }
-
-    fn discard_baob_upload(&self, device_id: &str, content: ContentId) -> Result<(), StorageError> {
-        self.discard_baob_upload_tx(device_id, content)
-    }
-
-    fn read_baob_chunk(
-        &self,
-        device_id: &str,
-        content: ContentId,
-        seq: u64,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        self.read_baob_chunk_tx(device_id, content, seq)
-    }
-
-    fn delete_baob(&self, device_id: &str, key: &str, by: Writer) -> Result<Option<i64>, StorageError> {
-        self.delete_baob_tx(device_id, key, by)
-    }
-
-    fn put_macro(
-        &self,
-        device_id: &str,
-        record: &MacroRecord,
-        max_macros: usize,
-    ) -> Result<Option<bool>, StorageError> {
-        self.put_macro_tx(device_id, record, max_macros)
-    }
-
-    fn macros(&self, device_id: &str, window: Option<(f64, f64)>) -> Result<Vec<MacroRecord>, StorageError> {
-        self.macros_tx(device_id, window)
-    }
-
-    fn macro_record(&self, device_id: &str, macro_id: &str) -> Result<Option<MacroRecord>, StorageError> {
-        self.macro_tx(device_id, macro_id)
-    }
-
-    fn delete_macro(&self, device_id: &str, macro_id: &str) -> Result<bool, StorageError> {
-        self.delete_macro_tx(device_id, macro_id)
-    }
-
-    fn complete_occurrence(
-        &self,
-        device_id: &str,
-        macro_id: &str,
-        timestamp: f64,
-    ) -> Result<Option<bool>, StorageError> {
-        self.complete_occurrence_tx(device_id, macro_id, timestamp)
-    }
-
-    fn archives(&self, device_id: &str) -> Result<Vec<ArchiveEntry>, StorageError> {
-        self.archives_tx(device_id)
-    }
-
-    fn set_archives(&self, device_id: &str, entries: &[ArchiveEntry]) -> Result<(), StorageError> {
-        self.set_archives_tx(device_id, entries)
-    }
-
-    fn metadata(&self, device_id: &str, key: &str) -> Result<Option<MetadataEntry>, StorageError> {
-        self.metadata_tx(device_id, key)
-    }
-
-    fn list_metadata(&self, device_id: &str) -> Result<Vec<MetadataEntry>, StorageError> {
-        self.list_metadata_tx(device_id)
-    }
-
-    fn put_metadata(&self, device_id: &str, write: &MetadataWrite<'_>) -> Result<bool, StorageError> {
-        self.put_metadata_tx(device_id, write)
-    }
-
-    fn delete_metadata(&self, device_id: &str, key: &str) -> Result<bool, StorageError> {
-        self.delete_metadata_tx(device_id, key)
     }
 }
 

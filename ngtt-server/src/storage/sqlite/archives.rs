@@ -4,10 +4,11 @@ use rusqlite::{params, TransactionBehavior};
 
 use super::{ensure_device, SqliteStorage};
 use crate::storage::archives::ArchiveEntry;
+use crate::storage::archives::ArchiveStore;
 use crate::storage::StorageError;
 
-impl SqliteStorage {
-    pub(super) fn archives_tx(&self, device_id: &str) -> Result<Vec<ArchiveEntry>, StorageError> {
+impl ArchiveStore for SqliteStorage {
+    fn archives(&self, device_id: &str) -> Result<Vec<ArchiveEntry>, StorageError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT interval_s, path FROM archives WHERE device_id = ?1 ORDER BY interval_s, path",
@@ -29,11 +30,7 @@ impl SqliteStorage {
         Ok(out)
     }
 
-    pub(super) fn set_archives_tx(
-        &self,
-        device_id: &str,
-        entries: &[ArchiveEntry],
-    ) -> Result<(), StorageError> {
+    fn set_archives(&self, device_id: &str, entries: &[ArchiveEntry]) -> Result<(), StorageError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         ensure_device(&tx, device_id)?;

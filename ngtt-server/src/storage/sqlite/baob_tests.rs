@@ -2,7 +2,7 @@
 //! nothing of a refused or abandoned upload stays behind.
 
 use super::*;
-use crate::storage::baob::{BaobCommit, BaobWrite, VersionRule, Writer};
+use crate::storage::baob::{BaobCommit, BaobStore, BaobWrite, VersionRule, Writer};
 
 fn temp_db() -> (tempfile::TempDir, SqliteStorage) {
     let dir = tempfile::tempdir().expect("tempdir");

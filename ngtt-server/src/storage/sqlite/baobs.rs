@@ -6,6 +6,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{ensure_device, now_ms, SqliteStorage};
+use crate::storage::baob::BaobStore;
 use crate::storage::baob::{BaobCommit, BaobRecord, BaobWrite, ContentId, VersionRule, Writer};
 use crate::storage::StorageError;
 
@@ -85,8 +86,8 @@ pub(super) fn remove_stale_uploads(conn: &Connection) -> rusqlite::Result<usize>
     )
 }
 
-impl SqliteStorage {
-    pub(super) fn list_baobs_tx(&self, device_id: &str) -> Result<Vec<BaobRecord>, StorageError> {
+impl BaobStore for SqliteStorage {
+    fn list_baobs(&self, device_id: &str) -> Result<Vec<BaobRecord>, StorageError> {
         let conn = self.lock();
         let sql = format!("SELECT {COLUMNS} FROM baobs WHERE device_id = ?1 ORDER BY key");
         let mut stmt = conn.prepare_cached(&sql)?;
@@ -94,13 +95,13 @@ impl SqliteStorage {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub(super) fn baob_tx(&self, device_id: &str, key: &str) -> Result<Option<BaobRecord>, StorageError> {
+    fn baob(&self, device_id: &str, key: &str) -> Result<Option<BaobRecord>, StorageError> {
         let conn = self.lock();
         let sql = format!("SELECT {COLUMNS} FROM baobs WHERE device_id = ?1 AND key = ?2");
         Ok(conn.query_row(&sql, params![device_id, key], record).optional()?)
     }
 
-    pub(super) fn stage_baob_chunk_tx(
+    fn stage_baob_chunk(
         &self,
         device_id: &str,
         content: Option<ContentId>,
@@ -117,11 +118,7 @@ impl SqliteStorage {
         Ok(content)
     }
 
-    pub(super) fn commit_baob_tx(
-        &self,
-        device_id: &str,
-        commit: &BaobCommit<'_>,
-    ) -> Result<BaobWrite, StorageError> {
+    fn commit_baob(&self, device_id: &str, commit: &BaobCommit<'_>) -> Result<BaobWrite, StorageError> {
         let BaobCommit {
             key,
             rule,
@@ -201,11 +198,7 @@ impl SqliteStorage {
         Ok(BaobWrite::Stored(version))
     }
 
-    pub(super) fn discard_baob_upload_tx(
-        &self,
-        device_id: &str,
-        content: ContentId,
-    ) -> Result<(), StorageError> {
+    fn discard_baob_upload(&self, device_id: &str, content: ContentId) -> Result<(), StorageError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let staged: Option<i64> = tx
@@ -222,7 +215,7 @@ impl SqliteStorage {
         Ok(())
     }
 
-    pub(super) fn read_baob_chunk_tx(
+    fn read_baob_chunk(
         &self,
         device_id: &str,
         content: ContentId,
@@ -242,12 +235,7 @@ impl SqliteStorage {
         Ok(chunk)
     }
 
-    pub(super) fn delete_baob_tx(
-        &self,
-        device_id: &str,
-        key: &str,
-        by: Writer,
-    ) -> Result<Option<i64>, StorageError> {
+    fn delete_baob(&self, device_id: &str, key: &str, by: Writer) -> Result<Option<i64>, StorageError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = current(&tx, device_id, key)?;

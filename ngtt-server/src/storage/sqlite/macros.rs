@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{ensure_device, now_ms, SqliteStorage};
+use crate::storage::macros::MacroStore;
 use crate::storage::macros::{MacroCommand, MacroRecord, Occurrence};
 use crate::storage::StorageError;
 
@@ -36,8 +37,8 @@ fn occurrences(
     rows.collect()
 }
 
-impl SqliteStorage {
-    pub(super) fn put_macro_tx(
+impl MacroStore for SqliteStorage {
+    fn put_macro(
         &self,
         device_id: &str,
         record: &MacroRecord,
@@ -98,11 +99,7 @@ impl SqliteStorage {
         Ok(Some(!exists))
     }
 
-    pub(super) fn macros_tx(
-        &self,
-        device_id: &str,
-        window: Option<(f64, f64)>,
-    ) -> Result<Vec<MacroRecord>, StorageError> {
+    fn macros(&self, device_id: &str, window: Option<(f64, f64)>) -> Result<Vec<MacroRecord>, StorageError> {
         let conn = self.lock();
         let mut stmt = conn
             .prepare_cached("SELECT macro_id, commands FROM macros WHERE device_id = ?1 ORDER BY macro_id")?;
@@ -126,11 +123,7 @@ impl SqliteStorage {
         Ok(out)
     }
 
-    pub(super) fn macro_tx(
-        &self,
-        device_id: &str,
-        macro_id: &str,
-    ) -> Result<Option<MacroRecord>, StorageError> {
+    fn macro_record(&self, device_id: &str, macro_id: &str) -> Result<Option<MacroRecord>, StorageError> {
         let conn = self.lock();
         let text: Option<String> = conn
             .query_row(
@@ -149,7 +142,7 @@ impl SqliteStorage {
         }))
     }
 
-    pub(super) fn delete_macro_tx(&self, device_id: &str, macro_id: &str) -> Result<bool, StorageError> {
+    fn delete_macro(&self, device_id: &str, macro_id: &str) -> Result<bool, StorageError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
@@ -164,7 +157,7 @@ impl SqliteStorage {
         Ok(removed == 1)
     }
 
-    pub(super) fn complete_occurrence_tx(
+    fn complete_occurrence(
         &self,
         device_id: &str,
         macro_id: &str,

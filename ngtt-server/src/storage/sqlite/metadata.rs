@@ -4,6 +4,7 @@ use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 
 use super::{ensure_device, now_ms, SqliteStorage};
 use crate::storage::baob::Writer;
+use crate::storage::metadata::MetadataStore;
 use crate::storage::metadata::{may_replace, MetadataEntry, MetadataWrite};
 use crate::storage::StorageError;
 
@@ -17,12 +18,8 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<MetadataEntry> {
     })
 }
 
-impl SqliteStorage {
-    pub(super) fn metadata_tx(
-        &self,
-        device_id: &str,
-        key: &str,
-    ) -> Result<Option<MetadataEntry>, StorageError> {
+impl MetadataStore for SqliteStorage {
+    fn metadata(&self, device_id: &str, key: &str) -> Result<Option<MetadataEntry>, StorageError> {
         let conn = self.lock();
         let found = conn
             .prepare_cached(
@@ -34,7 +31,7 @@ impl SqliteStorage {
         Ok(found)
     }
 
-    pub(super) fn list_metadata_tx(&self, device_id: &str) -> Result<Vec<MetadataEntry>, StorageError> {
+    fn list_metadata(&self, device_id: &str) -> Result<Vec<MetadataEntry>, StorageError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT key, value, timestamp, updated_at, updated_by FROM metadata
@@ -44,11 +41,7 @@ impl SqliteStorage {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub(super) fn put_metadata_tx(
-        &self,
-        device_id: &str,
-        write: &MetadataWrite<'_>,
-    ) -> Result<bool, StorageError> {
+    fn put_metadata(&self, device_id: &str, write: &MetadataWrite<'_>) -> Result<bool, StorageError> {
         let MetadataWrite {
             key,
             value,
@@ -83,7 +76,7 @@ impl SqliteStorage {
         Ok(true)
     }
 
-    pub(super) fn delete_metadata_tx(&self, device_id: &str, key: &str) -> Result<bool, StorageError> {
+    fn delete_metadata(&self, device_id: &str, key: &str) -> Result<bool, StorageError> {
         let conn = self.lock();
         let removed = conn
             .prepare_cached("DELETE FROM metadata WHERE device_id = ?1 AND key = ?2")?
