@@ -257,6 +257,15 @@ async fn malformed_baob_requests_are_refused_and_store_nothing() {
     }
     let (_, list) = server.get("/v1/devices/dev1/baobs").await;
     assert_eq!(list, json!([]), "nothing was stored");
+    for (method, path) in [
+        (Method::DELETE, "/v1/device/baobs"),
+        (Method::POST, "/v1/device/baobs/k"),
+        (Method::PATCH, "/v1/device/metadata/plain/k"),
+    ] {
+        let answer = dev.simple(method, path).await;
+        assert_eq!(answer.status, 405, "{path}");
+        assert!(answer.body["status"].is_string(), "{path}");
+    }
     let (status, _) = admin_put_baob(&server, "dev1", "k", b"x".to_vec(), "?version=x").await;
     assert_eq!(status, 400);
     server.stop().await;
