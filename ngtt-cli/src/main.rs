@@ -9,15 +9,20 @@
 //! Only the command's output goes to stdout; diagnostics go to stderr as `ngtt: <message>`.
 
 mod admin_json;
+mod archive_cmd;
+mod baob_cmd;
 mod demo;
 mod device_cmd;
 mod device_info_cmd;
+mod device_target;
 mod error;
 mod event_cmd;
 mod frame_cmd;
 mod instrumentation_cmd;
 mod io;
 mod logs_cmd;
+mod macro_cmd;
+mod metadata_cmd;
 mod minijson_cmd;
 mod order_cmd;
 mod pki_cmd;
@@ -95,6 +100,22 @@ enum Command {
     #[command(subcommand, after_help = logs_cmd::EXAMPLES)]
     Logs(logs_cmd::LogsCommand),
 
+    /// A device's BAOBs (versioned binary objects): list, put, get, delete.
+    #[command(subcommand, after_help = baob_cmd::EXAMPLES)]
+    Baob(baob_cmd::BaobCommand),
+
+    /// A device's macros (scheduled writes) and their occurrences: put, list, get, delete.
+    #[command(subcommand, after_help = macro_cmd::EXAMPLES)]
+    Macro(macro_cmd::MacroCommand),
+
+    /// A device's archive settings (pathpoints read periodically): get, set, clear.
+    #[command(subcommand, after_help = archive_cmd::EXAMPLES)]
+    Archive(archive_cmd::ArchiveCommand),
+
+    /// A device's plain metadata (string keys and values): list, get, set, delete.
+    #[command(subcommand, after_help = metadata_cmd::EXAMPLES)]
+    Metadata(metadata_cmd::MetadataCommand),
+
     /// Connect to a server as a device: print orders, upload data and logs read from stdin.
     Device(DeviceArgs),
 
@@ -145,6 +166,10 @@ fn run(command: &Command) -> Result<(), CliError> {
         Command::Serve(args) => serve_cmd::run(args, &mut output),
         Command::Order(cmd) => order_cmd::run(cmd, &mut input, &mut output),
         Command::Logs(cmd) => logs_cmd::run(cmd, &mut output),
+        Command::Baob(cmd) => baob_cmd::run(cmd, &mut input, &mut output),
+        Command::Macro(cmd) => macro_cmd::run(cmd, &mut output),
+        Command::Archive(cmd) => archive_cmd::run(cmd, &mut output),
+        Command::Metadata(cmd) => metadata_cmd::run(cmd, &mut output),
         Command::Device(_) => Ok(()), // run above, before the locks
         Command::DeviceInfo(cmd) => device_info_cmd::run(cmd, &mut input, &mut output),
         Command::Sensor(cmd) => sensor_cmd::run(cmd, &mut input, &mut output),

@@ -100,25 +100,28 @@ pub(crate) fn endpoint(base: &str, segments: &[&str]) -> Result<Url, CliError> {
     Ok(url)
 }
 
-/// Sends one request; returns the JSON answer of a 2xx, else the server's reason as an error.
+/// Sends one request with a JSON body (or none); returns the JSON answer of a 2xx, else the
+/// server's reason as an error.
 pub(crate) async fn call(
     admin: &AdminArgs,
     method: Method,
     url: Url,
     body: Option<Vec<u8>>,
 ) -> Result<Value, CliError> {
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| CliError::Admin(e.to_string()))?;
-    let mut request = client.request(method, url.clone());
-    if let Some(token) = admin_token(&admin.admin_token) {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
+    call_as(admin, method, url, body.map(|b| ("application/json", b))).await
+}
+
+/// Like [`call`], with a body of the given media type.
+pub(crate) async fn call_as(
+    admin: &AdminArgs,
+    method: Method,
+    url: Url,
+    body: Option<(&str, Vec<u8>)>,
+) -> Result<Value, CliError> {
+    let mut request = request(admin, method, url.clone())?;
+    if let Some((media_type, body)) = body {
         request = request
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, media_type)
             .body(body);
     }
     let response = request
@@ -132,14 +135,38 @@ pub(crate) async fn call(
         .map_err(|e| CliError::Admin(format!("{url}: reading the answer: {e}")))?;
     let json: Option<Value> = serde_json::from_str(&text).ok();
     if !status.is_success() {
-        let reason = json
-            .as_ref()
-            .and_then(|j| j.get("status"))
-            .and_then(Value::as_str)
-            .map_or_else(|| text.trim().to_owned(), str::to_owned);
-        return Err(CliError::Admin(format!("server answered {status}: {reason}")));
+        return Err(refused(status, &text));
     }
     json.ok_or_else(|| CliError::Admin(format!("the server's answer is not JSON: {text}")))
+}
+
+/// A request to the admin API, with the token when one is given.
+pub(crate) fn request(
+    admin: &AdminArgs,
+    method: Method,
+    url: Url,
+) -> Result<reqwest::RequestBuilder, CliError> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .map_err(|e| CliError::Admin(e.to_string()))?;
+    let mut request = client.request(method, url);
+    if let Some(token) = admin_token(&admin.admin_token) {
+        request = request.bearer_auth(token);
+    }
+    Ok(request)
+}
+
+/// The error of a non-2xx answer: the server's `{"status": reason}`, else its text.
+pub(crate) fn refused(status: reqwest::StatusCode, text: &str) -> CliError {
+    let reason = serde_json::from_str::<Value>(text)
+        .ok()
+        .as_ref()
+        .and_then(|j| j.get("status"))
+        .and_then(Value::as_str)
+        .map_or_else(|| text.trim().to_owned(), str::to_owned);
+    CliError::Admin(format!("server answered {status}: {reason}"))
 }
 
 fn read_body(body: &OrderBody, input: &mut dyn Read) -> Result<Vec<u8>, CliError> {

@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// NGTT connections served at once; more are closed before the TLS handshake.
     #[arg(long = "max-connections", value_name = "N", default_value_t = ngtt_server::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// Largest BAOB accepted from a device or through the admin API, in bytes (streamed to
+    /// the database, never held in memory whole).
+    #[arg(long = "max-baob-len", value_name = "BYTES", default_value_t = ngtt_server::DEFAULT_MAX_BAOB_LEN)]
+    max_baob_len: u64,
 }
 
 /// `--fetch-grace`: a delay, or none.
@@ -155,6 +159,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.max_inflight_orders = args.max_inflight;
     config.max_connections = args.max_connections;
     config.max_frame_len = args.max_frame_len;
+    config.max_baob_len = args.max_baob_len;
     config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
     let runtime = crate::runtime::runtime(true)?;
     runtime.block_on(async {

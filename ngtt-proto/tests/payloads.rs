@@ -275,6 +275,7 @@ fn frames_carry_typed_payloads() {
     let baob = SyncBaobResponse {
         download: vec!["fw".into()],
         upload: vec![],
+        delete: vec!["old".into()],
     };
     let frame = Frame::sync_baob_response(2, &baob).unwrap();
     assert_eq!(frame.payload_as::<SyncBaobResponse>().unwrap(), baob);

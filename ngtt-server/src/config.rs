@@ -14,6 +14,8 @@ pub const DEFAULT_ADMIN_PORT: u16 = 2406;
 pub const DEFAULT_HTTP_PORT: u16 = 8443;
 /// Largest request body the device HTTP API accepts (16 MiB).
 pub const MAX_HTTP_BODY: usize = 16 << 20;
+/// Default of [`ServerConfig::max_baob_len`]: 64 MiB.
+pub const DEFAULT_MAX_BAOB_LEN: u64 = 64 << 20;
 /// Default window of unanswered ORDER frames per connection (NGTT.md §4.3).
 pub const DEFAULT_MAX_INFLIGHT_ORDERS: usize = 8;
 /// Default largest TLS record plaintext on the NGTT listener: 512 bytes, what the published
@@ -140,6 +142,10 @@ pub struct ServerConfig {
     /// any TLS work, and logged; the device retries with its backoff. It protects the server's
     /// memory and file descriptors from a reconnect storm or a flood of idle sockets.
     pub max_connections: usize,
+    /// Largest BAOB accepted, in bytes, from a device (`PUT /v1/device/baobs/{key}`) or an
+    /// operator (admin API); default [`DEFAULT_MAX_BAOB_LEN`]. BAOBs are streamed to and from
+    /// storage in 1 MiB chunks, so this bounds the database, not the server's memory.
+    pub max_baob_len: u64,
 }
 
 /// Default of [`ServerConfig::max_connections`].
@@ -172,6 +178,7 @@ impl ServerConfig {
             close_timeout: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_baob_len: DEFAULT_MAX_BAOB_LEN,
         }
     }
 
@@ -204,6 +211,9 @@ impl ServerConfig {
                 "max_frame_len must be at least 64 bytes, not {}",
                 self.max_frame_len
             )));
+        }
+        if self.max_baob_len == 0 {
+            return Err(ServerError::Config("max_baob_len must be at least 1 byte".into()));
         }
         if self.max_connections == 0 {
             return Err(ServerError::Config("max_connections must be at least 1".into()));

@@ -252,6 +252,7 @@ impl Server {
                 registry: shared.registry.clone(),
                 token: config.admin_token.clone(),
                 max_order_len: config.max_frame_len,
+                max_baob_len: config.max_baob_len,
             });
             info!(%admin_addr, "admin API listening");
             tasks.spawn(admin::serve(admin_listener, state, shutdown.clone()));
@@ -261,6 +262,7 @@ impl Server {
                 db: shared.db.clone(),
                 registry: shared.registry.clone(),
                 header_verifier: http_listener.header_verifier.take(),
+                max_baob_len: config.max_baob_len,
             });
             let scheme = if http_listener.tls.is_some() {
                 "https"

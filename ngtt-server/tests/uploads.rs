@@ -179,7 +179,7 @@ async fn unknown_frame_types_are_ignored() {
     dev.send(Frame::new(FrameType::Unknown(0xFFFF), 0, Vec::new()))
         .await;
     dev.ping(1).await;
-    // The reserved BAOB sync is answered with nothing to sync.
+    // A BAOB sync is answered (from the BAOB store: the device holds "a" the server lacks).
     dev.send(Frame::new(
         FrameType::SyncBaobRequest,
         4,

@@ -11,11 +11,13 @@
 //!   `smok-client` builders of [`smok`].
 //! * Links: [`FaultProxy`], which cuts connections at random byte offsets, and
 //!   [`CountingRelay`] (from `ngtt-net`, where `ngtt demo` takes it too), which counts bytes.
-//! * The real `ngtt` binary: [`cli`].
+//! * The real `ngtt` binary: [`cli`]; BAOB requests as the Python client makes them: [`baob`].
 //! * The published Python client as a device against `ngtt serve`: [`python_device`].
 //! * [`pipelined_uploads`]: many uploads in flight at once on one transport.
+//! * [`smok_client_installed`]: whether the published Python client can be run.
 #![deny(missing_docs)]
 
+pub mod baob;
 pub mod cli;
 mod device;
 pub mod fakes;
@@ -28,6 +30,7 @@ mod server;
 pub mod smok;
 pub mod python_device;
 mod uploads;
+mod python;
 
 use std::future::Future;
 use std::time::Duration;
@@ -74,3 +77,4 @@ where
 }
 
 pub use uploads::pipelined_uploads;
+pub use python::smok_client_installed;

@@ -1,4 +1,5 @@
-//! SYNC_BAOB payloads (NGTT.md §3, reserved): which binary objects to download and upload.
+//! SYNC_BAOB payloads (NGTT.md §3): which binary objects to download, upload and delete
+//! (docs/protocol.md, "BAOB sync").
 
 use std::collections::BTreeMap;
 
@@ -18,4 +19,8 @@ pub struct SyncBaobResponse {
     /// BAOBs newer on the device.
     #[serde(default)]
     pub upload: Vec<String>,
+    /// BAOBs deleted on the server (an extension of NGTT.md's `{"download", "upload"}`: sent
+    /// only when not empty, and ignored by peers that do not know it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delete: Vec<String>,
 }

@@ -16,12 +16,20 @@
 //! | `GET /v1/devices/{id}/predicates`; `GET`, `PUT`, `PATCH`, `DELETE …/predicates/{pid}` | predicates, with silencing |
 //! | `GET /v1/devices/{id}/events[?state=&limit=]`, `GET …/events/{uuid}`, `POST …/events/{uuid}/close` | events the device reported |
 //! | `GET /v1/devices/{id}/messages[?limit=]` | message orders reported over the device HTTP API |
+//! | `/v1/devices/{id}/baobs[/{key}]` | BAOBs ([`baobs`]) |
+//! | `/v1/devices/{id}/macros[/{macro_id}]` | macros and their occurrences ([`macros`]) |
+//! | `/v1/devices/{id}/archives` | archive settings ([`archives`]) |
+//! | `/v1/devices/{id}/metadata[/{key}]` | plain metadata ([`metadata`]) |
 //!
 //! Errors are `{"status": reason}` with a 4xx code (5xx only when storage fails).
 
+mod archives;
+mod baobs;
 mod device_info;
 mod events;
 mod handlers;
+mod macros;
+mod metadata;
 mod predicates;
 mod reply;
 mod sensor_writes;
@@ -50,6 +58,8 @@ pub(crate) struct AdminState {
     pub(crate) registry: Registry,
     pub(crate) token: Option<String>,
     pub(crate) max_order_len: usize,
+    /// Largest BAOB an operator may store, in bytes.
+    pub(crate) max_baob_len: u64,
 }
 
 type AppState = Arc<AdminState>;
@@ -102,6 +112,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/devices/{id}/events/{uuid}", get(events::get_one))
         .route("/v1/devices/{id}/events/{uuid}/close", post(events::close))
         .route("/v1/devices/{id}/messages", get(settings::messages))
+        .merge(baobs::routes(state.max_baob_len))
+        .merge(macros::routes())
+        .merge(archives::routes())
+        .merge(metadata::routes())
         .route_layer(middleware::from_fn_with_state(Arc::clone(&state), require_token));
     Router::new()
         .route(

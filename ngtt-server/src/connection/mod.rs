@@ -1,6 +1,7 @@
 //! One device connection: TLS handshake, identification by certificate, then a [`session`]
 //! that exchanges frames until the connection ends.
 
+mod baob_sync;
 mod session;
 mod window;
 

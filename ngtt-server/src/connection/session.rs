@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::{SinkExt, StreamExt};
-use ngtt_proto::payload::{PathpointSeries, SyncBaobRequest, SyncBaobResponse};
+use ngtt_proto::payload::{PathpointSeries, SyncBaobRequest};
 use ngtt_proto::{DeviceIdentity, Frame, FrameType, NgttCodec, ProtoError};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -232,13 +232,12 @@ impl Session {
             FrameType::DataStream => self.on_data_stream(frame).await,
             FrameType::Logs => self.on_logs(&frame).await,
             FrameType::SyncBaobRequest => {
-                // Reserved: no BAOBs are kept here, so there is never anything to sync.
-                frame.payload_as::<SyncBaobRequest>()?;
-                self.send(Frame::sync_baob_response(
-                    frame.tid,
-                    &SyncBaobResponse::default(),
-                )?)
-                .await
+                let request = frame.payload_as::<SyncBaobRequest>()?;
+                let device = self.device.clone();
+                let answer = self
+                    .db(move |s| super::baob_sync::response(s, &device, &request))
+                    .await?;
+                self.send(Frame::sync_baob_response(frame.tid, &answer)?).await
             }
             FrameType::Order
             | FrameType::DataStreamConfirm

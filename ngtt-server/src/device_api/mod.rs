@@ -13,15 +13,23 @@
 //! | `GET /v1/device/predicates` | every predicate, every field |
 //! | `POST /v1/device/alarms` | body: list of events → `[{"uuid"}]` by position |
 //! | `GET`, `PATCH /v1/device/instrumentation/{slave_id}` | `{"linkstate", "instrumentation"}` |
+//! | `POST /v1/device/baobs`, `GET`/`PUT /v1/device/baobs/{key}` | BAOB rounds and contents ([`baobs`]) |
+//! | `GET /v1/device/macro/occurrences/{start}-{stop}`, `POST /v1/device/macros/{id}/{ts}` | macros ([`macros`]) |
+//! | `GET /v1/device/pathpoints/archived` | archive settings ([`archives`]) |
+//! | `GET`, `PUT`, `DELETE /v1/device/metadata/plain/{key}` | plain metadata ([`metadata`]) |
 //!
 //! The device is identified as NGTT identifies it ([`auth`]); bodies and answers are MiniJSON
 //! or JSON ([`wire`]); bodies are limited to [`crate::MAX_HTTP_BODY`]. Errors are
 //! `{"status": reason}`: 4xx for the client's faults (never resend), 5xx when storage fails.
 
+mod archives;
 mod auth;
+pub(crate) mod baobs;
 mod device_info;
 mod handlers;
 mod logged;
+pub(crate) mod macros;
+pub(crate) mod metadata;
 mod predicates;
 mod sensors;
 mod serve;
@@ -45,10 +53,13 @@ pub(crate) struct DeviceApiState {
     pub(crate) registry: Registry,
     /// Set when the proxy header is trusted: verifies its certificate against the device CA.
     pub(crate) header_verifier: Option<Arc<dyn ClientCertVerifier>>,
+    /// Largest BAOB a device may upload, in bytes.
+    pub(crate) max_baob_len: u64,
 }
 
 /// The router of the device HTTP API.
 pub(crate) fn router(state: Arc<DeviceApiState>) -> Router {
+    let max_baob_len = state.max_baob_len;
     Router::new()
         .route("/v1/device", get(device_info::device))
         .route("/v1/device/orders", post(handlers::orders))
@@ -74,6 +85,10 @@ pub(crate) fn router(state: Arc<DeviceApiState>) -> Router {
                 .patch(device_info::patch_instrumentation)
                 .layer(DefaultBodyLimit::max(device_info::MAX_INSTRUMENTATION_BODY)),
         )
+        .merge(baobs::routes(max_baob_len))
+        .merge(macros::routes())
+        .merge(archives::routes())
+        .merge(metadata::routes())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(crate::config::MAX_HTTP_BODY))

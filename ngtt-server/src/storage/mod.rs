@@ -9,9 +9,14 @@
 //! least once, no answer yet) → *confirmed* or *rejected*. Queued and sent orders are both
 //! *pending*: a new connection receives every pending order of its device again, in queue order.
 
+pub mod archives;
+pub mod baob;
+pub(crate) mod baob_stream;
 mod blocking;
 pub mod device_info;
 pub mod events;
+pub mod macros;
+pub mod metadata;
 pub mod predicates;
 mod schema;
 pub mod sensors;
@@ -32,6 +37,11 @@ use ngtt_proto::payload::PathpointSeries;
 use ngtt_proto::DeviceIdentity;
 use predicates::Predicate;
 use sensors::{Sensor, SensorWrite};
+
+pub use archives::ArchiveStore;
+pub use baob::BaobStore;
+pub use macros::MacroStore;
+pub use metadata::MetadataStore;
 
 /// What a storage engine can report.
 #[derive(Debug, thiserror::Error)]
@@ -63,11 +73,12 @@ pub enum StorageError {
     Task(String),
 }
 
-/// A durable store for devices, orders, pathpoint samples and logs.
+/// A durable store for devices, orders, pathpoint samples and logs, and (through its
+/// supertraits, one per resource) BAOBs, macros, archive settings and plain metadata.
 ///
 /// Implementations must be safe to call from many threads at once; each method is one atomic
 /// transaction, durable when it returns `Ok`.
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: BaobStore + MacroStore + ArchiveStore + MetadataStore + Send + Sync + 'static {
     /// Records that `device` connected now (creates the device, updates its environment and
     /// last connection time).
     fn device_connected(&self, device: &DeviceIdentity) -> Result<(), StorageError>;

@@ -194,6 +194,68 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (device_id, ts, fqts)
     ) WITHOUT ROWID;
     "#,
+    // BAOBs, macros, archive settings and plain metadata of the device HTTP API (HTTP-API.md
+    // §7.10-7.13).
+    r#"
+    -- One row per BAOB key; content_id NULL marks a tombstone (deleted on the server).
+    CREATE TABLE baobs (
+        device_id  TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        version    INTEGER NOT NULL,
+        content_id INTEGER,
+        size       INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,            -- ms since the epoch
+        updated_by TEXT NOT NULL CHECK (updated_by IN ('device', 'admin')),
+        PRIMARY KEY (device_id, key)
+    );
+    -- BAOB contents: committed (referenced by baobs) or staged (an upload in progress).
+    CREATE TABLE baob_contents (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        device_id  TEXT NOT NULL,
+        size       INTEGER NOT NULL DEFAULT 0,
+        committed  INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE baob_chunks (
+        content_id INTEGER NOT NULL,
+        seq        INTEGER NOT NULL,
+        data       BLOB NOT NULL,
+        PRIMARY KEY (content_id, seq)
+    );
+
+    CREATE TABLE macros (
+        device_id  TEXT NOT NULL,
+        macro_id   TEXT NOT NULL,
+        commands   TEXT NOT NULL,               -- JSON [{"path", "value"}]
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (device_id, macro_id)
+    );
+    CREATE TABLE macro_occurrences (
+        device_id    TEXT NOT NULL,
+        macro_id     TEXT NOT NULL,
+        ts           REAL NOT NULL,             -- epoch seconds
+        completed_at INTEGER,                   -- ms since the epoch; NULL: not done yet
+        PRIMARY KEY (device_id, macro_id, ts)
+    );
+    CREATE INDEX macro_occurrences_by_time ON macro_occurrences(device_id, ts);
+
+    CREATE TABLE archives (
+        device_id  TEXT NOT NULL,
+        path       TEXT NOT NULL,
+        interval_s INTEGER NOT NULL,
+        PRIMARY KEY (device_id, path)
+    );
+
+    CREATE TABLE metadata (
+        device_id  TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        timestamp  REAL NOT NULL,               -- epoch seconds of the write
+        updated_at INTEGER NOT NULL,            -- ms since the epoch
+        updated_by TEXT NOT NULL CHECK (updated_by IN ('device', 'admin')),
+        PRIMARY KEY (device_id, key)
+    );
+    "#,
 ];
 
 /// Brings `conn` to [`SCHEMA_VERSION`].

@@ -95,6 +95,10 @@ impl SqliteStorage {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
+        let stale = baobs::remove_stale_uploads(&conn)?;
+        if stale > 0 {
+            tracing::info!(stale, "removed abandoned BAOB uploads");
+        }
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
         })
@@ -506,10 +510,16 @@ impl Storage for SqliteStorage {
     }
 }
 
+mod archives;
+#[cfg(test)]
+mod baob_tests;
+mod baobs;
 mod device_api;
-mod order_tids;
 mod device_info;
 mod events;
+mod macros;
+mod metadata;
+mod order_tids;
 mod predicates;
 #[cfg(test)]
 mod resource_tests;
