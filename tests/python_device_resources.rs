@@ -13,13 +13,13 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ngtt_testkit::{init_logging, TestServer};
 use ngtt_proto::payload::{PathpointValue, Sample};
 use ngtt_server::storage::baob::{BaobCommit, BaobWrite, VersionRule, Writer};
 use ngtt_server::storage::macros::{CommandValue, MacroCommand, MacroRecord, Occurrence};
 use ngtt_server::storage::metadata::MetadataWrite;
 use ngtt_server::storage::{archives::ArchiveEntry, SeriesQuery};
 use ngtt_server::Storage;
+use ngtt_testkit::{init_logging, TestServer};
 use ngtt_testkit::{smok_client_installed, TestPki};
 
 const DEVICE: &str = "py-res";

@@ -2,9 +2,9 @@
 //! SYNC_BAOB frames: reconcile rules, tombstones, streaming in chunks, the size limit, and
 //! malformed or oversized requests (a clear 4xx, nothing stored).
 
+use ngtt_testkit::{admin_request as http, TestPki, MINIJSON};
 use reqwest::Method;
 use serde_json::{json, Value};
-use ngtt_testkit::{admin_request as http, TestPki, MINIJSON};
 
 use ngtt_testkit::baob::*;
 

@@ -3,11 +3,10 @@
 //! MiniJSON, the client defects of §10, malformed and oversized bodies (4xx, nothing stored),
 //! and isolation between devices.
 
-
+use ngtt_testkit::{admin_request as http, HttpDevice, TestPki, TestServer, MINIJSON};
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{json, Value};
-use ngtt_testkit::{admin_request as http, HttpDevice, TestPki, TestServer, MINIJSON};
 
 async fn start(pki: &TestPki, dir: &tempfile::TempDir) -> TestServer {
     TestServer::start(pki, &dir.path().join("db"), |c| {

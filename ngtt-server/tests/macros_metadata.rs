@@ -2,9 +2,9 @@
 //! HTTP API) and the admin API: each route's answers, malformed and oversized bodies (a clear
 //! 4xx, nothing stored), and isolation between devices (BAOBs included).
 
+use ngtt_testkit::{admin_request as http, TestPki, MINIJSON};
 use reqwest::Method;
 use serde_json::json;
-use ngtt_testkit::{admin_request as http, TestPki, MINIJSON};
 
 use ngtt_testkit::baob::*;
 

@@ -2,9 +2,8 @@
 //! behind a (pretend) TLS-terminating proxy: the certificate file with every line break a tab,
 //! OpenSSL's text dump before the PEM block, headers beyond 8 KiB.
 
-
-use reqwest::Method;
 use ngtt_testkit::{HttpDevice, TestPki, TestServer};
+use reqwest::Method;
 
 const HEADER: &str = "X-SSL-Client-Certificate";
 

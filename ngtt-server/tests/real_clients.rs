@@ -2,14 +2,13 @@
 //! ORDER tids that do not restart per connection, several listeners, `exception_text` and
 //! `exception_traceback` in logs, and map-form pathpoint samples — over real TLS.
 
-
 use std::time::Duration;
 
 use ngtt_proto::payload::{Level, LogRecord};
 use ngtt_proto::{Frame, FrameType};
+use ngtt_testkit::{eventually, read_order, read_path, HttpDevice, RawDevice, TestPki, TestServer};
 use reqwest::Method;
 use serde_json::json;
-use ngtt_testkit::{eventually, read_order, read_path, HttpDevice, RawDevice, TestPki, TestServer};
 
 const QUIET: Duration = Duration::from_millis(300);
 

@@ -24,13 +24,13 @@ pub mod fakes;
 mod http_device;
 mod pki;
 mod proxy;
+mod python;
+pub mod python_device;
 mod raw_device;
 mod scripted;
 mod server;
 pub mod smok;
-pub mod python_device;
 mod uploads;
-mod python;
 
 use std::future::Future;
 use std::time::Duration;
@@ -76,5 +76,5 @@ where
     }
 }
 
-pub use uploads::pipelined_uploads;
 pub use python::smok_client_installed;
+pub use uploads::pipelined_uploads;

@@ -14,9 +14,9 @@
 
 use std::time::{Duration, Instant};
 
-use ngtt_testkit::{lively_device_config as device_config, TestServer};
 use ngtt_proto::payload::{PathpointSeries, Sample};
 use ngtt_server::OrderState;
+use ngtt_testkit::{lively_device_config as device_config, TestServer};
 use ngtt_testkit::{CountingRelay, TestPki};
 use ngtt_transport::Transport;
 
@@ -48,13 +48,9 @@ struct Figures {
 }
 
 async fn measure(pki: &TestPki, max_record: usize) -> Figures {
-    let server = TestServer::start(
-        pki,
-        pki.scratch(&format!("db-{max_record}")),
-        |c| {
-            c.tls_max_record = max_record;
-        },
-    )
+    let server = TestServer::start(pki, pki.scratch(&format!("db-{max_record}")), |c| {
+        c.tls_max_record = max_record;
+    })
     .await;
     let relay = CountingRelay::start(server.addr).await.unwrap();
     let (transport, mut orders) = Transport::spawn(device_config(pki, "bench", relay.addr())).unwrap();
