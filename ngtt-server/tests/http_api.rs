@@ -211,6 +211,58 @@ async fn pathpoint_uploads_in_minijson_and_json() {
     server.stop().await;
 }
 
+/// HTTP-API.md §7.3: the published client drops a whole batch on a 4xx, so a batch with one
+/// malformed series stores the others, answers 2xx and names what it skipped.
+#[tokio::test]
+async fn one_bad_series_does_not_cost_the_others() {
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&pki, &dir).await;
+    let dev = device(&server, &pki, "dev1");
+    let batch = json!([
+        {"path": "W1", "values": [[1000, 5]]},
+        {"path": "W2", "values": [{"timestamp": 1000}]},
+        {"values": [[1000, 1]]},
+        {"path": "W3", "values": [{"timestamp": 2000, "value": 7}]}
+    ]);
+    let answer = dev.json(Method::POST, "/v1/device/pathpoints", &batch).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body["stored"], 2);
+    let rejected = answer.body["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert_eq!(
+        (&rejected[0]["index"], &rejected[0]["path"]),
+        (&json!(1), &json!("W2"))
+    );
+    assert!(rejected[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("neither value nor error_code"));
+    assert_eq!(
+        (&rejected[1]["index"], &rejected[1]["path"]),
+        (&json!(2), &json!(null))
+    );
+    let (_, stored) = server.get("/v1/devices/dev1/pathpoints").await;
+    let paths: Vec<&str> = stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["W1", "W3"]);
+
+    // Every series malformed: nothing to store, so the batch is refused with the first reason.
+    let all_bad = json!([{"path": "W4", "values": "none"}, {"path": "W5", "values": [[1]]}]);
+    let answer = dev.json(Method::POST, "/v1/device/pathpoints", &all_bad).await;
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer.body["status"].as_str().unwrap().contains("series 0"),
+        "{:?}",
+        answer.body
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn pathpoint_registration() {
     let pki = TestPki::new();

@@ -90,13 +90,59 @@ pub(super) async fn upload(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = async {
-        let series: Vec<PathpointSeries> = decode_body(&headers, body)
-            .map_err(|f| Fault::new(f.status, format!("not a list of pathpoint series: {}", f.reason)))?;
+        let (series, rejected) = split_series(&headers, body)?;
         let device = id.device_id;
+        if !rejected.is_empty() {
+            tracing::warn!(
+                device = %device.escape_debug(),
+                rejected = rejected.len(),
+                first = %rejected[0]["reason"].as_str().unwrap_or_default().escape_debug(),
+                "pathpoint upload: malformed series skipped, the rest stored"
+            );
+        }
         let stored = state.db.call(move |s| s.store_series(&device, &series)).await?;
-        Ok(json!({ "stored": stored }))
+        Ok(match rejected.is_empty() {
+            true => json!({ "stored": stored }),
+            false => json!({ "stored": stored, "rejected": rejected }),
+        })
     };
     format.answer(result.await)
+}
+
+/// Splits an upload into the series that can be stored and the ones that cannot
+/// (`[{"index", "path", "reason"}]`). HTTP-API.md §7.3: the published client drops a whole batch
+/// on a 4xx, so one bad series must not cost the others; only a body that is not a list, or
+/// whose every series is malformed, is refused.
+fn split_series(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Vec<PathpointSeries>, Vec<serde_json::Value>), Fault> {
+    let body = body?;
+    // The common case, a well-formed upload, decodes straight into series.
+    if let Ok(series) = decode_body::<Vec<PathpointSeries>>(headers, Ok(body.clone())) {
+        return Ok((series, Vec::new()));
+    }
+    let items: Vec<minijson::Value> = decode_body(headers, Ok(body))
+        .map_err(|f| Fault::new(f.status, format!("not a list of pathpoint series: {}", f.reason)))?;
+    let total = items.len();
+    let (mut good, mut bad) = (Vec::new(), Vec::new());
+    for (index, item) in items.iter().enumerate() {
+        match PathpointSeries::deserialize(item) {
+            Ok(series) => good.push(series),
+            Err(e) => bad.push(json!({
+                "index": index,
+                "path": item.get("path").and_then(minijson::Value::as_str),
+                "reason": e.to_string(),
+            })),
+        }
+    }
+    if good.is_empty() && total > 0 {
+        let (index, reason) = (&bad[0]["index"], bad[0]["reason"].as_str().unwrap_or_default());
+        return Err(Fault::bad_request(format!(
+            "not a list of pathpoint series: series {index}: {reason}"
+        )));
+    }
+    Ok((good, bad))
 }
 
 /// A pathpoint registration as sent and answered: `{"path", "storage_level"}`.

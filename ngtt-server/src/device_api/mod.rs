@@ -5,7 +5,7 @@
 //! | `GET /v1/device` | the device information ([`device_info`]) |
 //! | `POST /v1/device/orders` | the pending orders' sections, concatenated in queue order; the orders are confirmed on hand-out |
 //! | `POST /v1/device/orders/message/{uuid}` | `{"uuid", "new"}`: the report is recorded |
-//! | `POST /v1/device/pathpoints` | body: list of series → `{"stored": new samples}` |
+//! | `POST /v1/device/pathpoints` | body: list of series → `{"stored": new samples}`, plus `"rejected"` for malformed series skipped |
 //! | `PUT /v1/device/pathpoints` | body: `[{"path", "storage_level"}]` → all of the device's pathpoints |
 //! | `PUT /v1/device/device_logs` | body: list of log records → `{"stored", "skipped"}` |
 //! | `GET /v1/device/sensors` | `[{"fqts", "path", "type"}]` |
