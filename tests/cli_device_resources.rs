@@ -2,19 +2,9 @@
 //! real `ngtt serve`: each family's commands, their JSON output, and a refusal reported on
 //! stderr with exit status 1.
 
-use std::process::{Command, Output};
-
-use ngtt_testkit::cli::{ngtt_binary, run, Serve};
+use ngtt_testkit::cli::{output as ngtt, run, Serve};
 use ngtt_testkit::TestPki;
 use serde_json::{json, Value};
-
-fn ngtt(args: &[&str]) -> Output {
-    Command::new(ngtt_binary())
-        .args(args)
-        .env_remove("NGTT_ADMIN_TOKEN")
-        .output()
-        .expect("ngtt runs")
-}
 
 fn json_lines(lines: &[String]) -> Vec<Value> {
     lines

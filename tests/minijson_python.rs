@@ -16,21 +16,10 @@ use ngtt_transport::SplitMix64;
 const DOCUMENTS: usize = 300;
 
 fn reference_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import minijson; minijson.MiniJSONEncoder(use_double=True)"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        let required = std::env::var("NGTT_REQUIRE_PYTHON_CLIENT").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "python3 with minijson==3.1.1 is required (NGTT_REQUIRE_PYTHON_CLIENT=1)"
-        );
-        eprintln!("SKIPPED: python3 with minijson==3.1.1 is not installed");
-    }
-    ok
+    ngtt_testkit::python_can(
+        "import minijson; minijson.MiniJSONEncoder(use_double=True)",
+        "minijson==3.1.1",
+    )
 }
 
 /// A random document: no NaN (not equal to itself), no duplicate or boolean map keys (a

@@ -6,30 +6,13 @@
 //! Needs `python3` with `smok==0.21.0` installed (`.ci/run` installs it). Without it the test
 //! says so and passes, unless `NGTT_REQUIRE_PYTHON_CLIENT=1` (set by CI) makes it fail.
 
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
 use ngtt_server::OrderState;
-use ngtt_testkit::{init_logging, TestPki, TestServer};
+use ngtt_testkit::python_device::run_script;
+use ngtt_testkit::{init_logging, smok_client_installed, TestPki, TestServer};
 use serde_json::json;
-
-fn python_client_available() -> bool {
-    let probe = Command::new("python3")
-        .args(["-c", "import smok.client, ngtt.uplink"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    let available = probe.is_ok_and(|s| s.success());
-    if !available {
-        let required = std::env::var("NGTT_REQUIRE_PYTHON_CLIENT").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "python3 with smok==0.21.0 is required (NGTT_REQUIRE_PYTHON_CLIENT=1)"
-        );
-        eprintln!("SKIPPED: python3 with smok==0.21.0 is not installed (pip install smok==0.21.0)");
-    }
-    available
-}
 
 /// Runs `python/smok_device.py` as device `device` against `server` with `args` after the
 /// connection arguments; returns the orders it printed (`{"tid", "order", "at"}`), in arrival
@@ -44,35 +27,19 @@ async fn run_client(
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/smok_device.py");
     let port = server.addr.port().to_string();
     let ca = pki.dir().join("ca.pem");
-    let child = tokio::process::Command::new("python3")
-        .arg(script)
-        .args([
-            port.as_str(),
-            ca.to_str().unwrap(),
-            cert.to_str().unwrap(),
-            key.to_str().unwrap(),
-        ])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python3 starts");
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+    let args: Vec<&str> = [
+        port.as_str(),
+        ca.to_str().unwrap(),
+        cert.to_str().unwrap(),
+        key.to_str().unwrap(),
+    ]
+    .into_iter()
+    .chain(args.iter().copied())
+    .collect();
+    run_script(Path::new(script), &args, Duration::from_secs(60))
         .await
-        .expect("the Python client finishes")
-        .expect("its output");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "Python client failed: {:?}\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .filter(|v: &serde_json::Value| v.get("order").is_some())
+        .into_iter()
+        .filter(|v| v.get("order").is_some())
         .collect()
 }
 
@@ -84,7 +51,7 @@ async fn start(pki: &TestPki, device: &str) -> TestServer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn published_python_client_receives_and_confirms_orders() {
     init_logging();
-    if !python_client_available() {
+    if !smok_client_installed() {
         return;
     }
     let pki = TestPki::new();
@@ -122,7 +89,7 @@ fn order_of_size(bytes: usize) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_orders_reach_the_published_client_without_a_stall() {
     init_logging();
-    if !python_client_available() {
+    if !smok_client_installed() {
         return;
     }
     let pki = TestPki::new();
@@ -154,7 +121,7 @@ async fn large_orders_reach_the_published_client_without_a_stall() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_sends_fetch_orders_gets_its_orders() {
     init_logging();
-    if !python_client_available() {
+    if !smok_client_installed() {
         return;
     }
     let pki = TestPki::new();

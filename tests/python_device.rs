@@ -11,7 +11,8 @@
 use std::time::Duration;
 
 use ngtt_testkit::cli::ngtt_binary;
-use ngtt_testkit::python_device::{published_client_available, run_script, PlainHttpServe};
+use ngtt_testkit::python_device::{run_script, PlainHttpServe};
+use ngtt_testkit::smok_client_installed;
 use ngtt_testkit::TestPki;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -37,7 +38,7 @@ fn step<'a>(lines: &'a [Value], name: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn published_client_boots_and_uses_the_device_resources() {
-    if !published_client_available() {
+    if !smok_client_installed() {
         return;
     }
     let pki = TestPki::new();

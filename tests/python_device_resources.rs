@@ -9,7 +9,7 @@
 //! environment 2), which is how the client identifies itself with a development certificate.
 //! Skipped without the client unless `NGTT_REQUIRE_PYTHON_CLIENT=1`.
 
-use std::process::Stdio;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,6 +19,7 @@ use ngtt_server::storage::macros::{CommandValue, MacroCommand, MacroRecord, Occu
 use ngtt_server::storage::metadata::MetadataWrite;
 use ngtt_server::storage::{archives::ArchiveEntry, SeriesQuery};
 use ngtt_server::Storage;
+use ngtt_testkit::python_device::run_script;
 use ngtt_testkit::{init_logging, TestServer};
 use ngtt_testkit::{smok_client_installed, TestPki};
 
@@ -55,35 +56,14 @@ impl Setup {
         std::fs::copy(&cert, workdir.join("tests/dev.testing.crt")).unwrap();
         let base = format!("http://{}", self.server.http_addr());
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/device_b.py");
-        let child = tokio::process::Command::new("python3")
-            .arg(script)
-            .args([
-                &base,
-                workdir.to_str().unwrap(),
-                cert.to_str().unwrap(),
-                key.to_str().unwrap(),
-                scenario,
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python3 starts");
-        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-            .await
-            .expect("the Python client finishes")
-            .expect("its output");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "Python client failed ({scenario}): {:?}\nstdout:\n{stdout}\nstderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("JSON line"))
-            .collect()
+        let args = [
+            base.as_str(),
+            workdir.to_str().unwrap(),
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+            scenario,
+        ];
+        run_script(Path::new(script), &args, Duration::from_secs(60)).await
     }
 }
 

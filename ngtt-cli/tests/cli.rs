@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 use bytes::BytesMut;
 use minijson::Value;
 use ngtt_proto::{Frame, FrameType};
+use ngtt_testkit::cli::{stderr, stdout};
 use serde_json::json;
 
 /// Runs `ngtt args...` with `stdin` as its input and waits for it.
@@ -28,16 +29,6 @@ fn ngtt(args: &[&str], stdin: &[u8]) -> Output {
     let output = child.wait_with_output().expect("wait for ngtt");
     writer.join().expect("stdin writer");
     output
-}
-
-/// stdout as text.
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
-}
-
-/// stderr as text.
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
 }
 
 /// Asserts a failure with exit status 1 and exactly one stderr line containing `needle`.

@@ -7,10 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ngtt_proto::payload::{Level, LogRecord};
-use run::{ngtt, ok};
+use ngtt_testkit::cli::{ok, output as ngtt};
 use serde_json::{json, Value};
-
-mod run;
 
 /// Kills the child when dropped (a failing test leaves no server behind).
 struct Killed(Child);

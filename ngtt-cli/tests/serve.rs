@@ -7,10 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ngtt_proto::{DeviceIdentity, Environment};
-use run::{ngtt, ok, stderr};
+use ngtt_testkit::cli::{ok, output as ngtt, stderr};
 use serde_json::Value;
-
-mod run;
 
 /// A running `ngtt serve` and its printed addresses.
 struct Serve {

@@ -53,6 +53,37 @@ fn build(profile_dir: &Path) {
     assert!(status.success(), "building the ngtt binary failed: {status}");
 }
 
+/// Runs `ngtt ARGS` to completion, without an admin token from the environment, and returns
+/// what it did (status, stdout, stderr) whatever the outcome.
+pub fn output(args: &[&str]) -> std::process::Output {
+    Command::new(ngtt_binary())
+        .args(args)
+        .env_remove("NGTT_ADMIN_TOKEN")
+        .output()
+        .expect("ngtt runs")
+}
+
+/// What a finished `ngtt` wrote on stdout.
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("UTF-8")
+}
+
+/// What a finished `ngtt` wrote on stderr.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("UTF-8")
+}
+
+/// The stdout of a finished `ngtt`, after checking that it succeeded.
+pub fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "status {:?}, stderr: {}",
+        out.status,
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
 /// Runs `ngtt ARGS` to completion and returns its standard output's lines.
 pub fn run(args: &[&str]) -> Vec<String> {
     let output = Command::new(ngtt_binary())

@@ -76,5 +76,5 @@ where
     }
 }
 
-pub use python::smok_client_installed;
+pub use python::{python_can, smok_client_installed};
 pub use uploads::pipelined_uploads;

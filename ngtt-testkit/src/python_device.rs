@@ -1,5 +1,5 @@
 //! Running the published Python client (`smok` 0.21.0) as a device against `ngtt serve`:
-//! [`published_client_available`], [`PlainHttpServe`] (the server as the client's local
+//! [`crate::smok_client_installed`], [`PlainHttpServe`] (the server as the client's local
 //! development environment needs it: plain HTTP, `--trust-proxy-header`) and [`run_script`]
 //! (a script of `tests/python/` that prints one JSON line per step, built on
 //! `tests/python/device_harness.py`).
@@ -11,26 +11,6 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-
-/// Whether `python3` can import the published client. When it cannot, a test should return
-/// early — unless `NGTT_REQUIRE_PYTHON_CLIENT=1` (set by CI), which makes this panic.
-pub fn published_client_available() -> bool {
-    let found = std::process::Command::new("python3")
-        .args(["-c", "import smok.client, smok.threads.communicator"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !found {
-        let required = std::env::var("NGTT_REQUIRE_PYTHON_CLIENT").as_deref() == Ok("1");
-        assert!(
-            !required,
-            "NGTT_REQUIRE_PYTHON_CLIENT=1 but python3 cannot import smok 0.21.0"
-        );
-        eprintln!("SKIPPED: the published Python client is not installed (pip install smok==0.21.0)");
-    }
-    found
-}
 
 /// `ngtt serve --http-plain --trust-proxy-header` on loopback ports chosen by the system, as
 /// the published client's environment 2 (local development) needs it. Killed when dropped.
