@@ -156,6 +156,7 @@ mod error;
 pub mod executor;
 pub mod log_layer;
 pub mod orders;
+pub mod reparse;
 
 pub use device::{
     DeviceLogSink, DeviceOrder, DeviceOrders, LinkState, SmokDevice, SmokDeviceBuilder, Via,
