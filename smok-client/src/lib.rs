@@ -157,6 +157,7 @@ pub mod executor;
 pub mod log_layer;
 pub mod orders;
 pub mod reparse;
+pub mod sensor;
 
 pub use device::{
     DeviceLogSink, DeviceOrder, DeviceOrders, LinkState, SmokDevice, SmokDeviceBuilder, Via,
