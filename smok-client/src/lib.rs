@@ -158,6 +158,7 @@ pub mod log_layer;
 pub mod orders;
 pub mod reparse;
 pub mod sensor;
+pub mod store;
 
 pub use device::{
     DeviceLogSink, DeviceOrder, DeviceOrders, LinkState, SmokDevice, SmokDeviceBuilder, Via,
