@@ -156,6 +156,7 @@ mod error;
 pub mod executor;
 pub mod log_layer;
 pub mod orders;
+pub mod pathpoint;
 pub mod reparse;
 pub mod sensor;
 pub mod store;
