@@ -162,8 +162,9 @@ pub mod sensor;
 pub mod store;
 
 pub use device::{
-    DeviceLogSink, DeviceOrder, DeviceOrders, LinkState, SmokDevice, SmokDeviceBuilder, Via,
-    DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL,
+    schedule, DeviceHandler, DeviceLogSink, DeviceOrder, DeviceOrders, LinkState, Readiness, SensorsFrom,
+    SmokDevice, SmokDeviceBuilder, SysctlHook, Via, DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL,
+    DEFAULT_SENSOR_SYNC,
 };
 pub use error::{ClientError, Result};
 pub use ngtt_proto::payload::{Level, LogRecord, PathpointSeries, PathpointValue, ReadError, Sample};

@@ -114,7 +114,9 @@ mod tests {
         assert!(matches!(&got[0], Lenient::Valid(s) if s.type_name == "std.Number10"));
         assert!(matches!(&got[1], Lenient::Invalid { .. }));
         assert!(matches!(&got[2], Lenient::Invalid { .. }));
-        assert!(list_or_empty::<Lenient<SensorDefinition>>(None).unwrap().is_empty());
+        assert!(list_or_empty::<Lenient<SensorDefinition>>(None)
+            .unwrap()
+            .is_empty());
         assert!(list_or_empty::<Lenient<SensorDefinition>>(Some(serde_json::json!({}))).is_err());
     }
 

@@ -12,7 +12,6 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken as CancelToken;
 
 use super::state::LinkState;
-use crate::log_layer::BufferedSink;
 
 /// Records the outcome of one request in the link state (HTTP mode only).
 #[derive(Clone, Debug)]
@@ -117,56 +116,6 @@ pub(super) async fn poll_orders(
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = cancel.cancelled() => return,
-        }
-    }
-}
-
-/// At most this many bytes of log records go in one request.
-const LOG_BATCH_BYTES: usize = 256 * 1024;
-
-/// Uploads what the log buffer collects: one batch at a time, retried with backoff while the
-/// server cannot be reached, dropped (with a warning) when the server refuses it.
-pub(super) async fn upload_logs(
-    http: Arc<HttpClient>,
-    sink: BufferedSink,
-    retry: Retry,
-    health: HttpHealth,
-    cancel: CancelToken,
-) {
-    loop {
-        tokio::select! {
-            _ = sink.wait_for_records() => {}
-            _ = cancel.cancelled() => return,
-        }
-        flush_logs(&http, &sink, &retry, &health, &cancel).await;
-    }
-}
-
-/// Sends everything buffered now; gives up on a batch only when it is refused or `cancel` fires.
-pub(super) async fn flush_logs(
-    http: &HttpClient,
-    sink: &BufferedSink,
-    retry: &Retry,
-    health: &HttpHealth,
-    cancel: &CancelToken,
-) -> bool {
-    loop {
-        let batch = sink.drain_bytes(LOG_BATCH_BYTES);
-        if batch.is_empty() {
-            return true;
-        }
-        match retry
-            .run("log upload", health, cancel, || http.send_logs(&batch))
-            .await
-        {
-            Ok(()) => {}
-            Err(e) if e.is_clients_fault() => {
-                tracing::warn!(error = %e, records = batch.len(), "the server refused log records: dropped");
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, records = batch.len(), "log records not sent before closing");
-                return false;
-            }
         }
     }
 }

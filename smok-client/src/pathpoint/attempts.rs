@@ -60,8 +60,13 @@ impl Attempts {
 
     /// The pause after failed attempt number `failed` (1 for the first).
     pub fn pause_after(&self, failed: u32) -> Duration {
-        let factor = 1u32.checked_shl(failed.saturating_sub(1).min(31)).unwrap_or(u32::MAX);
-        self.pause.checked_mul(factor).unwrap_or(self.max_pause).min(self.max_pause)
+        let factor = 1u32
+            .checked_shl(failed.saturating_sub(1).min(31))
+            .unwrap_or(u32::MAX);
+        self.pause
+            .checked_mul(factor)
+            .unwrap_or(self.max_pause)
+            .min(self.max_pause)
     }
 }
 
@@ -77,10 +82,7 @@ mod tests {
         assert_eq!(a.pause_after(1), Duration::from_millis(50));
         assert_eq!(a.pause_after(3), Duration::from_millis(200));
         assert_eq!(a.pause_after(40), Duration::from_secs(2));
-        let none = Attempts {
-            write_force: 0,
-            ..a
-        };
+        let none = Attempts { write_force: 0, ..a };
         assert_eq!(none.writes(Advise::Force), 1);
     }
 }

@@ -37,7 +37,11 @@ use smok_http::StorageLevel;
 /// ```
 pub trait PathpointIo: Send + Sync + 'static {
     /// Reads `path` now.
-    fn read(&self, path: &str, advise: Advise) -> impl Future<Output = Result<PathpointValue, ReadError>> + Send;
+    fn read(
+        &self,
+        path: &str,
+        advise: Advise,
+    ) -> impl Future<Output = Result<PathpointValue, ReadError>> + Send;
 
     /// Writes `value` (already coerced to the path's type) to `path`.
     fn write(

@@ -17,5 +17,4 @@ pub use io::{Pathpoint, PathpointIo, PathpointProvider};
 pub use registry::{PathError, PathpointInfo, Registry, MAX_PATHPOINTS, MAX_PATH_LEN};
 pub use value::normalize_read;
 
-pub(crate) use io::DynIo;
 pub(crate) use registry::Resolved;

@@ -120,7 +120,10 @@ impl Registry {
     pub fn register(&self, pp: Pathpoint) -> Result<(), PathError> {
         let (value_type, reparse) = check_name(&pp.name)?;
         if reparse {
-            return Err(PathError::BadName(pp.name, "reparse pathpoints are computed, not registered".into()));
+            return Err(PathError::BadName(
+                pp.name,
+                "reparse pathpoints are computed, not registered".into(),
+            ));
         }
         let mut state = self.lock();
         Self::insert(&mut state, pp.name, value_type, pp.level, Some(pp.io))
@@ -184,7 +187,10 @@ impl Registry {
             Some(pp) if pp.name == path => {
                 let io = pp.io.clone();
                 Self::insert(&mut state, pp.name, value_type, pp.level, Some(pp.io))?;
-                Ok(Resolved::Native { value_type, io: Some(io) })
+                Ok(Resolved::Native {
+                    value_type,
+                    io: Some(io),
+                })
             }
             _ => {
                 if !state.entries.contains_key(path) {
@@ -200,7 +206,8 @@ impl Registry {
         if let Some(r) = self.lock().reparse.get(path) {
             return Ok(r.clone());
         }
-        let parsed = Arc::new(ReparsePath::parse(path).map_err(|e| PathError::BadExpression(path.to_owned(), e))?);
+        let parsed =
+            Arc::new(ReparsePath::parse(path).map_err(|e| PathError::BadExpression(path.to_owned(), e))?);
         let mut state = self.lock();
         if state.reparse.len() >= MAX_REPARSE_CACHE {
             state.reparse.clear();
@@ -242,7 +249,11 @@ impl Registry {
     /// A timestamp for a new sample of `path` taken at `now_ms`: later than its last one, so
     /// that each sample of a path has its own timestamp.
     pub(crate) fn next_ts(&self, path: &str, now_ms: u64) -> u64 {
-        let last = self.lock().entries.get(path).and_then(|e| e.last.as_ref().map(Sample::ts));
+        let last = self
+            .lock()
+            .entries
+            .get(path)
+            .and_then(|e| e.last.as_ref().map(Sample::ts));
         last.map_or(now_ms, |l| now_ms.max(l + 1))
     }
 
@@ -291,9 +302,13 @@ impl Registry {
 
     /// Last values loaded from the store at start.
     pub(crate) fn restore(&self, path: &str, sample: Sample) {
-        let Ok((value_type, false)) = check_name(path) else { return };
+        let Ok((value_type, false)) = check_name(path) else {
+            return;
+        };
         let mut state = self.lock();
-        if !state.entries.contains_key(path) && Self::insert(&mut state, path.to_owned(), value_type, StorageLevel::Trend, None).is_err() {
+        if !state.entries.contains_key(path)
+            && Self::insert(&mut state, path.to_owned(), value_type, StorageLevel::Trend, None).is_err()
+        {
             return;
         }
         if let Some(entry) = state.entries.get_mut(path) {
@@ -326,7 +341,8 @@ mod tests {
     fn registration_follows_changes() {
         let provider = |path: &str| path.starts_with("W9").then(|| Pathpoint::new(path, Fixed));
         let r = Registry::new(Some(Arc::new(provider)));
-        r.register(Pathpoint::new("W1", Fixed).storage_level(StorageLevel::Permanent)).unwrap();
+        r.register(Pathpoint::new("W1", Fixed).storage_level(StorageLevel::Permanent))
+            .unwrap();
         assert!(r.register(Pathpoint::new("rW{W1}", Fixed)).is_err());
         assert!(r.register(Pathpoint::new("Q1", Fixed)).is_err());
         let (generation, list) = r.registration_due().unwrap();
@@ -339,15 +355,24 @@ mod tests {
         assert!(r.learn("W9a", StorageLevel::Trend).unwrap());
         assert!(r.learn("d5", StorageLevel::Permanent).unwrap());
         assert!(!r.learn("W1", StorageLevel::Trend).unwrap());
-        assert!(!r.learn("rf{d5}", StorageLevel::Trend).unwrap(), "reparse names are skipped");
+        assert!(
+            !r.learn("rf{d5}", StorageLevel::Trend).unwrap(),
+            "reparse names are skipped"
+        );
         assert!(r.learn("bad", StorageLevel::Trend).is_err());
         assert_eq!(r.info("W1").unwrap().storage_level, StorageLevel::Trend);
         assert!(r.info("W9a").unwrap().has_io && !r.info("d5").unwrap().has_io);
         let (_, list) = r.registration_due().unwrap();
         assert_eq!(list.len(), 3);
 
-        assert!(matches!(r.resolve("W9b").unwrap(), Resolved::Native { io: Some(_), .. }));
-        assert!(matches!(r.resolve("W2").unwrap(), Resolved::Native { io: None, .. }));
+        assert!(matches!(
+            r.resolve("W9b").unwrap(),
+            Resolved::Native { io: Some(_), .. }
+        ));
+        assert!(matches!(
+            r.resolve("W2").unwrap(),
+            Resolved::Native { io: None, .. }
+        ));
         assert!(matches!(r.resolve("rf{W1}+1").unwrap(), Resolved::Reparse(_)));
         assert!(matches!(r.resolve("rf{W1}+"), Err(PathError::BadExpression(..))));
     }
@@ -360,7 +385,11 @@ mod tests {
         r.record("W1", &Sample::value(100, 5));
         assert_eq!(r.next_ts("W1", 100), 101, "one timestamp per sample");
         r.record("W1", &Sample::value(50, 1));
-        assert_eq!(r.last("W1"), Some(Sample::value(100, 5)), "an older sample is not the last");
+        assert_eq!(
+            r.last("W1"),
+            Some(Sample::value(100, 5)),
+            "an older sample is not the last"
+        );
         r.restore("d7", Sample::value(3, 1.5));
         assert_eq!(r.last("d7"), Some(Sample::value(3, 1.5)));
     }

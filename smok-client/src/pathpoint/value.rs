@@ -137,11 +137,29 @@ mod tests {
 
     #[test]
     fn examples() {
-        assert_eq!(normalize_read(PathpointType::U16, PathpointValue::Float(7.0)), Ok(PathpointValue::Int(7)));
-        assert_eq!(normalize_read(PathpointType::U16, PathpointValue::Int(70_000)), Err(ReadError::Type));
-        assert_eq!(normalize_read(PathpointType::Binary, PathpointValue::Text("1".into())), Ok(PathpointValue::Int(1)));
-        assert_eq!(normalize_read(PathpointType::F32, PathpointValue::Float(1.1)), Ok(PathpointValue::Float(1.100000023841858)));
-        assert_eq!(normalize_read(PathpointType::Unicode, PathpointValue::Float(2.0)), Ok(PathpointValue::Text("2.0".into())));
-        assert_eq!(normalize_read(PathpointType::F64, PathpointValue::Text("x".into())), Err(ReadError::Type));
+        assert_eq!(
+            normalize_read(PathpointType::U16, PathpointValue::Float(7.0)),
+            Ok(PathpointValue::Int(7))
+        );
+        assert_eq!(
+            normalize_read(PathpointType::U16, PathpointValue::Int(70_000)),
+            Err(ReadError::Type)
+        );
+        assert_eq!(
+            normalize_read(PathpointType::Binary, PathpointValue::Text("1".into())),
+            Ok(PathpointValue::Int(1))
+        );
+        assert_eq!(
+            normalize_read(PathpointType::F32, PathpointValue::Float(1.1)),
+            Ok(PathpointValue::Float(1.100000023841858))
+        );
+        assert_eq!(
+            normalize_read(PathpointType::Unicode, PathpointValue::Float(2.0)),
+            Ok(PathpointValue::Text("2.0".into()))
+        );
+        assert_eq!(
+            normalize_read(PathpointType::F64, PathpointValue::Text("x".into())),
+            Err(ReadError::Type)
+        );
     }
 }

@@ -60,7 +60,10 @@ pub(crate) fn eval(expr: &Expr, vars: &[Value]) -> Result<Value, ExprError> {
             }
         }
         Expr::Call(name, args) => {
-            let args = args.iter().map(|a| eval(a, vars)).collect::<Result<Vec<_>, _>>()?;
+            let args = args
+                .iter()
+                .map(|a| eval(a, vars))
+                .collect::<Result<Vec<_>, _>>()?;
             funcs::call(name, &args)?
         }
     })
@@ -85,7 +88,9 @@ fn binary(op: &str, l: Value, r: Value) -> Result<Value, ExprError> {
     if let (Value::Str(a), Value::Str(b)) = (&l, &r) {
         if op == "+" {
             if a.len() + b.len() > MAX_STRING_LEN {
-                return Err(ExprError::eval(format!("a string longer than {MAX_STRING_LEN} bytes")));
+                return Err(ExprError::eval(format!(
+                    "a string longer than {MAX_STRING_LEN} bytes"
+                )));
             }
             return Ok(Value::Str(format!("{a}{b}")));
         }
@@ -103,7 +108,11 @@ fn binary(op: &str, l: Value, r: Value) -> Result<Value, ExprError> {
                     return Err(zero_division());
                 }
                 let q = a.checked_div(b).ok_or_else(overflow)?;
-                Value::Int(if (a % b != 0) && ((a < 0) != (b < 0)) { q - 1 } else { q })
+                Value::Int(if (a % b != 0) && ((a < 0) != (b < 0)) {
+                    q - 1
+                } else {
+                    q
+                })
             }
             "%" => {
                 if b == 0 {

@@ -20,7 +20,10 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, ExprError> {
         if args.len() == n {
             Ok(())
         } else {
-            Err(ExprError::eval(format!("{name}() takes {n} argument(s), got {}", args.len())))
+            Err(ExprError::eval(format!(
+                "{name}() takes {n} argument(s), got {}",
+                args.len()
+            )))
         }
     };
     let f = |k: usize| args[k].float(name);
@@ -81,7 +84,11 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, ExprError> {
             if args.len() < 2 {
                 return Err(ExprError::eval(format!("{name}() needs at least 2 arguments")));
             }
-            let want = if name == "min" { Ordering::Less } else { Ordering::Greater };
+            let want = if name == "min" {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
             let mut best = &args[0];
             for candidate in &args[1..] {
                 if order(candidate, best)? == Some(want) {
@@ -121,7 +128,10 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, ExprError> {
         "abs" => {
             arity(1)?;
             match args[0].number(name)? {
-                Num::Int(i) => Value::Int(i.checked_abs().ok_or_else(|| ExprError::eval("integer overflow"))?),
+                Num::Int(i) => Value::Int(
+                    i.checked_abs()
+                        .ok_or_else(|| ExprError::eval("integer overflow"))?,
+                ),
                 Num::Float(x) => Value::Float(x.abs()),
             }
         }
@@ -137,7 +147,11 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, ExprError> {
                 };
                 Value::Float(round_to(f(0)?, digits))
             }
-            n => return Err(ExprError::eval(format!("round() takes 1 or 2 arguments, got {n}"))),
+            n => {
+                return Err(ExprError::eval(format!(
+                    "round() takes 1 or 2 arguments, got {n}"
+                )))
+            }
         },
         _ => {
             return Err(ExprError::eval(format!(
@@ -192,7 +206,9 @@ fn rel_error(real: f64, reference: f64) -> Result<f64, ExprError> {
 fn words(name: &str, args: &[Value]) -> Result<[u8; 4], ExprError> {
     let word = |v: &Value| -> Result<u16, ExprError> {
         match v.number(name)? {
-            Num::Int(i) => u16::try_from(i).map_err(|_| ExprError::eval(format!("{name}(): {i} is not 0..=65535"))),
+            Num::Int(i) => {
+                u16::try_from(i).map_err(|_| ExprError::eval(format!("{name}(): {i} is not 0..=65535")))
+            }
             Num::Float(x) => Err(ExprError::eval(format!("{name}(): {x} is not a 16-bit word"))),
         }
     };
@@ -240,9 +256,9 @@ fn kty81(r: f64) -> Value {
 
 /// PT100 resistances (Ω) from -50 °C in 5 °C steps to 110 °C, then 150, 200 and 250 °C.
 const PT100: [f64; 36] = [
-    80.31, 82.29, 84.27, 86.25, 88.22, 90.19, 92.16, 94.12, 96.09, 98.04, 100.0, 101.95, 103.9, 105.85, 107.79,
-    109.73, 111.67, 113.61, 115.54, 117.47, 119.4, 121.32, 123.24, 125.16, 127.07, 128.98, 130.89, 132.8, 134.7,
-    136.6, 138.5, 140.39, 142.29, 157.31, 175.84, 195.84,
+    80.31, 82.29, 84.27, 86.25, 88.22, 90.19, 92.16, 94.12, 96.09, 98.04, 100.0, 101.95, 103.9, 105.85,
+    107.79, 109.73, 111.67, 113.61, 115.54, 117.47, 119.4, 121.32, 123.24, 125.16, 127.07, 128.98, 130.89,
+    132.8, 134.7, 136.6, 138.5, 140.39, 142.29, 157.31, 175.84, 195.84,
 ];
 
 /// PT1000 resistance (Ω) to temperature (°C), as the Python client computes it.
@@ -286,33 +302,69 @@ mod tests {
         assert!((num(pt1000(1000.0)) - 0.0).abs() < 1e-9);
         assert!((num(pt1000(1100.0)) - 25.695_876_288_659_786).abs() < 1e-9);
         assert_eq!(pt1000(500.0), Value::Int(-50));
-        assert!((num(kty81(2000.0)) - 30.0).abs() < 1e-9, "a table point (None in Python)");
+        assert!(
+            (num(kty81(2000.0)) - 30.0).abs() < 1e-9,
+            "a table point (None in Python)"
+        );
         assert!((num(kty81(1700.0)) - 14.714_285_714_285_715).abs() < 1e-9);
         assert_eq!(kty81(1000.0), Value::Int(-40));
         assert!((num(call("huba505", &[Value::Float(2.0)]).unwrap()) - 2.0).abs() < 1e-12);
         assert_eq!(call("huba505", &[Value::Float(0.1)]).unwrap(), Value::Int(0));
-        assert_eq!(call("mkint32", &[Value::Int(0xFFFF), Value::Int(0xFFFE)]).unwrap(), Value::Int(-2));
-        assert_eq!(call("mkint32", &[Value::Int(1), Value::Int(0)]).unwrap(), Value::Int(65536));
+        assert_eq!(
+            call("mkint32", &[Value::Int(0xFFFF), Value::Int(0xFFFE)]).unwrap(),
+            Value::Int(-2)
+        );
+        assert_eq!(
+            call("mkint32", &[Value::Int(1), Value::Int(0)]).unwrap(),
+            Value::Int(65536)
+        );
         // struct.unpack('f', struct.pack('>HH', 0, 0x803f)) on a little-endian host is 1.0.
-        assert_eq!(call("mkflt", &[Value::Int(0), Value::Int(0x803f)]).unwrap(), Value::Float(1.0));
+        assert_eq!(
+            call("mkflt", &[Value::Int(0), Value::Int(0x803f)]).unwrap(),
+            Value::Float(1.0)
+        );
         assert!(call("mkflt", &[Value::Int(70000), Value::Int(0)]).is_err());
-        assert_eq!(call("ked", &[Value::Int(10), Value::Int(50)]).unwrap(), Value::Int(0));
-        assert_eq!(call("d", &[Value::Int(50), Value::Int(40)]).unwrap(), Value::Float(0.2));
+        assert_eq!(
+            call("ked", &[Value::Int(10), Value::Int(50)]).unwrap(),
+            Value::Int(0)
+        );
+        assert_eq!(
+            call("d", &[Value::Int(50), Value::Int(40)]).unwrap(),
+            Value::Float(0.2)
+        );
         assert!(call("d", &[Value::Int(0), Value::Int(1)]).is_err());
-        assert_eq!(call("D", &[Value::Int(50), Value::Int(40)]).unwrap(), Value::Float(10.0));
+        assert_eq!(
+            call("D", &[Value::Int(50), Value::Int(40)]).unwrap(),
+            Value::Float(10.0)
+        );
     }
 
     #[test]
     fn builtins() {
-        assert_eq!(call("min", &[Value::Int(3), Value::Float(2.5)]).unwrap(), Value::Float(2.5));
-        assert_eq!(call("max", &[Value::Int(3), Value::Bool(true)]).unwrap(), Value::Int(3));
+        assert_eq!(
+            call("min", &[Value::Int(3), Value::Float(2.5)]).unwrap(),
+            Value::Float(2.5)
+        );
+        assert_eq!(
+            call("max", &[Value::Int(3), Value::Bool(true)]).unwrap(),
+            Value::Int(3)
+        );
         assert!(call("min", &[Value::Int(3)]).is_err());
         assert_eq!(call("int", &[Value::Float(-2.7)]).unwrap(), Value::Int(-2));
         assert!(call("int", &[Value::Float(f64::NAN)]).is_err());
-        assert_eq!(call("float", &[Value::Str(" 2.5 ".into())]).unwrap(), Value::Float(2.5));
-        assert_eq!(call("str", &[Value::Float(2.0)]).unwrap(), Value::Str("2.0".into()));
+        assert_eq!(
+            call("float", &[Value::Str(" 2.5 ".into())]).unwrap(),
+            Value::Float(2.5)
+        );
+        assert_eq!(
+            call("str", &[Value::Float(2.0)]).unwrap(),
+            Value::Str("2.0".into())
+        );
         assert_eq!(call("round", &[Value::Float(2.5)]).unwrap(), Value::Int(2));
-        assert_eq!(call("round", &[Value::Float(1.2345), Value::Int(2)]).unwrap(), Value::Float(1.23));
+        assert_eq!(
+            call("round", &[Value::Float(1.2345), Value::Int(2)]).unwrap(),
+            Value::Float(1.23)
+        );
         assert!(call("exec", &[]).is_err());
         assert!(call("abs", &[Value::Int(i64::MIN)]).is_err());
     }

@@ -3,6 +3,9 @@
 
 use super::ExprError;
 
+/// Tokens with their byte offsets, and the pathpoints the placeholders name.
+pub(crate) type Tokens = (Vec<(usize, Token)>, Vec<String>);
+
 /// Longest expression accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 4096;
 
@@ -28,11 +31,14 @@ const OPERATORS: [&str; 16] = [
 
 /// The tokens of `text` (each with its byte offset) and the pathpoints its placeholders name,
 /// in order of first appearance; a pathpoint named twice is one variable.
-pub(crate) fn tokenize(text: &str) -> Result<(Vec<(usize, Token)>, Vec<String>), ExprError> {
+pub(crate) fn tokenize(text: &str) -> Result<Tokens, ExprError> {
     if text.len() > MAX_EXPRESSION_LEN {
         return Err(ExprError::new(
             0,
-            format!("the expression is {} bytes long, more than {MAX_EXPRESSION_LEN}", text.len()),
+            format!(
+                "the expression is {} bytes long, more than {MAX_EXPRESSION_LEN}",
+                text.len()
+            ),
         ));
     }
     let bytes = text.as_bytes();
@@ -260,7 +266,14 @@ mod tests {
 
     #[test]
     fn errors_have_positions() {
-        for (bad, at) in [("{W1", 0), ("1 + }", 4), ("2 $ 3", 2), ("'open", 0), ("{}", 0), ("1 = 2", 2)] {
+        for (bad, at) in [
+            ("{W1", 0),
+            ("1 + }", 4),
+            ("2 $ 3", 2),
+            ("'open", 0),
+            ("{}", 0),
+            ("1 = 2", 2),
+        ] {
             let e = tokenize(bad).unwrap_err();
             assert_eq!(e.position, Some(at), "{bad}: {e}");
         }

@@ -236,6 +236,15 @@ impl Parser {
                     Err(ExprError::new(pos, format!("unexpected `{name}`")))
                 }
                 _ => {
+                    if !super::FUNCTIONS.contains(&name.as_str()) {
+                        return Err(ExprError::new(
+                            pos,
+                            format!(
+                                "unknown function `{name}` (known: {})",
+                                super::FUNCTIONS.join(", ")
+                            ),
+                        ));
+                    }
                     if self.peek() != Some(&Token::LParen) {
                         return Err(ExprError::new(
                             pos,
@@ -261,7 +270,10 @@ impl Parser {
         }
         loop {
             if args.len() == MAX_ARGS {
-                return Err(ExprError::new(self.position(), format!("more than {MAX_ARGS} arguments")));
+                return Err(ExprError::new(
+                    self.position(),
+                    format!("more than {MAX_ARGS} arguments"),
+                ));
             }
             args.push(self.expr()?);
             match self.peek() {

@@ -43,7 +43,10 @@ fn python_semantics() {
 fn placeholders_take_values() {
     let e = Expression::parse("{W1}*0.1+{w2}-{W1}").unwrap();
     assert_eq!(e.constituents(), ["W1", "w2"]);
-    assert_eq!(e.eval(&[Value::Int(10), Value::Int(3)]).unwrap(), Value::Float(-6.0));
+    assert_eq!(
+        e.eval(&[Value::Int(10), Value::Int(3)]).unwrap(),
+        Value::Float(-6.0)
+    );
     assert!(e.eval(&[Value::Int(1)]).is_err());
 }
 
@@ -51,12 +54,30 @@ fn placeholders_take_values() {
 fn reparse_paths_are_typed_by_their_second_letter() {
     let r = ReparsePath::parse("rW{W1}*2").unwrap();
     assert_eq!(r.value_type(), PathpointType::U16);
-    assert_eq!(r.compute(&[PathpointValue::Int(40_000)]).unwrap(), PathpointValue::Int(65_535));
+    assert_eq!(
+        r.compute(&[PathpointValue::Int(40_000)]).unwrap(),
+        PathpointValue::Int(65_535)
+    );
     let r = ReparsePath::parse("ru{W1}").unwrap();
-    assert_eq!(r.compute(&[PathpointValue::Int(4)]).unwrap(), PathpointValue::Text("4".into()));
+    assert_eq!(
+        r.compute(&[PathpointValue::Int(4)]).unwrap(),
+        PathpointValue::Text("4".into())
+    );
     let r = ReparsePath::parse("rB{W1} > 3").unwrap();
-    assert_eq!(r.compute(&[PathpointValue::Int(4)]).unwrap(), PathpointValue::Int(1));
-    for bad in ["W1", "rx{W1}", "r", "rf", "rf{W1", "rf{W1}+", "rfimport os", "rf__import__('os').system('x')"] {
+    assert_eq!(
+        r.compute(&[PathpointValue::Int(4)]).unwrap(),
+        PathpointValue::Int(1)
+    );
+    for bad in [
+        "W1",
+        "rx{W1}",
+        "r",
+        "rf",
+        "rf{W1",
+        "rf{W1}+",
+        "rfimport os",
+        "rf__import__('os').system('x')",
+    ] {
         assert!(ReparsePath::parse(bad).is_err(), "{bad}");
     }
     let e = ReparsePath::parse("rf{W1} $").unwrap_err();
@@ -76,11 +97,14 @@ fn errors_are_errors_not_panics() {
         "'a' * 2",
         "'a' < 1",
         "(-8) ** 0.5",
-        "nosuch(1)",
         "int('x')",
     ] {
         assert!(run(text, &[]).is_err(), "{text}");
     }
+    assert!(
+        Expression::parse("nosuch(1)").is_err(),
+        "unknown functions fail to parse"
+    );
     let deep = format!("{}1{}", "(".repeat(200), ")".repeat(200));
     assert!(Expression::parse(&deep).is_err());
     let minus = format!("{}1", "-".repeat(500));
@@ -104,8 +128,12 @@ fn arb_expr() -> impl Strategy<Value = String> {
             (inner.clone(), op, inner.clone()).prop_map(|(a, op, b)| format!("({a} {op} {b})")),
             inner.clone().prop_map(|a| format!("(-{a})")),
             inner.clone().prop_map(|a| format!("(not {a})")),
-            (inner.clone(), inner.clone(), inner.clone()).prop_map(|(a, b, c)| format!("({a} if {b} else {c})")),
-            (prop::sample::select(FUNCTIONS.to_vec()), prop::collection::vec(inner, 0..3))
+            (inner.clone(), inner.clone(), inner.clone())
+                .prop_map(|(a, b, c)| format!("({a} if {b} else {c})")),
+            (
+                prop::sample::select(FUNCTIONS.to_vec()),
+                prop::collection::vec(inner, 0..3)
+            )
                 .prop_map(|(f, args)| format!("{f}({})", args.join(", "))),
         ]
     })

@@ -29,7 +29,9 @@ impl Value {
             Value::Int(v) => Ok(Num::Int(*v)),
             Value::Bool(b) => Ok(Num::Int(i64::from(*b))),
             Value::Float(f) => Ok(Num::Float(*f)),
-            Value::Str(s) => Err(ExprError::eval(format!("{what} needs a number, got the string {s:?}"))),
+            Value::Str(s) => Err(ExprError::eval(format!(
+                "{what} needs a number, got the string {s:?}"
+            ))),
         }
     }
 

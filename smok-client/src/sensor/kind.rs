@@ -117,7 +117,12 @@ impl SensorType {
         let (path_type, _) = PathpointType::of(first_path).map_err(|e| e.to_string())?;
         let raw = match (self, value) {
             (SensorType::Unicode, v) => PathpointValue::Text(v.to_string()),
-            (SensorType::Numeric { multiplier, offset, .. }, SensorValue::Number(v)) => {
+            (
+                SensorType::Numeric {
+                    multiplier, offset, ..
+                },
+                SensorValue::Number(v),
+            ) => {
                 if *multiplier == 0.0 {
                     return Err("the sensor's multiplier is 0: it cannot be written".into());
                 }
@@ -190,14 +195,28 @@ mod tests {
     #[test]
     fn named_types() {
         let n10 = SensorType::parse("std.Number10").unwrap();
-        assert_eq!(n10.to_sensor(&[PathpointValue::Int(215)]).unwrap(), SensorValue::Number(21.5));
-        assert_eq!(n10.to_pathpoint(&SensorValue::Number(21.5), "W1").unwrap(), PathpointValue::Int(215));
+        assert_eq!(
+            n10.to_sensor(&[PathpointValue::Int(215)]).unwrap(),
+            SensorValue::Number(21.5)
+        );
+        assert_eq!(
+            n10.to_pathpoint(&SensorValue::Number(21.5), "W1").unwrap(),
+            PathpointValue::Int(215)
+        );
         let dow = SensorType::parse("frisko.DayOfWeek").unwrap();
-        assert_eq!(dow.to_sensor(&[PathpointValue::Int(1)]).unwrap(), SensorValue::Number(0.0));
+        assert_eq!(
+            dow.to_sensor(&[PathpointValue::Int(1)]).unwrap(),
+            SensorValue::Number(0.0)
+        );
         let u = SensorType::parse("std.Unicode").unwrap();
-        assert_eq!(u.to_sensor(&[PathpointValue::Int(3)]).unwrap(), SensorValue::Text("3".into()));
+        assert_eq!(
+            u.to_sensor(&[PathpointValue::Int(3)]).unwrap(),
+            SensorValue::Text("3".into())
+        );
         assert_eq!(SensorType::parse("whatever.Else").unwrap(), DEFAULT_NUMERIC);
-        let d = DEFAULT_NUMERIC.to_sensor(&[PathpointValue::Float(1.23456)]).unwrap();
+        let d = DEFAULT_NUMERIC
+            .to_sensor(&[PathpointValue::Float(1.23456)])
+            .unwrap();
         assert_eq!(d, SensorValue::Number(1.23));
     }
 
@@ -221,8 +240,14 @@ mod tests {
                 offset: 0.0
             }
         );
-        assert_eq!(t.to_pathpoint(&SensorValue::Number(7.0), "d1").unwrap(), PathpointValue::Float(3.5));
-        assert!(SensorType::parse("x(unit='C')").is_ok(), "unknown keywords are ignored");
+        assert_eq!(
+            t.to_pathpoint(&SensorValue::Number(7.0), "d1").unwrap(),
+            PathpointValue::Float(3.5)
+        );
+        assert!(
+            SensorType::parse("x(unit='C')").is_ok(),
+            "unknown keywords are ignored"
+        );
         for bad in [
             "x(__import__('os').system('rm -rf /'))",
             "x(precision=1.5)",
@@ -239,8 +264,14 @@ mod tests {
     fn writes_fail_cleanly() {
         let zero = SensorType::parse("x(multiplier=0)").unwrap();
         assert!(zero.to_pathpoint(&SensorValue::Number(1.0), "W1").is_err());
-        assert!(DEFAULT_NUMERIC.to_pathpoint(&SensorValue::Text("x".into()), "W1").is_err());
-        assert!(DEFAULT_NUMERIC.to_pathpoint(&SensorValue::Number(1.0), "Q1").is_err());
-        assert!(DEFAULT_NUMERIC.to_sensor(&[PathpointValue::Text("x".into())]).is_err());
+        assert!(DEFAULT_NUMERIC
+            .to_pathpoint(&SensorValue::Text("x".into()), "W1")
+            .is_err());
+        assert!(DEFAULT_NUMERIC
+            .to_pathpoint(&SensorValue::Number(1.0), "Q1")
+            .is_err());
+        assert!(DEFAULT_NUMERIC
+            .to_sensor(&[PathpointValue::Text("x".into())])
+            .is_err());
     }
 }

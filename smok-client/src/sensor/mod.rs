@@ -136,6 +136,9 @@ mod tests {
             assert!(Sensor::from_definition(&bad).is_err(), "{bad:?}");
         }
         let r = s.write_record(5, "op", "test", "21.5");
-        assert_eq!((r.hr_sensor.as_str(), r.hr_value.as_str()), ("boiler temp", "21.5"));
+        assert_eq!(
+            (r.hr_sensor.as_str(), r.hr_value.as_str()),
+            ("boiler temp", "21.5")
+        );
     }
 }

@@ -8,8 +8,8 @@ use ngtt_proto::payload::{LogRecord, Sample};
 use smok_http::SensorWriteRecord;
 
 use super::{
-    LogStore, Pending, SampleStore, SensorWriteStore, StateStore, Store, StoreLimits, StoreResult, StoreStats,
-    StoredSample,
+    LogStore, Pending, SampleStore, SensorWriteStore, StateStore, Store, StoreLimits, StoreResult,
+    StoreStats, StoredSample,
 };
 
 /// A store in memory.

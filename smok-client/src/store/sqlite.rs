@@ -14,8 +14,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use smok_http::SensorWriteRecord;
 
 use super::{
-    LogStore, Pending, SampleStore, SensorWriteStore, StateStore, Store, StoreError, StoreLimits, StoreResult,
-    StoreStats, StoredSample,
+    LogStore, Pending, SampleStore, SensorWriteStore, StateStore, Store, StoreError, StoreLimits,
+    StoreResult, StoreStats, StoredSample,
 };
 
 /// The schema, one migration per entry, applied in order and recorded in `PRAGMA
@@ -115,7 +115,11 @@ impl SqliteStore {
         let mut db = Connection::open(path)?;
         db.busy_timeout(std::time::Duration::from_secs(5))?;
         db.pragma_update(None, "journal_mode", "WAL")?;
-        db.pragma_update(None, "synchronous", if options.full_sync { "FULL" } else { "NORMAL" })?;
+        db.pragma_update(
+            None,
+            "synchronous",
+            if options.full_sync { "FULL" } else { "NORMAL" },
+        )?;
         let version: i64 = db.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let applied = usize::try_from(version).unwrap_or(usize::MAX);
         if applied > MIGRATIONS.len() {
@@ -158,7 +162,8 @@ impl SampleStore for SqliteStore {
         let mut db = self.lock();
         let tx = db.transaction()?;
         {
-            let mut insert = tx.prepare_cached("INSERT INTO samples (path, ts, kind, value) VALUES (?1, ?2, ?3, ?4)")?;
+            let mut insert =
+                tx.prepare_cached("INSERT INTO samples (path, ts, kind, value) VALUES (?1, ?2, ?3, ?4)")?;
             for sample in samples {
                 let (ts, kind, value) = encode(sample);
                 insert.execute(params![path, to_i64(ts), kind, value])?;
@@ -180,7 +185,8 @@ impl SampleStore for SqliteStore {
 
     fn pending_samples(&self, max: usize) -> StoreResult<Vec<Pending<StoredSample>>> {
         let db = self.lock();
-        let mut query = db.prepare_cached("SELECT id, path, ts, kind, value FROM samples ORDER BY id LIMIT ?1")?;
+        let mut query =
+            db.prepare_cached("SELECT id, path, ts, kind, value FROM samples ORDER BY id LIMIT ?1")?;
         let rows = query.query_map([to_i64(max as u64)], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -205,7 +211,8 @@ impl SampleStore for SqliteStore {
     }
 
     fn ack_samples_through(&self, id: u64) -> StoreResult<()> {
-        self.lock().execute("DELETE FROM samples WHERE id <= ?1", [to_i64(id)])?;
+        self.lock()
+            .execute("DELETE FROM samples WHERE id <= ?1", [to_i64(id)])?;
         Ok(())
     }
 
@@ -251,18 +258,25 @@ impl LogStore for SqliteStore {
     fn pending_logs(&self, max: usize) -> StoreResult<Vec<Pending<LogRecord>>> {
         let db = self.lock();
         let mut query = db.prepare_cached("SELECT id, record FROM logs ORDER BY id LIMIT ?1")?;
-        let rows = query.query_map([to_i64(max as u64)], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let rows = query.query_map([to_i64(max as u64)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
         let mut out = Vec::new();
         for row in rows {
             let (id, blob) = row?;
-            let item = minijson::from_slice(&blob).map_err(|e| StoreError::Corrupt(format!("log record {id}: {e}")))?;
-            out.push(Pending { id: from_i64(id), item });
+            let item = minijson::from_slice(&blob)
+                .map_err(|e| StoreError::Corrupt(format!("log record {id}: {e}")))?;
+            out.push(Pending {
+                id: from_i64(id),
+                item,
+            });
         }
         Ok(out)
     }
 
     fn ack_logs_through(&self, id: u64) -> StoreResult<()> {
-        self.lock().execute("DELETE FROM logs WHERE id <= ?1", [to_i64(id)])?;
+        self.lock()
+            .execute("DELETE FROM logs WHERE id <= ?1", [to_i64(id)])?;
         Ok(())
     }
 }
@@ -274,9 +288,22 @@ impl SensorWriteStore for SqliteStore {
         let added = tx.execute(
             "INSERT OR IGNORE INTO sensor_writes (timestamp, fqts, who, hr_sensor, hr_value, value, reason)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![to_i64(r.timestamp), r.fqts, r.who, r.hr_sensor, r.hr_value, r.value, r.reason],
+            params![
+                to_i64(r.timestamp),
+                r.fqts,
+                r.who,
+                r.hr_sensor,
+                r.hr_value,
+                r.value,
+                r.reason
+            ],
         )? > 0;
-        trim(&tx, "sensor_writes", "sensor_writes_dropped", self.limits.sensor_writes)?;
+        trim(
+            &tx,
+            "sensor_writes",
+            "sensor_writes_dropped",
+            self.limits.sensor_writes,
+        )?;
         tx.commit()?;
         Ok(added)
     }

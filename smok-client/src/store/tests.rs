@@ -17,9 +17,19 @@ fn record(ts: u64, fqts: &str) -> SensorWriteRecord {
 }
 
 fn exercise(store: &dyn Store) {
-    assert_eq!(store.push_samples("W1", &[Sample::value(1, 10), Sample::value(2, 20)]).unwrap(), 0);
+    assert_eq!(
+        store
+            .push_samples("W1", &[Sample::value(1, 10), Sample::value(2, 20)])
+            .unwrap(),
+        0
+    );
     store.push_samples("d2", &[Sample::value(3, 1.5)]).unwrap();
-    store.push_samples("u3", &[Sample::value(4, "x"), Sample::error(5, ReadError::Timeout)]).unwrap();
+    store
+        .push_samples(
+            "u3",
+            &[Sample::value(4, "x"), Sample::error(5, ReadError::Timeout)],
+        )
+        .unwrap();
     store.push_samples("W1", &[Sample::value(1, 5)]).unwrap(); // older: not the last value
     let pending = store.pending_samples(3).unwrap();
     assert_eq!(pending.len(), 3);
@@ -36,13 +46,20 @@ fn exercise(store: &dyn Store) {
 
     // Bounded: the oldest go first, and are counted.
     for k in 0..12 {
-        store.push_samples("W9", &[Sample::value(100 + k, k as i64)]).unwrap();
+        store
+            .push_samples("W9", &[Sample::value(100 + k, k as i64)])
+            .unwrap();
     }
     let stats = store.stats().unwrap();
     assert_eq!((stats.samples_pending, stats.samples_dropped), (10, 5));
-    assert_eq!(store.pending_samples(1).unwrap()[0].item.sample, Sample::value(102, 2));
+    assert_eq!(
+        store.pending_samples(1).unwrap()[0].item.sample,
+        Sample::value(102, 2)
+    );
 
-    let logs: Vec<LogRecord> = (0..7).map(|k| LogRecord::new("svc", k, Level::INFO, format!("m{k}"))).collect();
+    let logs: Vec<LogRecord> = (0..7)
+        .map(|k| LogRecord::new("svc", k, Level::INFO, format!("m{k}")))
+        .collect();
     assert_eq!(store.push_logs(&logs).unwrap(), 2);
     let pending = store.pending_logs(10).unwrap();
     assert_eq!(pending.len(), 5);
@@ -52,7 +69,10 @@ fn exercise(store: &dyn Store) {
     assert_eq!(store.stats().unwrap().logs_dropped, 2);
 
     assert!(store.push_sensor_write(&record(1, "a")).unwrap());
-    assert!(!store.push_sensor_write(&record(1, "a")).unwrap(), "(timestamp, fqts) is the identity");
+    assert!(
+        !store.push_sensor_write(&record(1, "a")).unwrap(),
+        "(timestamp, fqts) is the identity"
+    );
     assert!(store.push_sensor_write(&record(1, "b")).unwrap());
     let writes = store.pending_sensor_writes(10).unwrap();
     assert_eq!(writes.len(), 2);
@@ -103,7 +123,10 @@ fn sqlite_store_and_reopening() {
     let next = store.push_samples("W1", &[Sample::value(9, 9)]);
     assert!(next.is_ok());
     let ids: Vec<u64> = store.pending_samples(100).unwrap().iter().map(|p| p.id).collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids keep growing across restarts");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ids keep growing across restarts"
+    );
 }
 
 #[test]
