@@ -11,7 +11,7 @@ use ngtt_proto::Frame;
 use reqwest::Method;
 use serde_json::json;
 use support::http::{HttpDevice, MINIJSON};
-use support::{http, read_order, read_path, Pki, TestServer};
+use support::{read_order, read_path, Pki, TestServer};
 
 async fn start(pki: &Pki, dir: &tempfile::TempDir) -> TestServer {
     TestServer::start(pki, &dir.path().join("db"), |c| {
@@ -22,54 +22,6 @@ async fn start(pki: &Pki, dir: &tempfile::TempDir) -> TestServer {
 
 fn device(server: &TestServer, pki: &Pki, id: &str) -> HttpDevice {
     HttpDevice::https(server.http.expect("HTTP API enabled"), pki, Some(&pki.device(id)))
-}
-
-#[tokio::test]
-async fn device_document_defaults_and_settings() {
-    let pki = Pki::new();
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&pki, &dir).await;
-    let dev = device(&server, &pki, "dev1");
-
-    let answer = dev.simple(Method::GET, "/v1/device").await;
-    assert_eq!(
-        (answer.status, answer.content_type.as_str()),
-        (200, "application/json")
-    );
-    assert_eq!(
-        answer.body,
-        json!({"device_id": "dev1", "verbose_name": "dev1", "facets": [],
-               "culture_context": {"language": "en", "timezone": "UTC", "units": "metric"},
-               "slave_devices": []})
-    );
-
-    let admin = format!("{}/v1/devices/dev1/settings", server.admin_url());
-    let (status, body) = http(Method::GET, &admin, None, None).await;
-    assert_eq!((status, body), (200, json!({})));
-    let settings = json!({"verbose_name": "Boiler room", "facets": ["heating"],
-        "culture_context": {"timezone": "Europe/Warsaw"},
-        "slave_devices": [{"device_id": "s1", "master_controller": "m1", "responsible_service": "modbus",
-                           "configuration": {"unit": 3}}]});
-    let (status, stored) = http(Method::PUT, &admin, Some(settings.clone()), None).await;
-    assert_eq!((status, &stored), (200, &settings));
-    let (status, bad) = http(Method::PUT, &admin, Some(json!({"facets": "x"})), None).await;
-    assert_eq!(status, 400, "{bad}");
-    assert!(bad["status"].as_str().unwrap().contains("facets"), "{bad}");
-    assert_eq!(http(Method::GET, &admin, None, None).await.1, settings);
-
-    let doc = dev
-        .call(Method::GET, "/v1/device", None, &[("accept", MINIJSON.into())])
-        .await;
-    assert_eq!((doc.status, doc.content_type.as_str()), (200, MINIJSON));
-    assert_eq!(doc.body["device_id"], "dev1");
-    assert_eq!(doc.body["verbose_name"], "Boiler room");
-    assert_eq!(doc.body["facets"], json!(["heating"]));
-    assert_eq!(
-        doc.body["culture_context"],
-        json!({"language": "en", "timezone": "Europe/Warsaw", "units": "metric"})
-    );
-    assert_eq!(doc.body["slave_devices"][0]["configuration"]["unit"], 3);
-    server.stop().await;
 }
 
 #[tokio::test]

@@ -9,13 +9,23 @@
 //! | `GET /v1/orders/{id}` | one order |
 //! | `GET /v1/devices/{id}/pathpoints[?path=&from=&to=&limit=]` | list of series |
 //! | `GET /v1/devices/{id}/logs[?limit=]` | the most recent log records, oldest first |
-//! | `GET`, `PUT /v1/devices/{id}/settings` | the settings served by the device HTTP API |
+//! | `GET`, `PUT`, `PATCH /v1/devices/{id}/info` | the device information `GET /v1/device` serves (`/settings`: alias, GET and PUT) |
+//! | `GET`, `PATCH /v1/devices/{id}/slaves/{slave}/instrumentation` | a slave device's link state and instrumentation |
+//! | `GET`, `PUT /v1/devices/{id}/sensors`; `GET`, `PUT`, `DELETE …/sensors/{fqts}` | sensors |
+//! | `GET /v1/devices/{id}/sensor-writes[?fqts=&limit=]` | the sensor write log |
+//! | `GET /v1/devices/{id}/predicates`; `GET`, `PUT`, `PATCH`, `DELETE …/predicates/{pid}` | predicates, with silencing |
+//! | `GET /v1/devices/{id}/events[?state=&limit=]`, `GET …/events/{uuid}`, `POST …/events/{uuid}/close` | events the device reported |
 //! | `GET /v1/devices/{id}/messages[?limit=]` | message orders reported over the device HTTP API |
 //!
 //! Errors are `{"status": reason}` with a 4xx code (5xx only when storage fails).
 
+mod device_info;
+mod events;
 mod handlers;
+mod predicates;
 mod reply;
+mod sensor_writes;
+mod sensors;
 mod settings;
 
 use std::sync::Arc;
@@ -57,8 +67,40 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/devices/{id}/logs", get(handlers::logs))
         .route(
             "/v1/devices/{id}/settings",
-            get(settings::get_settings).put(settings::put_settings),
+            get(device_info::get_info).put(device_info::put_info),
         )
+        .route(
+            "/v1/devices/{id}/info",
+            get(device_info::get_info)
+                .put(device_info::put_info)
+                .patch(device_info::patch_info),
+        )
+        .route(
+            "/v1/devices/{id}/slaves/{slave}/instrumentation",
+            get(device_info::get_instrumentation).patch(device_info::patch_instrumentation),
+        )
+        .route(
+            "/v1/devices/{id}/sensors",
+            get(sensors::list).put(sensors::replace),
+        )
+        .route(
+            "/v1/devices/{id}/sensors/{fqts}",
+            get(sensors::get_one)
+                .put(sensors::put_one)
+                .delete(sensors::delete_one),
+        )
+        .route("/v1/devices/{id}/sensor-writes", get(sensor_writes::list))
+        .route("/v1/devices/{id}/predicates", get(predicates::list))
+        .route(
+            "/v1/devices/{id}/predicates/{pid}",
+            get(predicates::get_one)
+                .put(predicates::put_one)
+                .patch(predicates::patch_one)
+                .delete(predicates::delete_one),
+        )
+        .route("/v1/devices/{id}/events", get(events::list))
+        .route("/v1/devices/{id}/events/{uuid}", get(events::get_one))
+        .route("/v1/devices/{id}/events/{uuid}/close", post(events::close))
         .route("/v1/devices/{id}/messages", get(settings::messages))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&state), require_token));
     Router::new()

@@ -77,15 +77,27 @@ fn identify(parts: &Parts, state: &DeviceApiState) -> Result<DeviceIdentity, Fau
     identity_from_header(text, verifier.as_ref()).map_err(|reason| Fault::new(StatusCode::FORBIDDEN, reason))
 }
 
+/// The certificates a header value carries: tabs turned back into newlines (a proxy or the
+/// published client put every line break of the file there as a tab, HTTP-API.md §2.1), any
+/// text before or between the PEM blocks — OpenSSL's text dump that certificate files often
+/// start with — skipped; the first `CERTIFICATE` block is the leaf, later ones intermediates.
+pub(crate) fn header_certificates(text: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = text.replace("\r\n", "\n").replace(['\t', '\r'], "\n");
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the X-SSL-Client-Certificate header is not a PEM certificate: {e}"))?;
+    if certs.is_empty() {
+        return Err("the X-SSL-Client-Certificate header holds no certificate".into());
+    }
+    Ok(certs)
+}
+
 /// Decodes and verifies the header's certificate; returns the device identity it carries.
 pub(crate) fn identity_from_header(
     text: &str,
     verifier: &dyn ClientCertVerifier,
 ) -> Result<DeviceIdentity, String> {
-    let pem = text.replace('\t', "\n");
-    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("the X-SSL-Client-Certificate header is not a PEM certificate: {e}"))?;
+    let certs = header_certificates(text)?;
     let (leaf, intermediates) = certs
         .split_first()
         .ok_or("the X-SSL-Client-Certificate header holds no certificate")?;
@@ -93,4 +105,30 @@ pub(crate) fn identity_from_header(
         .verify_client_cert(leaf, intermediates, UnixTime::now())
         .map_err(|e| format!("the certificate in X-SSL-Client-Certificate is not trusted: {e}"))?;
     DeviceIdentity::from_der(leaf).map_err(|e| format!("the certificate has no usable device identity: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The published client's development certificate: OpenSSL's text dump, then the PEM block.
+    const FIXTURE: &str = include_str!("../../../ngtt-proto/tests/fixtures/smok-dev-testing-device.crt");
+
+    #[test]
+    fn the_published_clients_header_is_read() {
+        // As the client sends it: CRLF to LF, then every LF to a tab.
+        let header = FIXTURE.replace("\r\n", "\n").replace('\n', "\t");
+        assert!(header.len() > 5_000 && !header.contains('\n'));
+        let certs = header_certificates(&header).expect("one certificate");
+        assert_eq!(certs.len(), 1);
+        let identity = DeviceIdentity::from_der(&certs[0]).expect("identity");
+        assert_eq!(identity.device_id, "1");
+        assert_eq!(identity.environment, ngtt_proto::Environment::LocalDevelopment);
+    }
+
+    #[test]
+    fn headers_without_a_certificate_are_refused() {
+        assert!(header_certificates("Certificate:\tData: nothing").is_err());
+        assert!(header_certificates("-----BEGIN CERTIFICATE-----\t!!!\t-----END CERTIFICATE-----").is_err());
+    }
 }

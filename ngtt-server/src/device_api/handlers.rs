@@ -14,23 +14,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Device;
-use super::settings::device_document;
 use super::wire::{decode_body, Fault, Format};
 use super::DeviceApiState;
 use crate::connection::log_entries;
 use crate::storage::{RegisteredPathpoint, StorageLevel};
 
 type AppState = Arc<DeviceApiState>;
-
-/// `GET /v1/device`: the device's settings merged over the defaults.
-pub(super) async fn device(State(state): State<AppState>, format: Format, Device(id): Device) -> Response {
-    let result = async {
-        let device = id.device_id.clone();
-        let settings = state.db.call(move |s| s.device_settings(&device)).await?;
-        Ok(device_document(&id.device_id, settings.as_ref()))
-    };
-    format.answer(result.await)
-}
 
 /// `POST /v1/device/orders`: every pending order's sections, concatenated in queue order, and
 /// the orders confirmed — unless the device takes its orders over a live NGTT connection, in

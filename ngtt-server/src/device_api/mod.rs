@@ -2,27 +2,34 @@
 //!
 //! | method and path | answer |
 //! |---|---|
-//! | `GET /v1/device` | the device document ([`settings`]) |
+//! | `GET /v1/device` | the device information ([`device_info`]) |
 //! | `POST /v1/device/orders` | the pending orders' sections, concatenated in queue order; the orders are confirmed on hand-out |
 //! | `POST /v1/device/orders/message/{uuid}` | `{"uuid", "new"}`: the report is recorded |
 //! | `POST /v1/device/pathpoints` | body: list of series → `{"stored": new samples}` |
 //! | `PUT /v1/device/pathpoints` | body: `[{"path", "storage_level"}]` → all of the device's pathpoints |
 //! | `PUT /v1/device/device_logs` | body: list of log records → `{"stored", "skipped"}` |
+//! | `GET /v1/device/sensors` | `[{"fqts", "path", "type"}]` |
+//! | `PUT /v1/device/sensor/write_log` | body: list of write records → `{"stored"}` |
+//! | `GET /v1/device/predicates` | every predicate, every field |
+//! | `POST /v1/device/alarms` | body: list of events → `[{"uuid"}]` by position |
+//! | `GET`, `PATCH /v1/device/instrumentation/{slave_id}` | `{"linkstate", "instrumentation"}` |
 //!
 //! The device is identified as NGTT identifies it ([`auth`]); bodies and answers are MiniJSON
 //! or JSON ([`wire`]); bodies are limited to [`crate::MAX_HTTP_BODY`]. Errors are
 //! `{"status": reason}`: 4xx for the client's faults (never resend), 5xx when storage fails.
 
 mod auth;
+mod device_info;
 mod handlers;
+mod predicates;
+mod sensors;
 mod serve;
-pub(crate) mod settings;
 mod wire;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use rustls::server::danger::ClientCertVerifier;
 
@@ -42,7 +49,7 @@ pub(crate) struct DeviceApiState {
 /// The router of the device HTTP API.
 pub(crate) fn router(state: Arc<DeviceApiState>) -> Router {
     Router::new()
-        .route("/v1/device", get(handlers::device))
+        .route("/v1/device", get(device_info::device))
         .route("/v1/device/orders", post(handlers::orders))
         .route("/v1/device/orders/message/{uuid}", post(handlers::message))
         .route(
@@ -50,6 +57,22 @@ pub(crate) fn router(state: Arc<DeviceApiState>) -> Router {
             post(handlers::upload).put(handlers::register),
         )
         .route("/v1/device/device_logs", axum::routing::put(handlers::logs))
+        .route("/v1/device/sensors", get(sensors::sensors))
+        .route(
+            "/v1/device/sensor/write_log",
+            put(sensors::write_log).layer(DefaultBodyLimit::max(sensors::MAX_WRITE_LOG_BODY)),
+        )
+        .route("/v1/device/predicates", get(predicates::predicates))
+        .route(
+            "/v1/device/alarms",
+            post(predicates::alarms).layer(DefaultBodyLimit::max(predicates::MAX_ALARMS_BODY)),
+        )
+        .route(
+            "/v1/device/instrumentation/{slave_id}",
+            get(device_info::get_instrumentation)
+                .patch(device_info::patch_instrumentation)
+                .layer(DefaultBodyLimit::max(device_info::MAX_INSTRUMENTATION_BODY)),
+        )
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(crate::config::MAX_HTTP_BODY))

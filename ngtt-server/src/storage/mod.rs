@@ -10,7 +10,11 @@
 //! *pending*: a new connection receives every pending order of its device again, in queue order.
 
 mod blocking;
+pub mod device_info;
+pub mod events;
+pub mod predicates;
 mod schema;
+pub mod sensors;
 mod sqlite;
 mod types;
 
@@ -22,8 +26,12 @@ pub use types::{
     PendingOrder, RegisteredPathpoint, SeriesQuery, StorageLevel,
 };
 
+use device_info::{DeviceInfo, Instrumentation, InstrumentationPatch};
+use events::{EventQuery, EventRecord, EventReport};
 use ngtt_proto::payload::PathpointSeries;
 use ngtt_proto::DeviceIdentity;
+use predicates::Predicate;
+use sensors::{Sensor, SensorWrite};
 
 /// What a storage engine can report.
 #[derive(Debug, thiserror::Error)]
@@ -63,12 +71,12 @@ pub trait Storage: Send + Sync + 'static {
     /// Every known device (connected at least once, or with an order queued), by id.
     fn list_devices(&self) -> Result<Vec<DeviceRecord>, StorageError>;
 
-    /// Per-device settings served by the device HTTP API (`GET /v1/device`), a JSON object;
-    /// `None` when never set.
-    fn device_settings(&self, device_id: &str) -> Result<Option<serde_json::Value>, StorageError>;
+    /// A device's information served by `GET /v1/device` (the defaults when never set).
+    fn device_info(&self, device_id: &str) -> Result<DeviceInfo, StorageError>;
 
-    /// Replaces a device's settings (creating the device if needed).
-    fn set_device_settings(&self, device_id: &str, settings: &serde_json::Value) -> Result<(), StorageError>;
+    /// Replaces a device's information (creating the device if needed). Slave devices that
+    /// stay keep their instrumentation; the others are removed with theirs.
+    fn set_device_info(&self, device_id: &str, info: &DeviceInfo) -> Result<(), StorageError>;
 
     /// Queues an order: `sections` is the ORDER payload, one MiniJSON document (a list of
     /// sections). Returns its id; ids grow in queue order.
@@ -133,4 +141,79 @@ pub trait Storage: Send + Sync + 'static {
         device_id: &str,
         pathpoints: &[RegisteredPathpoint],
     ) -> Result<Vec<RegisteredPathpoint>, StorageError>;
+
+    /// A slave device's instrumentation; `None` when `device_id` has no such slave.
+    fn instrumentation(
+        &self,
+        device_id: &str,
+        slave_id: &str,
+    ) -> Result<Option<Instrumentation>, StorageError>;
+
+    /// Changes the fields `patch` gives; `None` (nothing changed) when `device_id` has no such
+    /// slave. Returns the instrumentation as stored.
+    fn patch_instrumentation(
+        &self,
+        device_id: &str,
+        slave_id: &str,
+        patch: &InstrumentationPatch,
+    ) -> Result<Option<Instrumentation>, StorageError>;
+
+    /// A device's sensors, by fqts.
+    fn list_sensors(&self, device_id: &str) -> Result<Vec<Sensor>, StorageError>;
+
+    /// Creates or replaces `sensors` (by fqts); with `replace_all` every other sensor of the
+    /// device is removed in the same transaction. Returns how many were new.
+    fn put_sensors(
+        &self,
+        device_id: &str,
+        sensors: &[Sensor],
+        replace_all: bool,
+    ) -> Result<usize, StorageError>;
+
+    /// Removes a sensor; `false` when there was none.
+    fn delete_sensor(&self, device_id: &str, fqts: &str) -> Result<bool, StorageError>;
+
+    /// Stores sensor write records; a (timestamp, fqts) already stored is skipped. Returns how
+    /// many were new.
+    fn store_sensor_writes(&self, device_id: &str, writes: &[SensorWrite]) -> Result<usize, StorageError>;
+
+    /// The `limit` most recent write records (optionally of one fqts), oldest first.
+    fn list_sensor_writes(
+        &self,
+        device_id: &str,
+        fqts: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SensorWrite>, StorageError>;
+
+    /// A device's predicates, by id.
+    fn list_predicates(&self, device_id: &str) -> Result<Vec<Predicate>, StorageError>;
+
+    /// One predicate.
+    fn predicate(&self, device_id: &str, predicate_id: &str) -> Result<Option<Predicate>, StorageError>;
+
+    /// Creates or replaces a predicate; `true` when it is new.
+    fn put_predicate(&self, device_id: &str, predicate: &Predicate) -> Result<bool, StorageError>;
+
+    /// Removes a predicate; `false` when there was none.
+    fn delete_predicate(&self, device_id: &str, predicate_id: &str) -> Result<bool, StorageError>;
+
+    /// Applies an alarms batch in one transaction (see [`events`]) and returns each element's
+    /// uuid, by position.
+    fn report_events(&self, device_id: &str, events: &[EventReport]) -> Result<Vec<String>, StorageError>;
+
+    /// A device's events, newest first.
+    fn list_events(&self, device_id: &str, query: EventQuery) -> Result<Vec<EventRecord>, StorageError>;
+
+    /// One event of a device.
+    fn event(&self, device_id: &str, uuid: &str) -> Result<Option<EventRecord>, StorageError>;
+
+    /// Closes an event from the server side at `ended_on` (seconds; an event already closed
+    /// keeps its time); `None` when the device has no such event.
+    fn close_event(
+        &self,
+        device_id: &str,
+        uuid: &str,
+        ended_on: f64,
+        handled_by: Option<&str>,
+    ) -> Result<Option<EventRecord>, StorageError>;
 }

@@ -15,7 +15,11 @@ use ngtt_proto::DeviceIdentity;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
+use super::device_info::{DeviceInfo, Instrumentation, InstrumentationPatch};
+use super::events::{EventQuery, EventRecord, EventReport};
+use super::predicates::Predicate;
 use super::schema::migrate;
+use super::sensors::{Sensor, SensorWrite};
 use super::types::{
     AnsweredVia, DeviceRecord, LogEntry, MessageReport, OrderAnswer, OrderId, OrderRecord, OrderState,
     PendingOrder, RegisteredPathpoint, SeriesQuery,
@@ -189,33 +193,12 @@ impl Storage for SqliteStorage {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn device_settings(&self, device_id: &str) -> Result<Option<serde_json::Value>, StorageError> {
-        let conn = self.lock();
-        let text: Option<Option<String>> = conn
-            .query_row(
-                "SELECT settings FROM devices WHERE device_id = ?1",
-                [device_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        text.flatten()
-            .map(|t| {
-                serde_json::from_str(&t)
-                    .map_err(|e| StorageError::Corrupt(format!("settings of device {device_id:?}: {e}")))
-            })
-            .transpose()
+    fn device_info(&self, device_id: &str) -> Result<DeviceInfo, StorageError> {
+        self.device_info_tx(device_id)
     }
 
-    fn set_device_settings(&self, device_id: &str, settings: &serde_json::Value) -> Result<(), StorageError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        ensure_device(&tx, device_id)?;
-        tx.execute(
-            "UPDATE devices SET settings = ?2 WHERE device_id = ?1",
-            params![device_id, settings.to_string()],
-        )?;
-        tx.commit()?;
-        Ok(())
+    fn set_device_info(&self, device_id: &str, info: &DeviceInfo) -> Result<(), StorageError> {
+        self.set_device_info_tx(device_id, info)
     }
 
     fn queue_order(&self, device_id: &str, sections: &[u8]) -> Result<OrderId, StorageError> {
@@ -432,8 +415,100 @@ impl Storage for SqliteStorage {
     ) -> Result<Vec<RegisteredPathpoint>, StorageError> {
         self.register_pathpoints_tx(device_id, pathpoints)
     }
+
+    fn instrumentation(
+        &self,
+        device_id: &str,
+        slave_id: &str,
+    ) -> Result<Option<Instrumentation>, StorageError> {
+        self.instrumentation_tx(device_id, slave_id)
+    }
+
+    fn patch_instrumentation(
+        &self,
+        device_id: &str,
+        slave_id: &str,
+        patch: &InstrumentationPatch,
+    ) -> Result<Option<Instrumentation>, StorageError> {
+        self.patch_instrumentation_tx(device_id, slave_id, patch)
+    }
+
+    fn list_sensors(&self, device_id: &str) -> Result<Vec<Sensor>, StorageError> {
+        self.list_sensors_tx(device_id)
+    }
+
+    fn put_sensors(
+        &self,
+        device_id: &str,
+        sensors: &[Sensor],
+        replace_all: bool,
+    ) -> Result<usize, StorageError> {
+        self.put_sensors_tx(device_id, sensors, replace_all)
+    }
+
+    fn delete_sensor(&self, device_id: &str, fqts: &str) -> Result<bool, StorageError> {
+        self.delete_sensor_tx(device_id, fqts)
+    }
+
+    fn store_sensor_writes(&self, device_id: &str, writes: &[SensorWrite]) -> Result<usize, StorageError> {
+        self.store_sensor_writes_tx(device_id, writes)
+    }
+
+    fn list_sensor_writes(
+        &self,
+        device_id: &str,
+        fqts: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SensorWrite>, StorageError> {
+        self.list_sensor_writes_tx(device_id, fqts, limit)
+    }
+
+    fn list_predicates(&self, device_id: &str) -> Result<Vec<Predicate>, StorageError> {
+        self.list_predicates_tx(device_id)
+    }
+
+    fn predicate(&self, device_id: &str, predicate_id: &str) -> Result<Option<Predicate>, StorageError> {
+        self.predicate_tx(device_id, predicate_id)
+    }
+
+    fn put_predicate(&self, device_id: &str, predicate: &Predicate) -> Result<bool, StorageError> {
+        self.put_predicate_tx(device_id, predicate)
+    }
+
+    fn delete_predicate(&self, device_id: &str, predicate_id: &str) -> Result<bool, StorageError> {
+        self.delete_predicate_tx(device_id, predicate_id)
+    }
+
+    fn report_events(&self, device_id: &str, events: &[EventReport]) -> Result<Vec<String>, StorageError> {
+        self.report_events_tx(device_id, events)
+    }
+
+    fn list_events(&self, device_id: &str, query: EventQuery) -> Result<Vec<EventRecord>, StorageError> {
+        self.list_events_tx(device_id, query)
+    }
+
+    fn event(&self, device_id: &str, uuid: &str) -> Result<Option<EventRecord>, StorageError> {
+        self.event_tx(device_id, uuid)
+    }
+
+    fn close_event(
+        &self,
+        device_id: &str,
+        uuid: &str,
+        ended_on: f64,
+        handled_by: Option<&str>,
+    ) -> Result<Option<EventRecord>, StorageError> {
+        self.close_event_tx(device_id, uuid, ended_on, handled_by)
+    }
 }
 
 mod device_api;
+mod device_info;
+mod events;
+mod predicates;
+#[cfg(test)]
+mod resource_tests;
+mod sensor_writes;
+mod sensors;
 #[cfg(test)]
 mod tests;

@@ -115,10 +115,15 @@ fn devices_and_settings() {
     assert!(devices[0].last_connected_ms.is_some());
     assert_eq!(devices[1].environment, None);
 
-    assert_eq!(db.device_settings("dev").expect("read"), None);
-    let settings = serde_json::json!({"verbose_name": "Boiler room", "facets": ["x"]});
-    db.set_device_settings("dev", &settings).expect("write");
-    assert_eq!(db.device_settings("dev").expect("read"), Some(settings));
+    let mut info = db.device_info("dev").expect("read");
+    assert_eq!(info, crate::storage::device_info::DeviceInfo::default());
+    info.apply(
+        "dev",
+        &serde_json::json!({"verbose_name": "Boiler room", "facets": ["x"]}),
+    )
+    .expect("valid");
+    db.set_device_info("dev", &info).expect("write");
+    assert_eq!(db.device_info("dev").expect("read"), info);
 }
 
 #[test]
