@@ -115,7 +115,10 @@ async fn malformed_answers_are_skipped() {
         .route("/v1/device/sensors", get(sensors))
         .route("/v1/device/pathpoints", post(upload).put(register))
         .route("/v1/device/orders", post(orders))
-        .route("/v1/device/device_logs", axum::routing::put(|| async { StatusCode::OK }))
+        .route(
+            "/v1/device/device_logs",
+            axum::routing::put(|| async { StatusCode::OK }),
+        )
         .with_state(hostile.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -137,7 +140,10 @@ async fn malformed_answers_are_skipped() {
 
     // A 5xx first: ready() does not wait for a server that fails, and says why.
     let ready = timeout(WAIT, device.ready()).await.expect("ready in time");
-    assert!(matches!(ready.sensors, SensorsFrom::Unavailable { .. }), "{ready:?}");
+    assert!(
+        matches!(ready.sensors, SensorsFrom::Unavailable { .. }),
+        "{ready:?}"
+    );
 
     // Then a map instead of a list, then a list of mostly garbage: the good entries are used.
     timeout(WAIT, async {
@@ -157,7 +163,10 @@ async fn malformed_answers_are_skipped() {
     })
     .await
     .expect("W8 from the server's list");
-    assert_eq!(device.pathpoint("W1").unwrap().storage_level, StorageLevel::Permanent);
+    assert_eq!(
+        device.pathpoint("W1").unwrap().storage_level,
+        StorageLevel::Permanent
+    );
     assert!(device.pathpoint("W7").is_none() && device.pathpoint("Q1").is_none());
 
     // Orders: a map, then garbage sections, then a section of bad orders with one good read
@@ -172,9 +181,15 @@ async fn malformed_answers_are_skipped() {
     })
     .await
     .expect("the good read's value uploaded");
-    assert!(hostile.order_calls.load(Ordering::SeqCst) >= 3, "polling went on after bad answers");
+    assert!(
+        hostile.order_calls.load(Ordering::SeqCst) >= 3,
+        "polling went on after bad answers"
+    );
     let calls = hostile.sensor_calls.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(hostile.sensor_calls.load(Ordering::SeqCst) > calls, "the sensor sync goes on");
+    assert!(
+        hostile.sensor_calls.load(Ordering::SeqCst) > calls,
+        "the sensor sync goes on"
+    );
     device.close(Duration::from_secs(2)).await;
 }
