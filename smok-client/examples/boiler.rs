@@ -46,7 +46,8 @@ struct Hardware {
 impl Hardware {
     /// One second of physics: the burner heats, the house cools.
     fn step(&mut self) {
-        self.burner = self.temperature < self.setpoint - 2.0 || (self.burner && self.temperature < self.setpoint);
+        self.burner =
+            self.temperature < self.setpoint - 2.0 || (self.burner && self.temperature < self.setpoint);
         self.temperature += if self.burner { 0.8 } else { -0.3 };
         self.pressure = 1.2 + (self.temperature - 20.0) * 0.005;
     }
@@ -71,7 +72,9 @@ impl PathpointIo for Bus {
     async fn write(&self, path: &str, value: PathpointValue, _advise: Advise) -> Result<(), ReadError> {
         let mut hw = self.0.lock().map_err(|_| ReadError::Malformed)?;
         match (path, value) {
-            ("W2", PathpointValue::Int(tenths)) if (50..=850).contains(&tenths) => hw.setpoint = tenths as f64 / 10.0,
+            ("W2", PathpointValue::Int(tenths)) if (50..=850).contains(&tenths) => {
+                hw.setpoint = tenths as f64 / 10.0
+            }
             ("B3", PathpointValue::Int(on)) => hw.burner = on == 1,
             _ => return Err(ReadError::Invalid), // read-only, or out of the boiler's range
         }
@@ -80,7 +83,10 @@ impl PathpointIo for Bus {
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 #[tokio::main]
@@ -110,7 +116,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     if let Some(ngtt) = arg(&args, "--ngtt") {
-        builder = builder.use_ngtt(true).ngtt_server(ngtt).ngtt_server_name("localhost");
+        builder = builder
+            .use_ngtt(true)
+            .ngtt_server(ngtt)
+            .ngtt_server_name("localhost");
     }
     let (device, orders) = builder.build()?;
     // The terminal shows INFO and above (RUST_LOG to change); the server gets what the log
