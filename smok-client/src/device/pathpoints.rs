@@ -64,6 +64,11 @@ impl SmokDevice {
                     value_type,
                     io: Some(io),
                 } => {
+                    if !self.fw().registry.may_read(path, std::time::Instant::now()) {
+                        if let Some(last) = self.fw().registry.last(path) {
+                            return Ok(last);
+                        }
+                    }
                     let attempts = self.fw().attempts;
                     let mut failed = 0;
                     let outcome = loop {

@@ -4,9 +4,10 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
-use ngtt_proto::payload::{Advise, PathpointValue, ReadError};
+use ngtt_proto::payload::{Advise, PathpointValue, ReadError, Sample};
 use smok_http::StorageLevel;
 
 /// The device's side of one pathpoint (or of many: `path` says which): how to read and write
@@ -78,13 +79,18 @@ impl<T: PathpointIo> DynIo for T {
     }
 }
 
-/// A pathpoint to register with the device: its name, its storage level on the server, and
-/// how to read and write it.
+/// Called with a pathpoint's name and each new sample of it (see [`Pathpoint::on_value`]).
+pub type ValueCallback = Arc<dyn Fn(&str, &Sample) + Send + Sync>;
+
+/// A pathpoint to register with the device: its name, its storage level on the server, how to
+/// read and write it, and optionally a minimum interval between reads and a callback.
 #[derive(Clone)]
 pub struct Pathpoint {
     pub(crate) name: String,
     pub(crate) level: StorageLevel,
     pub(crate) io: Arc<dyn DynIo>,
+    pub(crate) min_read_interval: Option<Duration>,
+    pub(crate) on_value: Option<ValueCallback>,
 }
 
 impl fmt::Debug for Pathpoint {
@@ -104,6 +110,8 @@ impl Pathpoint {
             name: name.into(),
             level: StorageLevel::Trend,
             io: Arc::new(io),
+            min_read_interval: None,
+            on_value: None,
         }
     }
 
@@ -113,7 +121,25 @@ impl Pathpoint {
             name: name.into(),
             level: StorageLevel::Trend,
             io,
+            min_read_interval: None,
+            on_value: None,
         }
+    }
+
+    /// Reads no more often than every `interval` (the Python client's `read_no_often_than`): a
+    /// read asked for sooner returns the last value without touching the hardware, and
+    /// uploads nothing new.
+    pub fn min_read_interval(mut self, interval: Duration) -> Self {
+        self.min_read_interval = Some(interval);
+        self
+    }
+
+    /// Calls `callback` with every new sample (read, failed read, or set by the program) once
+    /// it is stored (the Python client's `callable_on_change`). It runs on the task that
+    /// recorded the sample: keep it short; a panic in it is caught and logged.
+    pub fn on_value(mut self, callback: impl Fn(&str, &Sample) + Send + Sync + 'static) -> Self {
+        self.on_value = Some(Arc::new(callback));
+        self
     }
 
     /// How long the server keeps its values.

@@ -13,7 +13,7 @@ mod registry;
 mod value;
 
 pub use attempts::Attempts;
-pub use io::{Pathpoint, PathpointIo, PathpointProvider};
+pub use io::{Pathpoint, PathpointIo, PathpointProvider, ValueCallback};
 pub use registry::{PathError, PathpointInfo, Registry, MAX_PATHPOINTS, MAX_PATH_LEN};
 pub use value::normalize_read;
 

@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use ngtt_proto::payload::{PathpointType, Sample};
 use smok_http::{PathpointRegistration, StorageLevel};
 
-use super::io::{DynIo, Pathpoint, PathpointProvider};
+use super::io::{DynIo, Pathpoint, PathpointProvider, ValueCallback};
 use crate::reparse::{ExprError, ReparsePath};
 
 /// Longest pathpoint name accepted, in bytes.
@@ -41,6 +42,9 @@ struct Entry {
     level: StorageLevel,
     io: Option<Arc<dyn DynIo>>,
     last: Option<Sample>,
+    min_read_interval: Option<Duration>,
+    last_read: Option<Instant>,
+    on_value: Option<ValueCallback>,
 }
 
 #[derive(Default)]
@@ -118,7 +122,7 @@ impl Registry {
     /// Adds `pp`, or replaces the I/O and level of the pathpoint of that name (its last value
     /// stays). A reparse name or a name without a type letter is refused.
     pub fn register(&self, pp: Pathpoint) -> Result<(), PathError> {
-        let (value_type, reparse) = check_name(&pp.name)?;
+        let (_, reparse) = check_name(&pp.name)?;
         if reparse {
             return Err(PathError::BadName(
                 pp.name,
@@ -126,10 +130,21 @@ impl Registry {
             ));
         }
         let mut state = self.lock();
-        Self::insert(&mut state, pp.name, value_type, pp.level, Some(pp.io))
+        Self::insert(&mut state, pp)
     }
 
-    fn insert(
+    /// Adds a pathpoint with I/O (or gives a known one its I/O, level and options).
+    fn insert(state: &mut State, pp: Pathpoint) -> Result<(), PathError> {
+        let (value_type, _) = check_name(&pp.name)?;
+        Self::insert_entry(state, pp.name.clone(), value_type, pp.level, Some(pp.io.clone()))?;
+        if let Some(entry) = state.entries.get_mut(&pp.name) {
+            entry.min_read_interval = pp.min_read_interval;
+            entry.on_value = pp.on_value;
+        }
+        Ok(())
+    }
+
+    fn insert_entry(
         state: &mut State,
         name: String,
         value_type: PathpointType,
@@ -158,6 +173,9 @@ impl Registry {
                         level,
                         io,
                         last: None,
+                        min_read_interval: None,
+                        last_read: None,
+                        on_value: None,
                     },
                 );
                 state.generation += 1;
@@ -186,7 +204,7 @@ impl Registry {
         match made {
             Some(pp) if pp.name == path => {
                 let io = pp.io.clone();
-                Self::insert(&mut state, pp.name, value_type, pp.level, Some(pp.io))?;
+                Self::insert(&mut state, pp)?;
                 Ok(Resolved::Native {
                     value_type,
                     io: Some(io),
@@ -194,7 +212,7 @@ impl Registry {
             }
             _ => {
                 if !state.entries.contains_key(path) {
-                    Self::insert(&mut state, path.to_owned(), value_type, StorageLevel::Trend, None)?;
+                    Self::insert_entry(&mut state, path.to_owned(), value_type, StorageLevel::Trend, None)?;
                 }
                 Ok(Resolved::Native { value_type, io: None })
             }
@@ -228,22 +246,53 @@ impl Registry {
             return Ok(false);
         }
         let made = self.provider.as_ref().and_then(|p| p.provide(path));
-        let io = made.filter(|pp| pp.name == path).map(|pp| pp.io);
         let mut state = self.lock();
         if state.entries.contains_key(path) {
             return Ok(false);
         }
-        Self::insert(&mut state, path.to_owned(), value_type, level, io)?;
+        match made.filter(|pp| pp.name == path) {
+            Some(pp) => Self::insert(&mut state, pp.storage_level(level))?,
+            None => Self::insert_entry(&mut state, path.to_owned(), value_type, level, None)?,
+        }
         Ok(true)
     }
 
-    /// Records `sample` as the last value of `path` if it is not older than the last one.
+    /// Records `sample` as the last value of `path` if it is not older than the last one, and
+    /// calls the pathpoint's callback.
     pub(crate) fn record(&self, path: &str, sample: &Sample) {
-        if let Some(entry) = self.lock().entries.get_mut(path) {
+        let callback = {
+            let mut state = self.lock();
+            let Some(entry) = state.entries.get_mut(path) else {
+                return;
+            };
             if entry.last.as_ref().map_or(true, |l| l.ts() <= sample.ts()) {
                 entry.last = Some(sample.clone());
             }
+            entry.on_value.clone()
+        };
+        if let Some(callback) = callback {
+            let call = std::panic::AssertUnwindSafe(|| callback(path, sample));
+            if std::panic::catch_unwind(call).is_err() {
+                tracing::error!(path, "the pathpoint's value callback panicked");
+            }
         }
+    }
+
+    /// Whether `path` may be read at `now` (its minimum read interval has passed); if so,
+    /// the read counts from `now`.
+    pub(crate) fn may_read(&self, path: &str, now: Instant) -> bool {
+        let mut state = self.lock();
+        let Some(entry) = state.entries.get_mut(path) else {
+            return true;
+        };
+        let allowed = match (entry.min_read_interval, entry.last_read) {
+            (Some(interval), Some(at)) => now.saturating_duration_since(at) >= interval,
+            _ => true,
+        };
+        if allowed {
+            entry.last_read = Some(now);
+        }
+        allowed
     }
 
     /// A timestamp for a new sample of `path` taken at `now_ms`: later than its last one, so
@@ -307,7 +356,7 @@ impl Registry {
         };
         let mut state = self.lock();
         if !state.entries.contains_key(path)
-            && Self::insert(&mut state, path.to_owned(), value_type, StorageLevel::Trend, None).is_err()
+            && Self::insert_entry(&mut state, path.to_owned(), value_type, StorageLevel::Trend, None).is_err()
         {
             return;
         }
@@ -392,5 +441,26 @@ mod tests {
         );
         r.restore("d7", Sample::value(3, 1.5));
         assert_eq!(r.last("d7"), Some(Sample::value(3, 1.5)));
+    }
+
+    #[test]
+    fn read_intervals_and_callbacks() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let r = Registry::new(None);
+        let pp = Pathpoint::new("W1", Fixed)
+            .min_read_interval(Duration::from_secs(10))
+            .on_value(move |path, sample| log.lock().unwrap().push((path.to_owned(), sample.ts())));
+        r.register(pp).unwrap();
+        r.register(Pathpoint::new("W2", Fixed).on_value(|_, _| panic!("a bad callback")))
+            .unwrap();
+        let t0 = Instant::now();
+        assert!(r.may_read("W1", t0));
+        assert!(!r.may_read("W1", t0 + Duration::from_secs(5)));
+        assert!(r.may_read("W1", t0 + Duration::from_secs(10)));
+        assert!(r.may_read("W2", t0) && r.may_read("W2", t0));
+        r.record("W1", &Sample::value(7, 1));
+        r.record("W2", &Sample::value(7, 1)); // the panic is caught
+        assert_eq!(*seen.lock().unwrap(), [("W1".to_owned(), 7)]);
     }
 }
