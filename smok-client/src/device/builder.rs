@@ -56,6 +56,7 @@ pub struct SmokDeviceBuilder {
     pub(super) sensor_interval: Duration,
     pub(super) upload_timeout: Duration,
     pub(super) sysctl: Option<SysctlHook>,
+    pub(super) sync_sensors: bool,
 }
 
 impl std::fmt::Debug for SmokDeviceBuilder {
@@ -99,7 +100,16 @@ impl SmokDeviceBuilder {
             sensor_interval: DEFAULT_SENSOR_SYNC,
             upload_timeout: Duration::from_secs(60),
             sysctl: None,
+            sync_sensors: true,
         }
+    }
+
+    /// Whether sensors are synced from the server (default true). A device that does not use
+    /// sensors can turn the sync off: [`SmokDevice::ready`](super::SmokDevice::ready) then says
+    /// [`SensorsFrom::Disabled`](super::SensorsFrom::Disabled) at once.
+    pub fn sync_sensors(mut self, on: bool) -> Self {
+        self.sync_sensors = on;
+        self
     }
 
     /// Keeps what the device has not uploaded yet (samples, logs, sensor writes) and what it

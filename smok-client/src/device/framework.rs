@@ -39,6 +39,8 @@ pub enum SensorsFrom {
         /// Why the server's list could not be had.
         error: String,
     },
+    /// The sensor sync is turned off (`sync_sensors(false)`): only cached sensors, if any.
+    Disabled,
 }
 
 /// What the device knows once it is ready ([`SmokDevice::ready`](super::SmokDevice::ready)).

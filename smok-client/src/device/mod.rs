@@ -193,9 +193,16 @@ impl SmokDevice {
         tasks.push(tokio::spawn(
             sync::register_pathpoints(sync.clone()).instrument(span.clone()),
         ));
-        tasks.push(tokio::spawn(
-            sync::sync_sensors(sync.clone()).instrument(span.clone()),
-        ));
+        if b.sync_sensors {
+            tasks.push(tokio::spawn(
+                sync::sync_sensors(sync.clone()).instrument(span.clone()),
+            ));
+        } else {
+            fw.readiness.send_modify(|r| {
+                r.sensors = SensorsFrom::Disabled;
+                r.sensor_count = fw.sensors().len();
+            });
+        }
         tasks.push(tokio::spawn(
             sync::upload_sensor_writes(sync.clone()).instrument(span.clone()),
         ));

@@ -333,8 +333,8 @@ impl Registry {
     /// generation it belongs to, and every native pathpoint in registration order.
     pub(crate) fn registration_due(&self) -> Option<(u64, Vec<PathpointRegistration>)> {
         let state = self.lock();
-        if state.registered == Some(state.generation) {
-            return None;
+        if state.registered == Some(state.generation) || state.order.is_empty() {
+            return None; // nothing new, or nothing to tell
         }
         let list = state
             .order
