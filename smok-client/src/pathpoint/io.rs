@@ -53,6 +53,25 @@ pub trait PathpointIo: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), ReadError>> + Send;
 }
 
+impl<T: PathpointIo> PathpointIo for Arc<T> {
+    fn read(
+        &self,
+        path: &str,
+        advise: Advise,
+    ) -> impl Future<Output = Result<PathpointValue, ReadError>> + Send {
+        (**self).read(path, advise)
+    }
+
+    fn write(
+        &self,
+        path: &str,
+        value: PathpointValue,
+        advise: Advise,
+    ) -> impl Future<Output = Result<(), ReadError>> + Send {
+        (**self).write(path, value, advise)
+    }
+}
+
 /// [`PathpointIo`] behind a pointer: what the registry keeps.
 pub(crate) trait DynIo: Send + Sync {
     fn read<'a>(&'a self, path: &'a str, advise: Advise) -> BoxFuture<'a, Result<PathpointValue, ReadError>>;
