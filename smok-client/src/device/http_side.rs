@@ -52,7 +52,8 @@ impl HttpHealth {
     }
 }
 
-/// Exponential backoff for HTTP retries.
+/// Exponential backoff for HTTP retries, with 25 % jitter so that a fleet does not retry in
+/// lock-step.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Retry {
     pub(super) initial: Duration,
@@ -60,9 +61,20 @@ pub(super) struct Retry {
 }
 
 impl Retry {
+    /// The backoff configuration of these retries.
+    pub(super) fn backoff(&self) -> ngtt_transport::BackoffConfig {
+        ngtt_transport::BackoffConfig {
+            initial: self.initial,
+            max: self.max,
+            reset_after: Duration::from_secs(30),
+            jitter: 0.25,
+            seed: None,
+        }
+    }
+
     /// Runs `attempt` until it succeeds or fails with something a retry cannot fix; waits
-    /// between attempts, doubling from `initial` to `max`. Stops early (with the last error)
-    /// when `cancel` fires.
+    /// between attempts, doubling from `initial` to `max`, each wait up to 25 % shorter at
+    /// random. Stops early (with the last error) when `cancel` fires.
     pub(super) async fn run<T, F, Fut>(
         &self,
         what: &str,
@@ -74,18 +86,18 @@ impl Retry {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, HttpError>>,
     {
-        let mut delay = self.initial;
+        let mut backoff = ngtt_transport::Backoff::new(self.backoff());
         loop {
             let result = attempt().await;
             health.record(&result);
             match result {
                 Err(e) if e.is_retryable() && !cancel.is_cancelled() => {
+                    let delay = backoff.next_delay();
                     tracing::debug!(error = %e, ?delay, "{what} failed, retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = cancel.cancelled() => return Err(e),
                     }
-                    delay = (delay * 2).min(self.max);
                 }
                 other => return other,
             }
