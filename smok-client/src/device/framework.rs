@@ -17,6 +17,9 @@ use crate::store::{Pending, Store, StoredSample};
 /// The state key under which the last sensor list is cached.
 pub(crate) const SENSORS_KEY: &str = "sensors";
 
+/// The state key under which the server's last list of the device's pathpoints is cached.
+pub(crate) const PATHPOINTS_KEY: &str = "pathpoints";
+
 /// A handler of `sysctl` orders (see [`SmokDeviceBuilder::on_sysctl`](super::SmokDeviceBuilder::on_sysctl)).
 pub type SysctlHook = Arc<dyn Fn(SysctlOrder) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
 
@@ -117,6 +120,22 @@ impl Framework {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "the store's last values cannot be read"),
+        }
+        match self.store.get_state(PATHPOINTS_KEY) {
+            Ok(Some(bytes)) => {
+                match serde_json::from_slice::<Vec<smok_http::PathpointRegistration>>(&bytes) {
+                    Ok(list) => {
+                        for reg in list {
+                            if let Err(e) = self.registry.learn(&reg.path, reg.storage_level) {
+                                tracing::warn!(error = %e, "a cached pathpoint cannot be used");
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "the cached pathpoint list cannot be read: ignored"),
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "the cached pathpoint list cannot be read"),
         }
         match self.store.get_state(SENSORS_KEY) {
             Ok(Some(bytes)) => match serde_json::from_slice::<Vec<SensorDefinition>>(&bytes) {

@@ -20,7 +20,7 @@ use ngtt_transport::{Backoff, BackoffConfig, SplitMix64, Transport};
 use smok_http::{HttpClient, HttpError, Lenient};
 use tokio_util::sync::CancellationToken;
 
-use super::framework::{to_series, Framework, Readiness, SensorsFrom, SENSORS_KEY};
+use super::framework::{to_series, Framework, Readiness, SensorsFrom, PATHPOINTS_KEY, SENSORS_KEY};
 use super::http_side::HttpHealth;
 use super::schedule::Periodic;
 use crate::error::ClientError;
@@ -130,17 +130,29 @@ pub(crate) async fn register_pathpoints(ctx: SyncContext) {
                 Ok(answer) => {
                     backoff = Backoff::new(ctx.backoff);
                     ctx.fw.registry.registered(generation);
+                    let mut known = Vec::with_capacity(answer.len());
                     for entry in answer {
                         match entry {
                             Lenient::Valid(reg) => {
-                                if let Err(e) = ctx.fw.registry.learn(&reg.path, reg.storage_level) {
-                                    tracing::warn!(error = %e, "skipping a pathpoint the server listed");
+                                match ctx.fw.registry.learn(&reg.path, reg.storage_level) {
+                                    Ok(_) => known.push(reg),
+                                    Err(e) => {
+                                        tracing::warn!(error = %e, "skipping a pathpoint the server listed")
+                                    }
                                 }
                             }
                             Lenient::Invalid { raw, reason } => {
                                 tracing::warn!(entry = %raw, "skipping a malformed pathpoint the server listed: {reason}");
                             }
                         }
+                    }
+                    match serde_json::to_vec(&known) {
+                        Ok(bytes) => {
+                            if let Err(e) = ctx.fw.store.put_state(PATHPOINTS_KEY, &bytes) {
+                                tracing::warn!(error = %e, "the pathpoint list cannot be cached");
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "the pathpoint list cannot be encoded"),
                     }
                     continue; // new names from the answer: the union goes up at once
                 }
