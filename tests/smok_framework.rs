@@ -13,28 +13,12 @@ use ngtt_e2e::{init_logging, RunningServer, WAIT};
 use ngtt_proto::payload::{Advise, PathpointValue, ReadError, Sample};
 use ngtt_server::storage::sensors::Sensor as ServerSensor;
 use ngtt_server::storage::{RegisteredPathpoint, SeriesQuery, StorageLevel as ServerLevel};
-use ngtt_testkit::TestPki;
+use ngtt_testkit::{both_modes, TestPki};
 use serde_json::json;
 use smok_client::pathpoint::{Pathpoint, PathpointIo};
 use smok_client::sensor::SensorValue;
 use smok_client::{SensorsFrom, SmokDevice, StorageLevel};
 use tokio::time::timeout;
-
-macro_rules! both_modes {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::Mode;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn ngtt() {
-                super::$name(Mode::Ngtt).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn http() {
-                super::$name(Mode::Http).await
-            }
-        }
-    )*};
-}
 
 both_modes!(
     orders_run_against_the_registry,

@@ -4,8 +4,10 @@
 //! * [`CountingRelay`]: a TCP relay on `127.0.0.1:0` that counts the bytes of each direction
 //!   (what "bytes on the wire" means in the benchmarks) and can sever its connections;
 //! * [`TestPki`]: a throw-away CA with server and device certificates, in memory and on disk.
+//! * [`both_modes!`]: one async scenario, one test per device mode (NGTT and HTTP).
 #![deny(missing_docs)]
 
+mod modes;
 mod pki;
 mod proxy;
 mod relay;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use ngtt_transport::{Backoff, BackoffConfig, SplitMix64, Transport};
 use smok_http::{HttpClient, HttpError, Lenient};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::framework::{to_series, Framework, Readiness, SensorsFrom, PATHPOINTS_KEY, SENSORS_KEY};
@@ -25,6 +26,7 @@ use super::http_side::HttpHealth;
 use super::schedule::Periodic;
 use crate::error::ClientError;
 use crate::log_layer::BufferedSink;
+use crate::store::{Pending, StoreResult};
 
 /// Most samples in one upload.
 const SAMPLE_BATCH: usize = 5_000;
@@ -61,25 +63,40 @@ impl SyncContext {
     }
 }
 
+/// The next non-empty batch of a store queue and its last id: waits for `added` while the
+/// queue is empty, backs off while the store fails. `None` once cancelled.
+async fn next_batch<T>(
+    ctx: &SyncContext,
+    backoff: &mut Backoff,
+    added: &Notify,
+    read: impl Fn() -> StoreResult<Vec<Pending<T>>>,
+) -> Option<(Vec<Pending<T>>, u64)> {
+    loop {
+        match read() {
+            Ok(batch) => match batch.last().map(|p| p.id) {
+                Some(last) => return Some((batch, last)),
+                None => tokio::select! {
+                    _ = added.notified() => {}
+                    _ = ctx.cancel.cancelled() => return None,
+                },
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "the store cannot be read: nothing uploaded");
+                if !ctx.sleep(backoff.next_delay()).await {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 /// Uploads queued samples until cancelled.
 pub(crate) async fn upload_samples(ctx: SyncContext) {
     let mut backoff = Backoff::new(ctx.backoff);
     loop {
-        let batch = match ctx.fw.store.pending_samples(SAMPLE_BATCH) {
-            Ok(batch) => batch,
-            Err(e) => {
-                tracing::error!(error = %e, "the store cannot be read: samples not uploaded");
-                if !ctx.sleep(backoff.next_delay()).await {
-                    return;
-                }
-                continue;
-            }
-        };
-        let Some(last) = batch.last().map(|p| p.id) else {
-            tokio::select! {
-                _ = ctx.fw.samples_added.notified() => continue,
-                _ = ctx.cancel.cancelled() => return,
-            }
+        let read = || ctx.fw.store.pending_samples(SAMPLE_BATCH);
+        let Some((batch, last)) = next_batch(&ctx, &mut backoff, &ctx.fw.samples_added, read).await else {
+            return;
         };
         let series = to_series(&batch);
         let result: Result<(), ClientError> = match &ctx.ngtt {
@@ -243,21 +260,9 @@ pub(crate) async fn sync_sensors(ctx: SyncContext) {
 pub(crate) async fn upload_sensor_writes(ctx: SyncContext) {
     let mut backoff = Backoff::new(ctx.backoff);
     loop {
-        let batch = match ctx.fw.store.pending_sensor_writes(WRITE_BATCH) {
-            Ok(batch) => batch,
-            Err(e) => {
-                tracing::error!(error = %e, "the store cannot be read: sensor writes not uploaded");
-                if !ctx.sleep(backoff.next_delay()).await {
-                    return;
-                }
-                continue;
-            }
-        };
-        let Some(last) = batch.last().map(|p| p.id) else {
-            tokio::select! {
-                _ = ctx.fw.writes_added.notified() => continue,
-                _ = ctx.cancel.cancelled() => return,
-            }
+        let read = || ctx.fw.store.pending_sensor_writes(WRITE_BATCH);
+        let Some((batch, last)) = next_batch(&ctx, &mut backoff, &ctx.fw.writes_added, read).await else {
+            return;
         };
         let records: Vec<_> = batch.into_iter().map(|p| p.item).collect();
         let result = ctx.http.send_sensor_writes(&records).await;
