@@ -8,15 +8,22 @@
 //! Exit statuses: 0 success, 1 bad input (or an I/O error), 2 usage error (clap's default).
 //! Only the command's output goes to stdout; diagnostics go to stderr as `ngtt: <message>`.
 
+mod admin_json;
 mod demo;
 mod device_cmd;
+mod device_info_cmd;
 mod error;
+mod event_cmd;
 mod frame_cmd;
+mod instrumentation_cmd;
 mod io;
 mod minijson_cmd;
 mod order_cmd;
 mod pki_cmd;
+mod predicate_cmd;
 mod runtime;
+mod sensor_cmd;
+mod sensor_write_cmd;
 mod serve_cmd;
 
 use std::io::{BufWriter, Write};
@@ -86,6 +93,30 @@ enum Command {
     /// Connect to a server as a device: print orders, upload data and logs read from stdin.
     Device(DeviceArgs),
 
+    /// A device's information (verbose name, facets, culture context, slave devices).
+    #[command(name = "device-info", subcommand, after_help = device_info_cmd::EXAMPLES)]
+    DeviceInfo(device_info_cmd::DeviceInfoCommand),
+
+    /// A device's sensors.
+    #[command(subcommand, after_help = sensor_cmd::EXAMPLES)]
+    Sensor(sensor_cmd::SensorCommand),
+
+    /// The sensor write log devices upload.
+    #[command(name = "sensor-write", subcommand, after_help = sensor_write_cmd::EXAMPLES)]
+    SensorWrite(sensor_write_cmd::SensorWriteCommand),
+
+    /// A device's predicates, with silencing.
+    #[command(subcommand, after_help = predicate_cmd::EXAMPLES)]
+    Predicate(predicate_cmd::PredicateCommand),
+
+    /// The events (alarms) devices reported: list and close them.
+    #[command(subcommand, after_help = event_cmd::EXAMPLES)]
+    Event(event_cmd::EventCommand),
+
+    /// A slave device's link state and instrumentation.
+    #[command(subcommand, after_help = instrumentation_cmd::EXAMPLES)]
+    Instrumentation(instrumentation_cmd::InstrumentationCommand),
+
     /// Run the whole system on loopback, NGTT against HTTP polling, and print what it cost.
     #[command(after_help = demo::EXAMPLES)]
     Demo(demo::DemoArgs),
@@ -109,6 +140,12 @@ fn run(command: &Command) -> Result<(), CliError> {
         Command::Serve(args) => serve_cmd::run(args, &mut output),
         Command::Order(cmd) => order_cmd::run(cmd, &mut input, &mut output),
         Command::Device(_) => Ok(()), // run above, before the locks
+        Command::DeviceInfo(cmd) => device_info_cmd::run(cmd, &mut input, &mut output),
+        Command::Sensor(cmd) => sensor_cmd::run(cmd, &mut input, &mut output),
+        Command::SensorWrite(cmd) => sensor_write_cmd::run(cmd, &mut output),
+        Command::Predicate(cmd) => predicate_cmd::run(cmd, &mut input, &mut output),
+        Command::Event(cmd) => event_cmd::run(cmd, &mut output),
+        Command::Instrumentation(cmd) => instrumentation_cmd::run(cmd, &mut output),
         Command::Demo(args) => demo::run(args, &mut output),
     };
     // Flush even after an error, so that the output produced before it is kept.

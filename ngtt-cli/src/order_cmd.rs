@@ -27,10 +27,10 @@ and the server's reason on stderr."#;
 pub struct AdminArgs {
     /// Base URL of the server's admin API.
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:2406")]
-    admin: String,
+    pub(crate) admin: String,
     /// Bearer token [env: NGTT_ADMIN_TOKEN].
     #[arg(long = "admin-token", value_name = "TOKEN")]
-    admin_token: Option<String>,
+    pub(crate) admin_token: Option<String>,
 }
 
 /// The order's sections, given inline or in a file.
@@ -90,7 +90,7 @@ pub enum OrderCommand {
 }
 
 /// `base` + path segments, each percent-encoded.
-fn endpoint(base: &str, segments: &[&str]) -> Result<Url, CliError> {
+pub(crate) fn endpoint(base: &str, segments: &[&str]) -> Result<Url, CliError> {
     let mut url =
         Url::parse(base).map_err(|e| CliError::Admin(format!("invalid admin URL {base:?}: {e}")))?;
     url.path_segments_mut()
@@ -101,7 +101,12 @@ fn endpoint(base: &str, segments: &[&str]) -> Result<Url, CliError> {
 }
 
 /// Sends one request; returns the JSON answer of a 2xx, else the server's reason as an error.
-async fn call(admin: &AdminArgs, method: Method, url: Url, body: Option<Vec<u8>>) -> Result<Value, CliError> {
+pub(crate) async fn call(
+    admin: &AdminArgs,
+    method: Method,
+    url: Url,
+    body: Option<Vec<u8>>,
+) -> Result<Value, CliError> {
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
@@ -153,7 +158,7 @@ fn read_body(body: &OrderBody, input: &mut dyn Read) -> Result<Vec<u8>, CliError
     }
 }
 
-fn line(out: &mut dyn Write, text: &str) -> Result<(), CliError> {
+pub(crate) fn line(out: &mut dyn Write, text: &str) -> Result<(), CliError> {
     writeln!(out, "{text}").map_err(CliError::write)
 }
 

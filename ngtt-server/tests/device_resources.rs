@@ -549,6 +549,16 @@ async fn sensor_writes_are_logged_once() {
         .minijson(Method::PUT, "/v1/device/sensor/write_log", &record)
         .await;
     assert_eq!(not_list.status, 400);
+    let big = vec![b' '; (16 << 20) + 1];
+    let oversized = dev
+        .call(
+            Method::PUT,
+            "/v1/device/sensor/write_log",
+            Some(("application/json", big)),
+            &[],
+        )
+        .await;
+    assert_eq!(oversized.status, 413, "{:?}", oversized.body);
 
     let (status, log) = admin(&server, Method::GET, "/v1/devices/dev1/sensor-writes", None).await;
     assert_eq!(status, 200);

@@ -44,7 +44,7 @@ pub struct SlaveDevice {
 }
 
 /// What `GET /v1/device` serves besides the device id.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct DeviceInfo {
     /// Human-readable name; the device id when never set.
     pub verbose_name: Option<String>,
@@ -54,17 +54,6 @@ pub struct DeviceInfo {
     pub culture_context: CultureContext,
     /// Its slave devices, in the order given.
     pub slave_devices: Vec<SlaveDevice>,
-}
-
-impl Default for DeviceInfo {
-    fn default() -> Self {
-        DeviceInfo {
-            verbose_name: None,
-            facets: Vec::new(),
-            culture_context: CultureContext::default(),
-            slave_devices: Vec::new(),
-        }
-    }
 }
 
 /// A slave device's link state and instrumentation (`/v1/device/instrumentation/{slave}`).

@@ -54,6 +54,10 @@ pub enum StorageError {
     #[error("corrupt data: {0}")]
     Corrupt(String),
 
+    /// A record given to the storage that it refuses (e.g. device settings of the wrong shape).
+    #[error("invalid: {0}")]
+    Invalid(String),
+
     /// The blocking task running a storage call failed (panicked or was cancelled).
     #[error("storage task failed: {0}")]
     Task(String),
@@ -77,6 +81,21 @@ pub trait Storage: Send + Sync + 'static {
     /// Replaces a device's information (creating the device if needed). Slave devices that
     /// stay keep their instrumentation; the others are removed with theirs.
     fn set_device_info(&self, device_id: &str, info: &DeviceInfo) -> Result<(), StorageError>;
+
+    /// The device information as the JSON document `GET /v1/device` serves (the form the
+    /// earlier release's settings took).
+    fn device_settings(&self, device_id: &str) -> Result<Option<serde_json::Value>, StorageError> {
+        Ok(Some(self.device_info(device_id)?.document(device_id)))
+    }
+
+    /// Replaces the device information with a JSON object of its fields (`verbose_name`,
+    /// `facets`, `culture_context`, `slave_devices`; the others take their defaults), checked
+    /// as the admin API checks it.
+    fn set_device_settings(&self, device_id: &str, settings: &serde_json::Value) -> Result<(), StorageError> {
+        let mut info = DeviceInfo::default();
+        info.apply(device_id, settings).map_err(StorageError::Invalid)?;
+        self.set_device_info(device_id, &info)
+    }
 
     /// Queues an order: `sections` is the ORDER payload, one MiniJSON document (a list of
     /// sections). Returns its id; ids grow in queue order.
