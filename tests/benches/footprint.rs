@@ -33,6 +33,7 @@ const POLL_SECS: &str = "5";
 struct Usage {
     ticks: u64,
     rss_kib: u64,
+    anon_kib: u64,
     hwm_kib: u64,
 }
 
@@ -54,6 +55,7 @@ fn usage(pid: u32) -> Usage {
     Usage {
         ticks,
         rss_kib: kib("VmRSS:"),
+        anon_kib: kib("RssAnon:"),
         hwm_kib: kib("VmHWM:"),
     }
 }
@@ -188,33 +190,39 @@ async fn main() {
             .map_or(0, |o| o.len())
     };
 
+    let tick = 60.0 / hz / window.as_secs_f64(); // one clock tick, as CPU seconds a minute
     println!(
         "device with {PATHPOINTS} pathpoints and {SENSORS} sensors, polling every {POLL_SECS} s; windows of {} s",
         window.as_secs()
     );
     println!(
-        "{:<16} {:>12} {:>12} {:>12} {:>12} {:>10}",
-        "", "idle CPU/min", "idle RSS", "load CPU/min", "load RSS", "peak RSS"
+        "{:<14} {:>13} {:>10} {:>13} {:>10} {:>12} {:>10}",
+        "", "idle CPU/min", "idle RSS", "load CPU/min", "load RSS", "of it anon", "peak RSS"
     );
     for (i, (id, _)) in children.iter().enumerate() {
         println!(
-            "{:<16} {:>10.3} s {:>8} KiB {:>10.3} s {:>8} KiB {:>6} KiB   ({} orders not yet fetched)",
+            "{:<14} {:>11.3} s {:>6} KiB {:>11.3} s {:>6} KiB {:>8} KiB {:>6} KiB  ({} orders not fetched yet)",
             id,
             per_minute(start[i], idle[i]),
             idle[i].rss_kib,
             per_minute(idle[i], loaded[i]),
             loaded[i].rss_kib,
+            loaded[i].anon_kib,
             loaded[i].hwm_kib,
             orders_left(id)
         );
     }
-    let ratio = |a: f64, b: f64| if a > 0.0 { b / a } else { f64::INFINITY };
+    // CPU is counted in clock ticks: a figure under one tick is taken as one, so the CPU
+    // ratios are lower bounds.
+    let cpu_ratio = |rust: f64, python: f64| python / rust.max(tick);
     println!(
-        "Python / Rust: idle CPU {:.0}x, idle RSS {:.0}x, load CPU {:.0}x, load RSS {:.0}x",
-        ratio(per_minute(start[0], idle[0]), per_minute(start[1], idle[1])),
-        ratio(idle[0].rss_kib as f64, idle[1].rss_kib as f64),
-        ratio(per_minute(idle[0], loaded[0]), per_minute(idle[1], loaded[1])),
-        ratio(loaded[0].rss_kib as f64, loaded[1].rss_kib as f64),
+        "Python / Rust: idle CPU >= {:.0}x, load CPU >= {:.0}x, RSS {:.1}x idle and {:.1}x under load, anonymous memory {:.1}x",
+        cpu_ratio(per_minute(start[0], idle[0]), per_minute(start[1], idle[1])),
+        cpu_ratio(per_minute(idle[0], loaded[0]), per_minute(idle[1], loaded[1])),
+        idle[1].rss_kib as f64 / idle[0].rss_kib.max(1) as f64,
+        loaded[1].rss_kib as f64 / loaded[0].rss_kib.max(1) as f64,
+        loaded[1].anon_kib as f64 / loaded[0].anon_kib.max(1) as f64,
     );
+    println!("(CPU in clock ticks of 1/{hz} s: one tick is {tick:.3} s a minute in these windows)");
     handle.shutdown();
 }
