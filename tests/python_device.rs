@@ -68,6 +68,22 @@ async fn published_client_boots_and_uses_the_device_resources() {
     )
     .await;
 
+    admin(
+        &serve,
+        Method::PUT,
+        "/v1/devices/py-dev/predicates/p2",
+        Some(json!({"statistic": "unknown.to.the.device", "silencing": [
+            {"start": {"day": 1, "hour": 8, "minute": 0}, "stop": {"day": 5, "hour": 16, "minute": 30}}]})),
+    )
+    .await;
+    admin(
+        &serve,
+        Method::PUT,
+        "/v1/devices/py-dev/predicates/p3",
+        Some(json!({"statistic": "test.raise_then_close", "online": false})),
+    )
+    .await;
+
     let (cert, key) = pki.device_files("py-dev");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/device_resources.py");
     let base = serve.base_url();
@@ -106,6 +122,12 @@ async fn published_client_boots_and_uses_the_device_resources() {
                {"fqts": "name", "path": "u2~u3", "type": "std.Unicode"}])
     );
     assert_eq!(step(&lines, "pathpoints")["paths"], json!(["W1", "u2", "u3"]));
+
+    // Offline predicates are not instantiated; silencing periods arrive as the client's own.
+    let predicates = step(&lines, "predicates");
+    assert_eq!(predicates["ids"], json!(["p1", "p2"]));
+    assert_eq!(predicates["silencing"]["p2"], json!([[[1, 8, 0], [5, 16, 30]]]));
+    assert_eq!(predicates["silencing"]["p1"], json!([]));
 
     // The predicate's event reached the server, with the server's uuid, and was closed there.
     let uuid = step(&lines, "opened")["uuid"].as_str().expect("uuid").to_owned();

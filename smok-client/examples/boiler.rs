@@ -14,8 +14,8 @@
 //! ngtt pki init --dir pki && ngtt pki device --dir pki --id 1
 //! ngtt serve --pki pki --listen 127.0.0.1:2405 --http-listen 127.0.0.1:8443
 //! # a sensor for the device (admin API):
-//! curl -X PUT http://127.0.0.1:2406/v1/devices/1/sensors/boiler%20temperature \
-//!      -H 'content-type: application/json' -d '{"path": "W1", "type": "std.Number10"}'
+//! ngtt sensor set --admin http://127.0.0.1:2406 --device 1 --fqts 'boiler temperature' \
+//!      --path W1 --type std.Number10
 //! cargo run -p smok-client --example boiler -- --pki pki --id 1 \
 //!      --http https://127.0.0.1:8443 --ngtt 127.0.0.1:2405 --store boiler.db
 //! # an order: set 55.0 °C and read it back

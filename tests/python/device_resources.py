@@ -54,6 +54,11 @@ emit({"event": "sensors", "sensors": sorted(({"fqts": s.fqts, "path": s.path, "t
 getter.sync_pathpoints()
 emit({"event": "pathpoints", "paths": sorted(device.pathpoints.keys())})
 
+# Predicates as the client holds them: offline ones are not instantiated; silencing arrives.
+emit({"event": "predicates", "ids": sorted(device.predicates),
+      "silencing": {pid: [[list(p.start.to_tuple()), list(p.stop.to_tuple())] for p in pred.silencing]
+                    for pid, pred in device.predicates.items()}})
+
 # The predicate: the communicator ticks it after its first sync and sends the event it opens.
 wait_for("the predicate's statistic", lambda: isinstance(device.predicates.get("p1"), RaiseThenClose))
 if RaiseThenClose.ticks == 0:

@@ -65,13 +65,14 @@ async fn write(
     let given = json_body(body)?;
     let (dev, key) = (device.clone(), pid.clone());
     let existing = state.db.call(move |s| s.predicate(&dev, &key)).await?;
+    let is_new = existing.is_none();
     let mut predicate = match (existing, patch) {
         (Some(p), true) => p,
         (None, true) => return Err(ApiError::not_found(format!("no predicate {pid:?}"))),
         (_, false) => Predicate::new(&pid).map_err(ApiError::bad_request)?,
     };
     predicate.apply(&given).map_err(ApiError::bad_request)?;
-    if !patch {
+    if is_new {
         let dev = device.clone();
         let count = state.db.call(move |s| s.list_predicates(&dev)).await?.len();
         if count >= MAX_PREDICATES {

@@ -105,6 +105,13 @@ pub(super) async fn put_one(
     }
     map.insert("fqts".into(), json!(fqts));
     let sensor = Sensor::from_json(&given).map_err(ApiError::bad_request)?;
+    let dev = device.clone();
+    let existing = state.db.call(move |s| s.list_sensors(&dev)).await?;
+    if existing.len() >= MAX_SENSORS && !existing.iter().any(|s| s.fqts == sensor.fqts) {
+        return Err(ApiError::bad_request(format!(
+            "a device has at most {MAX_SENSORS} sensors"
+        )));
+    }
     let (dev, one) = (device.clone(), sensor.clone());
     let created = state.db.call(move |s| s.put_sensors(&dev, &[one], false)).await? == 1;
     tracing::info!(device, fqts = sensor.fqts, created, "sensor stored");

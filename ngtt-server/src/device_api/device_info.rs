@@ -11,6 +11,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::auth::Device;
+use super::logged;
 use super::wire::{decode_body, Fault, Format};
 use super::DeviceApiState;
 use crate::storage::device_info::{ident, Instrumentation, InstrumentationPatch};
@@ -22,12 +23,13 @@ pub(super) const MAX_INSTRUMENTATION_BODY: usize = 256 << 10;
 
 /// `GET /v1/device`: the device information, every field present (defaults when unset).
 pub(super) async fn device(State(state): State<AppState>, format: Format, Device(id): Device) -> Response {
+    let device_name = id.device_id.clone();
     let result = async {
         let device = id.device_id.clone();
         let info = state.db.call(move |s| s.device_info(&device)).await?;
         Ok(info.document(&id.device_id))
     };
-    format.answer(result.await)
+    logged::answer(format, &device_name, "GET /v1/device", result.await)
 }
 
 fn slave_id(path: Result<Path<String>, PathRejection>) -> Result<String, Fault> {
@@ -55,13 +57,19 @@ pub(super) async fn get_instrumentation(
     Device(id): Device,
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let device_name = id.device_id.clone();
     let result = async {
         let slave = slave_id(path)?;
         let (device, key) = (id.device_id.clone(), slave.clone());
         let found = state.db.call(move |s| s.instrumentation(&device, &key)).await?;
         found.map(answer).ok_or_else(|| no_slave(&id.device_id, &slave))
     };
-    format.answer(result.await)
+    logged::answer(
+        format,
+        &device_name,
+        "GET /v1/device/instrumentation",
+        result.await,
+    )
 }
 
 /// `PATCH /v1/device/instrumentation/{slave_id}`: `{"linkstate": text}` and/or
@@ -74,6 +82,7 @@ pub(super) async fn patch_instrumentation(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let device_name = id.device_id.clone();
     let result = async {
         let slave = slave_id(path)?;
         let given: Value = decode_body(&headers, body)?;
@@ -87,5 +96,10 @@ pub(super) async fn patch_instrumentation(
         tracing::info!(device = id.device_id, slave, "slave instrumentation patched");
         Ok(answer(stored))
     };
-    format.answer(result.await)
+    logged::answer(
+        format,
+        &device_name,
+        "PATCH /v1/device/instrumentation",
+        result.await,
+    )
 }

@@ -21,6 +21,7 @@
 mod auth;
 mod device_info;
 mod handlers;
+mod logged;
 mod predicates;
 mod sensors;
 mod serve;

@@ -246,6 +246,12 @@ fn slaves(master: &str, value: &Value) -> Result<Vec<SlaveDevice>, String> {
             false,
         )?;
         ident(&id, &format!("slave_devices[{i}].device_id"))?;
+        if id.contains(['?', '#', '%', '\\']) {
+            // The client puts the id into its URL as it is: these would cut or garble the path.
+            return Err(format!(
+                "slave_devices[{i}].device_id {id:?} must not contain ?, #, % or \\"
+            ));
+        }
         if out.iter().any(|s| s.device_id == id) {
             return Err(format!("slave_devices[{i}]: slave {id:?} is listed twice"));
         }
@@ -351,6 +357,10 @@ mod tests {
             (json!({"culture_context": {"language": "english"}}), "ISO 639-1"),
             (json!({"culture_context": {"timezone": "../etc"}}), "tz-database"),
             (json!({"slave_devices": [{"configuration": "x"}]}), "device_id"),
+            (
+                json!({"slave_devices": [{"device_id": "a?b"}]}),
+                "must not contain",
+            ),
             (
                 json!({"slave_devices": [{"device_id": "a"}, {"device_id": "a"}]}),
                 "twice",

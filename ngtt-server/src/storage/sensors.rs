@@ -106,6 +106,7 @@ fn check_sensor_type(t: &str) -> Result<(), String> {
     if !t[close + 1..].trim().is_empty() {
         return Err(format!("type {t:?} has text after its argument list"));
     }
+    let mut seen: Vec<&str> = Vec::new();
     for arg in t[open + 1..close]
         .split(',')
         .map(str::trim)
@@ -114,23 +115,41 @@ fn check_sensor_type(t: &str) -> Result<(), String> {
         let (key, value) = arg
             .split_once('=')
             .ok_or_else(|| format!("type argument {arg:?} is not key=number"))?;
-        if !["precision", "multiplier", "offset"].contains(&key.trim()) {
+        let key = key.trim();
+        if !["precision", "multiplier", "offset"].contains(&key) {
             return Err(format!(
-                "type argument {:?} is not one of precision, multiplier, offset",
-                key.trim()
+                "type argument {key:?} is not one of precision, multiplier, offset"
             ));
         }
+        if seen.contains(&key) {
+            // A repeated keyword is a SyntaxError in the client's eval: its thread would end.
+            return Err(format!("type argument {key} is given twice"));
+        }
+        seen.push(key);
         let number = value.trim();
-        let numeric = !number.is_empty()
-            && number
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
-            && number.parse::<f64>().is_ok_and(f64::is_finite);
-        if !numeric {
+        if !is_python_number(number) {
             return Err(format!("type argument {key}={number:?} is not a numeric literal"));
         }
     }
     Ok(())
+}
+
+/// A decimal number that Rust and Python read alike: optional sign, digits, optional fraction
+/// and exponent; an integer with a leading zero (`07`, a SyntaxError in Python 3) is refused.
+fn is_python_number(number: &str) -> bool {
+    let unsigned = number.strip_prefix(['+', '-']).unwrap_or(number);
+    let all_digits = !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit());
+    let leading_zero =
+        all_digits && unsigned.len() > 1 && unsigned.starts_with('0') && unsigned.bytes().any(|b| b != b'0');
+    !leading_zero
+        && unsigned
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_digit() || b == b'.')
+        && unsigned
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b".eE+-".contains(&b))
+        && number.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
 /// One record of the sensor write log.
@@ -234,6 +253,18 @@ mod tests {
             (
                 json!({"fqts": "a", "path": "W1", "type": "x(evil=1)"}),
                 "precision",
+            ),
+            (
+                json!({"fqts": "a", "path": "W1", "type": "x(precision=1, precision=2)"}),
+                "twice",
+            ),
+            (
+                json!({"fqts": "a", "path": "W1", "type": "x(offset=07)"}),
+                "numeric",
+            ),
+            (
+                json!({"fqts": "a", "path": "W1", "type": "x(offset=--1)"}),
+                "numeric",
             ),
             (
                 json!({"fqts": "a", "path": "W1", "type": "x(precision=1"}),

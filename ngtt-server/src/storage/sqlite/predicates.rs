@@ -1,9 +1,9 @@
 //! Predicates in SQLite (`predicates`).
 
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use serde_json::Value;
 
-use super::{now_ms, SqliteStorage};
+use super::{ensure_device, now_ms, SqliteStorage};
 use crate::storage::predicates::{Predicate, Silencing};
 use crate::storage::StorageError;
 
@@ -59,12 +59,14 @@ impl SqliteStorage {
     }
 
     pub(super) fn put_predicate_tx(&self, device_id: &str, p: &Predicate) -> Result<bool, StorageError> {
-        let conn = self.lock();
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        ensure_device(&tx, device_id)?;
         let silencing = Value::Array(p.silencing.iter().map(Silencing::to_json).collect());
-        let existed = conn
+        let existed = tx
             .prepare_cached("SELECT 1 FROM predicates WHERE device_id = ?1 AND predicate_id = ?2")?
             .exists(params![device_id, p.predicate_id])?;
-        conn.prepare_cached(
+        tx.prepare_cached(
             "INSERT INTO predicates (device_id, predicate_id, online, statistic, configuration, verbose_name,
                  group_name, silencing, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -84,6 +86,7 @@ impl SqliteStorage {
             silencing.to_string(),
             now_ms()
         ])?;
+        tx.commit()?;
         Ok(!existed)
     }
 

@@ -2,7 +2,7 @@
 
 use rusqlite::{params, TransactionBehavior};
 
-use super::{now_ms, SqliteStorage};
+use super::{ensure_device, now_ms, SqliteStorage};
 use crate::storage::sensors::Sensor;
 use crate::storage::StorageError;
 
@@ -30,6 +30,7 @@ impl SqliteStorage {
     ) -> Result<usize, StorageError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        ensure_device(&tx, device_id)?;
         if replace_all {
             tx.prepare_cached("DELETE FROM sensors WHERE device_id = ?1")?
                 .execute([device_id])?;
