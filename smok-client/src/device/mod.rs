@@ -73,6 +73,9 @@ struct Inner {
     sync: SyncContext,
 }
 
+/// How long `close` waits for a background task to stop before aborting it.
+const TASK_GRACE: Duration = Duration::from_millis(500);
+
 /// Where the log layer's records go: the NGTT transport, or the HTTP uploader's buffer.
 #[derive(Clone, Debug)]
 pub struct DeviceLogSink {
@@ -355,8 +358,12 @@ impl SmokDevice {
         }
         inner.cancel.cancel();
         let tasks = std::mem::take(&mut *inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
-        for task in tasks {
-            let _ = task.await;
+        // A task in the middle of a request sees the cancellation only when the request ends
+        // (up to the request timeout): it is aborted instead of waited for.
+        for mut task in tasks {
+            if tokio::time::timeout(TASK_GRACE, &mut task).await.is_err() {
+                task.abort();
+            }
         }
         inner.state_tx.send_replace(LinkState::Closed);
     }
