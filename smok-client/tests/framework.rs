@@ -236,3 +236,35 @@ async fn program_values_intervals_and_orders() {
     ));
     device.close(Duration::from_millis(100)).await;
 }
+
+#[tokio::test]
+async fn close_does_not_wait_for_a_server_that_never_answers() {
+    // Accepts connections and never answers: the sensor sync hangs in its request.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accept = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let pki = TestPki::new();
+    let cert = pki.device("silent");
+    let (device, _orders) = SmokDevice::builder(cert.cert_pem, cert.key_pem)
+        .http_base_url(format!("http://{addr}"))
+        .http_auth(AuthMode::ProxyHeader)
+        .fetch_orders(false)
+        .build()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        device.readiness().sensors,
+        SensorsFrom::Pending,
+        "the request hangs"
+    );
+    // The request timeout is 30 s; close() must not wait for it.
+    tokio::time::timeout(Duration::from_secs(5), device.close(Duration::from_millis(100)))
+        .await
+        .expect("close returns without waiting for the hanging request");
+    accept.abort();
+}
