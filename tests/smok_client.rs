@@ -15,7 +15,7 @@ use ngtt_server::OrderState;
 use ngtt_testkit::smok::{
     any_port, device_builder, next_order, start_server, ten_samples, until_link, Mode, T0,
 };
-use ngtt_testkit::TestPki;
+use ngtt_testkit::{both_modes, TestPki};
 use ngtt_testkit::{cli, init_logging, read_order, WAIT};
 use serde_json::{json, Value};
 use smok_client::executor::{Answered, Executor, HandlerResult, OrderHandler, Verdict};
@@ -23,23 +23,6 @@ use smok_client::orders::{MessageOrder, PathpointValue, ReadOrder, WriteOrder};
 use smok_client::{PathpointRegistration, SmokDevice, StorageLevel};
 use tokio::time::{sleep, timeout};
 use tracing_subscriber::prelude::*;
-
-/// Runs a scenario once per mode: `name::ngtt` and `name::http`.
-macro_rules! both_modes {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::Mode;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn ngtt() {
-                super::$name(Mode::Ngtt).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn http() {
-                super::$name(Mode::Http).await
-            }
-        }
-    )*};
-}
 
 both_modes!(
     orders_are_executed_and_acknowledged,

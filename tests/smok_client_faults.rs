@@ -54,6 +54,7 @@ async fn refused_upload_over_http_is_not_retried() {
         .http_base_url(fake.url())
         .http_auth(AuthMode::ProxyHeader)
         .fetch_orders(false)
+        .sync_sensors(false) // the script answers requests in turn, whatever their route
         .build()
         .unwrap();
     let err = device
@@ -113,6 +114,7 @@ async fn server_errors_over_http_are_retried_with_backoff() {
         .http_auth(AuthMode::ProxyHeader)
         .http_retry(Duration::from_millis(10), Duration::from_millis(50))
         .fetch_orders(false)
+        .sync_sensors(false) // the script answers requests in turn, whatever their route
         .build()
         .unwrap();
     // Requests that are not uploads are not retried: the caller sees the 5xx.

@@ -15,6 +15,7 @@
 //! * The published Python client as a device against `ngtt serve`: [`python_device`].
 //! * [`pipelined_uploads`]: many uploads in flight at once on one transport.
 //! * [`smok_client_installed`]: whether the published Python client can be run.
+//! * [`both_modes!`]: one async scenario, one test per device mode (NGTT and HTTP).
 #![deny(missing_docs)]
 
 pub mod baob;
@@ -22,6 +23,7 @@ pub mod cli;
 mod device;
 pub mod fakes;
 mod http_device;
+mod modes;
 mod pki;
 mod proxy;
 mod python;

@@ -1,8 +1,12 @@
 //! [`ClientError`]: the one error type of `smok-client`.
 
+use ngtt_proto::payload::ReadError;
 use ngtt_proto::ProtoError;
 use ngtt_transport::TransportError;
 use smok_http::HttpError;
+
+use crate::pathpoint::PathError;
+use crate::store::StoreError;
 
 /// Result alias using the crate's [`ClientError`].
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
@@ -33,6 +37,48 @@ pub enum ClientError {
     /// certificate's environment).
     #[error("configuration: {0}")]
     Config(String),
+
+    /// The device's store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+
+    /// A pathpoint name that cannot be used (no type letter, a reparse expression that does not
+    /// parse...).
+    #[error(transparent)]
+    Path(#[from] PathError),
+
+    /// The device has no way to read or write this pathpoint (not registered, and no provider
+    /// made it).
+    #[error("pathpoint {0:?} is not handled by this device")]
+    NoSuchPathpoint(String),
+
+    /// Reading or writing a pathpoint failed, after every attempt its advise level allows.
+    #[error("{operation} of {path:?} failed: {}", error.as_str())]
+    Operation {
+        /// `read` or `write`.
+        operation: &'static str,
+        /// The pathpoint.
+        path: String,
+        /// Why.
+        error: ReadError,
+    },
+
+    /// A value cannot be computed: a pathpoint without a value yet, an expression that fails.
+    #[error("no value: {0}")]
+    NoValue(String),
+
+    /// No sensor has this tag set.
+    #[error("no sensor {0:?}")]
+    NoSuchSensor(String),
+
+    /// A sensor cannot convert this value.
+    #[error("sensor {fqts:?}: {reason}")]
+    Sensor {
+        /// The sensor's tag set.
+        fqts: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ClientError {
@@ -42,7 +88,7 @@ impl ClientError {
         match self {
             ClientError::Transport(e) => e.is_no_link(),
             ClientError::Http(e) => e.is_no_link(),
-            ClientError::Proto(_) | ClientError::Config(_) => false,
+            _ => false,
         }
     }
 
@@ -54,7 +100,7 @@ impl ClientError {
             ClientError::Proto(_) => true,
             ClientError::Transport(e) => e.is_refused(),
             ClientError::Http(e) => e.is_clients_fault(),
-            ClientError::Config(_) => false,
+            _ => false,
         }
     }
 

@@ -113,6 +113,14 @@
 //! * [`log_layer`] — a `tracing` layer turning the application's events into log records
 //!   (NGTT.md §6) for a [`log_layer::LogSink`]: the NGTT transport, or a bounded queue an HTTP
 //!   uploader drains.
+//! * The device framework: [`pathpoint`] — the registry of the device's pathpoints with their
+//!   async I/O ([`pathpoint::PathpointIo`]), read and written by orders through
+//!   [`DeviceHandler`] ([`SmokDevice::spawn_order_executor`]), their values uploaded by the
+//!   device; [`reparse`] — `r…` pathpoints, expressions parsed and evaluated by the crate (never
+//!   an `eval`); [`sensor`] — sensors synced from the server, and the sensor write log;
+//!   [`store`] — what survives a restart (SQLite or memory); [`SmokDevice::ready`] — what the
+//!   device knows once its first sensor sync has ended. `examples/boiler.rs` is a complete
+//!   program; `docs/client.md` has a porting table from the Python client.
 //! * [`clock`] — the wall-clock source both read, replaceable in tests.
 //! * [`ClientError`] — the crate's one error type.
 //!
@@ -156,10 +164,15 @@ mod error;
 pub mod executor;
 pub mod log_layer;
 pub mod orders;
+pub mod pathpoint;
+pub mod reparse;
+pub mod sensor;
+pub mod store;
 
 pub use device::{
-    DeviceLogSink, DeviceOrder, DeviceOrders, LinkState, SmokDevice, SmokDeviceBuilder, Via,
-    DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL,
+    schedule, DeviceHandler, DeviceLogSink, DeviceOrder, DeviceOrders, LinkState, Readiness, SensorsFrom,
+    SmokDevice, SmokDeviceBuilder, SysctlHook, Via, DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL,
+    DEFAULT_SENSOR_SYNC,
 };
 pub use error::{ClientError, Result};
 pub use ngtt_proto::payload::{Level, LogRecord, PathpointSeries, PathpointValue, ReadError, Sample};

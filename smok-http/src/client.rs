@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::{AuthMode, HttpConfig};
 use crate::error::HttpError;
+use crate::sensors::{list_or_empty, Lenient, SensorDefinition, SensorWriteRecord};
 use crate::types::{DeviceInfo, PathpointRegistration};
 use crate::{tls, wire};
 
@@ -184,6 +185,52 @@ impl HttpClient {
     pub async fn send_logs(&self, logs: &[LogRecord]) -> Result<(), HttpError> {
         let body = wire::encode(logs)?;
         self.exchange(Method::PUT, &["v1", "device", "device_logs"], Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// A list answer decoded one entry at a time: an empty body or `null` is an empty list, an
+    /// entry that does not decode is kept as [`Lenient::Invalid`], anything but a list is a
+    /// [`HttpError::Decode`].
+    async fn lenient_list<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<Vec<u8>>,
+    ) -> Result<Vec<Lenient<T>>, HttpError> {
+        let (content_type, answer) = self.exchange(method, segments, body).await?;
+        let value = if answer.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            Some(wire::decode::<serde_json::Value>(&content_type, &answer)?)
+        };
+        list_or_empty(value).map_err(HttpError::Decode)
+    }
+
+    /// `PUT /v1/device/pathpoints`, with the answer decoded entry by entry: a malformed entry
+    /// of the server's list is returned as [`Lenient::Invalid`] instead of failing the call.
+    pub async fn register_pathpoints_lenient(
+        &self,
+        pathpoints: &[PathpointRegistration],
+    ) -> Result<Vec<Lenient<PathpointRegistration>>, HttpError> {
+        let body = wire::encode(pathpoints)?;
+        self.lenient_list(Method::PUT, &["v1", "device", "pathpoints"], Some(body))
+            .await
+    }
+
+    /// `GET /v1/device/sensors`: the device's sensors, the full list each time (an empty
+    /// answer means none). Each entry is decoded on its own ([`Lenient`]).
+    pub async fn sensors(&self) -> Result<Vec<Lenient<SensorDefinition>>, HttpError> {
+        self.lenient_list(Method::GET, &["v1", "device", "sensors"], None)
+            .await
+    }
+
+    /// `PUT /v1/device/sensor/write_log`: uploads sensor write records. A 4xx means they are
+    /// refused for good. Re-sending after no link is safe where the server de-duplicates on
+    /// (`timestamp`, `fqts`).
+    pub async fn send_sensor_writes(&self, records: &[SensorWriteRecord]) -> Result<(), HttpError> {
+        let body = wire::encode(records)?;
+        self.exchange(Method::PUT, &["v1", "device", "sensor", "write_log"], Some(body))
             .await
             .map(drop)
     }

@@ -44,6 +44,7 @@
 mod client;
 mod config;
 mod error;
+mod sensors;
 mod tls;
 mod types;
 mod wire;
@@ -51,4 +52,5 @@ mod wire;
 pub use client::{header_form, HttpClient, CERT_HEADER};
 pub use config::{AuthMode, HttpConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 pub use error::HttpError;
+pub use sensors::{Lenient, SensorDefinition, SensorWriteRecord};
 pub use types::{CultureContext, DeviceInfo, PathpointRegistration, SlaveDevice, StorageLevel};

@@ -1,55 +1,60 @@
-//! The demo's devices: `smok-client` devices running a real order executor, each recording when
-//! its orders arrived.
+//! The demo's devices: `smok-client` devices on its framework — their `W…` pathpoints made on
+//! demand by a provider, orders executed against them by the framework's executor, read values
+//! uploaded by the framework — each recording when its orders arrived.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use smok_client::executor::{Executor, HandlerResult, OrderHandler};
-use smok_client::orders::{PathpointValue, ReadOrder, WriteOrder};
-use smok_client::{DeviceOrders, SmokDevice};
+use smok_client::orders::{Advise, PathpointValue};
+use smok_client::pathpoint::{Pathpoint, PathpointIo, PathpointProvider};
+use smok_client::{DeviceOrders, ReadError, SmokDevice};
 use tokio::task::JoinHandle;
 
 /// When each device saw each order: (device id, order uuid) → arrival.
 pub type Arrivals = Arc<Mutex<HashMap<(String, String), Instant>>>;
 
-/// A device program: reads and writes succeed at once; the path of a read tells which of the
-/// demo's orders arrived.
-struct DemoHandler {
+/// A device's pathpoints: reads and writes succeed at once; the path of a read tells which of
+/// the demo's orders arrived.
+#[derive(Clone)]
+struct DemoPathpoints {
     device_id: String,
     arrivals: Arrivals,
 }
 
-impl OrderHandler for DemoHandler {
-    async fn read(&self, order: &ReadOrder) -> HandlerResult {
-        let key = (self.device_id.clone(), order.path.clone());
+impl PathpointIo for DemoPathpoints {
+    async fn read(&self, path: &str, _advise: Advise) -> Result<PathpointValue, ReadError> {
+        let key = (self.device_id.clone(), path.to_owned());
         self.arrivals
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(key)
             .or_insert_with(Instant::now);
-        Ok(())
+        Ok(PathpointValue::Int(1))
     }
 
-    async fn write(&self, _order: &WriteOrder, _value: PathpointValue) -> HandlerResult {
+    async fn write(&self, _path: &str, _value: PathpointValue, _advise: Advise) -> Result<(), ReadError> {
         Ok(())
     }
 }
 
-/// Runs `device`'s orders until its order stream ends.
-pub fn run(device: SmokDevice, mut orders: DeviceOrders, arrivals: Arrivals) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let executor = Executor::new(DemoHandler {
-            device_id: device.identity().device_id.clone(),
-            arrivals,
-        });
-        while let Some(order) = orders.recv().await {
-            let done = executor.execute(order).await;
-            if let Err(e) = done.answered {
-                tracing::warn!(error = %e, "answering an order failed (it will be delivered again)");
-            }
-        }
-    })
+impl PathpointProvider for DemoPathpoints {
+    fn provide(&self, path: &str) -> Option<Pathpoint> {
+        path.starts_with('W').then(|| Pathpoint::new(path, self.clone()))
+    }
+}
+
+/// The provider of `device_id`'s pathpoints, recording arrivals in `arrivals`.
+pub fn pathpoints(device_id: &str, arrivals: Arrivals) -> impl PathpointProvider {
+    DemoPathpoints {
+        device_id: device_id.to_owned(),
+        arrivals,
+    }
+}
+
+/// Runs `device`'s orders through the framework until its order stream ends.
+pub fn run(device: &SmokDevice, orders: DeviceOrders) -> JoinHandle<()> {
+    device.spawn_order_executor(orders)
 }
 
 /// Waits until every device's link is up, or `timeout` passes.

@@ -59,6 +59,8 @@ const DEFAULT_PING: Duration = Duration::from_secs(30);
 const DEFAULT_POLL: Duration = Duration::from_secs(60);
 const UPLOADS_PER_DEVICE: usize = 3;
 const LOGS_PER_DEVICE: usize = 5;
+/// The path of the demo's explicit uploads (the orders' reads upload their own values).
+const UPLOAD_PATH: &str = "W1r4002";
 
 /// Runs the demo; `Ok(())` only when every order arrived and every upload was confirmed.
 pub fn run(args: &DemoArgs, out: &mut impl Write) -> Result<(), CliError> {
@@ -130,7 +132,9 @@ async fn demo(args: &DemoArgs, out: &mut impl Write) -> Result<bool, CliError> {
         for (kind, side) in [("ngtt", &mut ngtt), ("http", &mut http)] {
             let id = format!("{kind}-{i}");
             let cert = pki.issue_device(&id, Environment::LocalDevelopment)?;
-            let mut builder = SmokDevice::builder(cert.cert_pem, cert.key_pem).ca_pem(ca.cert_pem());
+            let mut builder = SmokDevice::builder(cert.cert_pem, cert.key_pem)
+                .ca_pem(ca.cert_pem())
+                .pathpoint_provider(fleet::pathpoints(&id, arrivals.clone()));
             builder = if kind == "ngtt" {
                 builder
                     .use_ngtt(true)
@@ -147,7 +151,7 @@ async fn demo(args: &DemoArgs, out: &mut impl Write) -> Result<bool, CliError> {
                     .poll_interval(poll)
             };
             let (device, orders) = builder.build()?;
-            runners.push(fleet::run(device.clone(), orders, arrivals.clone()));
+            runners.push(fleet::run(&device, orders));
             side.devices.push(device);
         }
     }
@@ -352,7 +356,7 @@ async fn upload_all(handle: &ServerHandle, side: &mut Side) -> Result<(), CliErr
         let uploads = (0..UPLOADS_PER_DEVICE as u64).map(|u| {
             let samples =
                 (0..5).map(move |k| Sample::value(1_700_000_000_000 + u * 1000 + k, (u * 10 + k) as i64));
-            device.sync_pathpoints(vec![PathpointSeries::new("W1r4002", samples)])
+            device.sync_pathpoints(vec![PathpointSeries::new(UPLOAD_PATH, samples)])
         });
         let results = futures::future::join_all(uploads).await;
         confirmed += results.iter().filter(|r| r.is_ok()).count();
@@ -389,9 +393,13 @@ async fn upload_all(handle: &ServerHandle, side: &mut Side) -> Result<(), CliErr
     }
     side.measured.logs = (stored, LOGS_PER_DEVICE * side.devices.len());
     for device in &side.devices {
+        let query = SeriesQuery {
+            path: Some(UPLOAD_PATH.into()),
+            ..SeriesQuery::default()
+        };
         let series = handle
             .storage()
-            .read_series(&device.identity().device_id, &SeriesQuery::default())?;
+            .read_series(&device.identity().device_id, &query)?;
         let samples: usize = series.iter().map(|s| s.values.len()).sum();
         if samples != UPLOADS_PER_DEVICE * 5 {
             side.measured.uploads.0 = side.measured.uploads.0.min(samples / 5);

@@ -3,11 +3,22 @@
 
 use std::time::Duration;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use ngtt_proto::DeviceIdentity;
 use ngtt_transport::{BackoffConfig, Timings, DEFAULT_LOG_BUFFER};
 use smok_http::AuthMode;
 
+use super::framework::SysctlHook;
 use crate::error::{ClientError, Result};
+use crate::executor::HandlerResult;
+use crate::orders::SysctlOrder;
+use crate::pathpoint::{Attempts, PathpointProvider};
+use crate::store::Store;
+
+/// The default interval between two sensor syncs.
+pub const DEFAULT_SENSOR_SYNC: Duration = Duration::from_secs(300);
 
 /// The default interval between two order polls over HTTP.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(60);
@@ -38,6 +49,14 @@ pub struct SmokDeviceBuilder {
     pub(super) retry: (Duration, Duration),
     pub(super) ngtt_timings: Option<Timings>,
     pub(super) ngtt_backoff: Option<BackoffConfig>,
+    pub(super) store: Option<Arc<dyn Store>>,
+    pub(super) store_path: Option<PathBuf>,
+    pub(super) provider: Option<Arc<dyn PathpointProvider>>,
+    pub(super) attempts: Attempts,
+    pub(super) sensor_interval: Duration,
+    pub(super) upload_timeout: Duration,
+    pub(super) sysctl: Option<SysctlHook>,
+    pub(super) sync_sensors: bool,
 }
 
 impl std::fmt::Debug for SmokDeviceBuilder {
@@ -47,6 +66,10 @@ impl std::fmt::Debug for SmokDeviceBuilder {
             .field("ngtt_server", &self.ngtt_server)
             .field("http_base_url", &self.http_base_url)
             .field("poll_interval", &self.poll_interval)
+            .field("store", &self.store)
+            .field("store_path", &self.store_path)
+            .field("attempts", &self.attempts)
+            .field("sensor_interval", &self.sensor_interval)
             .finish_non_exhaustive()
     }
 }
@@ -70,7 +93,74 @@ impl SmokDeviceBuilder {
             retry: (Duration::from_secs(1), Duration::from_secs(60)),
             ngtt_timings: None,
             ngtt_backoff: None,
+            store: None,
+            store_path: None,
+            provider: None,
+            attempts: Attempts::default(),
+            sensor_interval: DEFAULT_SENSOR_SYNC,
+            upload_timeout: Duration::from_secs(60),
+            sysctl: None,
+            sync_sensors: true,
         }
+    }
+
+    /// Whether sensors are synced from the server (default true). A device that does not use
+    /// sensors can turn the sync off: [`SmokDevice::ready`](super::SmokDevice::ready) then says
+    /// [`SensorsFrom::Disabled`](super::SensorsFrom::Disabled) at once.
+    pub fn sync_sensors(mut self, on: bool) -> Self {
+        self.sync_sensors = on;
+        self
+    }
+
+    /// Keeps what the device has not uploaded yet (samples, logs, sensor writes) and what it
+    /// learnt from the server in an SQLite file at `path` (created if needed), so that a restart
+    /// resumes with it. Without this or [`store`](Self::store), an in-memory store is used.
+    pub fn store_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.store_path = Some(path.into());
+        self
+    }
+
+    /// Uses `store` (e.g. a [`crate::store::SqliteStore`] opened with other limits, or a
+    /// [`crate::store::MemoryStore`]).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Makes pathpoints the device is asked about but has not registered (by orders, sensors,
+    /// the server's list): the Python client's `provide_unknown_pathpoint`.
+    pub fn pathpoint_provider(mut self, provider: impl PathpointProvider) -> Self {
+        self.provider = Some(Arc::new(provider));
+        self
+    }
+
+    /// How often reads and writes are attempted, by advise level (default [`Attempts::default`]).
+    pub fn attempts(mut self, attempts: Attempts) -> Self {
+        self.attempts = attempts;
+        self
+    }
+
+    /// How often sensors are synced from the server (default 300 s, counted from the client's
+    /// start, the first sync at once).
+    pub fn sensor_sync_interval(mut self, every: Duration) -> Self {
+        self.sensor_interval = every;
+        self
+    }
+
+    /// How long an upload of pathpoint data may take before it is retried (default 60 s).
+    pub fn upload_timeout(mut self, timeout: Duration) -> Self {
+        self.upload_timeout = timeout;
+        self
+    }
+
+    /// What the framework's order handler does with `sysctl` orders (default: unsupported).
+    pub fn on_sysctl<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(SysctlOrder) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.sysctl = Some(Arc::new(move |order| Box::pin(hook(order))));
+        self
     }
 
     /// The CA certificates (PEM) the device trusts for the server, over NGTT and HTTPS.

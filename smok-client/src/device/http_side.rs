@@ -12,7 +12,6 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken as CancelToken;
 
 use super::state::LinkState;
-use crate::log_layer::BufferedSink;
 
 /// Records the outcome of one request in the link state (HTTP mode only).
 #[derive(Clone, Debug)]
@@ -53,7 +52,8 @@ impl HttpHealth {
     }
 }
 
-/// Exponential backoff for HTTP retries.
+/// Exponential backoff for HTTP retries, with 25 % jitter so that a fleet does not retry in
+/// lock-step.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Retry {
     pub(super) initial: Duration,
@@ -61,9 +61,20 @@ pub(super) struct Retry {
 }
 
 impl Retry {
+    /// The backoff configuration of these retries.
+    pub(super) fn backoff(&self) -> ngtt_transport::BackoffConfig {
+        ngtt_transport::BackoffConfig {
+            initial: self.initial,
+            max: self.max,
+            reset_after: Duration::from_secs(30),
+            jitter: 0.25,
+            seed: None,
+        }
+    }
+
     /// Runs `attempt` until it succeeds or fails with something a retry cannot fix; waits
-    /// between attempts, doubling from `initial` to `max`. Stops early (with the last error)
-    /// when `cancel` fires.
+    /// between attempts, doubling from `initial` to `max`, each wait up to 25 % shorter at
+    /// random. Stops early (with the last error) when `cancel` fires.
     pub(super) async fn run<T, F, Fut>(
         &self,
         what: &str,
@@ -75,18 +86,18 @@ impl Retry {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, HttpError>>,
     {
-        let mut delay = self.initial;
+        let mut backoff = ngtt_transport::Backoff::new(self.backoff());
         loop {
             let result = attempt().await;
             health.record(&result);
             match result {
                 Err(e) if e.is_retryable() && !cancel.is_cancelled() => {
+                    let delay = backoff.next_delay();
                     tracing::debug!(error = %e, ?delay, "{what} failed, retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = cancel.cancelled() => return Err(e),
                     }
-                    delay = (delay * 2).min(self.max);
                 }
                 other => return other,
             }
@@ -117,56 +128,6 @@ pub(super) async fn poll_orders(
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = cancel.cancelled() => return,
-        }
-    }
-}
-
-/// At most this many bytes of log records go in one request.
-const LOG_BATCH_BYTES: usize = 256 * 1024;
-
-/// Uploads what the log buffer collects: one batch at a time, retried with backoff while the
-/// server cannot be reached, dropped (with a warning) when the server refuses it.
-pub(super) async fn upload_logs(
-    http: Arc<HttpClient>,
-    sink: BufferedSink,
-    retry: Retry,
-    health: HttpHealth,
-    cancel: CancelToken,
-) {
-    loop {
-        tokio::select! {
-            _ = sink.wait_for_records() => {}
-            _ = cancel.cancelled() => return,
-        }
-        flush_logs(&http, &sink, &retry, &health, &cancel).await;
-    }
-}
-
-/// Sends everything buffered now; gives up on a batch only when it is refused or `cancel` fires.
-pub(super) async fn flush_logs(
-    http: &HttpClient,
-    sink: &BufferedSink,
-    retry: &Retry,
-    health: &HttpHealth,
-    cancel: &CancelToken,
-) -> bool {
-    loop {
-        let batch = sink.drain_bytes(LOG_BATCH_BYTES);
-        if batch.is_empty() {
-            return true;
-        }
-        match retry
-            .run("log upload", health, cancel, || http.send_logs(&batch))
-            .await
-        {
-            Ok(()) => {}
-            Err(e) if e.is_clients_fault() => {
-                tracing::warn!(error = %e, records = batch.len(), "the server refused log records: dropped");
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, records = batch.len(), "log records not sent before closing");
-                return false;
-            }
         }
     }
 }

@@ -9,9 +9,15 @@
 //! would give up the acknowledgement guarantee.
 
 mod builder;
+mod framework;
+mod handler;
 mod http_side;
 mod order;
+mod pathpoints;
+pub mod schedule;
+mod sensors;
 mod state;
+mod sync;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,13 +31,21 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-pub use builder::{SmokDeviceBuilder, DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL};
+pub use builder::{SmokDeviceBuilder, DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL, DEFAULT_SENSOR_SYNC};
+pub use framework::{Readiness, SensorsFrom, SysctlHook};
+pub use handler::DeviceHandler;
 pub use order::{DeviceOrder, DeviceOrders, Via};
 pub use state::LinkState;
 
 use crate::error::{ClientError, Result};
+use crate::executor::{ExecutionReport, Executor};
 use crate::log_layer::{BufferedSink, LogSink, SmokLogLayer};
+use crate::orders::Section;
+use crate::pathpoint::Registry;
+use crate::store::{MemoryStore, SqliteStore, Store};
+use framework::Framework;
 use http_side::{HttpHealth, Retry};
+use sync::SyncContext;
 
 /// A device connected to its SMOK server.
 ///
@@ -55,7 +69,12 @@ struct Inner {
     state_tx: watch::Sender<LinkState>,
     cancel: CancellationToken,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    fw: Arc<Framework>,
+    sync: SyncContext,
 }
+
+/// How long `close` waits for a background task to stop before aborting it.
+const TASK_GRACE: Duration = Duration::from_millis(500);
 
 /// Where the log layer's records go: the NGTT transport, or the HTTP uploader's buffer.
 #[derive(Clone, Debug)]
@@ -143,9 +162,49 @@ impl SmokDevice {
             (None, orders, health)
         };
         let logs = BufferedSink::new(b.log_buffer);
+        let store: Arc<dyn Store> = match (&b.store, &b.store_path) {
+            (Some(store), _) => store.clone(),
+            (None, Some(path)) => Arc::new(SqliteStore::open(path)?),
+            (None, None) => Arc::new(MemoryStore::new()),
+        };
+        let fw = Arc::new(Framework::new(
+            Registry::new(b.provider.clone()),
+            store,
+            b.attempts,
+            b.sysctl.clone(),
+        ));
+        let sync = SyncContext {
+            http: http.clone(),
+            ngtt: ngtt.clone(),
+            fw: fw.clone(),
+            health: health.clone(),
+            cancel: cancel.clone(),
+            backoff: retry.backoff(),
+            sensor_interval: b.sensor_interval,
+            upload_timeout: b.upload_timeout,
+            started: std::time::Instant::now(),
+        };
+        tasks.push(tokio::spawn(
+            sync::upload_samples(sync.clone()).instrument(span.clone()),
+        ));
+        tasks.push(tokio::spawn(
+            sync::register_pathpoints(sync.clone()).instrument(span.clone()),
+        ));
+        if b.sync_sensors {
+            tasks.push(tokio::spawn(
+                sync::sync_sensors(sync.clone()).instrument(span.clone()),
+            ));
+        } else {
+            fw.readiness.send_modify(|r| {
+                r.sensors = SensorsFrom::Disabled;
+                r.sensor_count = fw.sensors().len();
+            });
+        }
+        tasks.push(tokio::spawn(
+            sync::upload_sensor_writes(sync.clone()).instrument(span.clone()),
+        ));
         if ngtt.is_none() {
-            let upload =
-                http_side::upload_logs(http.clone(), logs.clone(), retry, health.clone(), cancel.clone());
+            let upload = sync::upload_logs(sync.clone(), logs.clone());
             tasks.push(tokio::spawn(upload.instrument(span)));
         }
         let inner = Inner {
@@ -158,6 +217,8 @@ impl SmokDevice {
             state_tx,
             cancel,
             tasks: std::sync::Mutex::new(tasks),
+            fw,
+            sync,
         };
         Ok((
             SmokDevice {
@@ -274,7 +335,8 @@ impl SmokDevice {
     }
 
     /// Stops: flushes what it can within `timeout` (logs, and over NGTT pending answers), then
-    /// closes the link. Uploads still unanswered fail.
+    /// closes the link. Uploads still unanswered fail; what the store keeps (samples, sensor
+    /// writes, HTTP-mode logs) waits for the next run.
     pub async fn close(&self, timeout: Duration) {
         let inner = &self.inner;
         match &inner.ngtt {
@@ -282,26 +344,64 @@ impl SmokDevice {
                 transport.close(timeout).await;
             }
             None => {
-                let flush_cancel = CancellationToken::new();
-                let flush = http_side::flush_logs(
-                    &inner.http,
-                    &inner.logs,
-                    &inner.retry,
-                    &inner.health,
-                    &flush_cancel,
-                );
-                if tokio::time::timeout(timeout, flush).await.is_err() {
-                    flush_cancel.cancel();
-                    tracing::warn!(device = %inner.identity.device_id, "closing with log records not sent");
+                let flush = async {
+                    sync::stash_logs(&inner.fw, &inner.logs);
+                    sync::upload_stored_logs(&inner.sync).await
+                };
+                match tokio::time::timeout(timeout, flush).await {
+                    Ok(Ok(())) => {}
+                    _ => {
+                        tracing::warn!(device = %inner.identity.device_id, "closing with log records not sent (kept in the store)")
+                    }
                 }
             }
         }
         inner.cancel.cancel();
         let tasks = std::mem::take(&mut *inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
-        for task in tasks {
-            let _ = task.await;
+        // A task in the middle of a request sees the cancellation only when the request ends
+        // (up to the request timeout): it is aborted instead of waited for.
+        for mut task in tasks {
+            if tokio::time::timeout(TASK_GRACE, &mut task).await.is_err() {
+                task.abort();
+            }
         }
         inner.state_tx.send_replace(LinkState::Closed);
+    }
+}
+
+impl SmokDevice {
+    pub(crate) fn fw(&self) -> &Framework {
+        &self.inner.fw
+    }
+
+    /// The framework's order handler: reads and writes executed against this device's
+    /// pathpoints (see [`DeviceHandler`]).
+    pub fn order_handler(&self) -> DeviceHandler {
+        DeviceHandler::new(self.clone())
+    }
+
+    /// Runs `sections` now through [`SmokDevice::order_handler`] (the Python client's
+    /// `execute`), without answering anything.
+    pub async fn execute(&self, sections: &[Section]) -> ExecutionReport {
+        Executor::new(self.order_handler()).run(sections).await
+    }
+
+    /// Executes every order of `orders` through [`SmokDevice::order_handler`] and answers it,
+    /// one order after another, until the stream ends (the device is closed).
+    pub fn spawn_order_executor(&self, mut orders: DeviceOrders) -> JoinHandle<()> {
+        let executor = Executor::new(self.order_handler());
+        let span = tracing::info_span!("smok", device = %self.inner.identity.device_id);
+        tokio::spawn(
+            async move {
+                while let Some(order) = orders.recv().await {
+                    let done = executor.execute(order).await;
+                    if let Err(e) = done.answered {
+                        tracing::warn!(error = %e, "answering an order failed (NGTT delivers it again)");
+                    }
+                }
+            }
+            .instrument(span),
+        )
     }
 }
 
