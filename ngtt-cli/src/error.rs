@@ -129,6 +129,10 @@ pub enum CliError {
     /// The demo could not run, or something it checks went wrong (`ngtt demo`).
     #[error("demo: {0}")]
     Demo(String),
+
+    /// A benchmark could not run (`ngtt bench`).
+    #[error("bench: {0}")]
+    Bench(String),
 }
 
 /// `" at byte N"` when the MiniJSON error knows its offset, else nothing.

@@ -11,6 +11,7 @@
 mod admin_json;
 mod archive_cmd;
 mod baob_cmd;
+mod bench;
 mod demo;
 mod device_cmd;
 mod device_info_cmd;
@@ -146,6 +147,10 @@ enum Command {
     /// Run the whole system on loopback, NGTT against HTTP polling, and print what it cost.
     #[command(after_help = demo::EXAMPLES)]
     Demo(demo::DemoArgs),
+
+    /// Load generators: `ngtt bench fleet` runs N simulated devices against a server.
+    #[command(subcommand, after_help = bench::EXAMPLES)]
+    Bench(bench::BenchCommand),
 }
 
 /// Runs `command` on the process's stdin, stdout and stderr.
@@ -153,6 +158,10 @@ fn run(command: &Command) -> Result<(), CliError> {
     // `device` reads stdin and writes stdout from async tasks: it must run without the locks.
     if let Command::Device(args) = command {
         return device_cmd::run(args);
+    }
+    // `bench fleet-worker` reads its commands from stdin in an async task.
+    if let Command::Bench(cmd) = command {
+        return bench::run(cmd);
     }
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
@@ -178,6 +187,7 @@ fn run(command: &Command) -> Result<(), CliError> {
         Command::Event(cmd) => event_cmd::run(cmd, &mut output),
         Command::Instrumentation(cmd) => instrumentation_cmd::run(cmd, &mut output),
         Command::Demo(args) => demo::run(args, &mut output),
+        Command::Bench(_) => Ok(()), // run above, before the locks
     };
     // Flush even after an error, so that the output produced before it is kept.
     let flushed = output.flush().map_err(CliError::write);

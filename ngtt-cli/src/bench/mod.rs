@@ -1,0 +1,124 @@
+//! `ngtt bench`: load generators. `ngtt bench fleet` runs N simulated devices (each with its own
+//! certificate, spread over worker processes) against a server and reports what a fleet costs
+//! it; `--mqtt` measures the same idle fleet against a Mosquitto broker of its own.
+
+mod admin;
+mod broker;
+mod device;
+mod phases;
+mod proc;
+mod report;
+mod server;
+mod wire;
+mod worker;
+mod workers;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::error::CliError;
+
+/// Examples shown by `ngtt bench --help`.
+pub const EXAMPLES: &str = "\
+Examples:
+  ngtt bench fleet --devices 1000                     # starts its own ngtt serve on loopback
+  ngtt bench fleet --devices 19900 --json             # spread over worker processes
+  ngtt bench fleet --devices 5000 --mqtt              # and the same idle fleet against Mosquitto
+  ngtt bench fleet --devices 1000 --pki pki --server 127.0.0.1:2405 \\
+      --admin http://127.0.0.1:2406 --pid $(pidof ngtt)   # a running server (no storm)
+
+The admin token comes from --admin-token or NGTT_ADMIN_TOKEN (a server the bench starts gets
+one of its own). Only loopback addresses are used.";
+
+/// Most devices one run may simulate.
+pub const MAX_DEVICES: usize = 100_000;
+
+/// `ngtt bench ...`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// N simulated devices against a server: connect rate, memory and CPU per connection,
+    /// order latency, fan-out, a reconnect storm; optionally against Mosquitto too.
+    #[command(after_help = EXAMPLES)]
+    Fleet(FleetArgs),
+
+    /// One worker process of `ngtt bench fleet` (started by it).
+    #[command(name = "fleet-worker", hide = true)]
+    FleetWorker(worker::WorkerArgs),
+}
+
+/// `ngtt bench fleet` options.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// Simulated devices (device ids `fleet-0`, `fleet-1`, ...).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=MAX_DEVICES as i64))]
+    devices: u32,
+    /// Devices per worker process (each process needs one file descriptor per device).
+    #[arg(long = "per-process", value_name = "N", default_value_t = workers::DEFAULT_PER_PROCESS)]
+    per_process: usize,
+    /// NGTT address of a running server (default: start `ngtt serve` on loopback).
+    #[arg(long, value_name = "ADDR", requires_all = ["admin", "pki"])]
+    server: Option<SocketAddr>,
+    /// Admin API of the running server.
+    #[arg(long, value_name = "URL", requires = "server")]
+    admin: Option<String>,
+    /// Process id of the running server, for its memory and CPU (`/proc/PID`).
+    #[arg(long, value_name = "PID", requires = "server")]
+    pid: Option<u32>,
+    /// PKI directory (made by `ngtt pki init`) whose CA the server trusts; the devices'
+    /// certificates are issued from it. Default: a new one in a temporary directory.
+    #[arg(long, value_name = "DIR")]
+    pki: Option<PathBuf>,
+    /// Admin API bearer token for a running server [env: NGTT_ADMIN_TOKEN].
+    #[arg(long = "admin-token", value_name = "TOKEN")]
+    admin_token: Option<String>,
+    /// Paced orders for the latency figure (one at a time).
+    #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    orders: u32,
+    /// Pace of those orders, per second.
+    #[arg(long, value_name = "PER_SEC", default_value_t = 100.0)]
+    rate: f64,
+    /// Seconds of idleness over which the server's CPU is measured.
+    #[arg(long = "idle-secs", value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    idle_secs: u64,
+    /// Skip the fan-out (one order to each device).
+    #[arg(long = "no-fanout")]
+    no_fanout: bool,
+    /// Skip the reconnect storm (always skipped against a running server).
+    #[arg(long = "no-storm")]
+    no_storm: bool,
+    /// Orders queued right before the server is killed (at most one per device).
+    #[arg(long = "storm-orders", value_name = "N", default_value_t = 1000)]
+    storm_orders: usize,
+    /// Also run the idle fleet against a Mosquitto broker of the bench's own (TLS, client
+    /// certificates, keepalive 30 s).
+    #[arg(long)]
+    mqtt: bool,
+    /// Seconds each phase may take before it is reported incomplete.
+    #[arg(long, value_name = "SECS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `ngtt bench ...` (without the process's stdin lock: the worker reads its commands
+/// from an async task).
+pub fn run(command: &BenchCommand) -> Result<(), CliError> {
+    match command {
+        BenchCommand::Fleet(args) => {
+            let runtime = crate::runtime::runtime(true)?;
+            let report = runtime.block_on(phases::run(args))?;
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            if args.json {
+                report.write_json(&mut out)?;
+            } else {
+                report.write_table(&mut out)?;
+            }
+            out.flush().map_err(CliError::write)
+        }
+        BenchCommand::FleetWorker(args) => worker::run(args),
+    }
+}

@@ -1,0 +1,172 @@
+//! The server under test: an `ngtt serve` child on loopback that the bench starts (and kills
+//! with SIGKILL and restarts for the reconnect storm), or a running one given by address.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::error::CliError;
+
+/// The environment variable through which the bench hands its own server's admin token.
+const TOKEN_ENV: &str = "NGTT_ADMIN_TOKEN";
+
+/// A server `ngtt serve` started by the bench.
+pub struct LocalServer {
+    child: Child,
+    pki: PathBuf,
+    db: PathBuf,
+    max_connections: usize,
+    token: String,
+    /// NGTT listen address.
+    pub listen: SocketAddr,
+    /// Admin API address.
+    pub admin: SocketAddr,
+}
+
+impl LocalServer {
+    /// Starts `ngtt serve` on free loopback ports with a database in `dir`, and waits until it
+    /// listens.
+    pub async fn start(
+        pki: &Path,
+        dir: &Path,
+        max_connections: usize,
+        token: String,
+    ) -> Result<LocalServer, CliError> {
+        let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let db = dir.join("fleet.db");
+        let (child, listen, admin) = spawn(pki, &db, any, any, max_connections, &token).await?;
+        Ok(LocalServer {
+            child,
+            pki: pki.to_owned(),
+            db,
+            max_connections,
+            token,
+            listen,
+            admin,
+        })
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// The admin API's bearer token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Kills the server with SIGKILL (no shutdown of any kind) and waits for it to be gone.
+    pub async fn kill9(&mut self) -> Result<(), CliError> {
+        self.child.start_kill().map_err(|source| CliError::Io {
+            context: "killing the server",
+            source,
+        })?;
+        let _ = self.child.wait().await;
+        Ok(())
+    }
+
+    /// Starts the server again on the same addresses and database.
+    pub async fn restart(&mut self) -> Result<(), CliError> {
+        // The listening socket may take a moment to be released after the kill.
+        let mut last = None;
+        for _ in 0..50 {
+            match spawn(
+                &self.pki,
+                &self.db,
+                self.listen,
+                self.admin,
+                self.max_connections,
+                &self.token,
+            )
+            .await
+            {
+                Ok((child, _, _)) => {
+                    self.child = child;
+                    return Ok(());
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(last.unwrap_or_else(|| CliError::Bench("the server did not restart".into())))
+    }
+
+    /// Stops the server with SIGKILL (its database is a temporary file).
+    pub async fn stop(mut self) {
+        let _ = self.kill9().await;
+    }
+}
+
+async fn spawn(
+    pki: &Path,
+    db: &Path,
+    listen: SocketAddr,
+    admin: SocketAddr,
+    max_connections: usize,
+    token: &str,
+) -> Result<(Child, SocketAddr, SocketAddr), CliError> {
+    let exe = std::env::current_exe().map_err(|source| CliError::Io {
+        context: "finding the ngtt executable",
+        source,
+    })?;
+    let mut child = Command::new(exe)
+        .arg("serve")
+        .arg("--pki")
+        .arg(pki)
+        .arg("--db")
+        .arg(db)
+        .args([
+            "--listen",
+            &listen.to_string(),
+            "--admin-listen",
+            &admin.to_string(),
+        ])
+        .args(["--no-http", "--max-connections", &max_connections.to_string()])
+        .env(TOKEN_ENV, token)
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| CliError::Io {
+            context: "starting ngtt serve",
+            source,
+        })?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut ngtt, mut admin_addr) = (None, None);
+    let read = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(addr) = line.strip_prefix("ngtt listening on ") {
+                ngtt = addr.trim().parse().ok();
+            } else if let Some(addr) = line.strip_prefix("ngtt admin listening on ") {
+                admin_addr = addr.trim().parse().ok();
+            }
+            if ngtt.is_some() && admin_addr.is_some() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(30), read).await;
+    match (ngtt, admin_addr) {
+        (Some(ngtt), Some(admin)) => {
+            // Keep reading stdout so that the server never blocks on a full pipe.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            Ok((child, ngtt, admin))
+        }
+        _ => {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            Err(CliError::Bench("ngtt serve did not start listening".into()))
+        }
+    }
+}

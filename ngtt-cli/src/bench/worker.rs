@@ -1,0 +1,150 @@
+//! `ngtt bench fleet-worker` (hidden): one process of simulated devices, driven by the
+//! orchestrator over stdin and reporting over stdout, one line per event:
+//!
+//! * out: `ready <ms>` (certificates issued), `u <idx>`, `d <idx>`, `o <idx> <seq> <ns>`, `p`
+//!   (a keepalive answered), `b <bytes out> <bytes in>`;
+//! * in: `go` (connect), `ping` (every device sends a keepalive now), `bytes`; end of input ends
+//!   the process.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+use ngtt_net::tls::{self, PemIdentity};
+use ngtt_pki::PkiDir;
+use ngtt_proto::Environment;
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use super::device::{self, Event, Protocol, Shared};
+use super::wire::Counters;
+use crate::error::CliError;
+
+/// `ngtt bench fleet-worker` options (set by the orchestrator).
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// PKI directory holding the CA that issues the devices' certificates.
+    #[arg(long, value_name = "DIR")]
+    pub pki: PathBuf,
+    /// Server (or MQTT broker) address.
+    #[arg(long, value_name = "ADDR")]
+    pub server: SocketAddr,
+    /// Index of the first device (device ids are `fleet-<index>`).
+    #[arg(long, value_name = "N")]
+    pub first: usize,
+    /// Number of devices.
+    #[arg(long, value_name = "N")]
+    pub count: usize,
+    /// Loopback source address to connect from.
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    pub source: IpAddr,
+    /// Speak MQTT instead of NGTT.
+    #[arg(long)]
+    pub mqtt: bool,
+    /// TLS handshakes in progress at once.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub handshakes: usize,
+}
+
+/// The device id of device `idx`.
+pub fn device_id(idx: usize) -> String {
+    format!("fleet-{idx}")
+}
+
+fn bench_error(what: &str, e: impl std::fmt::Display) -> CliError {
+    CliError::Bench(format!("{what}: {e}"))
+}
+
+/// Issues each device's certificate (a key of its own) and makes its TLS configuration.
+fn client_configs(args: &WorkerArgs) -> Result<Vec<Arc<rustls::ClientConfig>>, CliError> {
+    let pki = PkiDir::new(&args.pki);
+    let ca = pki.ca()?;
+    let ca_pem = pki.read(&pki.ca_cert())?;
+    (args.first..args.first + args.count)
+        .map(|idx| {
+            let device = ca.issue_device(&device_id(idx), Environment::LocalDevelopment)?;
+            let roots = tls::roots([ca_pem.as_str()], "CA").map_err(|e| bench_error("CA", e))?;
+            let identity = PemIdentity {
+                cert_pem: &device.cert_pem,
+                key_pem: &device.key_pem,
+                name: "device",
+            };
+            let config = tls::client_config(roots, Some(identity)).map_err(|e| bench_error("TLS", e))?;
+            Ok(Arc::new(config))
+        })
+        .collect()
+}
+
+/// Runs the worker until its stdin ends.
+pub fn run(args: &WorkerArgs) -> Result<(), CliError> {
+    let started = Instant::now();
+    let configs = client_configs(args)?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "ready {}", started.elapsed().as_millis()).map_err(CliError::write)?;
+    stdout.flush().map_err(CliError::write)?;
+    let runtime = crate::runtime::runtime(false)?;
+    runtime.block_on(drive(args, configs))
+}
+
+async fn drive(args: &WorkerArgs, configs: Vec<Arc<rustls::ClientConfig>>) -> Result<(), CliError> {
+    let (events, mut rx) = mpsc::unbounded_channel();
+    let (ping_tx, ping_now) = watch::channel(0u64);
+    let shared = Arc::new(Shared {
+        server: args.server,
+        source: args.source,
+        counters: Arc::new(Counters::default()),
+        handshakes: Semaphore::new(args.handshakes.max(1)),
+        events,
+        ping_now,
+    });
+    let protocol = if args.mqtt { Protocol::Mqtt } else { Protocol::Ngtt };
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut configs = Some(configs);
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    loop {
+        tokio::select! {
+            line = lines.next_line() => {
+                let Ok(Some(line)) = line else { break };
+                match line.trim() {
+                    "go" => {
+                        for (i, config) in configs.take().into_iter().flatten().enumerate() {
+                            tokio::spawn(device::run(shared.clone(), args.first + i, config, protocol));
+                        }
+                    }
+                    "ping" => {
+                        ping_tx.send_modify(|n| *n += 1);
+                    }
+                    "bytes" => {
+                        let c = &shared.counters;
+                        writeln!(out, "b {} {}", c.out.load(Ordering::Relaxed), c.inb.load(Ordering::Relaxed))
+                            .map_err(CliError::write)?;
+                    }
+                    _ => {}
+                }
+            }
+            Some(event) = rx.recv() => {
+                write_event(&mut out, &event)?;
+                // Drain what is already queued before flushing: one write for a burst.
+                while let Ok(event) = rx.try_recv() {
+                    write_event(&mut out, &event)?;
+                }
+            }
+        }
+        out.flush().map_err(CliError::write)?;
+    }
+    Ok(())
+}
+
+fn write_event(out: &mut dyn Write, event: &Event) -> Result<(), CliError> {
+    match event {
+        Event::Up(idx) => writeln!(out, "u {idx}"),
+        Event::Down(idx) => writeln!(out, "d {idx}"),
+        Event::Order(idx, seq, at) => writeln!(out, "o {idx} {seq} {at}"),
+        Event::Pong => writeln!(out, "p"),
+    }
+    .map_err(CliError::write)
+}
