@@ -18,7 +18,7 @@ fn pki(dir: &Path) {
 }
 
 /// Runs `ngtt serve ARGS` under `sh -c 'ULIMIT && exec ngtt ...'` until it has printed its
-/// three listening lines, stops it, and returns what it logged.
+/// three listening lines, stops it with SIGTERM, and returns what it logged.
 fn serve_and_log(dir: &Path, ulimit: &str, args: &[&str]) -> String {
     let script = format!("{ulimit} && exec \"$0\" \"$@\"");
     let mut child = Command::new("sh")
@@ -48,7 +48,14 @@ fn serve_and_log(dir: &Path, ulimit: &str, args: &[&str]) -> String {
             listening += 1;
         }
     }
-    let _ = child.kill();
+    // SIGTERM: a graceful stop, after which every line is logged.
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !sent {
+        let _ = child.kill();
+    }
     let _ = child.wait();
     let mut logged = String::new();
     child
@@ -87,7 +94,7 @@ fn the_soft_open_file_limit_is_raised_to_the_hard_one() {
     // Soft 300 (too few for 1 000 connections), hard 2 000 (enough): raised, no warning.
     let logged = serve_and_log(
         dir.path(),
-        "ulimit -Hn 2000 && ulimit -Sn 300",
+        "ulimit -Sn 300 && ulimit -Hn 2000",
         &[
             "--max-connections",
             "1000",

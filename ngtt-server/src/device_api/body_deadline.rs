@@ -30,8 +30,8 @@ impl BodyPace {
     /// the grace, plus `received / min_rate` seconds.
     pub(crate) fn deadline(&self, started: Instant, received: u64) -> Instant {
         let cap = Duration::from_secs(7 * 24 * 3600);
-        let earned = Duration::try_from_secs_f64(received as f64 / self.min_rate.max(1) as f64)
-            .unwrap_or(cap);
+        let earned =
+            Duration::try_from_secs_f64(received as f64 / self.min_rate.max(1) as f64).unwrap_or(cap);
         started + self.grace + earned.min(cap)
     }
 }
