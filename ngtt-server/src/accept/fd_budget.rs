@@ -59,6 +59,8 @@ pub(crate) fn raise_open_file_limit() -> Option<u64> {
     if limit.rlim_cur == libc::RLIM_INFINITY {
         return None;
     }
+    // `rlim_t` is u64 on Linux, narrower or signed on some other Unixes.
+    #[allow(clippy::unnecessary_cast)]
     Some(limit.rlim_cur as u64)
 }
 

@@ -83,7 +83,7 @@ impl<T> HandshakeSlots<T> {
 
     /// Handshakes in progress from `ip`'s source.
     #[cfg(test)]
-    pub(crate) fn from_source(&self, ip: IpAddr) -> usize {
+    pub(crate) fn pending_of(&self, ip: IpAddr) -> usize {
         self.by_source.get(&source_key(ip)).map_or(0, VecDeque::len)
     }
 
@@ -112,8 +112,8 @@ mod tests {
         assert_eq!(slots.begin(2, ip("10.0.0.1"), "b"), None);
         assert_eq!(slots.begin(3, ip("10.0.0.2"), "other"), None);
         assert_eq!(slots.begin(4, ip("10.0.0.1"), "c"), Some("a"));
-        assert_eq!(slots.from_source(ip("10.0.0.1")), 2);
-        assert_eq!(slots.from_source(ip("10.0.0.2")), 1);
+        assert_eq!(slots.pending_of(ip("10.0.0.1")), 2);
+        assert_eq!(slots.pending_of(ip("10.0.0.2")), 1);
         assert_eq!(slots.len(), 3);
     }
 
@@ -134,7 +134,7 @@ mod tests {
         slots.begin(5, ip("10.0.0.2"), "five");
         slots.begin(7, ip("10.0.0.1"), "seven");
         assert_eq!(slots.evict_oldest(), Some("five"));
-        assert_eq!(slots.from_source(ip("10.0.0.2")), 0);
+        assert_eq!(slots.pending_of(ip("10.0.0.2")), 0);
         assert_eq!(slots.evict_oldest(), Some("seven"));
         assert_eq!(slots.evict_oldest(), None);
         assert_eq!(slots.len(), 0);
