@@ -49,9 +49,10 @@ pub struct ServeArgs {
     /// Admin API listen address (a non-loopback address requires a token).
     #[arg(long = "admin-listen", value_name = "ADDR", default_value = "127.0.0.1:2406")]
     admin_listen: SocketAddr,
-    /// Device HTTP API listen address (HTTPS with device client certificates).
-    #[arg(long = "http-listen", value_name = "ADDR", default_value = "0.0.0.0:8443")]
-    http_listen: SocketAddr,
+    /// Device HTTP API listen address (HTTPS with device client certificates) [default:
+    /// 0.0.0.0:8443, or 127.0.0.1:8443 with --trust-proxy-header].
+    #[arg(long = "http-listen", value_name = "ADDR")]
+    http_listen: Option<SocketAddr>,
     /// Do not serve the device HTTP API.
     #[arg(long = "no-http", conflicts_with_all = ["trust_proxy_header", "http_plain"])]
     no_http: bool,
@@ -86,6 +87,62 @@ pub struct ServeArgs {
     /// the database, never held in memory whole).
     #[arg(long = "max-baob-len", value_name = "BYTES", default_value_t = ngtt_server::DEFAULT_MAX_BAOB_LEN)]
     max_baob_len: u64,
+    /// Seconds allowed for a TLS handshake (NGTT and device HTTP API; fractions allowed).
+    #[arg(long = "handshake-timeout", value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    handshake_timeout: Duration,
+    /// Connections still in the TLS handshake per source address (IPv4, or IPv6 /64); a new
+    /// one from a source at its limit takes the slot of that source's oldest handshake.
+    #[arg(long = "max-handshakes-per-source", value_name = "N", default_value_t = ngtt_server::DEFAULT_MAX_HANDSHAKES_PER_SOURCE)]
+    max_handshakes_per_source: usize,
+    /// Device HTTP API connections served at once; more are closed before the TLS handshake.
+    #[arg(long = "http-max-connections", value_name = "N", default_value_t = ngtt_server::DEFAULT_HTTP_MAX_CONNECTIONS)]
+    http_max_connections: usize,
+    /// Seconds a device HTTP API request body may take before a minimum rate applies
+    /// (--http-body-min-rate); a body that falls behind is cut with its connection.
+    #[arg(long = "http-body-timeout", value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    http_body_timeout: Duration,
+    /// Bytes per second a device HTTP API request body must average beyond --http-body-timeout.
+    #[arg(long = "http-body-min-rate", value_name = "BYTES", default_value_t = ngtt_server::DEFAULT_HTTP_BODY_MIN_RATE)]
+    http_body_min_rate: u64,
+    /// Listen queue length of every listener, sized for a reconnect storm (the kernel caps it
+    /// at net.core.somaxconn).
+    #[arg(long = "listen-backlog", value_name = "N", default_value_t = ngtt_server::DEFAULT_LISTEN_BACKLOG)]
+    listen_backlog: u32,
+    /// File descriptors kept aside for the admin API, storage and logs; the connection limits
+    /// are lowered (with a warning) to what the open-file limit minus this holds.
+    #[arg(long = "fd-reserve", value_name = "N", default_value_t = ngtt_server::DEFAULT_FD_RESERVE)]
+    fd_reserve: usize,
+    /// Takeovers of one device id per minute (a new connection replacing the live one)
+    /// before they are spaced out by --takeover-spacing.
+    #[arg(long = "takeovers-per-minute", value_name = "N", default_value_t = ngtt_server::DEFAULT_TAKEOVERS_PER_MINUTE)]
+    takeovers_per_minute: usize,
+    /// Seconds between two takeovers of one device id beyond --takeovers-per-minute.
+    #[arg(long = "takeover-spacing", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    takeover_spacing: Duration,
+}
+
+/// A positive number of seconds, fractions allowed, at most a day.
+fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero() && *d <= Duration::from_secs(86_400))
+        .ok_or_else(|| format!("{text:?}: must be more than 0 and at most 86400 seconds"))
+}
+
+/// Where the device HTTP API listens: the address given, else loopback when the proxy header
+/// is trusted (only the proxy on this host should reach it), else every interface.
+pub fn http_listen_addr(given: Option<SocketAddr>, trust_proxy_header: bool) -> SocketAddr {
+    given.unwrap_or_else(|| {
+        let ip = if trust_proxy_header {
+            std::net::Ipv4Addr::LOCALHOST
+        } else {
+            std::net::Ipv4Addr::UNSPECIFIED
+        };
+        SocketAddr::from((ip, ngtt_server::DEFAULT_HTTP_PORT))
+    })
 }
 
 /// `--fetch-grace`: a delay, or none.
@@ -153,7 +210,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.fetch_grace = args.fetch_grace.0;
     config.admin_listen = Some(args.admin_listen);
     config.admin_token = admin_token(&args.admin_token);
-    config.http_listen = (!args.no_http).then_some(args.http_listen);
+    config.http_listen = (!args.no_http).then(|| http_listen_addr(args.http_listen, args.trust_proxy_header));
     config.trust_proxy_header = args.trust_proxy_header;
     config.http_plain = args.http_plain;
     config.max_inflight_orders = args.max_inflight;
@@ -161,6 +218,15 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.max_frame_len = args.max_frame_len;
     config.max_baob_len = args.max_baob_len;
     config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
+    config.handshake_timeout = args.handshake_timeout;
+    config.max_handshakes_per_source = args.max_handshakes_per_source;
+    config.http_max_connections = args.http_max_connections;
+    config.http_body_timeout = args.http_body_timeout;
+    config.http_body_min_rate = args.http_body_min_rate;
+    config.listen_backlog = args.listen_backlog;
+    config.fd_reserve = args.fd_reserve;
+    config.takeovers_per_minute = args.takeovers_per_minute;
+    config.takeover_spacing = args.takeover_spacing;
     let runtime = crate::runtime::runtime(true)?;
     runtime.block_on(async {
         let signal = shutdown_signal()?;
@@ -178,4 +244,26 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
         server.run_until(signal).await?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusting_the_proxy_header_binds_loopback_unless_an_address_is_given() {
+        assert_eq!(http_listen_addr(None, true).to_string(), "127.0.0.1:8443");
+        assert_eq!(http_listen_addr(None, false).to_string(), "0.0.0.0:8443");
+        let given: SocketAddr = "0.0.0.0:9000".parse().unwrap();
+        assert_eq!(http_listen_addr(Some(given), true), given);
+    }
+
+    #[test]
+    fn seconds_must_be_positive_and_bounded() {
+        assert_eq!(parse_secs("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_secs("0").is_err());
+        assert!(parse_secs("-1").is_err());
+        assert!(parse_secs("1e9").is_err());
+        assert!(parse_secs("soon").is_err());
+    }
 }

@@ -130,7 +130,8 @@ pub struct ServerConfig {
     pub max_frame_len: usize,
     /// A connection that sent nothing for this long is closed (default 120 s).
     pub idle_timeout: Duration,
-    /// Time allowed for the TLS handshake (default 10 s).
+    /// Time allowed for the TLS handshake (default [`DEFAULT_HANDSHAKE_TIMEOUT`], 5 s), on the
+    /// NGTT listeners and the device HTTP API.
     pub handshake_timeout: Duration,
     /// Time allowed to send TLS close_notify when closing a connection (default 2 s).
     pub close_timeout: Duration,
@@ -146,7 +147,59 @@ pub struct ServerConfig {
     /// operator (admin API); default [`DEFAULT_MAX_BAOB_LEN`]. BAOBs are streamed to and from
     /// storage in 1 MiB chunks, so this bounds the database, not the server's memory.
     pub max_baob_len: u64,
+    /// Connections still in the TLS handshake allowed per source address (an IPv4 address or
+    /// an IPv6 /64), on the NGTT listeners and on the device HTTP API each (default
+    /// [`DEFAULT_MAX_HANDSHAKES_PER_SOURCE`]). A new connection from a source at its limit
+    /// takes the slot of that source's oldest handshake, so idle sockets cannot hold the
+    /// connection slots and a real device behind the same address still gets in.
+    pub max_handshakes_per_source: usize,
+    /// Connections of the device HTTP API served at once, handshakes included (default
+    /// [`DEFAULT_HTTP_MAX_CONNECTIONS`]); more are closed before any TLS work.
+    pub http_max_connections: usize,
+    /// Time a device HTTP API request body may take before any rate applies (default
+    /// [`DEFAULT_HTTP_BODY_TIMEOUT`], 30 s); beyond it the body must have averaged
+    /// `http_body_min_rate` bytes per second, or the connection is cut.
+    pub http_body_timeout: Duration,
+    /// Bytes per second a device HTTP API request body must average beyond
+    /// `http_body_timeout` (default [`DEFAULT_HTTP_BODY_MIN_RATE`], 16 KiB/s).
+    pub http_body_min_rate: u64,
+    /// Length of the listen queue of every listener (default [`DEFAULT_LISTEN_BACKLOG`]; the
+    /// kernel caps it at `net.core.somaxconn`). Sized for a reconnect storm: every device of
+    /// a fleet reconnecting within a second after a restart.
+    pub listen_backlog: u32,
+    /// File descriptors kept aside for the admin API, storage, logs and listeners (default
+    /// [`DEFAULT_FD_RESERVE`]). At start the soft open-file limit is raised to the hard one,
+    /// and `max_connections` and `http_max_connections` are lowered (with one warning) to what
+    /// the limit minus this reserve holds.
+    pub fd_reserve: usize,
+    /// Takeovers of one device id (a new connection replacing the live one) allowed per
+    /// minute before they are spaced out (default [`DEFAULT_TAKEOVERS_PER_MINUTE`]).
+    pub takeovers_per_minute: usize,
+    /// Beyond `takeovers_per_minute`, the time between two takeovers of one device id
+    /// (default [`DEFAULT_TAKEOVER_SPACING`], 10 s); a takeover that would wait more than
+    /// six times this is refused. The first delayed takeover is reported once at WARN, as a
+    /// probable certificate shared by two devices.
+    pub takeover_spacing: Duration,
 }
+
+/// Default of [`ServerConfig::handshake_timeout`].
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default of [`ServerConfig::max_handshakes_per_source`].
+pub const DEFAULT_MAX_HANDSHAKES_PER_SOURCE: usize = 16;
+/// Default of [`ServerConfig::http_max_connections`].
+pub const DEFAULT_HTTP_MAX_CONNECTIONS: usize = 1024;
+/// Default of [`ServerConfig::http_body_timeout`].
+pub const DEFAULT_HTTP_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default of [`ServerConfig::http_body_min_rate`].
+pub const DEFAULT_HTTP_BODY_MIN_RATE: u64 = 16 * 1024;
+/// Default of [`ServerConfig::listen_backlog`].
+pub const DEFAULT_LISTEN_BACKLOG: u32 = 4096;
+/// Default of [`ServerConfig::fd_reserve`].
+pub const DEFAULT_FD_RESERVE: usize = 128;
+/// Default of [`ServerConfig::takeovers_per_minute`].
+pub const DEFAULT_TAKEOVERS_PER_MINUTE: usize = 6;
+/// Default of [`ServerConfig::takeover_spacing`].
+pub const DEFAULT_TAKEOVER_SPACING: Duration = Duration::from_secs(10);
 
 /// Default of [`ServerConfig::max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
@@ -174,11 +227,19 @@ impl ServerConfig {
             max_inflight_orders: DEFAULT_MAX_INFLIGHT_ORDERS,
             max_frame_len: ngtt_proto::DEFAULT_MAX_FRAME_LEN,
             idle_timeout: Duration::from_secs(120),
-            handshake_timeout: Duration::from_secs(10),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             close_timeout: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_baob_len: DEFAULT_MAX_BAOB_LEN,
+            max_handshakes_per_source: DEFAULT_MAX_HANDSHAKES_PER_SOURCE,
+            http_max_connections: DEFAULT_HTTP_MAX_CONNECTIONS,
+            http_body_timeout: DEFAULT_HTTP_BODY_TIMEOUT,
+            http_body_min_rate: DEFAULT_HTTP_BODY_MIN_RATE,
+            listen_backlog: DEFAULT_LISTEN_BACKLOG,
+            fd_reserve: DEFAULT_FD_RESERVE,
+            takeovers_per_minute: DEFAULT_TAKEOVERS_PER_MINUTE,
+            takeover_spacing: DEFAULT_TAKEOVER_SPACING,
         }
     }
 
@@ -217,6 +278,17 @@ impl ServerConfig {
         }
         if self.max_connections == 0 {
             return Err(ServerError::Config("max_connections must be at least 1".into()));
+        }
+        if self.max_handshakes_per_source == 0
+            || self.http_max_connections == 0
+            || self.listen_backlog == 0
+            || self.http_body_min_rate == 0
+        {
+            return Err(ServerError::Config(
+                "max_handshakes_per_source, http_max_connections, listen_backlog and \
+                 http_body_min_rate must be at least 1"
+                    .into(),
+            ));
         }
         if self.idle_timeout.is_zero() || self.handshake_timeout.is_zero() {
             return Err(ServerError::Config("timeouts must not be zero".into()));

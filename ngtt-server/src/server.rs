@@ -10,6 +10,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use crate::accept::takeover::TakeoverLimiter;
+use crate::accept::{self, HandshakeSlots, HandshakeTicket};
 use crate::admin::{self, AdminState};
 use crate::config::ServerConfig;
 use crate::connection::{self, Limits, Shared};
@@ -104,9 +106,13 @@ async fn accept_any(listeners: &[TcpListener]) -> std::io::Result<(tokio::net::T
     futures::future::select_all(accepts).await.0
 }
 
-async fn bind(addr: SocketAddr, what: &'static str) -> Result<(TcpListener, SocketAddr), ServerError> {
+async fn bind(
+    addr: SocketAddr,
+    what: &'static str,
+    backlog: u32,
+) -> Result<(TcpListener, SocketAddr), ServerError> {
     let bind_err = |source| ServerError::Bind { what, addr, source };
-    let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+    let listener = accept::listen(addr, backlog).map_err(bind_err)?;
     let local = listener.local_addr().map_err(bind_err)?;
     Ok((listener, local))
 }
@@ -129,16 +135,18 @@ impl Server {
         storage: Arc<dyn Storage>,
     ) -> Result<Server, ServerError> {
         config.validate()?;
+        let mut config = config;
+        clamp_to_open_files(&mut config);
         let acceptor = tls::acceptor(&config.tls, config.tls_max_record)?;
         let mut listeners = Vec::new();
         let mut local_addrs = Vec::new();
         for addr in std::iter::once(config.listen).chain(config.extra_listen.iter().copied()) {
-            let (listener, local) = bind(addr, "NGTT").await?;
+            let (listener, local) = bind(addr, "NGTT", config.listen_backlog).await?;
             listeners.push(listener);
             local_addrs.push(local);
         }
         let admin = match config.admin_listen {
-            Some(addr) => Some(bind(addr, "admin").await?),
+            Some(addr) => Some(bind(addr, "admin", config.listen_backlog).await?),
             None => None,
         };
         let http = match config.http_listen {
@@ -153,12 +161,20 @@ impl Server {
                 } else {
                     None
                 };
-                let (listener, local) = bind(addr, "device HTTP").await?;
+                let (listener, local) = bind(addr, "device HTTP", config.listen_backlog).await?;
                 let listener = HttpListener {
                     listener,
                     tls,
                     header_verifier,
                     handshake_timeout: config.handshake_timeout,
+                    max_connections: config.http_max_connections,
+                    slots: Arc::new(std::sync::Mutex::new(HandshakeSlots::new(
+                        config.max_handshakes_per_source,
+                    ))),
+                    pace: device_api::BodyPace {
+                        grace: config.http_body_timeout,
+                        min_rate: config.http_body_min_rate,
+                    },
                 };
                 Some((listener, local))
             }
@@ -179,6 +195,11 @@ impl Server {
                 close_timeout: config.close_timeout,
                 fetch_grace: config.fetch_grace,
             },
+            takeovers: std::sync::Mutex::new(TakeoverLimiter::new(
+                config.takeovers_per_minute,
+                config.takeover_spacing,
+                config.takeover_spacing * 6,
+            )),
         });
         Ok(Server {
             handle: ServerHandle {
@@ -270,6 +291,7 @@ impl Server {
                 "http"
             };
             info!(%http_addr, scheme, trust_proxy_header = config.trust_proxy_header, "device HTTP API listening");
+            warn_proxy_header(&config, http_addr);
             let router = device_api::router(state);
             tasks.spawn(device_api::serve(http_listener, router, shutdown.clone()));
         }
@@ -281,6 +303,11 @@ impl Server {
         // The admin and device HTTP APIs run in the same set; they do not count as connections.
         let services = tasks.len();
         let max_connections = config.max_connections;
+        let slots: accept::SharedSlots = Arc::new(std::sync::Mutex::new(HandshakeSlots::new(
+            config.max_handshakes_per_source,
+        )));
+        // Warn once per burst of refusals, not once per refused socket.
+        let mut refusing = false;
         loop {
             tokio::select! {
                 () = &mut signal => break,
@@ -288,13 +315,22 @@ impl Server {
                 accepted = accept_any(&listeners) => match accepted {
                     Ok((tcp, peer)) => {
                         conn_no += 1;
-                        if tasks.len() - services >= max_connections {
-                            // Refused before any TLS work: dropping the socket closes it.
-                            warn!(%peer, limit = max_connections, "connection limit reached: closing the new connection");
+                        if tasks.len() - services >= max_connections && !accept::evict_oldest(&slots) {
+                            // Every slot holds an identified device: refused before any TLS
+                            // work, dropping the socket closes it.
+                            if !refusing {
+                                warn!(%peer, limit = max_connections, "connection limit reached: closing new connections until a slot is free");
+                            }
+                            refusing = true;
                             drop(tcp);
                             continue;
                         }
-                        tasks.spawn(connection::handle(Arc::clone(&shared), tcp, peer, conn_no));
+                        refusing = false;
+                        let (ticket, displaced) = HandshakeTicket::take(&slots, conn_no, peer);
+                        if displaced {
+                            tracing::debug!(%peer, "handshake limit of the source reached: its oldest handshake gives up its slot");
+                        }
+                        tasks.spawn(connection::handle(Arc::clone(&shared), tcp, peer, conn_no, ticket));
                     }
                     Err(e) => {
                         // Per-connection failures (reset before accept) and resource limits
@@ -326,5 +362,50 @@ impl Server {
         }
         info!("server stopped");
         Ok(())
+    }
+}
+
+/// Raises the open-file limit and lowers the connection limits that do not fit it, with one
+/// warning.
+fn clamp_to_open_files(config: &mut ServerConfig) {
+    let Some(open_files) = accept::fd_budget::raise_open_file_limit() else {
+        return;
+    };
+    let http = if config.http_listen.is_some() {
+        config.http_max_connections
+    } else {
+        0
+    };
+    let budget = accept::fd_budget::fd_budget(open_files, config.fd_reserve, config.max_connections, http);
+    if budget.ngtt < config.max_connections || budget.http < http {
+        warn!(
+            open_files,
+            reserve = config.fd_reserve,
+            max_connections = budget.ngtt,
+            http_max_connections = budget.http,
+            "--max-connections {} and --http-max-connections {} do not fit the open-file limit \
+             {open_files} minus the reserve of {}: lowered (raise the hard limit, e.g. \
+             LimitNOFILE= or `ulimit -Hn`, to serve more)",
+            config.max_connections,
+            http,
+            config.fd_reserve,
+        );
+        config.max_connections = budget.ngtt;
+        if http > 0 {
+            config.http_max_connections = budget.http;
+        }
+    }
+}
+
+/// Warns at start that the device HTTP API trusts the proxy header, louder when the listener
+/// is reachable from other hosts.
+fn warn_proxy_header(config: &ServerConfig, http_addr: SocketAddr) {
+    if !config.trust_proxy_header {
+        return;
+    }
+    if http_addr.ip().is_loopback() {
+        warn!(%http_addr, "the device HTTP API trusts the X-SSL-Client-Certificate header: anyone who can connect to it from this host can claim any device whose certificate they hold");
+    } else {
+        warn!(%http_addr, "the device HTTP API trusts the X-SSL-Client-Certificate header on a non-loopback address: anyone who can reach it directly, bypassing the proxy, can claim any device whose certificate they hold; bind it to loopback or firewall it to the proxy");
     }
 }

@@ -19,6 +19,8 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 use tracing::{info_span, warn, Instrument};
 
+use crate::accept::takeover::{Takeover, TakeoverLimiter};
+use crate::accept::HandshakeTicket;
 use crate::registry::Registry;
 use crate::storage::Db;
 
@@ -41,12 +43,20 @@ pub(crate) struct Shared {
     pub(crate) acceptor: TlsAcceptor,
     pub(crate) shutdown: CancellationToken,
     pub(crate) limits: Limits,
+    /// How often one device id may replace its live connection.
+    pub(crate) takeovers: std::sync::Mutex<TakeoverLimiter>,
 }
 
 type Tls = TlsStream<TcpStream>;
 
 /// Serves one accepted TCP connection until it ends. Never fails: problems are logged.
-pub(crate) async fn handle(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, conn: u64) {
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    conn: u64,
+    ticket: HandshakeTicket,
+) {
     // ORDER frames go out at once, in records of their own (see session::send).
     let _ = tcp.set_nodelay(true);
     let handshake = tokio::time::timeout(shared.limits.handshake_timeout, shared.acceptor.accept(tcp));
@@ -68,7 +78,12 @@ pub(crate) async fn handle(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr
             }
         },
         () = shared.shutdown.cancelled() => return,
+        () = ticket.evicted.cancelled() => {
+            tracing::debug!(%peer, conn, "TLS handshake gave up its slot to a newer connection");
+            return;
+        }
     };
+    drop(ticket);
     let identity = match peer_identity(&tls) {
         Ok(identity) => identity,
         Err(reason) => {
@@ -79,7 +94,51 @@ pub(crate) async fn handle(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr
         }
     };
     let span = info_span!("conn", device = %identity.device_id, %peer, conn);
-    session::run(shared, tls, identity, conn).instrument(span).await;
+    async move {
+        if !pace_takeover(&shared, &identity.device_id).await {
+            return;
+        }
+        session::run(shared, tls, identity, conn).await;
+    }
+    .instrument(span)
+    .await;
+}
+
+/// When the device already has a live connection, waits for this takeover's turn
+/// ([`TakeoverLimiter`]); false when the connection must be closed instead (refused, or the
+/// server is shutting down).
+async fn pace_takeover(shared: &Shared, device_id: &str) -> bool {
+    if !shared.registry.is_connected(device_id) {
+        return true;
+    }
+    let decision = shared
+        .takeovers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .takeover(device_id, std::time::Instant::now());
+    match decision {
+        Takeover::Proceed => true,
+        Takeover::Delay { wait, report, recent } => {
+            if report {
+                warn!(
+                    takeovers = recent,
+                    wait_ms = wait.as_millis() as u64,
+                    "device replaced its own connection more than a few times in a minute: \
+                     probably two devices share one certificate; its takeovers are delayed"
+                );
+            } else {
+                tracing::debug!(wait_ms = wait.as_millis() as u64, "takeover delayed");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => true,
+                () = shared.shutdown.cancelled() => false,
+            }
+        }
+        Takeover::Refuse => {
+            tracing::debug!("too many takeovers waiting: connection closed");
+            false
+        }
+    }
 }
 
 /// The device identity of the peer's end-entity certificate.

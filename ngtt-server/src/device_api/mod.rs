@@ -25,6 +25,7 @@
 mod archives;
 mod auth;
 pub(crate) mod baobs;
+mod body_deadline;
 mod device_info;
 mod handlers;
 mod logged;
@@ -45,6 +46,7 @@ use rustls::server::danger::ClientCertVerifier;
 use crate::registry::Registry;
 use crate::storage::Db;
 
+pub(crate) use body_deadline::BodyPace;
 pub(crate) use serve::{serve, HttpListener};
 
 /// What the handlers share.
