@@ -228,9 +228,9 @@ pub fn decode_device_id_ext(value: &[u8]) -> Result<String, IdentityError> {
     match std::str::from_utf8(contents) {
         Ok("") => Err(IdentityError::MalformedDeviceId("empty device id")),
         Ok(id) if id.len() > MAX_DEVICE_ID_LEN => Err(IdentityError::DeviceIdTooLong { len: id.len() }),
-        Ok(id) if id.chars().any(crate::escape::needs_escape) => Err(IdentityError::UnprintableDeviceId(
-            crate::Escaped(id).to_string(),
-        )),
+        Ok(id) if id.chars().any(crate::escape::needs_escape) => {
+            Err(IdentityError::UnprintableDeviceId(crate::Escaped(id).to_string()))
+        }
         Ok(id) => Ok(id.to_owned()),
         Err(_) => Err(IdentityError::MalformedDeviceId("invalid UTF-8")),
     }

@@ -9,6 +9,7 @@ pub fn ngtt(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ngtt"))
         .args(args)
         .env_remove("NGTT_ADMIN_TOKEN")
+        .env_remove("NGTT_ADMIN_TOKEN_FILE")
         .output()
         .expect("run ngtt")
 }

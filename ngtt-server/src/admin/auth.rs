@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN, TRANSFER_ENCODING, WWW_AUTHENTICATE};
+use axum::http::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, ORIGIN, TRANSFER_ENCODING, WWW_AUTHENTICATE,
+};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -18,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use super::reply::ApiError;
 use super::AdminState;
 use crate::error::ServerError;
-use crate::log_escape::Escaped;
+use ngtt_proto::Escaped;
 
 /// The content type of raw BAOB uploads (`PUT /v1/devices/{id}/baobs/{key}`), the one body
 /// the admin API takes that is not JSON.
@@ -27,14 +29,17 @@ pub const BAOB_CONTENT_TYPE: &str = "application/octet-stream";
 /// The token file used when [`crate::ServerConfig::admin_token_file`] is not set:
 /// `<database file name>.admin-token` in the database's directory.
 pub fn default_token_file(db_path: &Path) -> PathBuf {
-    let mut name = db_path.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "ngtt.db".into());
+    let mut name = db_path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_else(|| "ngtt.db".into());
     name.push(".admin-token");
     db_path.with_file_name(name)
 }
 
 /// The admin token and whether it was generated just now.
 #[derive(Debug)]
-pub struct ResolvedToken {
+pub(crate) struct ResolvedToken {
     /// The bearer token.
     pub token: String,
     /// The file it was read from or written to, unless it was configured directly.
@@ -44,7 +49,7 @@ pub struct ResolvedToken {
 }
 
 /// The token `configured`, else the one in `file`, else a new one written to `file` (0600).
-pub fn resolve_token(configured: Option<&str>, file: &Path) -> Result<ResolvedToken, ServerError> {
+pub(crate) fn resolve_token(configured: Option<&str>, file: &Path) -> Result<ResolvedToken, ServerError> {
     if let Some(token) = configured {
         return Ok(ResolvedToken {
             token: token.to_owned(),
@@ -119,9 +124,15 @@ pub(crate) async fn check_origin(
 ) -> Response {
     let headers = request.headers();
     if !host_allowed(headers, &state.hosts) {
-        let host = headers.get(HOST).map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned());
+        let host = headers
+            .get(HOST)
+            .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned());
         tracing::warn!(host = %Escaped(host.as_deref().unwrap_or("")), "admin API: request with an unknown Host refused (add it with --admin-host)");
-        return ApiError::new(StatusCode::MISDIRECTED_REQUEST, "unknown Host; the server accepts IP addresses, localhost and the names given with --admin-host").into_response();
+        return ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "unknown Host; the server accepts IP addresses, localhost and the names given with --admin-host",
+        )
+        .into_response();
     }
     if let Some(origin) = headers.get(ORIGIN) {
         let allowed = origin
@@ -130,7 +141,11 @@ pub(crate) async fn check_origin(
         if !allowed {
             let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
             tracing::warn!(origin = %Escaped(&origin), "admin API: browser request refused (allow its origin with --admin-allow-origin)");
-            return ApiError::new(StatusCode::FORBIDDEN, "requests from browser origins are refused unless allowed with --admin-allow-origin").into_response();
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "requests from browser origins are refused unless allowed with --admin-allow-origin",
+            )
+            .into_response();
         }
     }
     next.run(request).await
@@ -200,7 +215,11 @@ pub(crate) async fn require_token(
             _ => false,
         };
         if !ok {
-            let expected = if baob { BAOB_CONTENT_TYPE } else { "application/json" };
+            let expected = if baob {
+                BAOB_CONTENT_TYPE
+            } else {
+                "application/json"
+            };
             return ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 &format!("the body must be sent with Content-Type: {expected}"),
@@ -215,9 +234,7 @@ pub(crate) async fn require_token(
 /// requests with neither have none).
 fn has_body(headers: &HeaderMap) -> bool {
     headers.contains_key(TRANSFER_ENCODING)
-        || headers
-            .get(CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() != b"0")
+        || headers.get(CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
 }
 
 /// `PUT /v1/devices/{id}/baobs/{key}`.
@@ -251,7 +268,14 @@ mod tests {
     #[test]
     fn hosts() {
         let names = vec!["admin.example".to_owned()];
-        for ok in ["127.0.0.1:2406", "localhost:1", "[::1]:2406", "10.0.0.1", "ADMIN.example:2406", "localhost"] {
+        for ok in [
+            "127.0.0.1:2406",
+            "localhost:1",
+            "[::1]:2406",
+            "10.0.0.1",
+            "ADMIN.example:2406",
+            "localhost",
+        ] {
             assert!(host_allowed(&host(ok), &names), "{ok}");
         }
         for bad in ["evil.example:2406", "127.0.0.1.evil.example", "localhost.evil:80"] {
