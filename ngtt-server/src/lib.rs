@@ -65,6 +65,7 @@ mod registry;
 mod server;
 pub mod storage;
 mod tls;
+mod warn_limit;
 
 pub use admin::auth::{
     default_token_file as default_admin_token_file, BAOB_CONTENT_TYPE as ADMIN_BAOB_CONTENT_TYPE,

@@ -78,7 +78,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr
             return;
         }
     };
-    let span = info_span!("conn", device = %identity.device_id, %peer, conn);
+    let span = info_span!("conn", device = %ngtt_proto::Escaped(&identity.device_id), %peer, conn);
     session::run(shared, tls, identity, conn).instrument(span).await;
 }
 
