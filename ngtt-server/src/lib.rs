@@ -56,6 +56,7 @@
 #![deny(missing_docs)]
 
 mod admin;
+mod budgets;
 mod config;
 mod connection;
 mod device_api;

@@ -300,6 +300,7 @@ impl Server {
             let router = device_api::router(state);
             tasks.spawn(device_api::serve(http_listener, router, shutdown.clone()));
         }
+        info!(budgets = %crate::budgets::summary(), "budgets");
         for local_addr in &local_addrs {
             info!(%local_addr, tls_max_record = config.tls_max_record, "NGTT listening");
         }

@@ -386,6 +386,16 @@ impl Session {
     }
 
     async fn on_logs(&mut self, frame: &Frame) -> Result<(), End> {
+        if let Err(reason) = crate::budgets::check_decoded_memory(&frame.payload) {
+            // LOGS has no answer: the batch is dropped, the connection kept.
+            if self.warnings.first("LOGS over the decode budget") {
+                warn!(
+                    tid = frame.tid,
+                    "LOGS frame dropped: {reason} (repeats are counted)"
+                );
+            }
+            return Ok(());
+        }
         let items: Vec<minijson::Value> = frame.payload_as()?;
         let limits = self.shared.registry.inflate_limits();
         let (entries, _skipped) = limits.log_entries(&self.device, &items);
