@@ -14,23 +14,23 @@ fn json_lines(lines: &[String]) -> Vec<Value> {
 }
 
 /// `ngtt WORDS... EXTRA... --admin URL`: the words split at spaces, the extra arguments as given.
-fn command_line<'a>(words: &'a str, extra: &[&'a str], url: &'a str) -> Vec<&'a str> {
+fn command_line<'a>(words: &'a str, extra: &[&'a str], url: &'a str, serve: &'a Serve) -> Vec<&'a str> {
     let mut all: Vec<&str> = words.split_whitespace().collect();
     all.extend_from_slice(extra);
-    all.extend(["--admin", url]);
+    all.extend(["--admin", url, "--admin-token-file", serve.token_file_arg()]);
     all
 }
 
 /// Runs `ngtt WORDS EXTRA --admin URL`; its output lines as JSON.
 fn admin(serve: &Serve, words: &str, extra: &[&str]) -> Vec<Value> {
     let url = serve.admin_url("");
-    json_lines(&run(&command_line(words, extra, &url)))
+    json_lines(&run(&command_line(words, extra, &url, serve)))
 }
 
 /// Like [`admin`], for a command that must fail: its stderr.
 fn refused(serve: &Serve, words: &str, extra: &[&str]) -> String {
     let url = serve.admin_url("");
-    let out = ngtt(&command_line(words, extra, &url));
+    let out = ngtt(&command_line(words, extra, &url, serve));
     assert_eq!(out.status.code(), Some(1), "{words} {extra:?} should fail");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -63,7 +63,7 @@ async fn baob_commands() {
     assert_eq!(got, [json!({"key": "fw", "version": 7, "size": 9})]);
     assert_eq!(std::fs::read(&out).unwrap(), b"\x00\x01binary\xff");
     let url = serve.admin_url("");
-    let raw = ngtt(&command_line("baob get --device d1 --key fw", &[], &url));
+    let raw = ngtt(&command_line("baob get --device d1 --key fw", &[], &url, &serve));
     assert_eq!(raw.stdout, b"\x00\x01binary\xff");
 
     let list = admin(&serve, "baob list --device d1", &[]);

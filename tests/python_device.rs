@@ -18,7 +18,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn admin(serve: &PlainHttpServe, method: Method, path: &str, body: Option<Value>) -> Value {
-    let mut request = reqwest::Client::new().request(method, serve.admin_url(path));
+    let mut request = reqwest::Client::new()
+        .request(method, serve.admin_url(path))
+        .bearer_auth(&serve.token);
     if let Some(body) = body {
         request = request.json(&body);
     }

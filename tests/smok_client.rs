@@ -305,7 +305,13 @@ async fn both_modes_against_the_ngtt_serve_binary() {
     let pki_arg = pki.to_str().unwrap();
     cli::run(&["pki", "init", "--dir", pki_arg]);
     let serve = cli::Serve::start(&pki, &dir.join("ngtt.db")).await;
-    let admin = reqwest::Client::new();
+    let mut headers = reqwest::header::HeaderMap::new();
+    let bearer = format!("Bearer {}", serve.token());
+    headers.insert(reqwest::header::AUTHORIZATION, bearer.parse().unwrap());
+    let admin = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
     let ca = std::fs::read_to_string(pki.join("ca.pem")).unwrap();
 
     for (id, mode) in [("cli-ngtt", Mode::Ngtt), ("cli-http", Mode::Http)] {

@@ -32,6 +32,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod cost;
 mod de;
 mod error;
 pub mod hex;
@@ -39,6 +40,7 @@ mod ser;
 mod tag;
 mod value;
 
+pub use cost::{decoded_size_estimate, value_count};
 pub use de::{Deserializer, DEFAULT_MAX_DEPTH};
 pub use error::{Error, Result};
 pub use ser::Serializer;

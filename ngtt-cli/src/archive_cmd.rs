@@ -19,7 +19,7 @@ pub const EXAMPLES: &str = r#"Examples:
 
 `set` replaces the settings; entries with the same interval are merged, and a pathpoint may
 be archived at one interval only. Intervals are seconds. --admin defaults to
-http://127.0.0.1:2406; the token comes from --admin-token or NGTT_ADMIN_TOKEN."#;
+http://127.0.0.1:2406; the token comes from --admin-token-file, NGTT_ADMIN_TOKEN_FILE, NGTT_ADMIN_TOKEN or ./ngtt.db.admin-token."#;
 
 /// `ngtt archive ...`.
 #[derive(Debug, Subcommand)]

@@ -25,8 +25,8 @@ baob-updated` order. The Python client 0.21.0 stops executing orders when a sysc
 order of a batch (HTTP-API.md §9), so send it after a `message` order:
   ngtt order send --device dev1 --json '[{"orders": [{"type": "message", "uuid": "baob-1"},
       {"type": "sysctl", "op_type": "baob-updated", "op_args": ""}]}]'
---admin defaults to http://127.0.0.1:2406; the token comes from --admin-token or
-NGTT_ADMIN_TOKEN."#;
+--admin defaults to http://127.0.0.1:2406; the token comes from --admin-token-file,
+NGTT_ADMIN_TOKEN_FILE, NGTT_ADMIN_TOKEN or ./ngtt.db.admin-token."#;
 
 /// `ngtt baob ...`.
 #[derive(Debug, Subcommand)]

@@ -19,8 +19,8 @@ pub const EXAMPLES: &str = r#"Examples:
   ngtt device-info patch --device dev1 --json '{"culture_context": {"units": "imperial"}}'
 
 `set` replaces everything (fields not given take their defaults); `patch` changes the fields
-given. The answer is the document the device receives. The token comes from --admin-token or
-NGTT_ADMIN_TOKEN; a non-2xx answer exits with status 1 and the server's reason on stderr."#;
+given. The answer is the document the device receives. The token comes from --admin-token-file,
+NGTT_ADMIN_TOKEN_FILE, NGTT_ADMIN_TOKEN or ./ngtt.db.admin-token; a non-2xx answer exits with status 1 and the server's reason on stderr."#;
 
 /// `ngtt device-info ...`.
 #[derive(Debug, Subcommand)]

@@ -1,5 +1,5 @@
 //! [`DeviceTarget`]: the options every device-resource command shares (`--admin`,
-//! `--admin-token`, `--device`), and its requests to `/v1/devices/{device}/...`.
+//! `--admin-token-file`, `--device`), and its requests to `/v1/devices/{device}/...`.
 
 use std::io::Write;
 

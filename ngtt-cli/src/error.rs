@@ -40,6 +40,15 @@ pub enum CliError {
     InvalidMiniJson(#[source] minijson::Error),
 
     /// Hex input that is not hex.
+    /// Decoding the input would take more memory than allowed.
+    #[error("decoding would take ~{need} bytes of memory, more than --max-memory {max}")]
+    OverBudget {
+        /// The estimate.
+        need: usize,
+        /// The allowance.
+        max: usize,
+    },
+
     #[error("invalid hex input: {0}")]
     InvalidHex(String),
 

@@ -16,7 +16,7 @@ pub const EXAMPLES: &str = r#"Examples:
 
 One JSON object per line, oldest first: {"id", "service", "when" (µs), "level", "message",
 "exception_text", "exception_traceback" (the JSON document the device sent, decoded), ...}.
-The token comes from --admin-token or NGTT_ADMIN_TOKEN."#;
+The token comes from --admin-token-file, NGTT_ADMIN_TOKEN_FILE, NGTT_ADMIN_TOKEN or ./ngtt.db.admin-token."#;
 
 /// `ngtt logs ...`.
 #[derive(Debug, Subcommand)]

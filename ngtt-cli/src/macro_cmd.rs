@@ -20,8 +20,8 @@ pub const EXAMPLES: &str = r#"Examples:
   ngtt macro delete --device dev1 --id heat-up
 
 Occurrences are epoch seconds. Replacing a macro keeps the completion of the occurrences it
-still has. --admin defaults to http://127.0.0.1:2406; the token comes from --admin-token or
-NGTT_ADMIN_TOKEN."#;
+still has. --admin defaults to http://127.0.0.1:2406; the token comes from --admin-token-file,
+NGTT_ADMIN_TOKEN_FILE, NGTT_ADMIN_TOKEN or ./ngtt.db.admin-token."#;
 
 /// `ngtt macro ...`.
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@
 //! Only the command's output goes to stdout; diagnostics go to stderr as `ngtt: <message>`.
 
 mod admin_json;
+mod admin_token;
 mod archive_cmd;
 mod baob_cmd;
 mod bench;

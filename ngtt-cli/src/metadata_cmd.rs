@@ -19,7 +19,7 @@ pub const EXAMPLES: &str = r#"Examples:
 
 Keys may hold spaces and slashes. A value set here is stored with the server's time (or
 --timestamp); a device's later write wins unless its timestamp is older. --admin defaults to
-http://127.0.0.1:2406; the token comes from --admin-token or NGTT_ADMIN_TOKEN."#;
+http://127.0.0.1:2406; the token comes from --admin-token-file, NGTT_ADMIN_TOKEN_FILE, NGTT_ADMIN_TOKEN or ./ngtt.db.admin-token."#;
 
 /// `ngtt metadata ...`.
 #[derive(Debug, Subcommand)]

@@ -83,7 +83,15 @@ pub struct DecodeArgs {
     /// Write indented JSON over several lines instead of one compact line.
     #[arg(long)]
     pub pretty: bool,
+
+    /// Refuse input whose decoding would take more memory than this, in bytes (estimated
+    /// before decoding: a value costs tens of bytes however short its encoding).
+    #[arg(long = "max-memory", value_name = "BYTES", default_value_t = DEFAULT_MAX_MEMORY)]
+    pub max_memory: usize,
 }
+
+/// Default of `ngtt minijson decode --max-memory`: 1 GiB.
+pub const DEFAULT_MAX_MEMORY: usize = 1 << 30;
 
 /// Runs a `minijson` subcommand, reading `input` and writing `output`.
 pub fn run(cmd: &MinijsonCommand, input: &mut dyn Read, output: &mut dyn Write) -> Result<(), CliError> {
@@ -113,6 +121,15 @@ fn encode(args: &EncodeArgs, input: &mut dyn Read, output: &mut dyn Write) -> Re
 /// `ngtt minijson decode`.
 fn decode(args: &DecodeArgs, input: &mut dyn Read, output: &mut dyn Write) -> Result<(), CliError> {
     let bytes = read_input(input, args.hex)?;
+    // The MiniJSON values, their JSON form and the text all live at once: about three trees.
+    let tree = minijson::decoded_size_estimate(&bytes).map_err(CliError::InvalidMiniJson)?;
+    let need = tree.saturating_mul(3);
+    if need > args.max_memory {
+        return Err(CliError::OverBudget {
+            need,
+            max: args.max_memory,
+        });
+    }
     let value: Value = minijson::from_slice(&bytes).map_err(CliError::InvalidMiniJson)?;
     let json = serde_json::Value::from(value);
     let text = if args.pretty {
@@ -135,6 +152,21 @@ mod tests {
     }
 
     #[test]
+    fn decode_is_bounded() {
+        let nulls = minijson::to_vec(&vec![(); 1 << 20]).unwrap();
+        let dec = |max_memory| {
+            MinijsonCommand::Decode(DecodeArgs {
+                hex: false,
+                pretty: false,
+                max_memory,
+            })
+        };
+        let err = run_str(dec(32 << 20), &nulls).unwrap_err();
+        assert!(matches!(err, CliError::OverBudget { .. }), "{err}");
+        assert!(run_str(dec(DEFAULT_MAX_MEMORY), &nulls).is_ok());
+    }
+
+    #[test]
     fn encode_and_decode_hex() {
         let enc = MinijsonCommand::Encode(EncodeArgs {
             hex: true,
@@ -142,6 +174,7 @@ mod tests {
         });
         assert_eq!(run_str(enc, b"{\"a\":1}").unwrap(), b"5101610301\n");
         let dec = MinijsonCommand::Decode(DecodeArgs {
+            max_memory: DEFAULT_MAX_MEMORY,
             hex: true,
             pretty: false,
         });

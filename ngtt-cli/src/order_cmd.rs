@@ -9,7 +9,6 @@ use reqwest::{Method, Url};
 use serde_json::Value;
 
 use crate::error::CliError;
-use crate::serve_cmd::admin_token;
 
 /// Examples shown by `ngtt order --help`.
 pub const EXAMPLES: &str = r#"Examples:
@@ -19,7 +18,8 @@ pub const EXAMPLES: &str = r#"Examples:
   ngtt order status --admin http://127.0.0.1:2406 12
   ngtt order list --admin http://127.0.0.1:2406 --device dev1 --state sent
 
-The token comes from --admin-token or NGTT_ADMIN_TOKEN. A non-2xx answer exits with status 1
+The token comes from --admin-token-file, NGTT_ADMIN_TOKEN_FILE, NGTT_ADMIN_TOKEN or
+./ngtt.db.admin-token (written by `ngtt serve` beside its database). A non-2xx answer exits with status 1
 and the server's reason on stderr."#;
 
 /// Where the admin API is and how to authenticate.
@@ -28,8 +28,13 @@ pub struct AdminArgs {
     /// Base URL of the server's admin API.
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:2406")]
     pub(crate) admin: String,
-    /// Bearer token [env: NGTT_ADMIN_TOKEN].
-    #[arg(long = "admin-token", value_name = "TOKEN")]
+    /// File holding the bearer token (`ngtt serve` writes `<db>.admin-token`) [env:
+    /// NGTT_ADMIN_TOKEN_FILE; else NGTT_ADMIN_TOKEN holds the token; else
+    /// ./ngtt.db.admin-token].
+    #[arg(long = "admin-token-file", value_name = "PATH")]
+    pub(crate) admin_token_file: Option<PathBuf>,
+    /// Deprecated: the bearer token itself, visible to every user in `ps`.
+    #[arg(long = "admin-token", value_name = "TOKEN", hide = true)]
     pub(crate) admin_token: Option<String>,
 }
 
@@ -152,7 +157,9 @@ pub(crate) fn request(
         .build()
         .map_err(|e| CliError::Admin(e.to_string()))?;
     let mut request = client.request(method, url);
-    if let Some(token) = admin_token(&admin.admin_token) {
+    let token =
+        crate::admin_token::client_token(admin.admin_token_file.as_deref(), admin.admin_token.as_deref())?;
+    if let Some(token) = token {
         request = request.bearer_auth(token);
     }
     Ok(request)

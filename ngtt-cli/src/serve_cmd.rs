@@ -16,14 +16,17 @@ Examples:
   ngtt pki init --dir pki && ngtt pki device --dir pki --id dev1
   ngtt serve --pki pki --db ngtt.db
   ngtt serve --pki pki --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --http-listen 127.0.0.1:0
-  NGTT_ADMIN_TOKEN=s3cret ngtt serve --pki pki --admin-listen 0.0.0.0:2406
+  ngtt serve --pki pki --admin-listen 0.0.0.0:2406 --admin-host admin.example.net
+  ngtt order list --admin-token-file ngtt.db.admin-token --device dev1
   ngtt serve --pki pki --http-listen 127.0.0.1:8080 --http-plain --trust-proxy-header  # behind a TLS proxy
   ngtt serve --pki pki --listen 0.0.0.0:2405 --listen 0.0.0.0:2408   # also the first revision's port
   ngtt serve --pki pki --tls-max-record 16384 --fetch-grace off      # only clients of our own
 
 Prints `ngtt listening on ADDR` (one line per --listen), `ngtt admin listening on ADDR` and
 (unless --no-http) `ngtt http listening on ADDR` once ready; logs go to stderr (RUST_LOG,
-default info).
+default info). The admin API always needs a bearer token: NGTT_ADMIN_TOKEN, else the one in
+--admin-token-file (default <db>.admin-token), generated at first start (mode 0600) and
+printed once on stderr.
 SIGINT or SIGTERM shut down gracefully (exit status 0).";
 
 /// `ngtt serve` options.
@@ -46,7 +49,7 @@ pub struct ServeArgs {
     /// FETCH_ORDERS.
     #[arg(long = "fetch-grace", value_name = "SECS|off", default_value = "1", value_parser = parse_grace)]
     fetch_grace: Grace,
-    /// Admin API listen address (a non-loopback address requires a token).
+    /// Admin API listen address (every request but /healthz needs the token).
     #[arg(long = "admin-listen", value_name = "ADDR", default_value = "127.0.0.1:2406")]
     admin_listen: SocketAddr,
     /// Device HTTP API listen address (HTTPS with device client certificates) [default:
@@ -71,9 +74,22 @@ pub struct ServeArgs {
     /// Unanswered orders allowed per connection.
     #[arg(long = "max-inflight", value_name = "N", default_value_t = 8)]
     max_inflight: usize,
-    /// Bearer token required by the admin API [env: NGTT_ADMIN_TOKEN].
-    #[arg(long = "admin-token", value_name = "TOKEN")]
+    /// Deprecated (visible in `ps`): the admin API's bearer token; prefer NGTT_ADMIN_TOKEN or
+    /// --admin-token-file.
+    #[arg(long = "admin-token", value_name = "TOKEN", hide = true)]
     admin_token: Option<String>,
+    /// File holding the admin API's bearer token, created (mode 0600) with a random token
+    /// when missing [default: <db>.admin-token].
+    #[arg(long = "admin-token-file", value_name = "PATH")]
+    admin_token_file: Option<PathBuf>,
+    /// A name the admin API answers to in the Host header, besides IP addresses and
+    /// localhost (repeatable); other names are refused (DNS rebinding).
+    #[arg(long = "admin-host", value_name = "NAME", action = clap::ArgAction::Append)]
+    admin_host: Vec<String>,
+    /// A browser origin allowed to call the admin API, e.g. https://console.example.net
+    /// (repeatable); requests from other origins are refused.
+    #[arg(long = "admin-allow-origin", value_name = "ORIGIN", action = clap::ArgAction::Append)]
+    admin_allow_origin: Vec<String>,
     /// Close a connection that sent nothing for this many seconds.
     #[arg(long = "idle-timeout", value_name = "SECS", default_value_t = 120)]
     idle_timeout: u64,
@@ -163,13 +179,6 @@ fn parse_grace(text: &str) -> Result<Grace, String> {
         .ok_or_else(|| format!("{text:?}: the grace must be 0..=3600 seconds"))
 }
 
-/// The admin token from `--admin-token`, else from `NGTT_ADMIN_TOKEN` (empty means none).
-pub fn admin_token(arg: &Option<String>) -> Option<String> {
-    arg.clone()
-        .or_else(|| std::env::var("NGTT_ADMIN_TOKEN").ok())
-        .filter(|t| !t.is_empty())
-}
-
 /// Completes on SIGINT or SIGTERM. The handlers are installed before this returns, so that a
 /// signal arriving right after the "listening" lines is not fatal.
 #[cfg(unix)]
@@ -209,7 +218,10 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.tls_max_record = args.tls_max_record;
     config.fetch_grace = args.fetch_grace.0;
     config.admin_listen = Some(args.admin_listen);
-    config.admin_token = admin_token(&args.admin_token);
+    config.admin_token = crate::admin_token::serve_token(args.admin_token.as_deref());
+    config.admin_token_file = args.admin_token_file.clone();
+    config.admin_hosts = args.admin_host.clone();
+    config.admin_allow_origins = args.admin_allow_origin.clone();
     config.http_listen = (!args.no_http).then(|| http_listen_addr(args.http_listen, args.trust_proxy_header));
     config.trust_proxy_header = args.trust_proxy_header;
     config.http_plain = args.http_plain;
@@ -233,6 +245,9 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
         let server = Server::bind(config).await?;
         for addr in server.local_addrs() {
             writeln!(out, "ngtt listening on {addr}").map_err(CliError::write)?;
+        }
+        if let (Some(path), Some(token)) = (server.admin_token_generated(), server.admin_token()) {
+            eprintln!("ngtt admin token {token} in {} (shown once)", path.display());
         }
         if let Some(admin) = server.admin_addr() {
             writeln!(out, "ngtt admin listening on {admin}").map_err(CliError::write)?;

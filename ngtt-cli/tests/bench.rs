@@ -1,10 +1,8 @@
 //! `ngtt bench fleet` as a real process: a small fleet against its own `ngtt serve`, every
 //! phase run, the JSON report complete and plausible; the MQTT side when Mosquitto is here.
 
-use run::{ngtt, ok};
+use ngtt_testkit::cli::{ok, output as ngtt};
 use serde_json::Value;
-
-mod run;
 
 const DEVICES: u64 = 20;
 

@@ -58,6 +58,7 @@ fn two_listeners_and_decoded_tracebacks() {
         .map(|l| l.strip_prefix("ngtt listening on ").expect(l))
         .collect();
     assert_ne!(listeners[0], listeners[1]);
+    let tf = format!("{}.admin-token", db.display());
     let admin = format!(
         "http://{}",
         third.strip_prefix("ngtt admin listening on ").expect(&third)
@@ -65,7 +66,16 @@ fn two_listeners_and_decoded_tracebacks() {
 
     let sections = r#"[{"orders": [{"type": "read", "path": "W1"}]}]"#;
     let id = ok(ngtt(&[
-        "order", "send", "--admin", &admin, "--device", "dev1", "--json", sections,
+        "order",
+        "send",
+        "--admin",
+        &admin,
+        "--admin-token-file",
+        &tf,
+        "--device",
+        "dev1",
+        "--json",
+        sections,
     ]));
 
     // A device on the second listener: its order arrives (printed), its log record is stored.
@@ -99,7 +109,18 @@ fn two_listeners_and_decoded_tracebacks() {
         .expect("the order");
     assert_eq!(order["sections"][0]["orders"][0]["path"], "W1");
 
-    let shown = || ok(ngtt(&["logs", "list", "--admin", &admin, "--device", "dev1"]));
+    let shown = || {
+        ok(ngtt(&[
+            "logs",
+            "list",
+            "--admin",
+            &admin,
+            "--admin-token-file",
+            &tf,
+            "--device",
+            "dev1",
+        ]))
+    };
     wait_for("the log record", || !shown().is_empty());
     let logs: Vec<Value> = shown()
         .lines()
@@ -115,7 +136,15 @@ fn two_listeners_and_decoded_tracebacks() {
     drop(stdin);
     let status = device.0.wait().unwrap();
     assert!(status.success());
-    let status = ok(ngtt(&["order", "status", "--admin", &admin, id.trim()]));
+    let status = ok(ngtt(&[
+        "order",
+        "status",
+        "--admin",
+        &admin,
+        "--admin-token-file",
+        &tf,
+        id.trim(),
+    ]));
     let state: Value = serde_json::from_str(&status).unwrap();
     assert!(state["deliveries"].as_i64().unwrap() >= 1, "{state}");
 }

@@ -8,10 +8,14 @@ use ngtt_server::storage::sensors::SensorWrite;
 use ngtt_server::{Server, ServerConfig, ServerHandle, TlsPems};
 use serde_json::{json, Value};
 
+/// The admin token the test server is given (read by the CLI from `NGTT_ADMIN_TOKEN`).
+const TOKEN: &str = "resources-test-token";
+
 async fn ngtt(args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_ngtt"))
         .args(args)
-        .env_remove("NGTT_ADMIN_TOKEN")
+        .env("NGTT_ADMIN_TOKEN", TOKEN)
+        .env_remove("NGTT_ADMIN_TOKEN_FILE")
         .output()
         .await
         .expect("run ngtt")
@@ -56,6 +60,7 @@ async fn server(dir: &tempfile::TempDir) -> (String, ServerHandle, tokio::task::
     let mut config = ServerConfig::new(tls, dir.path().join("ngtt.db"));
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.admin_listen = Some("127.0.0.1:0".parse().unwrap());
+    config.admin_token = Some(TOKEN.into());
     let server = Server::bind(config).await.expect("bind");
     let admin = format!("http://{}", server.admin_addr().expect("admin"));
     let handle = server.handle();

@@ -14,6 +14,8 @@ use serde_json::Value;
 struct Serve {
     child: Child,
     admin: String,
+    /// The admin token file beside the database.
+    token_file: String,
     ngtt_addr: String,
     http_addr: String,
 }
@@ -62,6 +64,7 @@ impl Serve {
         Serve {
             child,
             admin: format!("http://{admin}"),
+            token_file: format!("{}.admin-token", db.display()),
             ngtt_addr,
             http_addr,
         }
@@ -151,10 +154,20 @@ fn serve_and_order_commands() {
     assert!(std::net::TcpStream::connect(&serve.ngtt_addr).is_ok());
     assert!(std::net::TcpStream::connect(&serve.http_addr).is_ok());
     let admin = serve.admin.as_str();
+    let tf = serve.token_file.as_str();
 
     let sections = r#"[{"orders": [{"type": "write", "path": "W1", "value": 5}]}]"#;
     let id = ok(ngtt(&[
-        "order", "send", "--admin", admin, "--device", "dev1", "--json", sections,
+        "order",
+        "send",
+        "--admin",
+        admin,
+        "--admin-token-file",
+        tf,
+        "--device",
+        "dev1",
+        "--json",
+        sections,
     ]));
     let id = id.trim();
     assert!(id.parse::<i64>().is_ok(), "{id:?}");
@@ -170,13 +183,23 @@ fn serve_and_order_commands() {
         "send",
         "--admin",
         admin,
+        "--admin-token-file",
+        tf,
         "--device",
         "dev1",
         "--file",
         file.to_str().unwrap(),
     ]));
 
-    let status = ok(ngtt(&["order", "status", "--admin", admin, id]));
+    let status = ok(ngtt(&[
+        "order",
+        "status",
+        "--admin",
+        admin,
+        "--admin-token-file",
+        tf,
+        id,
+    ]));
     assert_eq!(status.lines().count(), 1);
     let order: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(order["id"].to_string(), id);
@@ -184,7 +207,16 @@ fn serve_and_order_commands() {
     assert_eq!(order["state"], "queued");
     assert_eq!(order["deliveries"], 0);
 
-    let list = ok(ngtt(&["order", "list", "--admin", admin, "--device", "dev1"]));
+    let list = ok(ngtt(&[
+        "order",
+        "list",
+        "--admin",
+        admin,
+        "--admin-token-file",
+        tf,
+        "--device",
+        "dev1",
+    ]));
     let ids: Vec<String> = list
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].to_string())
@@ -195,6 +227,8 @@ fn serve_and_order_commands() {
         "list",
         "--admin",
         admin,
+        "--admin-token-file",
+        tf,
         "--device",
         "dev1",
         "--state",
@@ -204,18 +238,44 @@ fn serve_and_order_commands() {
 
     for (args, needle) in [
         (
-            vec!["order", "status", "--admin", admin, "999999"],
+            vec![
+                "order",
+                "status",
+                "--admin",
+                admin,
+                "--admin-token-file",
+                tf,
+                "999999",
+            ],
             "no order 999999",
         ),
         (
             vec![
-                "order", "send", "--admin", admin, "--device", "dev1", "--json", "{}",
+                "order",
+                "send",
+                "--admin",
+                admin,
+                "--admin-token-file",
+                tf,
+                "--device",
+                "dev1",
+                "--json",
+                "{}",
             ],
             "list of sections",
         ),
         (
             vec![
-                "order", "list", "--admin", admin, "--device", "dev1", "--state", "x",
+                "order",
+                "list",
+                "--admin",
+                admin,
+                "--admin-token-file",
+                tf,
+                "--device",
+                "dev1",
+                "--state",
+                "x",
             ],
             "unknown order state",
         ),
@@ -247,6 +307,8 @@ fn kill_9_loses_no_queued_order() {
         "send",
         "--admin",
         &serve.admin,
+        "--admin-token-file",
+        &serve.token_file,
         "--device",
         "d",
         "--json",
@@ -255,7 +317,15 @@ fn kill_9_loses_no_queued_order() {
     serve.kill_9();
 
     let serve = Serve::start(&pki, &db, &[], None);
-    let status = ok(ngtt(&["order", "status", "--admin", &serve.admin, id.trim()]));
+    let status = ok(ngtt(&[
+        "order",
+        "status",
+        "--admin",
+        &serve.admin,
+        "--admin-token-file",
+        &serve.token_file,
+        id.trim(),
+    ]));
     let order: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(order["state"], "queued");
     assert_eq!(order["sections"][0]["orders"][0]["op_type"], "reboot");
@@ -281,6 +351,21 @@ fn admin_token_from_the_environment() {
         "--admin-token",
         "s3cret",
     ]));
+    let deprecated = ngtt(&[
+        "order",
+        "list",
+        "--admin",
+        admin,
+        "--device",
+        "d",
+        "--admin-token",
+        "s3cret",
+    ]);
+    assert!(
+        stderr(&deprecated).contains("warning: --admin-token"),
+        "{}",
+        stderr(&deprecated)
+    );
     let with_env = Command::new(env!("CARGO_BIN_EXE_ngtt"))
         .args(["order", "list", "--admin", admin, "--device", "d"])
         .env("NGTT_ADMIN_TOKEN", "s3cret")
@@ -291,28 +376,46 @@ fn admin_token_from_the_environment() {
 }
 
 #[test]
-fn serve_refuses_an_open_admin_api_without_token() {
+fn first_start_generates_a_private_token_file() {
     let dir = tempfile::tempdir().unwrap();
     let pki = init_pki(dir.path());
-    let out = Command::new(env!("CARGO_BIN_EXE_ngtt"))
-        .args(["serve", "--pki", pki.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .args([
-            "--admin-listen",
-            "0.0.0.0:0",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--db",
-        ])
-        .arg(dir.path().join("ngtt.db"))
+    let db = dir.path().join("ngtt.db");
+    // No token given: the admin API still needs one, generated beside the database.
+    let serve = Serve::start(&pki, &db, &[], None);
+    let token = std::fs::read_to_string(&serve.token_file).expect("the token file");
+    assert!(token.trim().len() >= 32, "{token:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&serve.token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let admin = serve.admin.clone();
+    let refused = ngtt(&["order", "list", "--admin", &admin, "--device", "d"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("401"), "{}", stderr(&refused));
+    let with_file_env = Command::new(env!("CARGO_BIN_EXE_ngtt"))
+        .args(["order", "list", "--admin", &admin, "--device", "d"])
+        .env("NGTT_ADMIN_TOKEN_FILE", &serve.token_file)
         .env_remove("NGTT_ADMIN_TOKEN")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("requires a bearer token"),
-        "{}",
-        stderr(&out)
-    );
+    ok(with_file_env);
+    // Run from the database's directory, the CLI finds ./ngtt.db.admin-token by itself.
+    let from_dir = Command::new(env!("CARGO_BIN_EXE_ngtt"))
+        .args(["order", "list", "--admin", &admin, "--device", "d"])
+        .current_dir(dir.path())
+        .env_remove("NGTT_ADMIN_TOKEN")
+        .env_remove("NGTT_ADMIN_TOKEN_FILE")
+        .output()
+        .unwrap();
+    ok(from_dir);
+    assert_eq!(serve.terminate().code(), Some(0));
+    // A restart keeps the token.
+    let again = Serve::start(&pki, &db, &[], None);
+    assert_eq!(std::fs::read_to_string(&again.token_file).unwrap(), token);
+    assert_eq!(again.terminate().code(), Some(0));
+
     let missing = ngtt(&["serve", "--pki", dir.path().join("nope").to_str().unwrap()]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("ca.pem"), "{}", stderr(&missing));

@@ -117,6 +117,18 @@ pub enum IdentityError {
     #[error("malformed device id extension: {0}")]
     MalformedDeviceId(&'static str),
 
+    /// The device id is longer than [`crate::identity::MAX_DEVICE_ID_LEN`] bytes.
+    #[error("device id of {len} bytes is longer than {max} bytes", max = crate::identity::MAX_DEVICE_ID_LEN)]
+    DeviceIdTooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
+
+    /// The device id holds a control or invisible formatting character (a newline, an ANSI
+    /// escape, a bidirectional override, ...); the id is given escaped ([`crate::Escaped`]).
+    #[error("device id {0:?} holds unprintable characters")]
+    UnprintableDeviceId(String),
+
     /// The environment extension is not a well-formed DER INTEGER.
     #[error("malformed environment extension: {0}")]
     MalformedEnvironment(&'static str),

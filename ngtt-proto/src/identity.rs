@@ -27,6 +27,9 @@ use crate::error::{IdentityError, ProtoError};
 pub const DEVICE_ID_OID: &str = "1.3.6.1.4.1.55338.0.0";
 /// Arcs of [`DEVICE_ID_OID`] (the form certificate generators such as `rcgen` take).
 pub const DEVICE_ID_OID_ARCS: &[u64] = &[1, 3, 6, 1, 4, 1, 55338, 0, 0];
+/// Longest device id accepted, in bytes: ids are repeated in every log line and index row,
+/// and the published tooling issues short ones.
+pub const MAX_DEVICE_ID_LEN: usize = 255;
 /// Dotted OID of the environment extension.
 pub const ENVIRONMENT_OID: &str = "1.3.6.1.4.1.55338.0.1";
 /// Arcs of [`ENVIRONMENT_OID`].
@@ -206,7 +209,9 @@ pub fn encode_environment_ext(environment: Environment) -> Vec<u8> {
     out
 }
 
-/// Decodes the device id extension value: a non-empty UTF8String, PrintableString or IA5String.
+/// Decodes the device id extension value: a non-empty UTF8String, PrintableString or IA5String
+/// of at most [`MAX_DEVICE_ID_LEN`] bytes, without control or invisible formatting characters
+/// (nor backslashes), so that an id is safe in a log line and a file name.
 pub fn decode_device_id_ext(value: &[u8]) -> Result<String, IdentityError> {
     let (tag, contents) = der::read_tlv(value).map_err(|e| IdentityError::MalformedDeviceId(e.describe()))?;
     let valid = match tag {
@@ -222,6 +227,10 @@ pub fn decode_device_id_ext(value: &[u8]) -> Result<String, IdentityError> {
     }
     match std::str::from_utf8(contents) {
         Ok("") => Err(IdentityError::MalformedDeviceId("empty device id")),
+        Ok(id) if id.len() > MAX_DEVICE_ID_LEN => Err(IdentityError::DeviceIdTooLong { len: id.len() }),
+        Ok(id) if id.chars().any(crate::escape::needs_escape) => {
+            Err(IdentityError::UnprintableDeviceId(crate::Escaped(id).to_string()))
+        }
         Ok(id) => Ok(id.to_owned()),
         Err(_) => Err(IdentityError::MalformedDeviceId("invalid UTF-8")),
     }
@@ -285,9 +294,22 @@ mod tests {
             "zażółć",
             &"x".repeat(127),
             &"y".repeat(128),
-            &"z".repeat(70_000),
+            &"z".repeat(MAX_DEVICE_ID_LEN),
         ] {
             assert_eq!(decode_device_id_ext(&encode_device_id_ext(id)).as_deref(), Ok(id));
+        }
+        assert_eq!(
+            decode_device_id_ext(&encode_device_id_ext(&"z".repeat(60 * 1024))),
+            Err(IdentityError::DeviceIdTooLong { len: 60 * 1024 })
+        );
+        for forged in ["dev\nINFO forged", "dev\x1b[31m", "a\u{202e}b", "a\\b", "t\tb"] {
+            assert!(
+                matches!(
+                    decode_device_id_ext(&encode_device_id_ext(forged)),
+                    Err(IdentityError::UnprintableDeviceId(ref shown)) if !shown.contains(['\n', '\x1b'])
+                ),
+                "{forged:?}"
+            );
         }
         for e in Environment::ALL {
             assert_eq!(decode_environment_ext(&encode_environment_ext(e)), Ok(e));

@@ -38,6 +38,7 @@
 mod codec;
 mod der;
 mod error;
+pub mod escape;
 mod frame;
 mod frame_type;
 mod identity;
@@ -45,6 +46,7 @@ pub mod payload;
 
 pub use codec::NgttCodec;
 pub use error::{IdentityError, ProtoError, ProtoError as Error, Result};
+pub use escape::{Escaped, EscapedBytes};
 pub use frame::{
     check, decode, encode, missing_bytes, Frame, FrameHeader, DEFAULT_MAX_FRAME_LEN, HEADER_LEN,
 };
@@ -52,4 +54,5 @@ pub use frame_type::FrameType;
 pub use identity::{
     decode_device_id_ext, decode_environment_ext, encode_device_id_ext, encode_environment_ext,
     DeviceIdentity, Environment, DEVICE_ID_OID, DEVICE_ID_OID_ARCS, ENVIRONMENT_OID, ENVIRONMENT_OID_ARCS,
+    MAX_DEVICE_ID_LEN,
 };

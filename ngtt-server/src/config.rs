@@ -115,9 +115,21 @@ pub struct ServerConfig {
     /// Serve the device HTTP API as plain HTTP (behind a TLS-terminating proxy). Only allowed
     /// together with `trust_proxy_header`.
     pub http_plain: bool,
-    /// Bearer token of the admin API. Required when `admin_listen` is not a loopback address;
-    /// when set, every `/v1/...` request must carry `Authorization: Bearer <token>`.
+    /// Bearer token of the admin API: every `/v1/...` request must carry `Authorization:
+    /// Bearer <token>`. `None` (the default): the token in [`ServerConfig::admin_token_file`],
+    /// generated there at first start.
     pub admin_token: Option<String>,
+    /// The file holding the admin token when `admin_token` is `None`; `None` (the default):
+    /// `<database>.admin-token` beside [`ServerConfig::db_path`]
+    /// ([`crate::default_admin_token_file`]). Created with mode 0600 and 256 random bits
+    /// when missing.
+    pub admin_token_file: Option<PathBuf>,
+    /// Names the admin API answers to in the `Host` header, besides IP addresses and
+    /// `localhost` (e.g. `admin.example.net`); other names are refused, against DNS rebinding.
+    pub admin_hosts: Vec<String>,
+    /// Browser origins (`https://console.example.net`) allowed to call the admin API; requests
+    /// with any other `Origin` header are refused. Empty by default.
+    pub admin_allow_origins: Vec<String>,
     /// The SQLite database file (created if missing).
     pub db_path: PathBuf,
     /// TLS certificates and key.
@@ -222,6 +234,9 @@ impl ServerConfig {
             trust_proxy_header: false,
             http_plain: false,
             admin_token: None,
+            admin_token_file: None,
+            admin_hosts: Vec::new(),
+            admin_allow_origins: Vec::new(),
             db_path: db_path.into(),
             tls,
             max_inflight_orders: DEFAULT_MAX_INFLIGHT_ORDERS,
@@ -243,7 +258,7 @@ impl ServerConfig {
         }
     }
 
-    /// Checks the limits, the admin token rule and the device HTTP API's flags.
+    /// Checks the limits, the admin token and the device HTTP API's flags.
     pub fn validate(&self) -> Result<(), ServerError> {
         if self.http_plain && !self.trust_proxy_header {
             return Err(ServerError::Config(
@@ -298,11 +313,14 @@ impl ServerConfig {
                 return Err(ServerError::Config("the admin token must not be empty".into()));
             }
         }
-        if let Some(addr) = self.admin_listen {
-            if !addr.ip().is_loopback() && self.admin_token.is_none() {
-                return Err(ServerError::AdminTokenRequired(addr));
-            }
-        }
         Ok(())
+    }
+
+    /// Where the admin token is read from or generated when [`ServerConfig::admin_token`] is
+    /// `None`.
+    pub fn admin_token_path(&self) -> PathBuf {
+        self.admin_token_file
+            .clone()
+            .unwrap_or_else(|| crate::admin::auth::default_token_file(&self.db_path))
     }
 }

@@ -41,13 +41,6 @@ pub enum ServerError {
         source: io::Error,
     },
 
-    /// The admin API would listen on a non-loopback address without a bearer token.
-    #[error(
-        "the admin API on non-loopback address {0} requires a bearer token \
-         (--admin-token or NGTT_ADMIN_TOKEN)"
-    )]
-    AdminTokenRequired(SocketAddr),
-
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -57,6 +57,7 @@
 
 mod accept;
 mod admin;
+mod budgets;
 mod config;
 mod connection;
 mod device_api;
@@ -66,7 +67,11 @@ mod registry;
 mod server;
 pub mod storage;
 mod tls;
+mod warn_limit;
 
+pub use admin::auth::{
+    default_token_file as default_admin_token_file, BAOB_CONTENT_TYPE as ADMIN_BAOB_CONTENT_TYPE,
+};
 pub use config::{
     ServerConfig, TlsPems, DEFAULT_ADMIN_PORT, DEFAULT_FETCH_GRACE, DEFAULT_HTTP_PORT, DEFAULT_MAX_BAOB_LEN,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INFLIGHT_ORDERS, DEFAULT_PORT, DEFAULT_TLS_MAX_RECORD,

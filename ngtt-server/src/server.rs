@@ -27,6 +27,7 @@ pub struct Server {
     listeners: Vec<TcpListener>,
     local_addrs: Vec<SocketAddr>,
     admin: Option<(TcpListener, SocketAddr)>,
+    admin_token: Option<crate::admin::auth::ResolvedToken>,
     http: Option<(HttpListener, SocketAddr)>,
     shared: Arc<Shared>,
     handle: ServerHandle,
@@ -145,9 +146,19 @@ impl Server {
             listeners.push(listener);
             local_addrs.push(local);
         }
-        let admin = match config.admin_listen {
-            Some(addr) => Some(bind(addr, "admin", config.listen_backlog).await?),
-            None => None,
+        let (admin, admin_token) = match config.admin_listen {
+            Some(addr) => {
+                let path = config.admin_token_path();
+                let token = crate::admin::auth::resolve_token(config.admin_token.as_deref(), &path)?;
+                if token.generated {
+                    warn!(file = %path.display(), "generated a new admin API token (mode 0600); clients read it from this file");
+                }
+                (
+                    Some(bind(addr, "admin", config.listen_backlog).await?),
+                    Some(token),
+                )
+            }
+            None => (None, None),
         };
         let http = match config.http_listen {
             Some(addr) => {
@@ -211,6 +222,7 @@ impl Server {
             listeners,
             local_addrs,
             admin,
+            admin_token,
             http,
             shared,
         })
@@ -231,6 +243,21 @@ impl Server {
     /// The address the admin API is bound to, if it is enabled.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().map(|(_, addr)| *addr)
+    }
+
+    /// The bearer token of the admin API, if it is enabled: [`ServerConfig::admin_token`], or
+    /// the one read from (or generated into) the token file.
+    pub fn admin_token(&self) -> Option<&str> {
+        self.admin_token.as_ref().map(|t| t.token.as_str())
+    }
+
+    /// The token file, when this start created it (first start): the caller may show the token
+    /// once.
+    pub fn admin_token_generated(&self) -> Option<&std::path::Path> {
+        self.admin_token
+            .as_ref()
+            .filter(|t| t.generated)
+            .and_then(|t| t.file.as_deref())
     }
 
     /// The address the device HTTP API is bound to, if it is enabled.
@@ -261,17 +288,20 @@ impl Server {
             listeners,
             local_addrs,
             admin,
+            admin_token,
             http,
             shared,
             handle,
         } = self;
         let shutdown = handle.shutdown.clone();
         let mut tasks = JoinSet::new();
-        if let Some((admin_listener, admin_addr)) = admin {
+        if let (Some((admin_listener, admin_addr)), Some(token)) = (admin, admin_token) {
             let state = Arc::new(AdminState {
                 db: shared.db.clone(),
                 registry: shared.registry.clone(),
-                token: config.admin_token.clone(),
+                token: token.token,
+                hosts: config.admin_hosts.clone(),
+                allow_origins: config.admin_allow_origins.clone(),
                 max_order_len: config.max_frame_len,
                 max_baob_len: config.max_baob_len,
             });
@@ -295,6 +325,7 @@ impl Server {
             let router = device_api::router(state);
             tasks.spawn(device_api::serve(http_listener, router, shutdown.clone()));
         }
+        info!(budgets = %crate::budgets::summary(), "budgets");
         for local_addr in &local_addrs {
             info!(%local_addr, tls_max_record = config.tls_max_record, "NGTT listening");
         }

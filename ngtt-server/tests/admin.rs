@@ -1,6 +1,6 @@
 //! The admin HTTP API: queueing, status, listing, read-back, errors and the bearer token.
 
-use ngtt_server::{Server, ServerError};
+use ngtt_server::Server;
 use ngtt_testkit::{admin_request, read_order, server_config, TestPki, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -84,8 +84,15 @@ async fn bad_requests_get_json_4xx() {
     let url = server.admin_url();
     let post = |body: &'static str| {
         let url = format!("{url}/v1/devices/dev1/orders");
+        let client = server.admin_client();
         async move {
-            let response = reqwest::Client::new().post(url).body(body).send().await.unwrap();
+            let response = client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
             let status = response.status().as_u16();
             (status, response.json::<Value>().await.unwrap())
         }
@@ -121,7 +128,13 @@ async fn bad_requests_get_json_4xx() {
         assert_eq!(status, code, "{path}: {answer}");
         assert!(answer["status"].is_string(), "{path}: {answer}");
     }
-    let (status, answer) = admin_request(Method::DELETE, &format!("{url}/v1/orders/1"), None, None).await;
+    let (status, answer) = admin_request(
+        Method::DELETE,
+        &format!("{url}/v1/orders/1"),
+        None,
+        server.token.as_deref(),
+    )
+    .await;
     assert_eq!(status, 405, "{answer}");
     server.stop().await;
 }
@@ -151,14 +164,30 @@ async fn bearer_token_is_enforced_when_configured() {
 }
 
 #[tokio::test]
-async fn non_loopback_admin_requires_a_token() {
+async fn every_admin_api_has_a_token_generated_beside_the_database() {
     let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
-    let mut open = server_config(&pki, &dir.path().join("db"));
+    let db = dir.path().join("db");
+    let mut open = server_config(&pki, &db);
     open.admin_listen = Some("0.0.0.0:0".parse().unwrap());
-    let err = Server::bind(open.clone()).await.expect_err("must refuse");
-    assert!(matches!(err, ServerError::AdminTokenRequired(_)), "{err}");
+    let server = Server::bind(open.clone())
+        .await
+        .expect("binds with a generated token");
+    let file = ngtt_server::default_admin_token_file(&db);
+    assert_eq!(server.admin_token_generated(), Some(file.as_path()));
+    let token = server.admin_token().unwrap().to_owned();
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), token);
+    drop(server);
+    let again = Server::bind(open.clone()).await.expect("binds again");
+    assert_eq!(again.admin_token(), Some(token.as_str()));
+    assert_eq!(
+        again.admin_token_generated(),
+        None,
+        "generated (and shown) only once"
+    );
+    drop(again);
     open.admin_token = Some("t".into());
-    let server = Server::bind(open).await.expect("starts with a token");
-    assert!(!server.admin_addr().unwrap().ip().is_loopback());
+    let given = Server::bind(open).await.expect("starts with a given token");
+    assert_eq!(given.admin_token(), Some("t"));
+    assert!(!given.admin_addr().unwrap().ip().is_loopback());
 }

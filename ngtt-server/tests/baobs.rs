@@ -48,7 +48,10 @@ async fn baobs_both_ways_with_tombstones() {
     assert_eq!(list[1]["key"], "local");
     assert_eq!(list[1]["version"], 4);
     assert_eq!(list[1]["updated_by"], "device");
-    let raw = reqwest::get(format!("{}/v1/devices/dev1/baobs/local", server.admin_url()))
+    let raw = server
+        .admin_client()
+        .get(format!("{}/v1/devices/dev1/baobs/local", server.admin_url()))
+        .send()
         .await
         .unwrap();
     assert_eq!(raw.headers()["x-smok-baob-version"], "4");
@@ -94,7 +97,7 @@ async fn baobs_both_ways_with_tombstones() {
         Method::DELETE,
         &format!("{}/v1/devices/dev1/baobs/config", server.admin_url()),
         None,
-        None,
+        server.token.as_deref(),
     )
     .await;
     assert_eq!(
@@ -287,7 +290,7 @@ async fn ngtt_sync_baob_answers_from_the_same_store() {
         Method::DELETE,
         &format!("{}/v1/devices/dev1/baobs/gone", server.admin_url()),
         None,
-        None,
+        server.token.as_deref(),
     )
     .await;
     assert_eq!(status, 200);

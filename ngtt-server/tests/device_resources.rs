@@ -20,7 +20,13 @@ fn device(server: &TestServer, pki: &TestPki, id: &str) -> HttpDevice {
 }
 
 async fn admin(server: &TestServer, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    http(method, &format!("{}{path}", server.admin_url()), body, None).await
+    http(
+        method,
+        &format!("{}{path}", server.admin_url()),
+        body,
+        server.token.as_deref(),
+    )
+    .await
 }
 
 fn status_of(body: &Value) -> &str {

@@ -19,7 +19,7 @@ async fn a_device_never_sees_another_devices_resources() {
         Method::PUT,
         &format!("{}/v1/devices/one/metadata/k", server.admin_url()),
         Some(json!({"value": "v"})),
-        None,
+        server.token.as_deref(),
     )
     .await;
     assert_eq!(status, 200);
@@ -27,7 +27,7 @@ async fn a_device_never_sees_another_devices_resources() {
         Method::PUT,
         &format!("{}/v1/devices/one/macros/m", server.admin_url()),
         Some(json!({"commands": [{"path": "W1", "value": 1}], "occurrences": [1000]})),
-        None,
+        server.token.as_deref(),
     )
     .await;
     assert_eq!(status, 201);
@@ -35,7 +35,7 @@ async fn a_device_never_sees_another_devices_resources() {
         Method::PUT,
         &format!("{}/v1/devices/one/archives", server.admin_url()),
         Some(json!([{"interval": 60, "pathpoints": ["W1"]}])),
-        None,
+        server.token.as_deref(),
     )
     .await;
     assert_eq!(status, 200);
@@ -97,7 +97,7 @@ async fn macro_occurrences_are_served_by_window_and_completed_once() {
     let url = format!("{}/v1/devices/dev1/macros/heat-up", server.admin_url());
     let body = json!({"commands": [{"path": "W1", "value": 5}, {"path": "f2", "value": 1.5}, {"path": "u3", "value": "on"}],
                       "occurrences": [1_000_000, 1_000_500.5, 2_000_000]});
-    let (status, created) = http(Method::PUT, &url, Some(body.clone()), None).await;
+    let (status, created) = http(Method::PUT, &url, Some(body.clone()), server.token.as_deref()).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["occurrences"][1]["timestamp"], 1_000_500.5);
 
@@ -138,7 +138,7 @@ async fn macro_occurrences_are_served_by_window_and_completed_once() {
     assert_eq!(stored["occurrences"][2]["completed"], false);
 
     // Replacing the macro keeps the completion of occurrences it still has.
-    let (status, replaced) = http(Method::PUT, &url, Some(body), None).await;
+    let (status, replaced) = http(Method::PUT, &url, Some(body), server.token.as_deref()).await;
     assert_eq!(status, 200);
     assert_eq!(replaced["occurrences"][0]["completed"], true);
 
@@ -166,10 +166,10 @@ async fn macro_occurrences_are_served_by_window_and_completed_once() {
         json!({"commands": [{"path": "W1", "value": 1}], "occurrences": ["x"]}),
         json!([1]),
     ] {
-        let (status, reason) = http(Method::PUT, &url, Some(bad.clone()), None).await;
+        let (status, reason) = http(Method::PUT, &url, Some(bad.clone()), server.token.as_deref()).await;
         assert_eq!(status, 400, "{bad}: {reason}");
     }
-    let (status, _) = http(Method::DELETE, &url, None, None).await;
+    let (status, _) = http(Method::DELETE, &url, None, server.token.as_deref()).await;
     assert_eq!(status, 200);
     assert_eq!(server.get("/v1/devices/dev1/macros/heat-up").await.0, 404);
     server.stop().await;
@@ -189,7 +189,7 @@ async fn archive_settings_are_served_one_entry_per_interval() {
             json!([{"interval": 600, "pathpoints": ["W2", "W1"]}, {"interval": 60, "pathpoints": ["f1"]},
                     {"interval": 600, "pathpoints": ["u9"]}]),
         ),
-        None,
+        server.token.as_deref(),
     )
     .await;
     assert_eq!(status, 200);
@@ -217,11 +217,18 @@ async fn archive_settings_are_served_one_entry_per_interval() {
         json!([{"interval": 60, "pathpoints": ["W1"]}, {"interval": 30, "pathpoints": ["W1"]}]),
         json!([{"interval": -1, "pathpoints": []}]),
     ] {
-        let (status, _) = http(Method::PUT, &url, Some(bad.clone()), None).await;
+        let (status, _) = http(Method::PUT, &url, Some(bad.clone()), server.token.as_deref()).await;
         assert_eq!(status, 400, "{bad}");
     }
-    assert_eq!(http(Method::GET, &url, None, None).await.1, expected, "unchanged");
-    assert_eq!(http(Method::DELETE, &url, None, None).await, (200, json!([])));
+    assert_eq!(
+        http(Method::GET, &url, None, server.token.as_deref()).await.1,
+        expected,
+        "unchanged"
+    );
+    assert_eq!(
+        http(Method::DELETE, &url, None, server.token.as_deref()).await,
+        (200, json!([]))
+    );
     assert_eq!(
         dev.simple(Method::GET, "/v1/device/pathpoints/archived")
             .await
@@ -265,7 +272,7 @@ async fn plain_metadata_both_ways() {
         )
         .await;
     assert_eq!((answer.status, answer.body), (200, json!({"stored": true})));
-    let (status, entry) = http(Method::GET, &admin, None, None).await;
+    let (status, entry) = http(Method::GET, &admin, None, server.token.as_deref()).await;
     assert_eq!(status, 200);
     assert_eq!(entry["key"], "key with space/slash");
     assert_eq!(entry["value"], "from device");
@@ -284,7 +291,12 @@ async fn plain_metadata_both_ways() {
     // Single precision as the Python client sends it: an operator's write at ...739 does not
     // beat the device's at ...745, sent as ...720 (docs/operations.md, plain metadata).
     let op = json!({"value": "op", "timestamp": 1_796_062_739});
-    assert_eq!(http(Method::PUT, &admin, Some(op), None).await.0, 200);
+    assert_eq!(
+        http(Method::PUT, &admin, Some(op), server.token.as_deref())
+            .await
+            .0,
+        200
+    );
     let later = json!({"value": "device later", "unless_timestamp_higher": 1_796_062_720.0});
     assert_eq!(
         dev.minijson(Method::PUT, path, &later).await.body,
@@ -300,7 +312,7 @@ async fn plain_metadata_both_ways() {
         Method::PUT,
         &admin,
         Some(json!({"value": "from server", "timestamp": 1_900_000_000.5})),
-        None,
+        server.token.as_deref(),
     )
     .await;
     assert_eq!(status, 200);
@@ -342,7 +354,15 @@ async fn plain_metadata_both_ways() {
         assert_eq!((answer.status, answer.body), (200, json!({"deleted": deleted})));
     }
     assert_eq!(dev.simple(Method::GET, path).await.status, 404);
-    assert_eq!(http(Method::GET, &admin, None, None).await.0, 404);
-    assert_eq!(http(Method::DELETE, &admin, None, None).await.0, 200);
+    assert_eq!(
+        http(Method::GET, &admin, None, server.token.as_deref()).await.0,
+        404
+    );
+    assert_eq!(
+        http(Method::DELETE, &admin, None, server.token.as_deref())
+            .await
+            .0,
+        200
+    );
     server.stop().await;
 }

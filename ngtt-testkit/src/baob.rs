@@ -89,11 +89,16 @@ pub async fn admin_put_baob(
     bytes: Vec<u8>,
     query: &str,
 ) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = server
+        .admin_client()
         .put(format!(
             "{}/v1/devices/{device}/baobs/{key}{query}",
             server.admin_url()
         ))
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            ngtt_server::ADMIN_BAOB_CONTENT_TYPE,
+        )
         .body(bytes)
         .send()
         .await

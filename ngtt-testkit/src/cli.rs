@@ -59,6 +59,7 @@ pub fn output(args: &[&str]) -> std::process::Output {
     Command::new(ngtt_binary())
         .args(args)
         .env_remove("NGTT_ADMIN_TOKEN")
+        .env_remove("NGTT_ADMIN_TOKEN_FILE")
         .output()
         .expect("ngtt runs")
 }
@@ -111,6 +112,8 @@ pub struct Serve {
     pub admin: SocketAddr,
     /// `ngtt http listening on`.
     pub http: SocketAddr,
+    /// The admin token file `ngtt serve` wrote beside the database (`<db>.admin-token`).
+    pub token_file: PathBuf,
 }
 
 impl Serve {
@@ -168,7 +171,21 @@ impl Serve {
             ngtt: ngtt.expect("NGTT address"),
             admin: admin.expect("admin address"),
             http: http.expect("HTTP address"),
+            token_file: ngtt_server::default_admin_token_file(db),
         }
+    }
+
+    /// The admin API's bearer token.
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(&self.token_file)
+            .expect("the admin token file")
+            .trim()
+            .to_owned()
+    }
+
+    /// The token file as a command-line argument, for `--admin-token-file`.
+    pub fn token_file_arg(&self) -> &str {
+        self.token_file.to_str().expect("a UTF-8 path")
     }
 
     /// The admin API's URL for `path` (which starts with `/`).

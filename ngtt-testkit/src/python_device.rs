@@ -20,6 +20,8 @@ pub struct PlainHttpServe {
     pub admin: SocketAddr,
     /// The device HTTP API (plain HTTP).
     pub http: SocketAddr,
+    /// The admin API's bearer token (from the file beside the database).
+    pub token: String,
 }
 
 impl PlainHttpServe {
@@ -71,7 +73,17 @@ impl PlainHttpServe {
         let (admin, http) = tokio::time::timeout(Duration::from_secs(20), addresses)
             .await
             .expect("ngtt serve prints its addresses in time");
-        PlainHttpServe { child, admin, http }
+        let token_file = ngtt_server::default_admin_token_file(db);
+        let token = std::fs::read_to_string(&token_file)
+            .expect("the admin token file")
+            .trim()
+            .to_owned();
+        PlainHttpServe {
+            child,
+            admin,
+            http,
+            token,
+        }
     }
 
     /// The base URL a device is given.

@@ -26,6 +26,8 @@ pub struct TestServer {
     pub task: JoinHandle<Result<(), ServerError>>,
     /// Its database file.
     pub db: PathBuf,
+    /// The admin API's bearer token (generated beside the database unless `tweak` set one).
+    pub token: Option<String>,
 }
 
 /// A configuration for `pki` and `db` on loopback ports chosen by the OS (NGTT and admin API),
@@ -53,6 +55,7 @@ impl TestServer {
         let addr = server.local_addr();
         let admin = server.admin_addr();
         let http = server.http_addr();
+        let token = server.admin_token().map(str::to_owned);
         let handle = server.handle();
         let task = tokio::spawn(server.run());
         TestServer {
@@ -62,6 +65,7 @@ impl TestServer {
             handle,
             task,
             db: db.as_ref().to_owned(),
+            token,
         }
     }
 
@@ -83,6 +87,21 @@ impl TestServer {
     /// The admin API's base URL.
     pub fn admin_url(&self) -> String {
         format!("http://{}", self.admin.expect("the admin API is enabled"))
+    }
+
+    /// A client whose every request carries the admin token.
+    pub fn admin_client(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &self.token {
+            let value = format!("Bearer {token}")
+                .parse()
+                .expect("a token is a header value");
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("HTTP client")
     }
 
     /// The device HTTP API's address.
@@ -153,14 +172,15 @@ impl TestServer {
         body
     }
 
-    /// GET on the admin API without a token.
+    /// GET on the admin API with the token.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.admin(reqwest::Method::GET, path, None).await
     }
 
-    /// An admin API request without a token: the status and the JSON answer.
+    /// An admin API request with the token: the status and the JSON answer.
     pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        admin_request(method, &format!("{}{path}", self.admin_url()), body, None).await
+        let url = format!("{}{path}", self.admin_url());
+        admin_request(method, &url, body, self.token.as_deref()).await
     }
 
     /// Waits until every order of `ids` is answered (neither queued nor sent), failing the test

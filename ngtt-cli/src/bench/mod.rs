@@ -30,7 +30,7 @@ Examples:
   ngtt bench fleet --devices 1000 --pki pki --server 127.0.0.1:2405 \\
       --admin http://127.0.0.1:2406 --pid $(pidof ngtt)   # a running server (no storm)
 
-The admin token comes from --admin-token or NGTT_ADMIN_TOKEN (a server the bench starts gets
+The admin token comes from --admin-token-file, NGTT_ADMIN_TOKEN_FILE or NGTT_ADMIN_TOKEN (a server the bench starts gets
 one of its own). Only loopback addresses are used.";
 
 /// Most devices one run may simulate.
@@ -71,8 +71,12 @@ pub struct FleetArgs {
     /// certificates are issued from it. Default: a new one in a temporary directory.
     #[arg(long, value_name = "DIR")]
     pki: Option<PathBuf>,
-    /// Admin API bearer token for a running server [env: NGTT_ADMIN_TOKEN].
-    #[arg(long = "admin-token", value_name = "TOKEN")]
+    /// File holding the admin API token of a running server (as written by `ngtt serve`
+    /// beside its database) [env: NGTT_ADMIN_TOKEN_FILE, or the token in NGTT_ADMIN_TOKEN].
+    #[arg(long = "admin-token-file", value_name = "FILE")]
+    admin_token_file: Option<PathBuf>,
+    /// Admin API token on the command line (deprecated: it shows in `ps`).
+    #[arg(long = "admin-token", value_name = "TOKEN", hide = true)]
     admin_token: Option<String>,
     /// Paced orders for the latency figure (one at a time).
     #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=100_000))]

@@ -62,7 +62,10 @@ pub async fn run(args: &FleetArgs) -> Result<Report, CliError> {
     };
     let (mut target, server, admin, pid) = match (&args.server, &args.admin) {
         (Some(server), Some(admin)) => {
-            let token = crate::serve_cmd::admin_token(&args.admin_token);
+            let token = crate::admin_token::client_token(
+                args.admin_token_file.as_deref(),
+                args.admin_token.as_deref(),
+            )?;
             (Target::External, *server, Admin::new(admin, token)?, args.pid)
         }
         _ => {

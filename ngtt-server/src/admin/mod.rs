@@ -22,8 +22,15 @@
 //! | `/v1/devices/{id}/metadata[/{key}]` | plain metadata ([`metadata`]) |
 //!
 //! Errors are `{"status": reason}` with a 4xx code (5xx only when storage fails).
+//!
+//! Every request but `/healthz` needs `Authorization: Bearer <token>` (401 otherwise); bodies
+//! must be `Content-Type: application/json` (415 otherwise), except BAOB uploads, which are
+//! [`auth::BAOB_CONTENT_TYPE`]; the `Host` must be an IP address, `localhost` or a configured
+//! name (421 otherwise, against DNS rebinding); requests with an `Origin` header (browsers)
+//! are refused (403) unless the origin is allowed. See [`auth`].
 
 mod archives;
+pub mod auth;
 mod baobs;
 mod device_info;
 mod events;
@@ -38,11 +45,9 @@ mod settings;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tokio::net::TcpListener;
@@ -56,7 +61,12 @@ use reply::ApiError;
 pub(crate) struct AdminState {
     pub(crate) db: Db,
     pub(crate) registry: Registry,
-    pub(crate) token: Option<String>,
+    /// The bearer token every `/v1` request must carry.
+    pub(crate) token: String,
+    /// Names accepted in `Host` besides IP addresses and `localhost`.
+    pub(crate) hosts: Vec<String>,
+    /// Browser origins allowed to call the API.
+    pub(crate) allow_origins: Vec<String>,
     pub(crate) max_order_len: usize,
     /// Largest BAOB an operator may store, in bytes.
     pub(crate) max_baob_len: u64,
@@ -116,7 +126,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(macros::routes())
         .merge(archives::routes())
         .merge(metadata::routes())
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), require_token));
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            auth::require_token,
+        ));
     Router::new()
         .route(
             "/healthz",
@@ -129,32 +142,11 @@ pub(crate) fn router(state: AppState) -> Router {
         })
         // Orders must fit a frame; the handler reports the exact limit.
         .layer(DefaultBodyLimit::max(state.max_order_len.saturating_add(1 << 20)))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            auth::check_origin,
+        ))
         .with_state(state)
-}
-
-/// Checks `Authorization: Bearer <token>` when a token is configured.
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(token) = &state.token {
-        let given = request
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
-            let mut response =
-                ApiError::new(StatusCode::UNAUTHORIZED, "missing or invalid bearer token").into_response();
-            response
-                .headers_mut()
-                .insert(WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
-            return response;
-        }
-    }
-    next.run(request).await
-}
-
-/// Compares without an early exit on the first difference.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Serves the admin API on `listener` until `shutdown` is cancelled, then finishes the
@@ -166,15 +158,5 @@ pub(crate) async fn serve(listener: TcpListener, state: AppState, shutdown: Canc
         .await;
     if let Err(e) = result {
         tracing::error!("admin API stopped: {e}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn constant_time_eq_works() {
-        assert!(super::constant_time_eq(b"abc", b"abc"));
-        assert!(!super::constant_time_eq(b"abc", b"abd"));
-        assert!(!super::constant_time_eq(b"abc", b"ab"));
     }
 }

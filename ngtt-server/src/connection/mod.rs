@@ -93,7 +93,7 @@ pub(crate) async fn handle(
             return;
         }
     };
-    let span = info_span!("conn", device = %identity.device_id, %peer, conn);
+    let span = info_span!("conn", device = %ngtt_proto::Escaped(&identity.device_id), %peer, conn);
     async move {
         if !pace_takeover(&shared, &identity.device_id).await {
             return;

@@ -77,6 +77,7 @@ pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity,
         fetch: false,
         grace_at: shared.limits.fetch_grace.map(|grace| Instant::now() + grace),
         unknown_seen: HashSet::new(),
+        warnings: crate::warn_limit::RepeatedWarnings::default(),
         last_rx: Instant::now(),
         framed,
         shared,
@@ -104,6 +105,8 @@ struct Session {
     /// When orders start without FETCH_ORDERS (`None`: only on FETCH_ORDERS).
     grace_at: Option<Instant>,
     unknown_seen: HashSet<u16>,
+    /// Peer-triggered warnings: the first of each kind logged, the rest counted.
+    warnings: crate::warn_limit::RepeatedWarnings,
     last_rx: Instant,
 }
 
@@ -169,6 +172,9 @@ impl Session {
             End::Protocol(e) => warn!("protocol error, closing connection: {e}"),
             End::Io(e) => info!("connection lost: {e}"),
             End::Storage(e) => error!("storage failed, closing connection: {e}"),
+        }
+        for (kind, count) in self.warnings.suppressed() {
+            warn!(kind, count, "repeated warnings not logged on this connection");
         }
         if self.window.len() > 0 {
             info!(
@@ -243,10 +249,12 @@ impl Session {
             | FrameType::DataStreamConfirm
             | FrameType::DataStreamReject
             | FrameType::SyncBaobResponse => {
-                warn!(
-                    tid = frame.tid,
-                    "unexpected {} frame from a device; ignored", frame.kind
-                );
+                if self.warnings.first("unexpected frame") {
+                    warn!(
+                        tid = frame.tid,
+                        "unexpected {} frame from a device; ignored (repeats are counted)", frame.kind
+                    );
+                }
                 Ok(())
             }
             FrameType::Unknown(n) => {
@@ -320,10 +328,13 @@ impl Session {
             OrderAnswer::Rejected => "ORDER_REJECT",
         };
         let Some(order) = self.window.answer(tid) else {
-            warn!(
-                tid,
-                "{what} matches no unanswered ORDER on this connection (stale or repeated); ignored"
-            );
+            if self.warnings.first("stale order answer") {
+                warn!(
+                    tid,
+                    "{what} matches no unanswered ORDER on this connection (stale or repeated); \
+                     ignored (repeats are counted)"
+                );
+            }
             return Ok(());
         };
         if self.db(move |s| s.answer_order(order, answer)).await? {
@@ -338,10 +349,12 @@ impl Session {
                 }
             );
         } else {
-            warn!(
-                order,
-                tid, "{what} for an order that was already answered; ignored"
-            );
+            if self.warnings.first("order answered twice") {
+                warn!(
+                    order,
+                    tid, "{what} for an order that was already answered; ignored (repeats are counted)"
+                );
+            }
         }
         self.fill_window().await
     }
@@ -353,7 +366,13 @@ impl Session {
             Err(e) => {
                 let mut reason = format!("not a list of pathpoint series: {e}");
                 truncate(&mut reason, 400);
-                warn!(tid, "rejecting DATA_STREAM: {reason}");
+                if self.warnings.first("DATA_STREAM rejected") {
+                    warn!(
+                        tid,
+                        "rejecting DATA_STREAM: {} (repeats are counted)",
+                        ngtt_proto::Escaped(&reason)
+                    );
+                }
                 let reject = Frame::data_stream_reject_because(tid, &reason)
                     .unwrap_or_else(|_| Frame::data_stream_reject(tid));
                 return self.send(reject).await;
@@ -367,6 +386,16 @@ impl Session {
     }
 
     async fn on_logs(&mut self, frame: &Frame) -> Result<(), End> {
+        if let Err(reason) = crate::budgets::check_decoded_memory(&frame.payload) {
+            // LOGS has no answer: the batch is dropped, the connection kept.
+            if self.warnings.first("LOGS over the decode budget") {
+                warn!(
+                    tid = frame.tid,
+                    "LOGS frame dropped: {reason} (repeats are counted)"
+                );
+            }
+            return Ok(());
+        }
         let items: Vec<minijson::Value> = frame.payload_as()?;
         let limits = self.shared.registry.inflate_limits();
         let (entries, _skipped) = limits.log_entries(&self.device, &items);

@@ -46,7 +46,7 @@ impl FromRequestParts<Arc<DeviceApiState>> for Device {
     async fn from_request_parts(parts: &mut Parts, state: &Arc<DeviceApiState>) -> Result<Device, Response> {
         identify(parts, state).map(Device).map_err(|fault| {
             let peer = parts.extensions.get::<ConnInfo>().map(|c| c.peer);
-            tracing::info!(?peer, status = %fault.status, "device HTTP request refused: {}", fault.reason);
+            tracing::info!(?peer, status = %fault.status, "device HTTP request refused: {}", ngtt_proto::Escaped(&fault.reason));
             fault.respond(Format::of(&parts.headers))
         })
     }
