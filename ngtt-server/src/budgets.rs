@@ -13,6 +13,7 @@ pub(crate) const DECODED_MEMORY_FACTOR: usize = 8;
 pub(crate) const DECODED_MEMORY_SLACK: usize = 64 << 10;
 
 /// Checks that decoding `payload` into values stays within the budget; the reason otherwise.
+/// Invalid MiniJSON passes: decoding it fails anyway, cheaply.
 pub(crate) fn check_decoded_memory(payload: &[u8]) -> Result<(), String> {
     let limit = payload
         .len()
@@ -25,7 +26,8 @@ pub(crate) fn check_decoded_memory(payload: &[u8]) -> Result<(), String> {
              its size",
             payload.len()
         )),
-        Err(e) => Err(format!("not MiniJSON: {e}")),
+        // Invalid input is the decoder's to report, as a protocol error.
+        Err(_) => Ok(()),
     }
 }
 
@@ -48,6 +50,6 @@ mod tests {
         let record = serde_json::json!({"message": "boiler started", "level": 20, "time": 1.5e9});
         let records = minijson::to_vec(&vec![record; 10_000]).unwrap();
         check_decoded_memory(&records).unwrap();
-        assert!(check_decoded_memory(&[0xFF]).is_err());
+        assert!(check_decoded_memory(&[0xFF]).is_ok(), "left to the decoder");
     }
 }

@@ -222,7 +222,7 @@ pub(crate) async fn require_token(
             };
             return ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                &format!("the body must be sent with Content-Type: {expected}"),
+                format!("the body must be sent with Content-Type: {expected}"),
             )
             .into_response();
         }
