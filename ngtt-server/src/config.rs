@@ -130,6 +130,10 @@ pub struct ServerConfig {
     pub max_frame_len: usize,
     /// A connection that sent nothing for this long is closed (default 120 s).
     pub idle_timeout: Duration,
+    /// A connection is closed when what the server writes to it makes no progress for this
+    /// long (default 90 s): the device does not read (a full receive window), so holding the
+    /// connection would only pin its memory and slot. Unanswered orders go back to the queue.
+    pub write_timeout: Duration,
     /// Time allowed for the TLS handshake (default 10 s).
     pub handshake_timeout: Duration,
     /// Time allowed to send TLS close_notify when closing a connection (default 2 s).
@@ -174,6 +178,7 @@ impl ServerConfig {
             max_inflight_orders: DEFAULT_MAX_INFLIGHT_ORDERS,
             max_frame_len: ngtt_proto::DEFAULT_MAX_FRAME_LEN,
             idle_timeout: Duration::from_secs(120),
+            write_timeout: Duration::from_secs(90),
             handshake_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
@@ -218,7 +223,7 @@ impl ServerConfig {
         if self.max_connections == 0 {
             return Err(ServerError::Config("max_connections must be at least 1".into()));
         }
-        if self.idle_timeout.is_zero() || self.handshake_timeout.is_zero() {
+        if self.idle_timeout.is_zero() || self.write_timeout.is_zero() || self.handshake_timeout.is_zero() {
             return Err(ServerError::Config("timeouts must not be zero".into()));
         }
         if let Some(token) = &self.admin_token {
