@@ -46,7 +46,9 @@ async fn a_device_that_never_reads_is_dropped() {
         () = talking => {}
     }
     server
-        .until("the deaf device dropped", |s| s.handle.connected_devices().is_empty())
+        .until("the deaf device dropped", |s| {
+            s.handle.connected_devices().is_empty()
+        })
         .await;
     for &id in &ids {
         assert_eq!(server.state(id), OrderState::Sent, "order {id} stays pending");

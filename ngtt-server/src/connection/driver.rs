@@ -160,7 +160,12 @@ fn encode(frame: &ngtt_proto::Frame, buf: &mut BytesMut) {
 /// Writes what the ended session still has queued (the answer to the last frame of a stopped
 /// connection), then closes the TLS session (close_notify, then TCP FIN), giving up after
 /// `limit`.
-async fn close(session: &mut Session, writer: &mut WriteHalf<Tls>, mut wbuf: BytesMut, limit: std::time::Duration) {
+async fn close(
+    session: &mut Session,
+    writer: &mut WriteHalf<Tls>,
+    mut wbuf: BytesMut,
+    limit: std::time::Duration,
+) {
     let closing = async {
         loop {
             writer.write_all_buf(&mut wbuf).await?;

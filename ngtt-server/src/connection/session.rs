@@ -52,12 +52,23 @@ pub(crate) struct SessionConfig {
 enum Waiting {
     Connected,
     TakeOrders(&'static str),
-    Claim { want: usize },
+    Claim {
+        want: usize,
+    },
     Tids(VecDeque<PendingOrder>),
-    Answer { tid: u16, order: OrderId, answer: OrderAnswer },
-    Series { tid: u16, paths: usize },
+    Answer {
+        tid: u16,
+        order: OrderId,
+        answer: OrderAnswer,
+    },
+    Series {
+        tid: u16,
+        paths: usize,
+    },
     Logs,
-    Baob { tid: u16 },
+    Baob {
+        tid: u16,
+    },
 }
 
 /// One connection's frame exchange, without I/O (see the module documentation).
@@ -176,7 +187,9 @@ impl Session {
         let idle = self
             .wants_read()
             .then_some(self.last_rx + self.config.idle_timeout);
-        let grace = self.grace_at.filter(|_| !self.fetch && self.start_wanted.is_none());
+        let grace = self
+            .grace_at
+            .filter(|_| !self.fetch && self.start_wanted.is_none());
         [write, idle, grace].into_iter().flatten().min()
     }
 
@@ -293,7 +306,10 @@ impl Session {
         let waiting = match self.busy.take() {
             Some((busy, waiting)) if busy == id => waiting,
             other => {
-                error!(op = id, "an outcome for an operation that is not outstanding; ignored");
+                error!(
+                    op = id,
+                    "an outcome for an operation that is not outstanding; ignored"
+                );
                 self.busy = other;
                 return;
             }
@@ -352,7 +368,11 @@ impl Session {
                 Err(e) => self.finish(End::from(e)),
             },
             (waiting, outcome) => {
-                error!(?waiting, ?outcome, "an outcome that does not fit its operation; ignored");
+                error!(
+                    ?waiting,
+                    ?outcome,
+                    "an outcome that does not fit its operation; ignored"
+                );
             }
         }
     }
@@ -431,7 +451,10 @@ impl Session {
             );
             return;
         };
-        self.start(Waiting::Answer { tid, order, answer }, Op::AnswerOrder { order, answer });
+        self.start(
+            Waiting::Answer { tid, order, answer },
+            Op::AnswerOrder { order, answer },
+        );
     }
 
     fn on_data_stream(&mut self, frame: &Frame) {

@@ -24,7 +24,10 @@ fn config(grace: Option<Duration>) -> SessionConfig {
 /// A session whose connection is recorded, at `t0`.
 fn connected(grace: Option<Duration>, t0: Instant) -> Session {
     let mut s = Session::new(config(grace), t0);
-    assert!(!s.wants_read(), "nothing is read before the connection is recorded");
+    assert!(
+        !s.wants_read(),
+        "nothing is read before the connection is recorded"
+    );
     let (id, op) = s.poll_op().expect("first op");
     assert!(matches!(op, Op::DeviceConnected));
     s.handle_stored(id, Ok(Outcome::Done), t0);
@@ -89,13 +92,19 @@ fn series_payload() -> Bytes {
 fn orders_start_on_fetch_orders_in_queue_order_under_reserved_tids() {
     let t0 = Instant::now();
     let mut s = connected(None, t0);
-    assert!(!s.wants_orders(), "new orders are not looked for before FETCH_ORDERS");
+    assert!(
+        !s.wants_orders(),
+        "new orders are not looked for before FETCH_ORDERS"
+    );
     s.handle_new_orders();
     assert!(s.poll_op().is_none());
     take_orders(&mut s, t0, vec![order(5), order(7)]);
     reserve(&mut s, t0, 300);
     let sent = drain(&mut s, t0);
-    assert_eq!(sent.iter().map(|f| (f.kind, f.tid)).collect::<Vec<_>>(), [(FrameType::Order, 300), (FrameType::Order, 301)]);
+    assert_eq!(
+        sent.iter().map(|f| (f.kind, f.tid)).collect::<Vec<_>>(),
+        [(FrameType::Order, 300), (FrameType::Order, 301)]
+    );
     assert_eq!(sent[1].payload, Bytes::from("[7]"));
     assert_eq!(s.unanswered(), 2);
     // The window (2) is full: no claim until an answer.
@@ -112,7 +121,16 @@ fn an_answer_is_committed_then_the_window_refills_after_the_cursor() {
     drain(&mut s, t0);
     s.handle_frame(Frame::order_confirm(2), t0);
     let (id, o) = op(&mut s);
-    assert!(matches!(o, Op::AnswerOrder { order: 7, answer: OrderAnswer::Confirmed }), "{o:?}");
+    assert!(
+        matches!(
+            o,
+            Op::AnswerOrder {
+                order: 7,
+                answer: OrderAnswer::Confirmed
+            }
+        ),
+        "{o:?}"
+    );
     assert!(!s.wants_read(), "the next frame waits for the commit");
     s.handle_stored(id, Ok(Outcome::Answered(true)), t0);
     // Each order goes out at most once per connection: the claim starts after the cursor.
@@ -120,10 +138,23 @@ fn an_answer_is_committed_then_the_window_refills_after_the_cursor() {
     let sent = drain(&mut s, t0);
     assert_eq!((sent[0].tid, &sent[0].payload[..]), (3, &b"[9]"[..]));
     // ORDER_REJECT (with a reason) is an answer too.
-    let reject = Frame::new(FrameType::OrderReject, 1, minijson::to_vec(&"no such path").unwrap());
+    let reject = Frame::new(
+        FrameType::OrderReject,
+        1,
+        minijson::to_vec(&"no such path").unwrap(),
+    );
     s.handle_frame(reject, t0);
     let (_, o) = op(&mut s);
-    assert!(matches!(o, Op::AnswerOrder { order: 5, answer: OrderAnswer::Rejected }), "{o:?}");
+    assert!(
+        matches!(
+            o,
+            Op::AnswerOrder {
+                order: 5,
+                answer: OrderAnswer::Rejected
+            }
+        ),
+        "{o:?}"
+    );
 }
 
 #[test]
@@ -220,7 +251,10 @@ fn a_stopped_connection_sends_no_order_and_finishes_its_commit() {
     let (id, _) = op(&mut s);
     s.handle_stop(Stop::Replaced);
     assert!(!s.is_finished(), "the claim in progress finishes first");
-    assert!(!s.wants_read(), "a late answer on a stopped connection is never read");
+    assert!(
+        !s.wants_read(),
+        "a late answer on a stopped connection is never read"
+    );
     s.handle_stored(id, Ok(Outcome::Claimed(vec![order(1)])), t0);
     assert!(matches!(s.end(), Some(End::Replaced)));
     assert!(s.is_finished());
@@ -281,7 +315,10 @@ fn a_data_stream_that_is_not_series_is_rejected_with_a_bounded_reason() {
     assert!(reason.len() <= MAX_DATA_REJECT_REASON);
     // Not MiniJSON at all, and empty: rejected as well.
     for payload in [&b"\xff\xff"[..], b""] {
-        s.handle_frame(Frame::new(FrameType::DataStream, 7, Bytes::copy_from_slice(payload)), t0);
+        s.handle_frame(
+            Frame::new(FrameType::DataStream, 7, Bytes::copy_from_slice(payload)),
+            t0,
+        );
         assert_eq!(drain(&mut s, t0)[0].kind, FrameType::DataStreamReject);
     }
     assert!(s.end().is_none());
@@ -298,7 +335,10 @@ fn logs_are_stored_without_an_answer_and_junk_is_a_protocol_error() {
     s.handle_stored(id, Ok(Outcome::Stored(0)), t0);
     assert!(drain(&mut s, t0).is_empty(), "LOGS have no answer");
     // An empty list stores nothing.
-    s.handle_frame(Frame::new(FrameType::Logs, 0, minijson::to_vec(&Vec::<u8>::new()).unwrap()), t0);
+    s.handle_frame(
+        Frame::new(FrameType::Logs, 0, minijson::to_vec(&Vec::<u8>::new()).unwrap()),
+        t0,
+    );
     assert!(s.poll_op().is_none());
     s.handle_frame(Frame::new(FrameType::Logs, 0, Bytes::from_static(b"\xff")), t0);
     assert!(matches!(s.end(), Some(End::Protocol(_))));
@@ -310,19 +350,31 @@ fn ping_is_echoed_and_baob_sync_answered() {
     let t0 = Instant::now();
     let mut s = connected(None, t0);
     s.handle_frame(Frame::new(FrameType::Ping, 77, Bytes::from_static(b"abc")), t0);
-    assert_eq!(drain(&mut s, t0), [Frame::new(FrameType::Ping, 77, Bytes::from_static(b"abc"))]);
+    assert_eq!(
+        drain(&mut s, t0),
+        [Frame::new(FrameType::Ping, 77, Bytes::from_static(b"abc"))]
+    );
     let request = minijson::to_vec(&std::collections::BTreeMap::from([("k".to_owned(), 1i64)])).unwrap();
     s.handle_frame(Frame::new(FrameType::SyncBaobRequest, 12, request), t0);
     let (id, o) = op(&mut s);
-    assert!(matches!(&o, Op::BaobSync { request } if request.0["k"] == 1), "{o:?}");
+    assert!(
+        matches!(&o, Op::BaobSync { request } if request.0["k"] == 1),
+        "{o:?}"
+    );
     let answer = SyncBaobResponse {
         download: vec!["a".into()],
         ..SyncBaobResponse::default()
     };
     s.handle_stored(id, Ok(Outcome::Baob(answer.clone())), t0);
-    assert_eq!(drain(&mut s, t0), [Frame::sync_baob_response(12, &answer).unwrap()]);
+    assert_eq!(
+        drain(&mut s, t0),
+        [Frame::sync_baob_response(12, &answer).unwrap()]
+    );
     // A request that is not a map of versions breaks the protocol.
-    s.handle_frame(Frame::new(FrameType::SyncBaobRequest, 13, Bytes::from_static(b"\xff")), t0);
+    s.handle_frame(
+        Frame::new(FrameType::SyncBaobRequest, 13, Bytes::from_static(b"\xff")),
+        t0,
+    );
     assert!(matches!(s.end(), Some(End::Protocol(_))));
 }
 
@@ -361,7 +413,10 @@ fn idle_timeout_counts_from_the_last_frame_and_not_while_busy() {
     let mut s = connected(None, t0);
     s.handle_timeout(t0 + 119 * S);
     assert!(s.end().is_none());
-    s.handle_frame(Frame::new(FrameType::DataStream, 1, series_payload()), t0 + 100 * S);
+    s.handle_frame(
+        Frame::new(FrameType::DataStream, 1, series_payload()),
+        t0 + 100 * S,
+    );
     let (id, _) = op(&mut s);
     assert_eq!(s.poll_timeout(), None, "not idle while a commit is outstanding");
     s.handle_timeout(t0 + 300 * S);
@@ -383,7 +438,10 @@ fn a_peer_that_does_not_read_is_dropped_at_the_write_deadline() {
     reserve(&mut s, t0, 1);
     let first = s.poll_transmit(t0).expect("an ORDER");
     assert_eq!(first.kind, FrameType::Order);
-    assert!(!s.wants_read(), "nothing is read while a frame waits to be written");
+    assert!(
+        !s.wants_read(),
+        "nothing is read while a frame waits to be written"
+    );
     assert_eq!(s.poll_timeout(), Some(t0 + 90 * S));
     // Progress moves the deadline.
     s.on_written(t0 + 10 * S, false);
