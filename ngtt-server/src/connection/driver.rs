@@ -4,14 +4,14 @@
 //! and closes the connection when the session has ended.
 
 use std::future::Future;
-use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use futures::StreamExt;
+use ngtt_net::{write_step, WriteStep};
 use ngtt_proto::{DeviceIdentity, NgttCodec};
-use tokio::io::{AsyncWrite, AsyncWriteExt, WriteHalf};
+use tokio::io::{AsyncWriteExt, WriteHalf};
 use tokio::time::Instant as TokioInstant;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
@@ -29,26 +29,9 @@ fn now() -> std::time::Instant {
     TokioInstant::now().into_std()
 }
 
-/// What one step of the writer did.
-enum WriteStep {
-    Wrote,
-    Flushed,
-}
-
-/// Writes some of `buf`, or flushes once it is empty: each frame is flushed on its own, so
-/// that it leaves at once in TLS records of its own (at most `tls_max_record` bytes of
-/// plaintext each: the Python client handles one frame per read and 512 bytes per wake-up,
-/// NGTT.md §8).
-async fn write_step<W: AsyncWrite + Unpin>(w: &mut W, buf: &mut BytesMut) -> io::Result<WriteStep> {
-    if buf.is_empty() {
-        w.flush().await?;
-        return Ok(WriteStep::Flushed);
-    }
-    match w.write_buf(buf).await? {
-        0 => Err(io::ErrorKind::WriteZero.into()),
-        _ => Ok(WriteStep::Wrote),
-    }
-}
+// Each frame is written and flushed on its own (`write_step`), so that it leaves at once in TLS
+// records of its own (at most `tls_max_record` bytes of plaintext each: the Python client
+// handles one frame per read and 512 bytes per wake-up, NGTT.md §8).
 
 /// The outcome of the outstanding operation, or never when there is none.
 async fn outcome(pending: &mut Option<Pending>) -> (OpId, Result<Outcome, StorageError>) {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use ngtt_proto::payload::{PathpointSeries, SyncBaobRequest, SyncBaobResponse};
 use ngtt_proto::ProtoError;
+use tracing::{error, info, warn};
 
 use crate::storage::{OrderAnswer, OrderId, PendingOrder, StorageError};
 
@@ -109,6 +110,24 @@ impl End {
     /// (not when the transport is broken or the peer does not read).
     pub(crate) fn closes_cleanly(&self) -> bool {
         !matches!(self, End::Io(_) | End::WriteStalled(_))
+    }
+}
+
+impl End {
+    /// Logs how a session ended.
+    pub(crate) fn log(&self) {
+        match self {
+            End::PeerClosed => info!("device closed the connection"),
+            End::Idle(after) => info!("closing idle connection: nothing received for {after:?}"),
+            End::WriteStalled(after) => {
+                warn!("closing connection: the device read nothing of what was sent for {after:?}")
+            }
+            End::Replaced => info!("connection replaced by a newer one from the same device"),
+            End::Shutdown => info!("closing connection: server shutting down"),
+            End::Protocol(e) => warn!("protocol error, closing connection: {e}"),
+            End::Io(e) => info!("connection lost: {e}"),
+            End::Storage(e) => error!("storage failed, closing connection: {e}"),
+        }
     }
 }
 

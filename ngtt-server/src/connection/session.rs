@@ -354,7 +354,7 @@ impl Session {
                         order,
                         tid,
                         "{} for an order that was already answered; ignored",
-                        answer_name(answer)
+                        orders::answer_name(answer)
                     );
                 }
             }
@@ -392,16 +392,6 @@ impl Session {
         self.op = Some((id, op));
     }
 
-    /// Asks for this connection to take the device's orders (once per connection: on
-    /// FETCH_ORDERS, or when the grace period ends first). Orders already sent on this
-    /// connection are never sent on it again: [`OrderWindow::cursor`] only grows.
-    fn want_orders(&mut self, why: &'static str) {
-        if !self.fetch && self.start_wanted.is_none() {
-            self.start_wanted = Some(why);
-        }
-        self.refill = true;
-    }
-
     /// Starts the next piece of the session's own work when nothing is outstanding: ends a
     /// stopped session, takes the orders, claims orders while the window has room.
     fn advance(&mut self) {
@@ -422,39 +412,6 @@ impl Session {
             let after = self.window.cursor();
             self.start(Waiting::Claim { want }, Op::ClaimOrders { after, limit: want });
         }
-    }
-
-    /// Queues ORDER frames for `orders` (claimed, in queue order), each under the next tid of
-    /// the reserved block; reserves another block first when it is used up. A stopped
-    /// connection sends none: they stay pending and go out on the next connection.
-    fn send_orders(&mut self, mut orders: VecDeque<PendingOrder>) {
-        while let Some(order) = orders.front() {
-            if self.stopping.is_some() || self.end.is_some() {
-                return;
-            }
-            let Some(tid) = self.window.push(order.id) else {
-                return self.start(Waiting::Tids(orders), Op::ReserveTids { count: TID_BLOCK });
-            };
-            debug!(order = order.id, tid, "sending ORDER");
-            let payload = order.payload.clone();
-            orders.pop_front();
-            self.push(Frame::new(FrameType::Order, tid, payload));
-        }
-    }
-
-    fn on_answer(&mut self, tid: u16, answer: OrderAnswer) {
-        let Some(order) = self.window.answer(tid) else {
-            warn!(
-                tid,
-                "{} matches no unanswered ORDER on this connection (stale or repeated); ignored",
-                answer_name(answer)
-            );
-            return;
-        };
-        self.start(
-            Waiting::Answer { tid, order, answer },
-            Op::AnswerOrder { order, answer },
-        );
     }
 
     fn on_data_stream(&mut self, frame: &Frame) {
@@ -496,7 +453,7 @@ impl Session {
             // Never handed to the driver: nothing to wait for.
             self.busy = None;
         }
-        report(&end);
+        end.log();
         if self.window.len() > 0 {
             info!(
                 unanswered = self.window.len(),
@@ -504,29 +461,6 @@ impl Session {
             );
         }
         self.end = Some(end);
-    }
-}
-
-fn answer_name(answer: OrderAnswer) -> &'static str {
-    match answer {
-        OrderAnswer::Confirmed => "ORDER_CONFIRM",
-        OrderAnswer::Rejected => "ORDER_REJECT",
-    }
-}
-
-/// Logs how a session ended.
-fn report(end: &End) {
-    match end {
-        End::PeerClosed => info!("device closed the connection"),
-        End::Idle(after) => info!("closing idle connection: nothing received for {after:?}"),
-        End::WriteStalled(after) => {
-            warn!("closing connection: the device read nothing of what was sent for {after:?}")
-        }
-        End::Replaced => info!("connection replaced by a newer one from the same device"),
-        End::Shutdown => info!("closing connection: server shutting down"),
-        End::Protocol(e) => warn!("protocol error, closing connection: {e}"),
-        End::Io(e) => info!("connection lost: {e}"),
-        End::Storage(e) => error!("storage failed, closing connection: {e}"),
     }
 }
 
@@ -540,6 +474,9 @@ fn truncate(s: &mut String, max: usize) {
         s.truncate(cut);
     }
 }
+
+#[path = "session_orders.rs"]
+mod orders;
 
 #[cfg(test)]
 #[path = "session_tests.rs"]
