@@ -93,6 +93,10 @@ pub struct ServeArgs {
     /// Close a connection that sent nothing for this many seconds.
     #[arg(long = "idle-timeout", value_name = "SECS", default_value_t = 120)]
     idle_timeout: u64,
+    /// Close a connection whose writes made no progress for this many seconds (the device
+    /// does not read).
+    #[arg(long = "write-timeout", value_name = "SECS", default_value_t = 90)]
+    write_timeout: u64,
     /// Largest frame payload accepted, in bytes.
     #[arg(long = "max-frame-len", value_name = "BYTES", default_value_t = ngtt_proto::DEFAULT_MAX_FRAME_LEN)]
     max_frame_len: usize,
@@ -239,6 +243,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.fd_reserve = args.fd_reserve;
     config.takeovers_per_minute = args.takeovers_per_minute;
     config.takeover_spacing = args.takeover_spacing;
+    config.write_timeout = Duration::from_secs(args.write_timeout.max(1));
     let runtime = crate::runtime::runtime(true)?;
     runtime.block_on(async {
         let signal = shutdown_signal()?;

@@ -142,6 +142,10 @@ pub struct ServerConfig {
     pub max_frame_len: usize,
     /// A connection that sent nothing for this long is closed (default 120 s).
     pub idle_timeout: Duration,
+    /// A connection is closed when what the server writes to it makes no progress for this
+    /// long (default 90 s): the device does not read (a full receive window), so holding the
+    /// connection would only pin its memory and slot. Unanswered orders go back to the queue.
+    pub write_timeout: Duration,
     /// Time allowed for the TLS handshake (default [`DEFAULT_HANDSHAKE_TIMEOUT`], 5 s), on the
     /// NGTT listeners and the device HTTP API.
     pub handshake_timeout: Duration,
@@ -242,6 +246,7 @@ impl ServerConfig {
             max_inflight_orders: DEFAULT_MAX_INFLIGHT_ORDERS,
             max_frame_len: ngtt_proto::DEFAULT_MAX_FRAME_LEN,
             idle_timeout: Duration::from_secs(120),
+            write_timeout: Duration::from_secs(90),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             close_timeout: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(10),
@@ -305,7 +310,7 @@ impl ServerConfig {
                     .into(),
             ));
         }
-        if self.idle_timeout.is_zero() || self.handshake_timeout.is_zero() {
+        if self.idle_timeout.is_zero() || self.write_timeout.is_zero() || self.handshake_timeout.is_zero() {
             return Err(ServerError::Config("timeouts must not be zero".into()));
         }
         if let Some(token) = &self.admin_token {

@@ -13,7 +13,8 @@
 //! * TLS records carry at most 512 bytes of plaintext by default, for the published clients
 //!   (NGTT.md §8).
 //! * DATA_STREAM uploads are committed before DATA_STREAM_CONFIRM; LOGS are stored with their
-//!   messages decompressed; PINGs are echoed; idle connections are closed.
+//!   messages decompressed; PINGs are echoed; idle connections, and connections whose
+//!   device does not read what it is sent (`write_timeout`), are closed.
 //! * The admin API (see `docs/operations.md`) listens on loopback by default and requires a
 //!   bearer token anywhere else.
 //! * The device HTTP API (HTTP-API.md; off unless [`ServerConfig::http_listen`] is set) serves

@@ -202,6 +202,7 @@ impl Server {
                 max_inflight: config.max_inflight_orders,
                 max_frame_len: config.max_frame_len,
                 idle_timeout: config.idle_timeout,
+                write_timeout: config.write_timeout,
                 handshake_timeout: config.handshake_timeout,
                 close_timeout: config.close_timeout,
                 fetch_grace: config.fetch_grace,

@@ -1,8 +1,12 @@
-//! One device connection: TLS handshake, identification by certificate, then a [`session`]
-//! that exchanges frames until the connection ends.
+//! One device connection: TLS handshake, identification by certificate, then a pure
+//! [`session::Session`] that decides the frame exchange, carried out by the [`driver`] until the
+//! connection ends.
 
 mod baob_sync;
+mod driver;
+mod ops;
 mod session;
+mod storage_ops;
 mod window;
 
 use std::net::SocketAddr;
@@ -30,6 +34,9 @@ pub(crate) struct Limits {
     pub(crate) max_inflight: usize,
     pub(crate) max_frame_len: usize,
     pub(crate) idle_timeout: Duration,
+    /// A connection whose writes make no progress for this long is closed: the peer does not
+    /// read.
+    pub(crate) write_timeout: Duration,
     pub(crate) handshake_timeout: Duration,
     pub(crate) close_timeout: Duration,
     /// Orders flow this long after the handshake without FETCH_ORDERS (`None`: never).
@@ -98,7 +105,7 @@ pub(crate) async fn handle(
         if !pace_takeover(&shared, &identity.device_id).await {
             return;
         }
-        session::run(shared, tls, identity, conn).await;
+        driver::run(shared, tls, identity, conn).await;
     }
     .instrument(span)
     .await;

@@ -1,250 +1,302 @@
-//! The frame exchange of one identified device connection (NGTT.md §3–4).
+//! [`Session`]: the server side of one identified device connection (NGTT.md §3–4) as a pure
+//! state machine, in the style of `quinn-proto` and of the device's `ngtt_transport::Session`.
 //!
-//! One task per connection reads frames, answers them, and sends orders. Every network wait
-//! is raced against the connection's stop token (replacement or server shutdown), every
-//! storage call is not: a write that has started always finishes, and nothing is acknowledged
-//! before its write has committed.
+//! It does no I/O and reads no clock. The driver feeds it frames ([`Session::handle_frame`]),
+//! the outcomes of the operations it asked for ([`Session::handle_stored`]), write progress
+//! ([`Session::on_written`]), a stop ([`Session::handle_stop`]), new orders
+//! ([`Session::handle_new_orders`]) and time ([`Session::handle_timeout`]); it takes from it
+//! frames to write ([`Session::poll_transmit`]), operations to carry out ([`Session::poll_op`])
+//! and the next instant to wake it ([`Session::poll_timeout`]).
+//!
+//! Frames are handled one at a time, each to its end: while an operation is outstanding or a
+//! frame waits to be written, the session reads nothing ([`Session::wants_read`]). So answers go
+//! out in the order of the frames they answer, nothing is acknowledged before its commit, and
+//! what a connection holds in memory is bounded by one frame each way and the order window.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
-use futures::{SinkExt, StreamExt};
 use ngtt_proto::payload::{PathpointSeries, SyncBaobRequest};
-use ngtt_proto::{DeviceIdentity, Frame, FrameType, NgttCodec, ProtoError};
-use tokio::sync::Notify;
-use tokio::time::Instant;
-use tokio_util::codec::Framed;
-use tokio_util::sync::CancellationToken;
+use ngtt_proto::{Frame, FrameType, ProtoError};
 use tracing::{debug, error, info, warn};
 
+use super::ops::{End, Op, OpId, Outcome, Stop};
 use super::window::OrderWindow;
-use super::{close, Shared, Tls};
-use crate::storage::{OrderAnswer, Storage, StorageError};
+use crate::storage::{OrderAnswer, OrderId, PendingOrder, StorageError};
 
 /// ORDER tids reserved from the device's sequence at a time: 128 connections that carried
 /// orders pass before the sequence (1..=0x7FFF) comes round again.
-const TID_BLOCK: u16 = 256;
+pub(crate) const TID_BLOCK: u16 = 256;
 
-/// Why a session ended.
+/// The most of an ORDER_REJECT reason that is logged, in characters.
+const MAX_REJECT_REASON_CHARS: usize = 200;
+
+/// The most of a DATA_STREAM_REJECT reason that is sent, in bytes.
+const MAX_DATA_REJECT_REASON: usize = 400;
+
+/// The rules and budgets of one connection.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SessionConfig {
+    /// Unanswered ORDER frames at most.
+    pub(crate) max_inflight: usize,
+    /// Closed after this long without a frame while the session waits to read.
+    pub(crate) idle_timeout: Duration,
+    /// Closed after this long without write progress while a frame waits to be written.
+    pub(crate) write_timeout: Duration,
+    /// Orders flow this long after the handshake without FETCH_ORDERS (`None`: never).
+    pub(crate) fetch_grace: Option<Duration>,
+}
+
+/// What the outstanding operation is for.
 #[derive(Debug)]
-enum End {
-    /// The device closed the connection cleanly.
-    PeerClosed,
-    /// Nothing was received for the idle timeout.
-    Idle,
-    /// A newer connection of the same device took over.
-    Replaced,
-    /// The server is shutting down.
-    Shutdown,
-    /// The device broke the protocol.
-    Protocol(ProtoError),
-    /// The transport failed.
-    Io(std::io::Error),
-    /// Storage failed: nothing more can be acknowledged.
-    Storage(StorageError),
+enum Waiting {
+    Connected,
+    TakeOrders(&'static str),
+    Claim {
+        want: usize,
+    },
+    Tids(VecDeque<PendingOrder>),
+    Answer {
+        tid: u16,
+        order: OrderId,
+        answer: OrderAnswer,
+    },
+    Series {
+        tid: u16,
+        paths: usize,
+    },
+    Logs,
+    Baob {
+        tid: u16,
+    },
 }
 
-impl From<ProtoError> for End {
-    fn from(e: ProtoError) -> End {
-        match e {
-            ProtoError::Io(io) => End::Io(io),
-            other => End::Protocol(other),
-        }
-    }
-}
-
-/// Serves an identified connection: takes over from the device's previous connection, then
-/// exchanges frames until the end, then closes.
-pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity, conn: u64) {
-    let (registration, replaced) = shared
-        .registry
-        .register(&identity.device_id, conn, &shared.shutdown);
-    if let Some(old) = replaced {
-        let old_conn = old.conn;
-        info!(old_conn, "replacing the device's previous connection");
-        // Its unanswered orders go back to the queue only once it can no longer act on them.
-        old.stop_and_wait().await;
-        debug!(old_conn, "previous connection stopped");
-    }
-    info!(environment = %identity.environment, "device connected");
-    let framed = Framed::new(tls, NgttCodec::with_max_frame_len(shared.limits.max_frame_len));
-    let mut session = Session {
-        device: identity.device_id.clone(),
-        conn,
-        window: OrderWindow::new(shared.limits.max_inflight),
-        stop: registration.stop.clone(),
-        notify: Arc::clone(&registration.notify),
-        fetch: false,
-        grace_at: shared.limits.fetch_grace.map(|grace| Instant::now() + grace),
-        unknown_seen: HashSet::new(),
-        warnings: crate::warn_limit::RepeatedWarnings::default(),
-        last_rx: Instant::now(),
-        framed,
-        shared,
-    };
-    let end = match session.db(move |s| s.device_connected(&identity)).await {
-        Ok(()) => session.run().await,
-        Err(end) => end,
-    };
-    session.report(&end);
-    close(&mut session.framed, session.shared.limits.close_timeout).await;
-    drop(registration);
-}
-
-struct Session {
-    shared: Arc<Shared>,
-    device: String,
-    conn: u64,
-    framed: Framed<Tls, NgttCodec>,
-    stop: CancellationToken,
-    notify: Arc<Notify>,
+/// One connection's frame exchange, without I/O (see the module documentation).
+#[derive(Debug)]
+pub(crate) struct Session {
+    config: SessionConfig,
     window: OrderWindow,
-    /// Orders may be sent: FETCH_ORDERS received, or the grace period after the handshake
-    /// passed without it (NGTT.md §4.1).
+    out: VecDeque<Frame>,
+    /// The operation to hand to the driver, and what its outcome is for.
+    op: Option<(OpId, Op)>,
+    busy: Option<(OpId, Waiting)>,
+    next_op: OpId,
+    /// Orders may be sent: FETCH_ORDERS received, or the grace period passed without it.
     fetch: bool,
-    /// When orders start without FETCH_ORDERS (`None`: only on FETCH_ORDERS).
+    /// Taking the orders was asked for (and why), not done yet.
+    start_wanted: Option<&'static str>,
+    /// There may be orders to claim: set on FETCH_ORDERS, answers, new orders, the grace.
+    refill: bool,
+    /// When orders start without FETCH_ORDERS.
     grace_at: Option<Instant>,
+    /// The idle clock's start: the last frame, or when reading resumed after handling one.
+    last_rx: Instant,
+    /// Reading paused to handle a frame: the idle clock restarts when it resumes.
+    paused_by_frame: bool,
+    /// Something was handed to the writer and is not flushed: since its last progress.
+    unwritten_since: Option<Instant>,
+    stopping: Option<Stop>,
+    end: Option<End>,
     unknown_seen: HashSet<u16>,
     /// Peer-triggered warnings: the first of each kind logged, the rest counted.
-    warnings: crate::warn_limit::RepeatedWarnings,
-    last_rx: Instant,
-}
-
-enum Event {
-    Frame(Option<Result<Frame, ProtoError>>),
-    NewOrders,
-    GraceOver,
+    pub(super) warnings: crate::warn_limit::RepeatedWarnings,
 }
 
 impl Session {
-    async fn run(&mut self) -> End {
-        loop {
-            let stop = self.stop.clone();
-            let notify = Arc::clone(&self.notify);
-            let idle_deadline = self.last_rx + self.shared.limits.idle_timeout;
-            let grace = self.grace_at.filter(|_| !self.fetch);
-            let event = tokio::select! {
-                biased;
-                () = stop.cancelled() => return self.stopped(),
-                next = self.framed.next() => Event::Frame(next),
-                () = notify.notified(), if self.fetch => Event::NewOrders,
-                () = tokio::time::sleep_until(grace.unwrap_or(idle_deadline)), if grace.is_some() => Event::GraceOver,
-                () = tokio::time::sleep_until(idle_deadline) => return End::Idle,
-            };
-            let result = match event {
-                Event::Frame(None) => return End::PeerClosed,
-                Event::Frame(Some(Err(e))) => return End::from(e),
-                Event::Frame(Some(Ok(frame))) => {
-                    self.last_rx = Instant::now();
-                    self.on_frame(frame).await
-                }
-                Event::NewOrders => self.fill_window().await,
-                Event::GraceOver => {
-                    self.start_orders("no FETCH_ORDERS within the grace period: sending orders anyway")
-                        .await;
-                    self.fill_window().await
-                }
-            };
-            if let Err(end) = result {
-                return end;
+    /// A session for a connection identified at `now`; its first operation records the
+    /// connection ([`Op::DeviceConnected`]), and nothing is read before that is done.
+    pub(crate) fn new(config: SessionConfig, now: Instant) -> Session {
+        let mut session = Session {
+            window: OrderWindow::new(config.max_inflight),
+            out: VecDeque::new(),
+            op: None,
+            busy: None,
+            next_op: 1,
+            fetch: false,
+            start_wanted: None,
+            refill: false,
+            grace_at: config.fetch_grace.map(|grace| now + grace),
+            last_rx: now,
+            paused_by_frame: false,
+            unwritten_since: None,
+            stopping: None,
+            end: None,
+            unknown_seen: HashSet::new(),
+            warnings: crate::warn_limit::RepeatedWarnings::default(),
+            config,
+        };
+        session.start(Waiting::Connected, Op::DeviceConnected);
+        session
+    }
+
+    /// Whether the driver should read the next frame now.
+    pub(crate) fn wants_read(&self) -> bool {
+        self.end.is_none()
+            && self.stopping.is_none()
+            && self.busy.is_none()
+            && self.out.is_empty()
+            && self.unwritten_since.is_none()
+    }
+
+    /// Whether the driver should tell the session about newly queued orders.
+    pub(crate) fn wants_orders(&self) -> bool {
+        self.fetch && self.end.is_none() && self.stopping.is_none()
+    }
+
+    /// Why the session ended, once it did.
+    pub(crate) fn end(&self) -> Option<&End> {
+        self.end.as_ref()
+    }
+
+    /// Ended, and no operation outstanding: the driver may close the connection.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.end.is_some() && self.busy.is_none()
+    }
+
+    /// Unanswered ORDER frames.
+    #[cfg(test)]
+    pub(crate) fn unanswered(&self) -> usize {
+        self.window.len()
+    }
+
+    /// The next operation to carry out (one at a time: the next comes after the outcome).
+    pub(crate) fn poll_op(&mut self) -> Option<(OpId, Op)> {
+        self.op.take()
+    }
+
+    /// The next frame to write, handed out at `now`. The write deadline runs from then until
+    /// [`Session::on_written`] reports everything flushed.
+    pub(crate) fn poll_transmit(&mut self, now: Instant) -> Option<Frame> {
+        let frame = self.out.pop_front()?;
+        self.unwritten_since.get_or_insert(now);
+        Some(frame)
+    }
+
+    /// The writer made progress at `now`; `all_flushed` when nothing handed out by
+    /// [`Session::poll_transmit`] waits to be written any more.
+    pub(crate) fn on_written(&mut self, now: Instant, all_flushed: bool) {
+        if self.unwritten_since.is_some() {
+            self.unwritten_since = (!all_flushed).then_some(now);
+        }
+        self.settle(now);
+    }
+
+    /// When [`Session::handle_timeout`] should be called next.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        if self.end.is_some() {
+            return None;
+        }
+        let write = self.unwritten_since.map(|t| t + self.config.write_timeout);
+        let idle = self
+            .wants_read()
+            .then_some(self.last_rx + self.config.idle_timeout);
+        let grace = self
+            .grace_at
+            .filter(|_| !self.fetch && self.start_wanted.is_none());
+        [write, idle, grace].into_iter().flatten().min()
+    }
+
+    /// Acts on the time: ends the session when writing stalled for the write timeout or
+    /// nothing was received for the idle timeout; starts the orders when the grace passed.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if self.end.is_some() {
+            return;
+        }
+        if let Some(since) = self.unwritten_since {
+            if now >= since + self.config.write_timeout {
+                return self.finish(End::WriteStalled(self.config.write_timeout));
             }
         }
+        if self.wants_read() && now >= self.last_rx + self.config.idle_timeout {
+            return self.finish(End::Idle(self.config.idle_timeout));
+        }
+        if let Some(at) = self.grace_at {
+            if now >= at && !self.fetch {
+                self.grace_at = None;
+                self.want_orders("no FETCH_ORDERS within the grace period: sending orders anyway");
+            }
+        }
+        self.advance();
     }
 
-    fn stopped(&self) -> End {
-        if self.shared.shutdown.is_cancelled() {
-            End::Shutdown
-        } else {
-            End::Replaced
+    /// The connection is stopped from outside: no ORDER goes out any more, nothing more is
+    /// read; the operation outstanding finishes (and its answer is still queued), then the
+    /// session ends.
+    pub(crate) fn handle_stop(&mut self, stop: Stop) {
+        if self.end.is_some() || self.stopping.is_some() {
+            return;
+        }
+        self.stopping = Some(stop);
+        self.out.retain(|f| f.kind != FrameType::Order);
+        self.advance();
+    }
+
+    /// Orders were queued for the device.
+    pub(crate) fn handle_new_orders(&mut self) {
+        if self.fetch {
+            self.refill = true;
+            self.advance();
         }
     }
 
-    /// Logs how the session ended.
-    fn report(&self, end: &End) {
-        match end {
-            End::PeerClosed => info!("device closed the connection"),
-            End::Idle => info!(
-                "closing idle connection: nothing received for {:?}",
-                self.shared.limits.idle_timeout
-            ),
-            End::Replaced => info!("connection replaced by a newer one from the same device"),
-            End::Shutdown => info!("closing connection: server shutting down"),
-            End::Protocol(e) => warn!("protocol error, closing connection: {e}"),
-            End::Io(e) => info!("connection lost: {e}"),
-            End::Storage(e) => error!("storage failed, closing connection: {e}"),
-        }
-        for (kind, count) in self.warnings.suppressed() {
-            warn!(kind, count, "repeated warnings not logged on this connection");
-        }
-        if self.window.len() > 0 {
-            info!(
-                unanswered = self.window.len(),
-                "unanswered orders go back to the queue for the next connection"
-            );
-        }
+    /// The peer closed the connection.
+    pub(crate) fn handle_peer_closed(&mut self) {
+        self.finish(End::PeerClosed);
     }
 
-    /// Runs `f` on the storage; a failure ends the session.
-    async fn db<R, F>(&self, f: F) -> Result<R, End>
-    where
-        R: Send + 'static,
-        F: FnOnce(&dyn Storage) -> Result<R, StorageError> + Send + 'static,
-    {
-        self.shared.db.call(f).await.map_err(End::Storage)
+    /// Reading failed (a frame that breaks the protocol, or the transport).
+    pub(crate) fn handle_read_error(&mut self, e: ProtoError) {
+        self.finish(End::from(e));
     }
 
-    /// Sends one frame and flushes it, so that each frame leaves at once in records of its own
-    /// (at most `tls_max_record` bytes of plaintext each: the Python client handles one frame
-    /// per read and 512 bytes per wake-up, NGTT.md §8). The write is tried first, so that an answer
-    /// (e.g. the DATA_STREAM_CONFIRM of an upload just stored) still goes out on a stopping
-    /// connection; a write that cannot proceed is abandoned when the connection is stopped.
-    async fn send(&mut self, frame: Frame) -> Result<(), End> {
-        let stop = self.stop.clone();
-        tokio::select! {
-            biased;
-            result = self.framed.send(frame) => result.map_err(End::from),
-            () = stop.cancelled() => Err(self.stopped()),
+    /// Writing failed.
+    pub(crate) fn handle_write_error(&mut self, e: std::io::Error) {
+        self.finish(End::Io(e));
+    }
+
+    /// Handles a frame read at `now` (only when [`Session::wants_read`]).
+    pub(crate) fn handle_frame(&mut self, frame: Frame, now: Instant) {
+        if !self.wants_read() {
+            error!(kind = %frame.kind, tid = frame.tid, "frame handed to a session that is not reading; dropped");
+            return;
         }
-    }
-
-    /// Fails once the connection is stopped: no new ORDER may go out on it then.
-    fn check_running(&self) -> Result<(), End> {
-        if self.stop.is_cancelled() {
-            Err(self.stopped())
-        } else {
-            Ok(())
-        }
-    }
-
-    async fn on_frame(&mut self, frame: Frame) -> Result<(), End> {
+        self.last_rx = now;
+        self.paused_by_frame = true;
         match frame.kind {
-            FrameType::Ping => {
-                self.send(Frame::new(FrameType::Ping, frame.tid, frame.payload))
-                    .await
-            }
-            FrameType::FetchOrders => {
-                self.start_orders("device asked for orders").await;
-                self.fill_window().await
-            }
-            FrameType::OrderConfirm => self.on_answer(frame.tid, OrderAnswer::Confirmed).await,
+            FrameType::Ping => self.push(Frame::new(FrameType::Ping, frame.tid, frame.payload)),
+            FrameType::FetchOrders => self.want_orders("device asked for orders"),
+            FrameType::OrderConfirm => self.on_answer(frame.tid, OrderAnswer::Confirmed),
             FrameType::OrderReject => {
                 // Our devices may say why (docs/protocol.md); the rejection counts either way.
                 if let Ok(Some(reason)) = frame.payload_opt::<&str>() {
-                    let reason: String = reason.chars().take(200).collect();
+                    let reason: String = reason.chars().take(MAX_REJECT_REASON_CHARS).collect();
                     info!(tid = frame.tid, reason = ?reason, "the device gave a reason for ORDER_REJECT");
                 }
-                self.on_answer(frame.tid, OrderAnswer::Rejected).await
+                self.on_answer(frame.tid, OrderAnswer::Rejected)
             }
-            FrameType::DataStream => self.on_data_stream(frame).await,
-            FrameType::Logs => self.on_logs(&frame).await,
-            FrameType::SyncBaobRequest => {
-                let request = frame.payload_as::<SyncBaobRequest>()?;
-                let device = self.device.clone();
-                let answer = self
-                    .db(move |s| super::baob_sync::response(s, &device, &request))
-                    .await?;
-                self.send(Frame::sync_baob_response(frame.tid, &answer)?).await
+            FrameType::DataStream => self.on_data_stream(&frame),
+            FrameType::Logs => {
+                if let Err(reason) = crate::budgets::check_decoded_memory(&frame.payload) {
+                    // LOGS has no answer: a batch over the decode budget is dropped, the
+                    // connection kept (invalid MiniJSON still closes it, below).
+                    if self.warnings.first("LOGS over the decode budget") {
+                        warn!(
+                            tid = frame.tid,
+                            "LOGS frame dropped: {reason} (repeats are counted)"
+                        );
+                    }
+                } else {
+                    match frame.payload_as::<Vec<minijson::Value>>() {
+                        Ok(items) if items.is_empty() => {}
+                        Ok(items) => self.start(Waiting::Logs, Op::StoreLogs { items }),
+                        Err(e) => self.finish(End::from(e)),
+                    }
+                }
             }
+            FrameType::SyncBaobRequest => match frame.payload_as::<SyncBaobRequest>() {
+                Ok(request) => self.start(Waiting::Baob { tid: frame.tid }, Op::BaobSync { request }),
+                Err(e) => self.finish(End::from(e)),
+            },
             FrameType::Order
             | FrameType::DataStreamConfirm
             | FrameType::DataStreamReject
@@ -255,117 +307,141 @@ impl Session {
                         "unexpected {} frame from a device; ignored (repeats are counted)", frame.kind
                     );
                 }
-                Ok(())
             }
             FrameType::Unknown(n) => {
                 if self.unknown_seen.insert(n) {
                     warn!("ignoring frames of unknown type {n} (logged once per connection)");
                 }
-                Ok(())
+            }
+        }
+        self.advance();
+        self.settle(now);
+    }
+
+    /// The outcome of operation `id`, at `now`. A storage failure ends the session: nothing
+    /// more can be acknowledged.
+    pub(crate) fn handle_stored(&mut self, id: OpId, result: Result<Outcome, StorageError>, now: Instant) {
+        let waiting = match self.busy.take() {
+            Some((busy, waiting)) if busy == id => waiting,
+            other => {
+                error!(
+                    op = id,
+                    "an outcome for an operation that is not outstanding; ignored"
+                );
+                self.busy = other;
+                return;
+            }
+        };
+        match result {
+            Ok(outcome) => self.on_outcome(waiting, outcome),
+            Err(e) => self.finish(End::Storage(e)),
+        }
+        self.advance();
+        self.settle(now);
+    }
+
+    fn on_outcome(&mut self, waiting: Waiting, outcome: Outcome) {
+        match (waiting, outcome) {
+            (Waiting::Connected, Outcome::Done) => {}
+            (Waiting::TakeOrders(why), Outcome::Done) => {
+                self.fetch = true;
+                self.refill = true;
+                info!("{why}");
+            }
+            (Waiting::Claim { want }, Outcome::Claimed(batch)) => {
+                if batch.len() < want {
+                    self.refill = false;
+                }
+                self.send_orders(batch.into());
+            }
+            (Waiting::Tids(rest), Outcome::Tids(first)) => {
+                debug!(first, count = TID_BLOCK, "reserved ORDER tids");
+                self.window.add_tids(first, TID_BLOCK);
+                self.send_orders(rest);
+            }
+            (Waiting::Answer { tid, order, answer }, Outcome::Answered(pending)) => {
+                self.refill = true;
+                if pending {
+                    let done = match answer {
+                        OrderAnswer::Confirmed => "confirmed",
+                        OrderAnswer::Rejected => "rejected",
+                    };
+                    info!(order, tid, "order {done}");
+                } else if self.warnings.first("order answered twice") {
+                    warn!(
+                        order,
+                        tid,
+                        "{} for an order that was already answered; ignored (repeats are counted)",
+                        orders::answer_name(answer)
+                    );
+                }
+            }
+            (Waiting::Series { tid, paths }, Outcome::Stored(stored)) => {
+                debug!(tid, paths, stored, "DATA_STREAM stored");
+                self.push(Frame::data_stream_confirm(tid));
+            }
+            (Waiting::Logs, Outcome::Stored(stored)) => debug!(stored, "LOGS stored"),
+            (Waiting::Baob { tid }, Outcome::Baob(answer)) => match Frame::sync_baob_response(tid, &answer) {
+                Ok(frame) => self.push(frame),
+                Err(e) => self.finish(End::from(e)),
+            },
+            (waiting, outcome) => {
+                error!(
+                    ?waiting,
+                    ?outcome,
+                    "an outcome that does not fit its operation; ignored"
+                );
             }
         }
     }
 
-    /// Makes this connection the one that carries the device's orders (once per connection:
-    /// on FETCH_ORDERS, or when the grace period ends first). Orders already sent on this
-    /// connection are never sent on it again: [`OrderWindow::cursor`] only grows.
-    async fn start_orders(&mut self, why: &str) {
-        if self.fetch {
+    /// Queues a frame, unless the session ended.
+    fn push(&mut self, frame: Frame) {
+        if self.end.is_none() {
+            self.out.push_back(frame);
+        }
+    }
+
+    /// Hands `op` to the driver, remembering what its outcome is for.
+    fn start(&mut self, waiting: Waiting, op: Op) {
+        let id = self.next_op;
+        self.next_op += 1;
+        self.busy = Some((id, waiting));
+        self.op = Some((id, op));
+    }
+
+    /// Starts the next piece of the session's own work when nothing is outstanding: ends a
+    /// stopped session, takes the orders, claims orders while the window has room.
+    fn advance(&mut self) {
+        if self.end.is_some() || self.busy.is_some() {
             return;
         }
-        // Under the device's order gate: an HTTP hand-out in progress commits first, and none
-        // starts after this (docs/delivery-guarantees.md).
-        let registry = &self.shared.registry;
-        let gate = registry.order_gate(&self.device);
-        let _held = gate.lock().await;
-        registry.set_orders_on_ngtt(&self.device, self.conn);
-        self.fetch = true;
-        info!("{why}");
-    }
-
-    /// Sends pending orders while the window has room (only once orders started).
-    async fn fill_window(&mut self) -> Result<(), End> {
-        while self.fetch && self.window.free() > 0 {
-            self.check_running()?;
-            let want = self.window.free();
+        if let Some(stop) = self.stopping {
+            return self.finish(End::from(stop));
+        }
+        if !self.fetch {
+            if let Some(why) = self.start_wanted.take() {
+                return self.start(Waiting::TakeOrders(why), Op::TakeOrders);
+            }
+            return;
+        }
+        let want = self.window.free();
+        if self.refill && want > 0 {
             let after = self.window.cursor();
-            let device = self.device.clone();
-            // Marked sent (committed) before the frames go out.
-            let batch = self.db(move |s| s.claim_orders(&device, after, want)).await?;
-            let got = batch.len();
-            for order in batch {
-                self.check_running()?;
-                let tid = self.allocate_tid(order.id).await?;
-                debug!(order = order.id, tid, "sending ORDER");
-                self.send(Frame::new(FrameType::Order, tid, order.payload))
-                    .await?;
-            }
-            if got < want {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// A tid for the ORDER frame of `order`, continuing the device's persisted sequence: tids
-    /// are reserved in blocks, durably, before any of them goes out, so that a later
-    /// connection never reuses a tid of an earlier one until the sequence wraps (NGTT.md §3).
-    async fn allocate_tid(&mut self, order: crate::storage::OrderId) -> Result<u16, End> {
-        loop {
-            if let Some(tid) = self.window.push(order) {
-                return Ok(tid);
-            }
-            let device = self.device.clone();
-            let first = self.db(move |s| s.reserve_order_tids(&device, TID_BLOCK)).await?;
-            debug!(first, count = TID_BLOCK, "reserved ORDER tids");
-            self.window.add_tids(first, TID_BLOCK);
+            self.start(Waiting::Claim { want }, Op::ClaimOrders { after, limit: want });
         }
     }
 
-    async fn on_answer(&mut self, tid: u16, answer: OrderAnswer) -> Result<(), End> {
-        let what = match answer {
-            OrderAnswer::Confirmed => "ORDER_CONFIRM",
-            OrderAnswer::Rejected => "ORDER_REJECT",
-        };
-        let Some(order) = self.window.answer(tid) else {
-            if self.warnings.first("stale order answer") {
-                warn!(
-                    tid,
-                    "{what} matches no unanswered ORDER on this connection (stale or repeated); \
-                     ignored (repeats are counted)"
-                );
-            }
-            return Ok(());
-        };
-        if self.db(move |s| s.answer_order(order, answer)).await? {
-            info!(
-                order,
-                tid,
-                "order {}",
-                if answer == OrderAnswer::Confirmed {
-                    "confirmed"
-                } else {
-                    "rejected"
-                }
-            );
-        } else {
-            if self.warnings.first("order answered twice") {
-                warn!(
-                    order,
-                    tid, "{what} for an order that was already answered; ignored (repeats are counted)"
-                );
-            }
-        }
-        self.fill_window().await
-    }
-
-    async fn on_data_stream(&mut self, frame: Frame) -> Result<(), End> {
+    fn on_data_stream(&mut self, frame: &Frame) {
         let tid = frame.tid;
-        let series = match frame.payload_as::<Vec<PathpointSeries>>() {
-            Ok(series) => series,
+        match frame.payload_as::<Vec<PathpointSeries>>() {
+            Ok(series) => {
+                let paths = series.len();
+                self.start(Waiting::Series { tid, paths }, Op::StoreSeries { series });
+            }
             Err(e) => {
                 let mut reason = format!("not a list of pathpoint series: {e}");
-                truncate(&mut reason, 400);
+                truncate(&mut reason, MAX_DATA_REJECT_REASON);
                 if self.warnings.first("DATA_STREAM rejected") {
                     warn!(
                         tid,
@@ -375,37 +451,43 @@ impl Session {
                 }
                 let reject = Frame::data_stream_reject_because(tid, &reason)
                     .unwrap_or_else(|_| Frame::data_stream_reject(tid));
-                return self.send(reject).await;
+                self.push(reject);
             }
-        };
-        let device = self.device.clone();
-        let paths = series.len();
-        let stored = self.db(move |s| s.store_series(&device, &series)).await?;
-        debug!(tid, paths, stored, "DATA_STREAM stored");
-        self.send(Frame::data_stream_confirm(tid)).await
+        }
     }
 
-    async fn on_logs(&mut self, frame: &Frame) -> Result<(), End> {
-        if let Err(reason) = crate::budgets::check_decoded_memory(&frame.payload) {
-            // LOGS has no answer: the batch is dropped, the connection kept.
-            if self.warnings.first("LOGS over the decode budget") {
-                warn!(
-                    tid = frame.tid,
-                    "LOGS frame dropped: {reason} (repeats are counted)"
-                );
-            }
-            return Ok(());
+    /// Restarts the idle clock when reading resumes after handling a frame.
+    fn settle(&mut self, now: Instant) {
+        if self.paused_by_frame && self.wants_read() {
+            self.paused_by_frame = false;
+            self.last_rx = now;
         }
-        let items: Vec<minijson::Value> = frame.payload_as()?;
-        let limits = self.shared.registry.inflate_limits();
-        let (entries, _skipped) = limits.log_entries(&self.device, &items);
-        if entries.is_empty() {
-            return Ok(());
+    }
+
+    /// Ends the session (the first end counts) and logs how. When the transport is broken or
+    /// the peer does not read, nothing queued will be written.
+    fn finish(&mut self, end: End) {
+        if self.end.is_some() {
+            return;
         }
-        let device = self.device.clone();
-        let stored = self.db(move |s| s.store_logs(&device, &entries)).await?;
-        debug!(stored, "LOGS stored");
-        Ok(())
+        if !end.closes_cleanly() {
+            self.out.clear();
+        }
+        if self.op.take().is_some() {
+            // Never handed to the driver: nothing to wait for.
+            self.busy = None;
+        }
+        end.log();
+        for (kind, count) in self.warnings.suppressed() {
+            warn!(kind, count, "repeated warnings not logged on this connection");
+        }
+        if self.window.len() > 0 {
+            info!(
+                unanswered = self.window.len(),
+                "unanswered orders go back to the queue for the next connection"
+            );
+        }
+        self.end = Some(end);
     }
 }
 
@@ -419,3 +501,10 @@ fn truncate(s: &mut String, max: usize) {
         s.truncate(cut);
     }
 }
+
+#[path = "session_orders.rs"]
+mod orders;
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use futures::StreamExt;
+use ngtt_net::{write_step, WriteStep};
 use ngtt_proto::{FrameType, ProtoError};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
@@ -28,24 +29,6 @@ const MIN_SHUTDOWN: Duration = Duration::from_millis(100);
 
 /// How long a graceful close waits at most, after close_notify, for the server to close.
 const MAX_LINGER: Duration = Duration::from_secs(1);
-
-/// What one step of the writer did.
-enum WriteStep {
-    Wrote,
-    Flushed,
-}
-
-/// Writes some of `buf`, or flushes once it is empty.
-async fn write_step<W: AsyncWrite + Unpin>(w: &mut W, buf: &mut BytesMut) -> io::Result<WriteStep> {
-    if buf.is_empty() {
-        w.flush().await?;
-        return Ok(WriteStep::Flushed);
-    }
-    match w.write_buf(buf).await? {
-        0 => Err(io::ErrorKind::WriteZero.into()),
-        _ => Ok(WriteStep::Wrote),
-    }
-}
 
 fn read_error(e: ProtoError) -> TransportError {
     match e {

@@ -1,0 +1,81 @@
+//! Carries out the [`Op`]s of a session: every storage call of a device connection is here, in
+//! one place, so that the storage interface can change under it without touching the session.
+
+use std::sync::Arc;
+
+use ngtt_proto::DeviceIdentity;
+
+use super::ops::{Op, Outcome};
+use super::Shared;
+use crate::storage::StorageError;
+
+/// What an operation needs beyond itself: the storage, the registry, who the device is.
+#[derive(Clone)]
+pub(super) struct Executor {
+    pub(super) shared: Arc<Shared>,
+    pub(super) identity: Arc<DeviceIdentity>,
+    pub(super) conn: u64,
+}
+
+impl Executor {
+    /// Carries `op` out. Once started, it runs to its end even if the connection is stopped:
+    /// the driver waits for it (a write that has started always finishes).
+    pub(super) async fn run(self, op: Op) -> Result<Outcome, StorageError> {
+        let Executor {
+            shared,
+            identity,
+            conn,
+        } = self;
+        let db = &shared.db;
+        let device = identity.device_id.clone();
+        match op {
+            Op::DeviceConnected => db
+                .call(move |s| s.device_connected(&identity))
+                .await
+                .map(|()| Outcome::Done),
+            Op::TakeOrders => {
+                // Under the device's order gate: an HTTP hand-out in progress commits first,
+                // and none starts after this (docs/delivery-guarantees.md).
+                let registry = &shared.registry;
+                let gate = registry.order_gate(&device);
+                let _held = gate.lock().await;
+                registry.set_orders_on_ngtt(&device, conn);
+                Ok(Outcome::Done)
+            }
+            Op::ClaimOrders { after, limit } => db
+                .call(move |s| s.claim_orders(&device, after, limit))
+                .await
+                .map(Outcome::Claimed),
+            Op::ReserveTids { count } => db
+                .call(move |s| s.reserve_order_tids(&device, count))
+                .await
+                .map(Outcome::Tids),
+            Op::AnswerOrder { order, answer } => db
+                .call(move |s| s.answer_order(order, answer))
+                .await
+                .map(Outcome::Answered),
+            Op::StoreSeries { series } => db
+                .call(move |s| s.store_series(&device, &series))
+                .await
+                .map(Outcome::Stored),
+            Op::StoreLogs { items } => {
+                // Inflating is work too: done on the storage thread, within the device's
+                // budgets (shared with the device HTTP API).
+                let limits = shared.registry.inflate_limits().clone();
+                db.call(move |s| {
+                    let (entries, _skipped) = limits.log_entries(&device, &items);
+                    if entries.is_empty() {
+                        return Ok(0);
+                    }
+                    s.store_logs(&device, &entries)
+                })
+                .await
+                .map(Outcome::Stored)
+            }
+            Op::BaobSync { request } => db
+                .call(move |s| super::baob_sync::response(s, &device, &request))
+                .await
+                .map(Outcome::Baob),
+        }
+    }
+}
