@@ -39,7 +39,7 @@ fn fresh_token() -> Result<String, CliError> {
 
 /// The server under test.
 enum Target {
-    Local(LocalServer),
+    Local(Box<LocalServer>),
     External,
 }
 
@@ -72,7 +72,7 @@ pub async fn run(args: &FleetArgs) -> Result<Report, CliError> {
             let local = LocalServer::start(&pki_root, tmp.path(), size + 100, fresh_token()?).await?;
             let admin = Admin::new(&format!("http://{}", local.admin), Some(local.token().to_owned()))?;
             let (listen, pid) = (local.listen, local.pid());
-            (Target::Local(local), listen, admin, pid)
+            (Target::Local(Box::new(local)), listen, admin, pid)
         }
     };
     let mut report = Report {
