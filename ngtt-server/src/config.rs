@@ -146,6 +146,9 @@ pub struct ServerConfig {
     /// operator (admin API); default [`DEFAULT_MAX_BAOB_LEN`]. BAOBs are streamed to and from
     /// storage in 1 MiB chunks, so this bounds the database, not the server's memory.
     pub max_baob_len: u64,
+    /// The storage's worker pool and group commit batches (see [`crate::storage::Store`]).
+    /// `batch_ops = 1` gives every hot-path write its own commit, as before group commit.
+    pub storage: crate::storage::StoreLimits,
 }
 
 /// Default of [`ServerConfig::max_connections`].
@@ -179,6 +182,7 @@ impl ServerConfig {
             shutdown_grace: Duration::from_secs(10),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_baob_len: DEFAULT_MAX_BAOB_LEN,
+            storage: crate::storage::StoreLimits::default(),
         }
     }
 

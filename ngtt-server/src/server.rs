@@ -16,7 +16,7 @@ use crate::connection::{self, Limits, Shared};
 use crate::device_api::{self, DeviceApiState, HttpListener};
 use crate::error::ServerError;
 use crate::registry::Registry;
-use crate::storage::{Db, SqliteStorage, Storage};
+use crate::storage::{Db, SqliteStorage, Storage, Store};
 use crate::tls;
 
 /// A bound NGTT server, ready to [`run`](Server::run).
@@ -46,6 +46,7 @@ pub struct ServerHandle {
     shutdown: CancellationToken,
     registry: Registry,
     storage: Arc<dyn Storage>,
+    store: Store,
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -89,10 +90,7 @@ impl ServerHandle {
         device_id: &str,
         sections: Vec<u8>,
     ) -> Result<crate::storage::OrderId, ServerError> {
-        let (storage, device) = (Arc::clone(&self.storage), device_id.to_owned());
-        let id = tokio::task::spawn_blocking(move || storage.queue_order(&device, &sections))
-            .await
-            .map_err(|e| crate::storage::StorageError::Task(e.to_string()))??;
+        let id = self.store.queue_order(device_id, sections.into()).await?;
         self.registry.notify(device_id);
         Ok(id)
     }
@@ -164,10 +162,11 @@ impl Server {
             }
             None => None,
         };
+        let store = Db::with_limits(Arc::clone(&storage), &config.storage);
         let shutdown = CancellationToken::new();
         let registry = Registry::default();
         let shared = Arc::new(Shared {
-            db: Db::new(Arc::clone(&storage)),
+            db: store.clone(),
             registry: registry.clone(),
             acceptor,
             shutdown: shutdown.clone(),
@@ -185,6 +184,7 @@ impl Server {
                 shutdown,
                 registry,
                 storage,
+                store,
             },
             config,
             listeners,

@@ -81,7 +81,13 @@ pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity,
         framed,
         shared,
     };
-    let end = match session.db(move |s| s.device_connected(&identity)).await {
+    let end = match session
+        .shared
+        .db
+        .device_connected(identity)
+        .await
+        .map_err(End::Storage)
+    {
         Ok(()) => session.run().await,
         Err(end) => end,
     };
@@ -281,9 +287,13 @@ impl Session {
             self.check_running()?;
             let want = self.window.free();
             let after = self.window.cursor();
-            let device = self.device.clone();
             // Marked sent (committed) before the frames go out.
-            let batch = self.db(move |s| s.claim_orders(&device, after, want)).await?;
+            let batch = self
+                .shared
+                .db
+                .claim_orders(&self.device, after, want)
+                .await
+                .map_err(End::Storage)?;
             let got = batch.len();
             for order in batch {
                 self.check_running()?;
@@ -307,8 +317,12 @@ impl Session {
             if let Some(tid) = self.window.push(order) {
                 return Ok(tid);
             }
-            let device = self.device.clone();
-            let first = self.db(move |s| s.reserve_order_tids(&device, TID_BLOCK)).await?;
+            let first = self
+                .shared
+                .db
+                .reserve_order_tids(&self.device, TID_BLOCK)
+                .await
+                .map_err(End::Storage)?;
             debug!(first, count = TID_BLOCK, "reserved ORDER tids");
             self.window.add_tids(first, TID_BLOCK);
         }
@@ -326,7 +340,13 @@ impl Session {
             );
             return Ok(());
         };
-        if self.db(move |s| s.answer_order(order, answer)).await? {
+        if self
+            .shared
+            .db
+            .answer_order(order, answer)
+            .await
+            .map_err(End::Storage)?
+        {
             info!(
                 order,
                 tid,
@@ -359,9 +379,13 @@ impl Session {
                 return self.send(reject).await;
             }
         };
-        let device = self.device.clone();
         let paths = series.len();
-        let stored = self.db(move |s| s.store_series(&device, &series)).await?;
+        let stored = self
+            .shared
+            .db
+            .store_series(&self.device, series)
+            .await
+            .map_err(End::Storage)?;
         debug!(tid, paths, stored, "DATA_STREAM stored");
         self.send(Frame::data_stream_confirm(tid)).await
     }
@@ -373,8 +397,12 @@ impl Session {
         if entries.is_empty() {
             return Ok(());
         }
-        let device = self.device.clone();
-        let stored = self.db(move |s| s.store_logs(&device, &entries)).await?;
+        let stored = self
+            .shared
+            .db
+            .store_logs(&self.device, entries)
+            .await
+            .map_err(End::Storage)?;
         debug!(stored, "LOGS stored");
         Ok(())
     }

@@ -93,7 +93,7 @@ pub(super) async fn upload(
         let series: Vec<PathpointSeries> = decode_body(&headers, body)
             .map_err(|f| Fault::new(f.status, format!("not a list of pathpoint series: {}", f.reason)))?;
         let device = id.device_id;
-        let stored = state.db.call(move |s| s.store_series(&device, &series)).await?;
+        let stored = state.db.store_series(&device, series).await?;
         Ok(json!({ "stored": stored }))
     };
     format.answer(result.await)
@@ -168,7 +168,7 @@ pub(super) async fn logs(
         let stored = if entries.is_empty() {
             0
         } else {
-            state.db.call(move |s| s.store_logs(&device, &entries)).await?
+            state.db.store_logs(&device, entries).await?
         };
         Ok(json!({ "stored": stored, "skipped": skipped }))
     };
