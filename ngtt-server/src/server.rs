@@ -75,9 +75,15 @@ impl ServerHandle {
         self.registry.connected()
     }
 
-    /// The server's storage.
+    /// The server's storage engine (calls on it are synchronous, one transaction each).
     pub fn storage(&self) -> Arc<dyn Storage> {
         Arc::clone(&self.storage)
+    }
+
+    /// The server's async storage interface, with the same group-commit writer the
+    /// connections use.
+    pub fn store(&self) -> Store {
+        self.store.clone()
     }
 
     /// Queues an order for `device_id` (`sections`: the ORDER payload, one MiniJSON list of
