@@ -196,6 +196,9 @@ pub struct ServerConfig {
     /// six times this is refused. The first delayed takeover is reported once at WARN, as a
     /// probable certificate shared by two devices.
     pub takeover_spacing: Duration,
+    /// The storage's worker pool and group commit batches (see [`crate::storage::Store`]).
+    /// `batch_ops = 1` gives every hot-path write its own commit, as before group commit.
+    pub storage: crate::storage::StoreLimits,
 }
 
 /// Default of [`ServerConfig::handshake_timeout`].
@@ -260,6 +263,7 @@ impl ServerConfig {
             fd_reserve: DEFAULT_FD_RESERVE,
             takeovers_per_minute: DEFAULT_TAKEOVERS_PER_MINUTE,
             takeover_spacing: DEFAULT_TAKEOVER_SPACING,
+            storage: crate::storage::StoreLimits::default(),
         }
     }
 

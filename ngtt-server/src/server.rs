@@ -18,7 +18,7 @@ use crate::connection::{self, Limits, Shared};
 use crate::device_api::{self, DeviceApiState, HttpListener};
 use crate::error::ServerError;
 use crate::registry::Registry;
-use crate::storage::{Db, SqliteStorage, Storage};
+use crate::storage::{Db, SqliteStorage, Storage, Store};
 use crate::tls;
 
 /// A bound NGTT server, ready to [`run`](Server::run).
@@ -49,6 +49,7 @@ pub struct ServerHandle {
     shutdown: CancellationToken,
     registry: Registry,
     storage: Arc<dyn Storage>,
+    store: Store,
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -77,9 +78,15 @@ impl ServerHandle {
         self.registry.connected()
     }
 
-    /// The server's storage.
+    /// The server's storage engine (calls on it are synchronous, one transaction each).
     pub fn storage(&self) -> Arc<dyn Storage> {
         Arc::clone(&self.storage)
+    }
+
+    /// The server's async storage interface, with the same group-commit writer the
+    /// connections use.
+    pub fn store(&self) -> Store {
+        self.store.clone()
     }
 
     /// Queues an order for `device_id` (`sections`: the ORDER payload, one MiniJSON list of
@@ -92,10 +99,7 @@ impl ServerHandle {
         device_id: &str,
         sections: Vec<u8>,
     ) -> Result<crate::storage::OrderId, ServerError> {
-        let (storage, device) = (Arc::clone(&self.storage), device_id.to_owned());
-        let id = tokio::task::spawn_blocking(move || storage.queue_order(&device, &sections))
-            .await
-            .map_err(|e| crate::storage::StorageError::Task(e.to_string()))??;
+        let id = self.store.queue_order(device_id, sections.into()).await?;
         self.registry.notify(device_id);
         Ok(id)
     }
@@ -191,10 +195,11 @@ impl Server {
             }
             None => None,
         };
+        let store = Db::with_limits(Arc::clone(&storage), &config.storage);
         let shutdown = CancellationToken::new();
         let registry = Registry::default();
         let shared = Arc::new(Shared {
-            db: Db::new(Arc::clone(&storage)),
+            db: store.clone(),
             registry: registry.clone(),
             acceptor,
             shutdown: shutdown.clone(),
@@ -218,6 +223,7 @@ impl Server {
                 shutdown,
                 registry,
                 storage,
+                store,
             },
             config,
             listeners,

@@ -66,7 +66,9 @@ async fn queue_status_and_list() {
     let _dev = server.device(&pki, "dev2").await;
     let devices = ngtt_testkit::eventually(|| async {
         let (_, d) = server.get("/v1/devices").await;
-        (d.as_array().unwrap().len() == 2 && d[1]["connected"] == true).then_some(d)
+        // Registered as connected first, its connection then recorded (committed).
+        let recorded = d[1]["environment"] != Value::Null;
+        (d.as_array().unwrap().len() == 2 && d[1]["connected"] == true && recorded).then_some(d)
     })
     .await;
     assert_eq!(devices[0]["device"], "dev1");

@@ -116,8 +116,7 @@ pub(super) async fn queue_order(
     let device = device_id(path)?;
     let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
     let payload = order_payload(&body, state.max_order_len)?;
-    let dev = device.clone();
-    let id = state.db.call(move |s| s.queue_order(&dev, &payload)).await?;
+    let id = state.db.queue_order(&device, payload.into()).await?;
     // Committed: now wake the device's connection, if it has one.
     state.registry.notify(&device);
     tracing::info!(device, order = id, "order queued");

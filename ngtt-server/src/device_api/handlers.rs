@@ -100,7 +100,7 @@ pub(super) async fn upload(
                 "pathpoint upload: malformed series skipped, the rest stored"
             );
         }
-        let stored = state.db.call(move |s| s.store_series(&device, &series)).await?;
+        let stored = state.db.store_series(&device, series).await?;
         Ok(match rejected.is_empty() {
             true => json!({ "stored": stored }),
             false => json!({ "stored": stored, "rejected": rejected }),
@@ -214,7 +214,7 @@ pub(super) async fn logs(
         let stored = if entries.is_empty() {
             0
         } else {
-            state.db.call(move |s| s.store_logs(&device, &entries)).await?
+            state.db.store_logs(&device, entries).await?
         };
         Ok(json!({ "stored": stored, "skipped": skipped }))
     };

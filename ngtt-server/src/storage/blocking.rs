@@ -1,33 +1,198 @@
-//! [`Db`]: calls a [`Storage`] from async code without blocking the runtime.
+//! [`Store`]: the server's async, engine-neutral storage interface.
 
 use std::sync::Arc;
 
-use super::{Storage, StorageError};
+use bytes::Bytes;
+use ngtt_proto::payload::PathpointSeries;
+use ngtt_proto::DeviceIdentity;
+use tokio::sync::Semaphore;
 
-/// A shared storage whose calls run on tokio's blocking thread pool.
+use super::writer::{StoreStats, Writer};
+use super::{LogEntry, OrderAnswer, OrderId, PendingOrder, Storage, StorageError, WriteOp, WriteOutcome};
+
+/// How many storage workers and how large the writer's batches are.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct StoreLimits {
+    /// Storage calls running at once outside the writer (reads and resource operations), each
+    /// on a thread of tokio's blocking pool: the pool never grows past this for storage.
+    pub workers: usize,
+    /// At most this many operations in one group commit.
+    pub batch_ops: usize,
+    /// A batch stops gathering once its operations weigh this many bytes (an upload of 16 MiB
+    /// commits nearly alone instead of delaying others further).
+    pub batch_bytes: usize,
+    /// Operations waiting for the writer beyond which callers wait to queue (back-pressure).
+    pub queue: usize,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        StoreLimits {
+            workers: 8,
+            batch_ops: 1024,
+            batch_bytes: 8 << 20,
+            queue: 8192,
+        }
+    }
+}
+
+/// The storage as the server uses it: async, whatever the engine.
+///
+/// * The hot-path writes ([`WriteOp`]; the typed methods below) go through **group commit**:
+///   one writer thread gathers the operations of many callers and carries them out in one
+///   transaction with one commit ([`Storage::apply_batch`]), each under its own savepoint so a
+///   failing one does not fail its batch-mates; every caller is answered only after that commit
+///   is durable.
+/// * Everything else (reads and the device resources: sensors, predicates, events, BAOBs, …)
+///   runs as one transaction per call on a bounded pool of workers ([`StoreLimits::workers`]).
 ///
 /// A call that has started always runs to completion, even if the future awaiting it is
 /// dropped: a write is never cut in half by a connection being closed or the server stopping.
 #[derive(Clone)]
-pub(crate) struct Db {
+pub struct Store {
     storage: Arc<dyn Storage>,
+    workers: Arc<Semaphore>,
+    writer: Writer,
 }
 
-impl Db {
-    /// Wraps `storage`.
-    pub(crate) fn new(storage: Arc<dyn Storage>) -> Db {
-        Db { storage }
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+fn unexpected(op: &str) -> StorageError {
+    StorageError::Task(format!("the storage answered {op} with another kind of result"))
+}
+
+impl Store {
+    /// Wraps `storage` with the default limits and starts its writer thread.
+    pub fn new(storage: Arc<dyn Storage>) -> Store {
+        Store::with_limits(storage, &StoreLimits::default())
     }
 
-    /// Runs `f` on the storage on a blocking thread.
+    /// Wraps `storage` and starts its writer thread.
+    pub fn with_limits(storage: Arc<dyn Storage>, limits: &StoreLimits) -> Store {
+        Store {
+            writer: Writer::spawn(Arc::clone(&storage), limits),
+            workers: Arc::new(Semaphore::new(limits.workers.max(1))),
+            storage,
+        }
+    }
+
+    /// Runs `f` on the storage on one of the bounded workers (not through group commit).
     pub(crate) async fn call<R, F>(&self, f: F) -> Result<R, StorageError>
     where
         R: Send + 'static,
         F: FnOnce(&dyn Storage) -> Result<R, StorageError> + Send + 'static,
     {
-        let storage = Arc::clone(&self.storage);
-        tokio::task::spawn_blocking(move || f(&*storage))
+        let permit = Arc::clone(&self.workers)
+            .acquire_owned()
             .await
-            .map_err(|e| StorageError::Task(e.to_string()))?
+            .map_err(|e| StorageError::Task(e.to_string()))?;
+        let storage = Arc::clone(&self.storage);
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f(&*storage)
+        })
+        .await
+        .map_err(|e| StorageError::Task(e.to_string()))?
+    }
+
+    /// How many group commits the writer made, with how many operations.
+    pub fn stats(&self) -> StoreStats {
+        self.writer.stats()
+    }
+
+    /// Carries out one hot-path write through group commit; `Ok` once it is durable.
+    pub async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StorageError> {
+        self.writer.write(op).await
+    }
+
+    /// Records that `device` connected now ([`Storage::device_connected`]).
+    pub async fn device_connected(&self, device: DeviceIdentity) -> Result<(), StorageError> {
+        match self.write(WriteOp::DeviceConnected(device)).await? {
+            WriteOutcome::Done => Ok(()),
+            _ => Err(unexpected("device_connected")),
+        }
+    }
+
+    /// Queues an order ([`Storage::queue_order`]).
+    pub async fn queue_order(&self, device_id: &str, sections: Bytes) -> Result<OrderId, StorageError> {
+        let op = WriteOp::QueueOrder {
+            device_id: device_id.to_owned(),
+            sections,
+        };
+        match self.write(op).await? {
+            WriteOutcome::Queued(id) => Ok(id),
+            _ => Err(unexpected("queue_order")),
+        }
+    }
+
+    /// Claims pending orders and marks them sent ([`Storage::claim_orders`]).
+    pub async fn claim_orders(
+        &self,
+        device_id: &str,
+        after: OrderId,
+        limit: usize,
+    ) -> Result<Vec<PendingOrder>, StorageError> {
+        let op = WriteOp::ClaimOrders {
+            device_id: device_id.to_owned(),
+            after,
+            limit,
+        };
+        match self.write(op).await? {
+            WriteOutcome::Claimed(orders) => Ok(orders),
+            _ => Err(unexpected("claim_orders")),
+        }
+    }
+
+    /// Reserves a block of ORDER tids ([`Storage::reserve_order_tids`]).
+    pub async fn reserve_order_tids(&self, device_id: &str, count: u16) -> Result<u16, StorageError> {
+        let op = WriteOp::ReserveOrderTids {
+            device_id: device_id.to_owned(),
+            count,
+        };
+        match self.write(op).await? {
+            WriteOutcome::Tids(first) => Ok(first),
+            _ => Err(unexpected("reserve_order_tids")),
+        }
+    }
+
+    /// Records a device's answer to an order ([`Storage::answer_order`]).
+    pub async fn answer_order(&self, id: OrderId, answer: OrderAnswer) -> Result<bool, StorageError> {
+        match self.write(WriteOp::AnswerOrder { id, answer }).await? {
+            WriteOutcome::Answered(changed) => Ok(changed),
+            _ => Err(unexpected("answer_order")),
+        }
+    }
+
+    /// Stores an upload ([`Storage::store_series`]); the number of new samples.
+    pub async fn store_series(
+        &self,
+        device_id: &str,
+        series: Vec<PathpointSeries>,
+    ) -> Result<usize, StorageError> {
+        let op = WriteOp::StoreSeries {
+            device_id: device_id.to_owned(),
+            series,
+        };
+        match self.write(op).await? {
+            WriteOutcome::Stored(n) => Ok(n),
+            _ => Err(unexpected("store_series")),
+        }
+    }
+
+    /// Stores log records ([`Storage::store_logs`]).
+    pub async fn store_logs(&self, device_id: &str, logs: Vec<LogEntry>) -> Result<usize, StorageError> {
+        let op = WriteOp::StoreLogs {
+            device_id: device_id.to_owned(),
+            logs,
+        };
+        match self.write(op).await? {
+            WriteOutcome::Stored(n) => Ok(n),
+            _ => Err(unexpected("store_logs")),
+        }
     }
 }

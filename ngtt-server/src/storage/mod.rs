@@ -1,9 +1,17 @@
 //! Durable storage: the [`Storage`] trait and its SQLite implementation, [`SqliteStorage`].
 //!
-//! The trait is synchronous and object safe (`Arc<dyn Storage>`); the server never calls it on
-//! an async worker thread but through `tokio::task::spawn_blocking`, so an engine may block.
-//! Every method that changes something has committed durably when it returns `Ok`: the server
-//! acts (sends DATA_STREAM_CONFIRM, answers `201`) only after that.
+//! Two layers:
+//!
+//! * [`Store`] is the server's async, engine-neutral interface. The hot-path writes
+//!   ([`WriteOp`]: uploads, logs, order queueing, claiming and answers, tid reservations) go to
+//!   one writer thread that applies many devices' operations in one transaction — one fsync —
+//!   and answers each caller only after that commit ([group commit](Store)); everything else
+//!   runs on a bounded pool of storage workers.
+//! * [`Storage`] is what an engine implements: synchronous and object safe
+//!   (`Arc<dyn Storage>`), never called on an async worker thread, so it may block. Every
+//!   method that changes something has committed durably when it returns `Ok`; so has every
+//!   `Ok` of [`Storage::apply_batch`]. The server acts (sends DATA_STREAM_CONFIRM, answers
+//!   `201`) only after that.
 //!
 //! Orders go through four states ([`OrderState`]): *queued* → *sent* (handed to a device at
 //! least once, no answer yet) → *confirmed* or *rejected*. Queued and sent orders are both
@@ -13,6 +21,8 @@ pub mod archives;
 pub mod baob;
 pub(crate) mod baob_stream;
 mod blocking;
+#[cfg(test)]
+pub(crate) mod conformance;
 pub mod device_info;
 pub mod events;
 pub mod macros;
@@ -22,14 +32,19 @@ mod schema;
 pub mod sensors;
 mod sqlite;
 mod types;
+mod write_op;
+mod writer;
 
-pub(crate) use blocking::Db;
+pub(crate) use blocking::Store as Db;
+pub use blocking::{Store, StoreLimits};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStorage;
 pub use types::{
     AnsweredVia, DeviceRecord, LogEntry, MessageReport, OrderAnswer, OrderId, OrderRecord, OrderState,
     PendingOrder, RegisteredPathpoint, SeriesQuery, StorageLevel,
 };
+pub use write_op::{WriteOp, WriteOutcome};
+pub use writer::StoreStats;
 
 use device_info::{DeviceInfo, Instrumentation, InstrumentationPatch};
 use events::{EventQuery, EventRecord, EventReport};
@@ -47,9 +62,14 @@ pub use metadata::MetadataStore;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StorageError {
-    /// SQLite reported an error.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// The engine (SQLite, …) reported an error.
+    #[error("{engine}: {message}")]
+    Engine {
+        /// Which engine (`"sqlite"`).
+        engine: &'static str,
+        /// Its message.
+        message: String,
+    },
 
     /// The database was written by a newer version of this software.
     #[error("database schema version {found} is newer than this server understands ({supported})")]
@@ -71,6 +91,20 @@ pub enum StorageError {
     /// The blocking task running a storage call failed (panicked or was cancelled).
     #[error("storage task failed: {0}")]
     Task(String),
+}
+
+impl StorageError {
+    /// A copy for each member of a batch that failed as a whole (the commit failed): engine
+    /// errors keep their message, the others become [`StorageError::Task`].
+    pub fn for_batch_mate(&self) -> StorageError {
+        match self {
+            StorageError::Engine { engine, message } => StorageError::Engine {
+                engine,
+                message: message.clone(),
+            },
+            other => StorageError::Task(other.to_string()),
+        }
+    }
 }
 
 /// A durable store for devices, orders, pathpoint samples and logs, and (through its
@@ -150,6 +184,16 @@ pub trait Storage: BaobStore + MacroStore + ArchiveStore + MetadataStore + Send 
     /// Stores an upload. A sample whose (device, path, timestamp) is already stored is skipped,
     /// so a re-sent upload is stored once. Returns the number of new samples.
     fn store_series(&self, device_id: &str, series: &[PathpointSeries]) -> Result<usize, StorageError>;
+
+    /// Carries out `ops` and returns each one's result, by position. Each `Ok` is durable when
+    /// this returns; an operation that fails must not change anything nor fail the others.
+    ///
+    /// The default runs each operation as its own transaction. An engine that can do better
+    /// runs them all in one transaction, each under a savepoint, with one commit (one fsync):
+    /// this is what group commit ([`Store`]) gains from.
+    fn apply_batch(&self, ops: &[WriteOp]) -> Vec<Result<WriteOutcome, StorageError>> {
+        ops.iter().map(|op| op.apply_alone(self)).collect()
+    }
 
     /// Stored samples of `device_id`, grouped by path (paths sorted), oldest first.
     fn read_series(&self, device_id: &str, query: &SeriesQuery)

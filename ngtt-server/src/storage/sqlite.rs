@@ -24,7 +24,7 @@ use super::types::{
     AnsweredVia, DeviceRecord, LogEntry, MessageReport, OrderAnswer, OrderId, OrderRecord, OrderState,
     PendingOrder, RegisteredPathpoint, SeriesQuery,
 };
-use super::{Storage, StorageError};
+use super::{Storage, StorageError, WriteOp, WriteOutcome};
 
 /// A [`Storage`] in one SQLite database file.
 ///
@@ -32,11 +32,25 @@ use super::{Storage, StorageError};
 /// calls are short transactions, and the server makes them from blocking threads.
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
+    /// Read-only connections (database files only; an in-memory database reads on `conn`).
+    readers: Option<read_pool::ReadPool>,
 }
+
+/// Read-only connections of a database file.
+const READ_CONNECTIONS: usize = 4;
 
 impl std::fmt::Debug for SqliteStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStorage").finish_non_exhaustive()
+    }
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> StorageError {
+        StorageError::Engine {
+            engine: "sqlite",
+            message: e.to_string(),
+        }
     }
 }
 
@@ -46,7 +60,7 @@ pub(crate) fn now_ms() -> i64 {
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn to_i64(v: u64) -> i64 {
+pub(super) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -79,7 +93,9 @@ fn order_from_row(row: &Row<'_>) -> rusqlite::Result<OrderRecord> {
 impl SqliteStorage {
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStorage, StorageError> {
-        SqliteStorage::setup(Connection::open(path)?)
+        let mut storage = SqliteStorage::setup(Connection::open(path.as_ref())?)?;
+        storage.readers = Some(read_pool::ReadPool::open(path.as_ref(), READ_CONNECTIONS)?);
+        Ok(storage)
     }
 
     /// A private in-memory database (for tests and experiments: nothing is durable).
@@ -101,7 +117,25 @@ impl SqliteStorage {
         }
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
+            readers: None,
         })
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it.
+    fn write_tx<R>(&self, f: impl FnOnce(&Connection) -> Result<R, StorageError>) -> Result<R, StorageError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let result = f(&tx)?;
+        tx.commit()?;
+        Ok(result)
+    }
+
+    /// A connection for reads: a read-only one of a database file, else the write connection.
+    fn read(&self) -> MutexGuard<'_, Connection> {
+        match &self.readers {
+            Some(pool) => pool.get(),
+            None => self.lock(),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -136,7 +170,7 @@ pub(super) fn ensure_device(conn: &Connection, device_id: &str) -> rusqlite::Res
     Ok(())
 }
 
-fn sample_row(sample: &Sample) -> (i64, SqlValue, Option<String>) {
+pub(super) fn sample_row(sample: &Sample) -> (i64, SqlValue, Option<String>) {
     match sample {
         Sample::Value { ts, value } => {
             let v = match value {
@@ -167,21 +201,11 @@ fn sample_from(ts: i64, value: ValueRef<'_>, error: Option<String>) -> Sample {
 
 impl Storage for SqliteStorage {
     fn device_connected(&self, device: &DeviceIdentity) -> Result<(), StorageError> {
-        let conn = self.lock();
-        let now = now_ms();
-        conn.prepare_cached(
-            "INSERT INTO devices (device_id, environment, first_connected_at, last_connected_at)
-             VALUES (?1, ?2, ?3, ?3)
-             ON CONFLICT(device_id) DO UPDATE SET environment = excluded.environment,
-                 first_connected_at = COALESCE(first_connected_at, excluded.first_connected_at),
-                 last_connected_at = excluded.last_connected_at",
-        )?
-        .execute(params![device.device_id, device.environment.as_i64(), now])?;
-        Ok(())
+        self.write_tx(|conn| hot_writes::device_connected(conn, device))
     }
 
     fn list_devices(&self) -> Result<Vec<DeviceRecord>, StorageError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare_cached(
             "SELECT device_id, environment, first_connected_at, last_connected_at
              FROM devices ORDER BY device_id",
@@ -206,14 +230,7 @@ impl Storage for SqliteStorage {
     }
 
     fn queue_order(&self, device_id: &str, sections: &[u8]) -> Result<OrderId, StorageError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        ensure_device(&tx, device_id)?;
-        tx.prepare_cached("INSERT INTO orders (device_id, sections, queued_at) VALUES (?1, ?2, ?3)")?
-            .execute(params![device_id, sections, now_ms()])?;
-        let id = tx.last_insert_rowid();
-        tx.commit()?;
-        Ok(id)
+        self.write_tx(|conn| hot_writes::queue_order(conn, device_id, sections))
     }
 
     fn claim_orders(
@@ -222,21 +239,7 @@ impl Storage for SqliteStorage {
         after: OrderId,
         limit: usize,
     ) -> Result<Vec<PendingOrder>, StorageError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let orders = SqliteStorage::pending(&tx, device_id, after, i64::try_from(limit).unwrap_or(i64::MAX))?;
-        if !orders.is_empty() {
-            let now = now_ms();
-            let mut mark = tx.prepare_cached(
-                "UPDATE orders SET state = 1, deliveries = deliveries + 1, sent_at = ?2 WHERE id = ?1",
-            )?;
-            for order in &orders {
-                mark.execute(params![order.id, now])?;
-            }
-            drop(mark);
-            tx.commit()?;
-        }
-        Ok(orders)
+        self.write_tx(|conn| hot_writes::claim_orders(conn, device_id, after, limit))
     }
 
     fn reserve_order_tids(&self, device_id: &str, count: u16) -> Result<u16, StorageError> {
@@ -244,18 +247,11 @@ impl Storage for SqliteStorage {
     }
 
     fn answer_order(&self, id: OrderId, answer: OrderAnswer) -> Result<bool, StorageError> {
-        let state = match answer {
-            OrderAnswer::Confirmed => OrderState::Confirmed,
-            OrderAnswer::Rejected => OrderState::Rejected,
-        };
-        let conn = self.lock();
-        let changed = conn
-            .prepare_cached(
-                "UPDATE orders SET state = ?2, answered_at = ?3, answered_via = 'ngtt'
-                 WHERE id = ?1 AND state IN (0, 1)",
-            )?
-            .execute(params![id, state.code(), now_ms()])?;
-        Ok(changed == 1)
+        self.write_tx(|conn| hot_writes::answer_order(conn, id, answer))
+    }
+
+    fn apply_batch(&self, ops: &[WriteOp]) -> Vec<Result<WriteOutcome, StorageError>> {
+        self.apply_batch_tx(ops)
     }
 
     fn hand_out_orders(&self, device_id: &str) -> Result<Vec<PendingOrder>, StorageError> {
@@ -279,7 +275,7 @@ impl Storage for SqliteStorage {
     }
 
     fn order(&self, id: OrderId) -> Result<Option<OrderRecord>, StorageError> {
-        let conn = self.lock();
+        let conn = self.read();
         let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1");
         Ok(conn.query_row(&sql, [id], order_from_row).optional()?)
     }
@@ -290,7 +286,7 @@ impl Storage for SqliteStorage {
         state: Option<OrderState>,
         limit: usize,
     ) -> Result<Vec<OrderRecord>, StorageError> {
-        let conn = self.lock();
+        let conn = self.read();
         let sql = format!(
             "SELECT {ORDER_COLUMNS} FROM orders
              WHERE device_id = ?1 AND (?2 IS NULL OR state = ?2) ORDER BY id LIMIT ?3"
@@ -305,24 +301,7 @@ impl Storage for SqliteStorage {
     }
 
     fn store_series(&self, device_id: &str, series: &[PathpointSeries]) -> Result<usize, StorageError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let now = now_ms();
-        let mut stored = 0;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO samples (device_id, path, ts, value, error, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for s in series {
-                for sample in &s.values {
-                    let (ts, value, error) = sample_row(sample);
-                    stored += insert.execute(params![device_id, s.path, ts, value, error, now])?;
-                }
-            }
-        }
-        tx.commit()?;
-        Ok(stored)
+        self.write_tx(|conn| hot_writes::store_series(conn, device_id, series))
     }
 
     fn read_series(
@@ -330,7 +309,7 @@ impl Storage for SqliteStorage {
         device_id: &str,
         query: &SeriesQuery,
     ) -> Result<Vec<PathpointSeries>, StorageError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare_cached(
             "SELECT path, ts, value, error FROM samples
              WHERE device_id = ?1 AND (?2 IS NULL OR path = ?2)
@@ -358,34 +337,11 @@ impl Storage for SqliteStorage {
     }
 
     fn store_logs(&self, device_id: &str, logs: &[LogEntry]) -> Result<usize, StorageError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let now = now_ms();
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO logs (device_id, service, when_us, level, message, exception, traceback,
-                                   received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            for log in logs {
-                insert.execute(params![
-                    device_id,
-                    log.service,
-                    to_i64(log.when_us),
-                    log.level,
-                    log.message,
-                    log.exception_text,
-                    log.exception_traceback,
-                    now
-                ])?;
-            }
-        }
-        tx.commit()?;
-        Ok(logs.len())
+        self.write_tx(|conn| hot_writes::store_logs(conn, device_id, logs))
     }
 
     fn read_logs(&self, device_id: &str, limit: usize) -> Result<Vec<LogEntry>, StorageError> {
-        let conn = self.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare_cached(
             "SELECT id, service, when_us, level, message, exception, traceback, received_at
              FROM logs WHERE device_id = ?1 ORDER BY id DESC LIMIT ?2",
@@ -517,10 +473,15 @@ mod baobs;
 mod device_api;
 mod device_info;
 mod events;
+mod group_commit;
+#[cfg(test)]
+mod group_commit_tests;
+mod hot_writes;
 mod macros;
 mod metadata;
 mod order_tids;
 mod predicates;
+mod read_pool;
 #[cfg(test)]
 mod resource_tests;
 mod sensor_writes;

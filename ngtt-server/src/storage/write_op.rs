@@ -1,0 +1,137 @@
+//! [`WriteOp`]: the hot-path writes that go through group commit, as plain data.
+//!
+//! These are the operations every connected device makes all the time (uploads, logs, order
+//! state changes, tid reservations). They are values, not closures, so that the writer task can
+//! gather many devices' operations into one transaction of any engine
+//! ([`Storage::apply_batch`]); nothing in them is specific to SQLite.
+
+use bytes::Bytes;
+use ngtt_proto::payload::PathpointSeries;
+use ngtt_proto::DeviceIdentity;
+
+use super::types::{LogEntry, OrderAnswer, OrderId, PendingOrder};
+use super::{Storage, StorageError};
+
+/// One write of the hot path.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum WriteOp {
+    /// [`Storage::device_connected`].
+    DeviceConnected(DeviceIdentity),
+    /// [`Storage::queue_order`].
+    QueueOrder {
+        /// The device.
+        device_id: String,
+        /// The ORDER payload.
+        sections: Bytes,
+    },
+    /// [`Storage::claim_orders`].
+    ClaimOrders {
+        /// The device.
+        device_id: String,
+        /// Only orders with a greater id.
+        after: OrderId,
+        /// At most this many.
+        limit: usize,
+    },
+    /// [`Storage::reserve_order_tids`].
+    ReserveOrderTids {
+        /// The device.
+        device_id: String,
+        /// How many tids.
+        count: u16,
+    },
+    /// [`Storage::answer_order`].
+    AnswerOrder {
+        /// The order.
+        id: OrderId,
+        /// The device's answer.
+        answer: OrderAnswer,
+    },
+    /// [`Storage::store_series`].
+    StoreSeries {
+        /// The device.
+        device_id: String,
+        /// The upload.
+        series: Vec<PathpointSeries>,
+    },
+    /// [`Storage::store_logs`].
+    StoreLogs {
+        /// The device.
+        device_id: String,
+        /// The records.
+        logs: Vec<LogEntry>,
+    },
+}
+
+/// What a [`WriteOp`] returns, by kind.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum WriteOutcome {
+    /// Nothing to report (`DeviceConnected`).
+    Done,
+    /// The new order's id (`QueueOrder`).
+    Queued(OrderId),
+    /// The orders claimed (`ClaimOrders`).
+    Claimed(Vec<PendingOrder>),
+    /// The first reserved tid (`ReserveOrderTids`).
+    Tids(u16),
+    /// Whether the answer changed the order (`AnswerOrder`).
+    Answered(bool),
+    /// How many records were new (`StoreSeries`, `StoreLogs`).
+    Stored(usize),
+}
+
+impl WriteOp {
+    /// Carries the operation out as its own transaction, through the trait's single-operation
+    /// method (the default of [`Storage::apply_batch`]).
+    pub fn apply_alone(&self, storage: &(impl Storage + ?Sized)) -> Result<WriteOutcome, StorageError> {
+        Ok(match self {
+            WriteOp::DeviceConnected(identity) => {
+                storage.device_connected(identity)?;
+                WriteOutcome::Done
+            }
+            WriteOp::QueueOrder { device_id, sections } => {
+                WriteOutcome::Queued(storage.queue_order(device_id, sections)?)
+            }
+            WriteOp::ClaimOrders {
+                device_id,
+                after,
+                limit,
+            } => WriteOutcome::Claimed(storage.claim_orders(device_id, *after, *limit)?),
+            WriteOp::ReserveOrderTids { device_id, count } => {
+                WriteOutcome::Tids(storage.reserve_order_tids(device_id, *count)?)
+            }
+            WriteOp::AnswerOrder { id, answer } => {
+                WriteOutcome::Answered(storage.answer_order(*id, *answer)?)
+            }
+            WriteOp::StoreSeries { device_id, series } => {
+                WriteOutcome::Stored(storage.store_series(device_id, series)?)
+            }
+            WriteOp::StoreLogs { device_id, logs } => {
+                WriteOutcome::Stored(storage.store_logs(device_id, logs)?)
+            }
+        })
+    }
+
+    /// A rough size in bytes, to bound how much one batch carries.
+    pub fn weight(&self) -> usize {
+        const BASE: usize = 64;
+        BASE + match self {
+            WriteOp::QueueOrder { sections, .. } => sections.len(),
+            WriteOp::StoreSeries { series, .. } => {
+                series.iter().map(|s| s.path.len() + 24 * s.values.len()).sum()
+            }
+            WriteOp::StoreLogs { logs, .. } => logs
+                .iter()
+                .map(|l| {
+                    l.message.len()
+                        + l.service.len()
+                        + l.exception_text.as_ref().map_or(0, String::len)
+                        + l.exception_traceback.as_ref().map_or(0, String::len)
+                })
+                .sum(),
+            _ => 0,
+        }
+    }
+}

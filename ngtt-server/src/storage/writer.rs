@@ -1,0 +1,120 @@
+//! The writer thread: group commit of [`WriteOp`]s.
+//!
+//! Callers queue operations on a bounded channel and wait for their answer. The thread takes
+//! whatever has gathered — up to [`StoreLimits::batch_ops`] operations or
+//! [`StoreLimits::batch_bytes`] — and hands it to [`Storage::apply_batch`], one transaction and
+//! one commit for all of them; each caller is answered only after that commit returned. While a
+//! commit (its fsync) runs, the next batch gathers, so the more devices write at once, the more
+//! operations share each fsync; a lone operation waits for nobody.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Storage, StorageError, StoreLimits, WriteOp, WriteOutcome};
+
+type Reply = oneshot::Sender<Result<WriteOutcome, StorageError>>;
+
+/// What the writer has done so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Batches carried out (each one transaction, one commit).
+    pub batches: u64,
+    /// Operations carried out in them.
+    pub ops: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    batches: AtomicU64,
+    ops: AtomicU64,
+}
+
+/// The sending side; the thread ends when every clone is dropped.
+#[derive(Clone)]
+pub(super) struct Writer {
+    jobs: mpsc::Sender<(WriteOp, Reply)>,
+    counters: Arc<Counters>,
+}
+
+impl Writer {
+    /// Starts the writer thread over `storage`.
+    pub(super) fn spawn(storage: Arc<dyn Storage>, limits: &StoreLimits) -> Writer {
+        let (jobs, rx) = mpsc::channel(limits.queue.max(1));
+        let (ops, bytes) = (limits.batch_ops.max(1), limits.batch_bytes);
+        let counters = Arc::new(Counters::default());
+        let count = Arc::clone(&counters);
+        let spawned = std::thread::Builder::new()
+            .name("ngtt-storage-writer".into())
+            .spawn(move || run(&*storage, rx, ops, bytes, &count));
+        if let Err(e) = spawned {
+            // Without the thread every write fails with a clear error (the receiver is gone).
+            tracing::error!("cannot start the storage writer thread: {e}");
+        }
+        Writer { jobs, counters }
+    }
+
+    /// Batches and operations so far.
+    pub(super) fn stats(&self) -> StoreStats {
+        StoreStats {
+            batches: self.counters.batches.load(Ordering::Relaxed),
+            ops: self.counters.ops.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Queues `op` and waits until its batch committed. Once queued, the operation is carried
+    /// out even if this future is dropped.
+    pub(super) async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StorageError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send((op, reply))
+            .await
+            .map_err(|_| StorageError::Task("the storage writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StorageError::Task("the storage writer dropped an operation".into()))?
+    }
+}
+
+fn run(
+    storage: &dyn Storage,
+    mut rx: mpsc::Receiver<(WriteOp, Reply)>,
+    max_ops: usize,
+    max_bytes: usize,
+    counters: &Counters,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut weight = first.0.weight();
+        let mut batch = vec![first];
+        while batch.len() < max_ops && weight < max_bytes {
+            match rx.try_recv() {
+                Ok(job) => {
+                    weight += job.0.weight();
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let (ops, replies): (Vec<WriteOp>, Vec<Reply>) = batch.into_iter().unzip();
+        let results = catch_unwind(AssertUnwindSafe(|| storage.apply_batch(&ops)))
+            .unwrap_or_else(|_| failed_batch(ops.len(), "the storage engine panicked"));
+        let results = if results.len() == ops.len() {
+            results
+        } else {
+            failed_batch(ops.len(), "the storage engine answered a batch incompletely")
+        };
+        tracing::trace!(ops = ops.len(), weight, "storage batch committed");
+        counters.batches.fetch_add(1, Ordering::Relaxed);
+        counters.ops.fetch_add(ops.len() as u64, Ordering::Relaxed);
+        for (reply, result) in replies.into_iter().zip(results) {
+            // A caller that went away no longer needs the answer; the write stands.
+            let _ = reply.send(result);
+        }
+    }
+}
+
+fn failed_batch(n: usize, why: &str) -> Vec<Result<WriteOutcome, StorageError>> {
+    (0..n).map(|_| Err(StorageError::Task(why.to_owned()))).collect()
+}
