@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use ngtt_testkit::cli::ngtt_binary;
 use ngtt_testkit::python_device::{run_script, PlainHttpServe};
 use ngtt_testkit::smok_client_installed;
 use ngtt_testkit::TestPki;
@@ -45,7 +44,7 @@ async fn published_client_boots_and_uses_the_device_resources() {
     }
     let pki = TestPki::new();
     pki.device("py-dev");
-    let serve = PlainHttpServe::start(&ngtt_binary(), pki.dir(), &pki.scratch("ngtt.db")).await;
+    let serve = PlainHttpServe::start(pki.dir(), &pki.scratch("ngtt.db")).await;
 
     admin(&serve, Method::PUT, "/v1/devices/py-dev/info", Some(json!({
         "verbose_name": "Boiler room", "facets": ["smoke", "heating"],

@@ -121,6 +121,11 @@ impl Serve {
     /// three "listening on" lines are printed. Logs go to the test's stderr when `RUST_LOG` is
     /// set.
     pub async fn start(pki: &Path, db: &Path) -> Serve {
+        Serve::start_with(pki, db, &[]).await
+    }
+
+    /// Like [`Serve::start`], with `extra` arguments after the listeners (e.g. `--http-plain`).
+    pub async fn start_with(pki: &Path, db: &Path, extra: &[&str]) -> Serve {
         let loopback = "127.0.0.1:0";
         let mut command = tokio::process::Command::new(ngtt_binary());
         command
@@ -137,6 +142,7 @@ impl Serve {
                 "--http-listen",
                 loopback,
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .kill_on_drop(true);

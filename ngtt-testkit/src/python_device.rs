@@ -9,13 +9,15 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
+
+use crate::cli::Serve;
 
 /// `ngtt serve --http-plain --trust-proxy-header` on loopback ports chosen by the system, as
-/// the published client's environment 2 (local development) needs it. Killed when dropped.
+/// the published client's environment 2 (local development) needs it ([`Serve`] with those
+/// flags). Killed when dropped.
 pub struct PlainHttpServe {
-    child: Child,
+    serve: Serve,
     /// The admin API.
     pub admin: SocketAddr,
     /// The device HTTP API (plain HTTP).
@@ -25,64 +27,15 @@ pub struct PlainHttpServe {
 }
 
 impl PlainHttpServe {
-    /// Starts `ngtt` (the binary at `ngtt`) on the PKI directory `pki` and database `db`;
-    /// returns once it printed its addresses.
-    pub async fn start(ngtt: &Path, pki: &Path, db: &Path) -> PlainHttpServe {
-        let any = "127.0.0.1:0";
-        let mut command = Command::new(ngtt);
-        command
-            .arg("serve")
-            .arg("--pki")
-            .arg(pki)
-            .arg("--db")
-            .arg(db)
-            .args(["--listen", any, "--admin-listen", any, "--http-listen", any])
-            .args(["--http-plain", "--trust-proxy-header"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true);
-        if std::env::var_os("RUST_LOG").is_none() {
-            command.stderr(Stdio::null());
-        }
-        let mut child = command.spawn().expect("ngtt serve starts");
-        let stdout = child.stdout.take().expect("ngtt serve's stdout");
-        let addresses = async {
-            let mut lines = BufReader::new(stdout).lines();
-            let (mut admin, mut http) = (None, None);
-            while admin.is_none() || http.is_none() {
-                let line = lines
-                    .next_line()
-                    .await
-                    .ok()
-                    .flatten()
-                    .expect("ngtt serve exited early");
-                if let Some((name, addr)) = line.split_once(" listening on ") {
-                    let addr: SocketAddr = addr.parse().expect("a socket address");
-                    match name {
-                        "ngtt admin" => admin = Some(addr),
-                        "ngtt http" => http = Some(addr),
-                        _ => {}
-                    }
-                }
-            }
-            (
-                admin.unwrap_or_else(|| unreachable!()),
-                http.unwrap_or_else(|| unreachable!()),
-            )
-        };
-        let (admin, http) = tokio::time::timeout(Duration::from_secs(20), addresses)
-            .await
-            .expect("ngtt serve prints its addresses in time");
-        let token_file = ngtt_server::default_admin_token_file(db);
-        let token = std::fs::read_to_string(&token_file)
-            .expect("the admin token file")
-            .trim()
-            .to_owned();
+    /// Starts `ngtt serve` on the PKI directory `pki` and database `db`; returns once it
+    /// printed its addresses.
+    pub async fn start(pki: &Path, db: &Path) -> PlainHttpServe {
+        let serve = Serve::start_with(pki, db, &["--http-plain", "--trust-proxy-header"]).await;
         PlainHttpServe {
-            child,
-            admin,
-            http,
-            token,
+            admin: serve.admin,
+            http: serve.http,
+            token: serve.token(),
+            serve,
         }
     }
 
@@ -93,13 +46,12 @@ impl PlainHttpServe {
 
     /// The admin API's URL for `path` (starting with `/`).
     pub fn admin_url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.admin)
+        self.serve.admin_url(path)
     }
 
-    /// Stops the server (it is killed: its state is in the database, committed).
-    pub async fn stop(mut self) {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
+    /// Stops the server (its state is in the database, committed).
+    pub async fn stop(self) {
+        self.serve.stop().await;
     }
 }
 
