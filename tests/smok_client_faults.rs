@@ -222,9 +222,11 @@ async fn ngtt_reconnect_redelivers_the_pending_order() {
     let id = server.queue("dev", read_order("W1")).await;
     let order = next_order(&mut orders).await;
     server.stop().await;
+    // Once the device has seen its link go down (not before: an ack racing the close may still
+    // be written into the dying connection), the order cannot be acknowledged any more.
+    until_link(&device, "not up", |s| !s.is_up()).await;
     let err = order.ack().await.expect_err("the connection it came on is gone");
     assert!(err.is_no_link(), "{err}");
-    until_link(&device, "not up", |s| !s.is_up()).await;
 
     let server = start_server(&pki, db, addr, http).await;
     let again = next_order(&mut orders).await;
