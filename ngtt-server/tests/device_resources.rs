@@ -3,21 +3,12 @@
 //! MiniJSON, the client defects of §10, malformed and oversized bodies (4xx, nothing stored),
 //! and isolation between devices.
 
-use ngtt_testkit::{admin_request as http, HttpDevice, TestPki, TestServer, MINIJSON};
+use ngtt_testkit::{
+    admin_request as http, http_device as device, http_server as start, TestPki, TestServer, MINIJSON,
+};
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{json, Value};
-
-async fn start(pki: &TestPki, dir: &tempfile::TempDir) -> TestServer {
-    TestServer::start(pki, &dir.path().join("db"), |c| {
-        c.http_listen = Some("127.0.0.1:0".parse().expect("addr"));
-    })
-    .await
-}
-
-fn device(server: &TestServer, pki: &TestPki, id: &str) -> HttpDevice {
-    HttpDevice::https(server.http.expect("HTTP API enabled"), pki, Some(&pki.device(id)))
-}
 
 async fn admin(server: &TestServer, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
     http(

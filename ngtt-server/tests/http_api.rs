@@ -6,21 +6,10 @@ use std::time::Duration;
 
 use ngtt_proto::payload::{Level, LogRecord, PathpointSeries, Sample};
 use ngtt_proto::Frame;
-use ngtt_testkit::{read_order, read_path, TestPki, TestServer};
-use ngtt_testkit::{HttpDevice, MINIJSON};
+use ngtt_testkit::MINIJSON;
+use ngtt_testkit::{http_device as device, http_server as start, read_order, read_path, TestPki, TestServer};
 use reqwest::Method;
 use serde_json::json;
-
-async fn start(pki: &TestPki, dir: &tempfile::TempDir) -> TestServer {
-    TestServer::start(pki, &dir.path().join("db"), |c| {
-        c.http_listen = Some("127.0.0.1:0".parse().expect("addr"));
-    })
-    .await
-}
-
-fn device(server: &TestServer, pki: &TestPki, id: &str) -> HttpDevice {
-    HttpDevice::https(server.http.expect("HTTP API enabled"), pki, Some(&pki.device(id)))
-}
 
 #[tokio::test]
 async fn orders_handed_out_are_confirmed_and_never_sent_over_ngtt() {

@@ -4,6 +4,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
+pub use crate::http_device as device;
 use crate::{HttpDevice, TestPki, TestServer};
 
 /// Largest BAOB of these tests' servers: small enough to test the limit quickly, larger than
@@ -17,11 +18,6 @@ pub async fn start(pki: &TestPki, dir: &tempfile::TempDir) -> TestServer {
         c.max_baob_len = MAX_BAOB;
     })
     .await
-}
-
-/// A device HTTP API client with `id`'s certificate.
-pub fn device(server: &TestServer, pki: &TestPki, id: &str) -> HttpDevice {
-    HttpDevice::https(server.http.expect("HTTP API enabled"), pki, Some(&pki.device(id)))
 }
 
 /// A multipart body as the Python client sends it: `file`, then `data` with `{"version":N}`.

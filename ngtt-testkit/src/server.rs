@@ -10,7 +10,7 @@ use ngtt_server::{OrderState, Server, ServerConfig, ServerError, ServerHandle};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use crate::{init_logging, RawDevice, TestPki, WAIT};
+use crate::{init_logging, HttpDevice, RawDevice, TestPki, WAIT};
 
 /// A server running in a task.
 pub struct TestServer {
@@ -239,4 +239,17 @@ pub fn read_path(sections: &[Section]) -> String {
         ngtt_proto::payload::Order::Read(r) => r.path.clone(),
         other => panic!("not a read order: {other:?}"),
     }
+}
+
+/// A server with the device HTTP API on (`127.0.0.1:0`), its database in `dir`.
+pub async fn http_server(pki: &TestPki, dir: &tempfile::TempDir) -> TestServer {
+    TestServer::start(pki, dir.path().join("db"), |c| {
+        c.http_listen = Some("127.0.0.1:0".parse().expect("addr"));
+    })
+    .await
+}
+
+/// A device HTTP API client of `server` (HTTPS) with `id`'s certificate.
+pub fn http_device(server: &TestServer, pki: &TestPki, id: &str) -> HttpDevice {
+    HttpDevice::https(server.http.expect("HTTP API enabled"), pki, Some(&pki.device(id)))
 }
