@@ -87,7 +87,7 @@ impl HttpClient {
     }
 
     /// Sends one request; on 2xx returns the answer's Content-Type and body.
-    async fn exchange(
+    pub(crate) async fn exchange(
         &self,
         method: Method,
         segments: &[&str],
@@ -192,7 +192,7 @@ impl HttpClient {
     /// A list answer decoded one entry at a time: an empty body or `null` is an empty list, an
     /// entry that does not decode is kept as [`Lenient::Invalid`], anything but a list is a
     /// [`HttpError::Decode`].
-    async fn lenient_list<T: DeserializeOwned>(
+    pub(crate) async fn lenient_list<T: DeserializeOwned>(
         &self,
         method: Method,
         segments: &[&str],

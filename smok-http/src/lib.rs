@@ -41,6 +41,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod alarms;
 mod client;
 mod config;
 mod error;
@@ -49,6 +50,10 @@ mod tls;
 mod types;
 mod wire;
 
+pub use alarms::{
+    EventReport, EventUuid, MacroCommand, MacroDefinition, MacroOccurrence, PredicateDefinition,
+    SilencingPeriod, WeekTime,
+};
 pub use client::{header_form, HttpClient, CERT_HEADER};
 pub use config::{AuthMode, HttpConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 pub use error::HttpError;
