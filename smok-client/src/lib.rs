@@ -158,6 +158,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod alarm;
 pub mod clock;
 mod device;
 mod error;

@@ -17,6 +17,7 @@ use super::{
 pub struct MemoryStore {
     limits: StoreLimits,
     inner: Mutex<Inner>,
+    pub(super) alarms: super::memory_alarms::Alarms,
 }
 
 #[derive(Debug, Default)]
@@ -68,6 +69,7 @@ impl MemoryStore {
         MemoryStore {
             limits,
             inner: Mutex::default(),
+            alarms: Default::default(),
         }
     }
 

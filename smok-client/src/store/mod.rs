@@ -21,12 +21,15 @@
 //! device. Pathpoint samples: 1 000 000 by default; log records 20 000; sensor writes 100 000.
 //! Cached state is small and not bounded by count.
 
+pub mod alarms;
 mod memory;
+mod memory_alarms;
 pub mod sqlite;
 
 use ngtt_proto::payload::{LogRecord, Sample};
 use smok_http::SensorWriteRecord;
 
+pub use alarms::{EventStore, MacroRun, MacroStore};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
@@ -144,10 +147,14 @@ pub trait StateStore: Send + Sync {
 }
 
 /// Everything a device keeps.
-pub trait Store: SampleStore + LogStore + SensorWriteStore + StateStore + std::fmt::Debug + 'static {
+pub trait Store:
+    SampleStore + LogStore + SensorWriteStore + StateStore + EventStore + MacroStore + std::fmt::Debug + 'static
+{
     /// What the store holds and has dropped.
     fn stats(&self) -> StoreResult<StoreStats>;
 }
 
+#[cfg(test)]
+mod alarm_tests;
 #[cfg(test)]
 mod tests;

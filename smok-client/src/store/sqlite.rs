@@ -13,6 +13,8 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use smok_http::SensorWriteRecord;
 
+mod alarms;
+
 use super::{
     LogStore, Pending, SampleStore, SensorWriteStore, StateStore, Store, StoreError, StoreLimits,
     StoreResult, StoreStats, StoredSample,
@@ -30,6 +32,7 @@ pub const MIGRATIONS: &[&str] = &[
          value TEXT NOT NULL, reason TEXT NOT NULL, UNIQUE (timestamp, fqts));
      CREATE TABLE state (key TEXT PRIMARY KEY, value BLOB NOT NULL);
      CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    alarms::MIGRATION,
 ];
 
 /// How the SQLite store is opened.
