@@ -164,6 +164,7 @@ mod device;
 mod error;
 pub mod executor;
 pub mod log_layer;
+pub mod macros;
 pub mod orders;
 pub mod pathpoint;
 pub mod reparse;
@@ -174,6 +175,9 @@ pub use device::{
     schedule, DeviceHandler, DeviceLogSink, DeviceOrder, DeviceOrders, LinkState, Readiness, SensorsFrom,
     SmokDevice, SmokDeviceBuilder, SysctlHook, Via, DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL,
     DEFAULT_SENSOR_SYNC,
+};
+pub use device::{
+    DEFAULT_MACRO_REFRESH, DEFAULT_PREDICATE_SYNC, DEFAULT_PREDICATE_TICK, DEFAULT_SCHEDULE_TIMEOUT,
 };
 pub use error::{ClientError, Result};
 pub use ngtt_proto::payload::{Level, LogRecord, PathpointSeries, PathpointValue, ReadError, Sample};

@@ -8,14 +8,18 @@
 //! backoff and says so in its [`LinkState`]: it never silently falls back to HTTP polling, which
 //! would give up the acknowledgement guarantee.
 
+mod alarms;
 mod builder;
 mod framework;
 mod handler;
 mod http_side;
+mod macros;
 mod order;
 mod pathpoints;
 pub mod schedule;
+mod scheduled;
 mod sensors;
+mod settings;
 mod state;
 mod sync;
 
@@ -35,6 +39,9 @@ pub use builder::{SmokDeviceBuilder, DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL, D
 pub use framework::{Readiness, SensorsFrom, SysctlHook};
 pub use handler::DeviceHandler;
 pub use order::{DeviceOrder, DeviceOrders, Via};
+pub use settings::{
+    DEFAULT_MACRO_REFRESH, DEFAULT_PREDICATE_SYNC, DEFAULT_PREDICATE_TICK, DEFAULT_SCHEDULE_TIMEOUT,
+};
 pub use state::LinkState;
 
 use crate::error::{ClientError, Result};
@@ -71,6 +78,7 @@ struct Inner {
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     fw: Arc<Framework>,
     sync: SyncContext,
+    alarms: alarms::Alarms,
 }
 
 /// How long `close` waits for a background task to stop before aborting it.
@@ -207,6 +215,8 @@ impl SmokDevice {
             let upload = sync::upload_logs(sync.clone(), logs.clone());
             tasks.push(tokio::spawn(upload.instrument(span)));
         }
+        let schedules = b.schedules.clone();
+        let alarms = alarms::Alarms::load(&fw.store);
         let inner = Inner {
             identity,
             http,
@@ -219,13 +229,14 @@ impl SmokDevice {
             tasks: std::sync::Mutex::new(tasks),
             fw,
             sync,
+            alarms,
         };
-        Ok((
-            SmokDevice {
-                inner: Arc::new(inner),
-            },
-            orders,
-        ))
+        let device = SmokDevice {
+            inner: Arc::new(inner),
+        };
+        device.spawn_alarm_tasks(&schedules);
+        device.spawn_macro_task(&schedules);
+        Ok((device, orders))
     }
 
     /// The device's id and environment, from its certificate.

@@ -51,7 +51,7 @@ pub(crate) struct SyncContext {
 
 impl SyncContext {
     /// Sleeps `d`; false when cancelled first.
-    async fn sleep(&self, d: Duration) -> bool {
+    pub(crate) async fn sleep(&self, d: Duration) -> bool {
         tokio::select! {
             _ = tokio::time::sleep(d) => true,
             _ = self.cancel.cancelled() => false,
