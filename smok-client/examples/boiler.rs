@@ -7,6 +7,12 @@
 //!   the example reads every sensor it has and writes the setpoint sensor when asked.
 //! * Every read value is uploaded by the framework; unsent data survives restarts in an SQLite
 //!   store; orders (reads, writes, `sysctl reboot`) are executed against the pathpoints.
+//! * A statistic, `boiler.overheat`: a predicate of that statistic opens an event while the
+//!   water is hotter than its configured `max` (°C), closes it when it cools down, and raises a
+//!   point event when the pressure passes 1.5 bar. Silencing periods are honoured in the
+//!   device's time zone; open events survive a restart.
+//! * Macros: the server schedules writes (e.g. a night setback of `W2`); the framework runs
+//!   them at their time through the pathpoints and reports them, once.
 //!
 //! Run it against `ngtt serve` (README, "Run a server and a device"), in one terminal each:
 //!
@@ -23,15 +29,28 @@
 //!      --json '[{"orders":[{"type":"write","path":"W2","value":550},{"type":"read","path":"rB{W1}<{W2}-20"}]}]'
 //! ```
 //!
+//! A predicate and a macro for it (the admin API through `ngtt`):
+//!
+//! ```sh
+//! ngtt predicate set --device 1 --id overheat --statistic boiler.overheat \
+//!      --configuration '{"max": 60}' --verbose-name 'Boiler' --group A
+//! ngtt order send --admin http://127.0.0.1:2406 --device 1 \
+//!      --json '[{"orders":[{"type":"write","path":"W2","value":700}]}]'   # heats up: an event
+//! ngtt event list --device 1
+//! ngtt macro put --device 1 --id setback --commands '[{"path": "W2", "value": 450}]' \
+//!      --at $(( $(date +%s) + 120 ))
+//! ```
+//!
 //! Without `--ngtt` the device polls the HTTP API for orders. Ctrl-C stops it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use smok_client::alarm::{Color, EventId, PredicateInfo, Statistic, StatisticContext};
 use smok_client::executor::HandlerError;
 use smok_client::orders::{Advise, PathpointValue};
 use smok_client::pathpoint::{Pathpoint, PathpointIo};
-use smok_client::{ReadError, SmokDevice, StorageLevel};
+use smok_client::{ReadError, Sample, SmokDevice, StorageLevel};
 use tracing_subscriber::prelude::*;
 
 /// The simulated hardware.
@@ -79,6 +98,60 @@ impl PathpointIo for Bus {
             _ => return Err(ReadError::Invalid), // read-only, or out of the boiler's range
         }
         Ok(())
+    }
+}
+
+/// `boiler.overheat`: an event while `W1` is above `max` °C (from the predicate's
+/// configuration), a point event each time the pressure `d4` rises past 1.5 bar.
+struct Overheat {
+    max_tenths: i64,
+}
+
+impl Overheat {
+    fn new(predicate: &PredicateInfo) -> Result<Overheat, String> {
+        let max = predicate.configuration["max"]
+            .as_f64()
+            .ok_or("the configuration needs a number \"max\" (°C)")?;
+        Ok(Overheat {
+            max_tenths: (max * 10.0).round() as i64,
+        })
+    }
+}
+
+impl Statistic for Overheat {
+    fn tick(&mut self, ctx: &mut StatisticContext<'_>) {
+        if let Some(Sample::Value {
+            value: PathpointValue::Int(t),
+            ..
+        }) = ctx.value("W1")
+        {
+            let open: Vec<EventId> = ctx.open_events().iter().map(|e| e.id).collect();
+            if t > self.max_tenths && open.is_empty() {
+                ctx.open_event(&format!("water at {:.1} °C", t as f64 / 10.0), Color::Red);
+            } else if t <= self.max_tenths {
+                open.into_iter().for_each(|id| {
+                    ctx.close_event(id);
+                });
+            }
+        }
+        // The state remembers whether the pressure was high, so that one rise is one event.
+        if let Some(Sample::Value {
+            value: PathpointValue::Float(bar),
+            ..
+        }) = ctx.value("d4")
+        {
+            let was_high = ctx.state()["pressure_high"].as_bool().unwrap_or(false);
+            if bar > 1.5 && !was_high {
+                ctx.point_event(&format!("pressure {bar:.2} bar"), Color::Yellow);
+            }
+            ctx.state()["pressure_high"] = serde_json::Value::Bool(bar > 1.5);
+        }
+    }
+
+    fn changed(&mut self, predicate: &PredicateInfo) {
+        if let Ok(new) = Overheat::new(predicate) {
+            *self = new;
+        }
     }
 }
 
@@ -141,6 +214,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     device.register_pathpoint(Pathpoint::new("W2", bus.clone()).storage_level(StorageLevel::Permanent))?;
     device.register_pathpoint(Pathpoint::new("B3", bus.clone()))?;
     device.register_pathpoint(Pathpoint::new("d4", bus))?;
+    device.register_statistic("boiler.overheat", Overheat::new);
     let executor = device.spawn_order_executor(orders);
 
     let ready = device.ready().await;
@@ -181,6 +255,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ?needs_heat,
             sensors = %sensors.join(", "),
             unsent = stats.samples_pending,
+            open_events = device.open_events().len(),
             link = ?device.link_state(),
             "status"
         );
