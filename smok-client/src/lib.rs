@@ -121,6 +121,11 @@
 //!   [`store`] — what survives a restart (SQLite or memory); [`SmokDevice::ready`] — what the
 //!   device knows once its first sensor sync has ended. `examples/boiler.rs` is a complete
 //!   program; `docs/client.md` has a porting table from the Python client.
+//! * [`alarm`] — predicates and events: statistics registered by the program
+//!   ([`SmokDevice::register_statistic`]), instantiated for the server's predicates, opening
+//!   and closing events that reach the server with their uuids matched exactly, silenced in
+//!   the device's time zone; [`macros`] — server-scheduled writes run at their time and
+//!   reported once, across restarts.
 //! * [`clock`] — the wall-clock source both read, replaceable in tests.
 //! * [`ClientError`] — the crate's one error type.
 //!

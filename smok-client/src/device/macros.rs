@@ -106,6 +106,10 @@ async fn run_macros(device: SmokDevice, settings: ScheduleSettings) {
                     refresh_backoff.reset();
                     refresh.done(elapsed, rng.next_f64());
                 }
+                Ok(Err(e)) if e.is_clients_fault() => {
+                    tracing::warn!(error = %e, "the server refused the macro refresh: the cached list is kept");
+                    refresh.done(elapsed, rng.next_f64());
+                }
                 Ok(Err(e)) => {
                     tracing::debug!(error = %e, "macro refresh failed: will retry");
                     refresh.failed(elapsed, refresh_backoff.next_delay());

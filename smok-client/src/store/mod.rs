@@ -3,8 +3,11 @@
 //! * **Pathpoint samples** not yet confirmed by the server, and each pathpoint's last value.
 //! * **Log records** not yet uploaded (HTTP mode).
 //! * **Sensor write records** not yet uploaded.
-//! * **Cached server state** (the sensor list, the registered pathpoints) under string keys,
-//!   so that a device restarted without network starts with what it last knew.
+//! * **Cached server state** (the sensor list, the registered pathpoints, predicates, macros,
+//!   the time zone) under string keys, so that a device restarted without network starts with
+//!   what it last knew.
+//! * **Events** not yet confirmed and open events, each predicate's state ([`EventStore`]), and
+//!   the macro occurrences that ran and whether they were reported ([`MacroStore`]).
 //!
 //! The interface is split by resource ([`SampleStore`], [`LogStore`], [`SensorWriteStore`],
 //! [`StateStore`]); [`Store`] is all of them. Each method is one atomic transaction. Queues are
