@@ -11,14 +11,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ngtt_proto::payload::{Advise, PathpointValue, ReadError, Sample};
 use ngtt_server::storage::events::{EventQuery, EventRecord};
 use ngtt_testkit::smok::{any_port, device_builder, start_server, vacant_addr, Mode};
-use ngtt_testkit::{both_modes, init_logging, TestPki, TestServer, WAIT};
+use ngtt_testkit::{both_modes, init_logging, wait_until, TestPki, TestServer};
 use reqwest::Method;
 use serde_json::json;
 use smok_client::alarm::{Color, EventId, PredicateInfo, Statistic, StatisticContext};
 use smok_client::pathpoint::{Pathpoint, PathpointIo};
 use smok_client::store::{SqliteStore, StateStore};
 use smok_client::{SmokDevice, SmokDeviceBuilder};
-use tokio::time::timeout;
 
 both_modes!(
     predicates_raise_events_on_the_server,
@@ -113,17 +112,6 @@ async fn admin_ok(server: &TestServer, method: Method, path: &str, body: serde_j
     assert!((200..300).contains(&status), "{path}: {status} {answer}");
 }
 
-/// Waits until `done` holds on the device, failing the test after [`WAIT`].
-async fn until_device(what: &str, mut done: impl FnMut() -> bool) {
-    timeout(WAIT, async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
-}
-
 /// Whether every occurrence of macro `m` is completed on the server.
 fn completed(server: &TestServer, id: &str, m: &str) -> bool {
     let record = server.handle.storage().macro_record(id, m).unwrap();
@@ -162,7 +150,7 @@ async fn predicates_raise_events_on_the_server(mode: Mode) {
         &writes,
     );
 
-    until_device("the predicates and the zone from the server", || {
+    wait_until("the predicates and the zone from the server", || {
         device.predicates().len() == 2 && device.time_zone().name() == "Europe/Warsaw"
     })
     .await;
@@ -183,7 +171,7 @@ async fn predicates_raise_events_on_the_server(mode: Mode) {
         event.report.metadata.get("predicate_id").map(String::as_str),
         Some("p1")
     );
-    until_device("the server's uuid on the device", || {
+    wait_until("the server's uuid on the device", || {
         device
             .open_events()
             .first()
@@ -208,7 +196,7 @@ async fn predicates_raise_events_on_the_server(mode: Mode) {
         .await;
     assert_eq!(events(&server, id).len(), 1, "one event, opened and closed");
     assert_eq!(events(&server, id)[0].closed_by.as_deref(), Some("device"));
-    until_device("the closed event leaving the device", || {
+    wait_until("the closed event leaving the device", || {
         device.events().is_empty()
     })
     .await;
@@ -218,7 +206,7 @@ async fn predicates_raise_events_on_the_server(mode: Mode) {
         .admin(Method::DELETE, &format!("/v1/devices/{id}/predicates/p2"), None)
         .await;
     assert_eq!(status, 200);
-    until_device("p2 gone", || device.predicates().len() == 1).await;
+    wait_until("p2 gone", || device.predicates().len() == 1).await;
     device.close(Duration::from_secs(2)).await;
 }
 
@@ -281,24 +269,24 @@ async fn a_restart_loses_nothing_and_repeats_nothing(mode: Mode) {
     let first_writes = Writes::default();
     let builder = device_builder(&pki, id, mode, ngtt, http).store(store.clone());
     let first = boiler(builder, &first_writes);
-    until_device("predicates", || first.predicates().len() == 1).await;
+    wait_until("predicates", || first.predicates().len() == 1).await;
     first.set_value("W1", now_secs() * 1000, 150).unwrap();
     server
         .until("the open event on the server", |s| events(s, id).len() == 1)
         .await;
-    until_device("the macro list cached", || {
+    wait_until("the macro list cached", || {
         store
             .get_state("macros")
             .unwrap()
             .is_some_and(|b| String::from_utf8_lossy(&b).contains("m1"))
     })
     .await;
-    until_device("the event's uuid", || {
+    wait_until("the event's uuid", || {
         first.open_events().iter().all(|e| e.uuid().is_some())
     })
     .await;
     server.stop().await;
-    until_device("the macro run without the server", || {
+    wait_until("the macro run without the server", || {
         !first_writes.of("W1").is_empty()
     })
     .await;
@@ -330,7 +318,7 @@ async fn a_restart_loses_nothing_and_repeats_nothing(mode: Mode) {
         second_writes.of("W1").is_empty(),
         "not run again after the restart"
     );
-    until_device("the closed event leaving the device", || {
+    wait_until("the closed event leaving the device", || {
         second.events().is_empty()
     })
     .await;

@@ -16,12 +16,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use ngtt_proto::payload::{Advise, PathpointValue, ReadError};
-use ngtt_testkit::{init_logging, TestPki, WAIT};
+use ngtt_testkit::{init_logging, wait_until, TestPki};
 use serde_json::{json, Value};
 use smok_client::alarm::{Color, PredicateInfo, Statistic, StatisticContext};
 use smok_client::pathpoint::{Pathpoint, PathpointIo};
 use smok_client::{AuthMode, SmokDevice};
-use tokio::time::timeout;
 
 #[derive(Default)]
 struct Hostile {
@@ -134,16 +133,6 @@ impl PathpointIo for Writes {
     }
 }
 
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    timeout(WAIT, async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_predicates_macros_and_alarm_answers_are_survived() {
     init_logging();
@@ -190,7 +179,7 @@ async fn malformed_predicates_macros_and_alarm_answers_are_survived() {
     device.register_statistic("point", |_: &PredicateInfo| Ok(Point));
 
     // Predicates: a map, then a 503, then a list of mostly garbage: only "good" is used, once.
-    until("the good predicate", || device.predicates().len() == 1).await;
+    wait_until("the good predicate", || device.predicates().len() == 1).await;
     let p = &device.predicates()[0];
     assert_eq!(
         (p.predicate_id.as_str(), p.verbose_name.as_str(), p.group.as_str()),
@@ -205,7 +194,7 @@ async fn malformed_predicates_macros_and_alarm_answers_are_survived() {
     // Events: two point events go through a short answer, a malformed one, a 502 and a
     // non-list before they are confirmed; each batch holds each event once, and each event
     // ends with the uuid answered at its own position.
-    until("both events confirmed", || {
+    wait_until("both events confirmed", || {
         hostile.alarm_calls.load(Ordering::SeqCst) >= 5 && device.events().is_empty()
     })
     .await;
@@ -230,7 +219,7 @@ async fn malformed_predicates_macros_and_alarm_answers_are_survived() {
 
     // Macros: only "good" runs, once; its report is retried after the 500 and then left alone.
     let key = format!("good/{}", now - 10);
-    until("the good macro reported", || {
+    wait_until("the good macro reported", || {
         hostile.reports.lock().unwrap().get(&key).copied() == Some(2)
     })
     .await;

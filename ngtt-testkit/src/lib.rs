@@ -78,5 +78,17 @@ where
     }
 }
 
+/// Polls `done` every 20 ms until it holds, failing the test (naming `what`) after [`WAIT`].
+pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub use python::{python_can, smok_client_installed};
 pub use uploads::pipelined_uploads;

@@ -16,14 +16,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ngtt_transport::{Backoff, BackoffConfig, SplitMix64, Transport};
+use ngtt_transport::{Backoff, BackoffConfig, Transport};
 use smok_http::{HttpClient, HttpError, Lenient};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::framework::{to_series, Framework, Readiness, SensorsFrom, PATHPOINTS_KEY, SENSORS_KEY};
 use super::http_side::HttpHealth;
-use super::schedule::Periodic;
+use super::scheduled::every;
 use crate::error::ClientError;
 use crate::log_layer::BufferedSink;
 use crate::store::{Pending, StoreResult};
@@ -34,6 +34,8 @@ const SAMPLE_BATCH: usize = 5_000;
 const WRITE_BATCH: usize = 1_000;
 /// Most log records in one upload.
 const LOG_BATCH: usize = 1_000;
+/// The longest one sensor sync may take (the HTTP request timeout ends it sooner).
+const SENSOR_SYNC_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the sync tasks share.
 #[derive(Clone, Debug)]
@@ -196,20 +198,11 @@ pub(crate) async fn register_pathpoints(ctx: SyncContext) {
 
 /// Syncs the sensors at start and then periodically.
 pub(crate) async fn sync_sensors(ctx: SyncContext) {
-    let mut schedule = Periodic::new(ctx.sensor_interval, 0.1);
-    let mut backoff = Backoff::new(ctx.backoff);
-    let mut rng = SplitMix64::from_entropy();
-    loop {
-        let wait = schedule.wait(ctx.started.elapsed());
-        if !wait.is_zero() && !ctx.sleep(wait).await {
-            return;
-        }
+    let sync = || async {
         let result = ctx.http.sensors().await;
         ctx.record(&result);
-        let elapsed = ctx.started.elapsed();
         match result {
             Ok(entries) => {
-                backoff = Backoff::new(ctx.backoff);
                 let mut defs = Vec::with_capacity(entries.len());
                 for entry in entries {
                     match entry {
@@ -233,10 +226,9 @@ pub(crate) async fn sync_sensors(ctx: SyncContext) {
                     sensors: SensorsFrom::Server,
                     sensor_count: count,
                 });
-                schedule.done(elapsed, rng.next_f64());
+                Ok(())
             }
             Err(e) => {
-                tracing::debug!(error = %e, "sensor sync failed: will retry");
                 ctx.fw.readiness.send_if_modified(|r| {
                     if r.sensors != SensorsFrom::Pending {
                         return false;
@@ -250,10 +242,18 @@ pub(crate) async fn sync_sensors(ctx: SyncContext) {
                     r.sensor_count = count;
                     true
                 });
-                schedule.failed(elapsed, backoff.next_delay());
+                Err(e.to_string())
             }
         }
-    }
+    };
+    every(
+        &ctx,
+        "sensor sync",
+        ctx.sensor_interval,
+        SENSOR_SYNC_TIMEOUT,
+        sync,
+    )
+    .await;
 }
 
 /// Uploads queued sensor write records.
