@@ -2,7 +2,7 @@
 //! code as `ngtt serve`), over real sockets and TLS, in both modes: a predicate made with the
 //! admin API reaches the device, its statistic opens an event that reaches the server and is
 //! closed there; a macro made with the admin API runs its writes at its time and is completed
-//! once; a device restarted in the middle of an open event and a due macro loses nothing and
+//! once, and an event the program opens itself is stored; a device restarted in the middle of an open event and a due macro loses nothing and
 //! does nothing twice. Hostile answers are in `smok_alarms_hostile.rs`.
 
 use std::sync::{Arc, Mutex};
@@ -14,7 +14,7 @@ use ngtt_testkit::smok::{any_port, device_builder, start_server, vacant_addr, Mo
 use ngtt_testkit::{both_modes, init_logging, wait_until, TestPki, TestServer};
 use reqwest::Method;
 use serde_json::json;
-use smok_client::alarm::{Color, EventId, PredicateInfo, Statistic, StatisticContext};
+use smok_client::alarm::{Color, EventId, NewEvent, PredicateInfo, Statistic, StatisticContext};
 use smok_client::pathpoint::{Pathpoint, PathpointIo};
 use smok_client::store::{SqliteStore, StateStore};
 use smok_client::{SmokDevice, SmokDeviceBuilder};
@@ -224,13 +224,32 @@ async fn macros_run_at_their_time_once(mode: Mode) {
     )
     .await;
     let writes = Writes::default();
-    let device = boiler(
-        device_builder(&pki, id, mode, server.addr, server.http_addr()),
-        &writes,
-    );
+    // Without predicates: events the program opens itself are still uploaded.
+    let builder = device_builder(&pki, id, mode, server.addr, server.http_addr()).sync_predicates(false);
+    let device = boiler(builder, &writes);
+    let event = NewEvent {
+        color: Color::White,
+        point: true,
+        token: "boiler".into(),
+        group: "ops".into(),
+        message: "macro test started".into(),
+        metadata: [("source".to_owned(), "test".to_owned())].into(),
+    };
+    assert!(device.open_event(event).unwrap().unwrap().is_closed());
     server
-        .until("both occurrences completed", |s| completed(s, id, "m1"))
+        .until("both occurrences completed and the point event stored", |s| {
+            completed(s, id, "m1") && events(s, id).len() == 1
+        })
         .await;
+    let stored = events(&server, id).remove(0);
+    assert_eq!(
+        (stored.report.alarm_type, stored.report.group.as_str()),
+        (1, "ops")
+    );
+    assert_eq!(
+        stored.report.metadata.get("source").map(String::as_str),
+        Some("test")
+    );
     assert!(now_secs() >= at, "not run before its time");
     assert_eq!(writes.of("W1"), vec![PathpointValue::Int(7); 2]);
     // More refreshes see them completed: nothing runs again.

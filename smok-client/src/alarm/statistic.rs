@@ -32,6 +32,9 @@ pub struct PredicateInfo {
 /// ([`StatisticContext::state`]) and the events it opened survive restarts.
 pub trait Statistic: Send + 'static {
     /// Looks at the values and opens or closes events (every `predicate_tick`, 60 s by default).
+    /// Runs on the device's runtime with the predicates locked: keep it short, without blocking
+    /// I/O (read hardware in [`PathpointIo`](crate::pathpoint::PathpointIo), look at the values
+    /// here).
     fn tick(&mut self, ctx: &mut StatisticContext<'_>);
 
     /// The predicate's configuration, name, group or silencing changed (`predicate` is the new

@@ -145,20 +145,20 @@ impl SmokDevice {
 
     pub(super) fn spawn_alarm_tasks(&self, settings: &ScheduleSettings) {
         use tracing::Instrument;
-        if !settings.predicates {
-            return;
-        }
         let span = tracing::info_span!("smok", device = %self.inner.identity.device_id);
         let mut tasks = lock(&self.inner.tasks);
+        // Events of the program are uploaded even without predicates.
         tasks.push(tokio::spawn(
-            sync_predicates(self.clone(), settings.clone()).instrument(span.clone()),
+            upload_events(self.clone(), settings.call_timeout).instrument(span.clone()),
         ));
-        tasks.push(tokio::spawn(
-            tick_predicates(self.clone(), settings.predicate_tick).instrument(span.clone()),
-        ));
-        tasks.push(tokio::spawn(
-            upload_events(self.clone(), settings.call_timeout).instrument(span),
-        ));
+        if settings.predicates {
+            tasks.push(tokio::spawn(
+                sync_predicates(self.clone(), settings.clone()).instrument(span.clone()),
+            ));
+            tasks.push(tokio::spawn(
+                tick_predicates(self.clone(), settings.predicate_tick).instrument(span),
+            ));
+        }
     }
 }
 

@@ -39,8 +39,8 @@ impl Default for ScheduleSettings {
 }
 
 impl SmokDeviceBuilder {
-    /// Whether predicates are synced and ticked, and events uploaded (default true). Events
-    /// opened by the program are kept in the store either way.
+    /// Whether predicates are synced and ticked (default true). Events opened by the program
+    /// are uploaded either way.
     pub fn sync_predicates(mut self, on: bool) -> Self {
         self.schedules.predicates = on;
         self
