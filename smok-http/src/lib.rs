@@ -41,16 +41,20 @@
 //! ```
 #![deny(missing_docs)]
 
+mod baobs;
 mod client;
 mod config;
 mod error;
+mod resources;
 mod sensors;
 mod tls;
 mod types;
 mod wire;
 
+pub use baobs::{BaobPlan, BaobVersion, DownloadedBaob, BAOB_VERSION_HEADER};
 pub use client::{header_form, HttpClient, CERT_HEADER};
 pub use config::{AuthMode, HttpConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 pub use error::HttpError;
+pub use resources::{form_quote, ArchiveEntry, MetadataValue, RawInstrumentation, SlaveLinkState};
 pub use sensors::{Lenient, SensorDefinition, SensorWriteRecord};
 pub use types::{CultureContext, DeviceInfo, PathpointRegistration, SlaveDevice, StorageLevel};

@@ -17,6 +17,8 @@ use super::{
 pub struct MemoryStore {
     limits: StoreLimits,
     inner: Mutex<Inner>,
+    /// BAOBs by key: version and contents (store/baob.rs).
+    baobs: Mutex<BTreeMap<String, (i64, Vec<u8>)>>,
 }
 
 #[derive(Debug, Default)]
@@ -67,12 +69,16 @@ impl MemoryStore {
     pub fn with_limits(limits: StoreLimits) -> Self {
         MemoryStore {
             limits,
-            inner: Mutex::default(),
+            ..MemoryStore::default()
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn baobs(&self) -> MutexGuard<'_, BTreeMap<String, (i64, Vec<u8>)>> {
+        self.baobs.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

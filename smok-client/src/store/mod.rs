@@ -7,7 +7,7 @@
 //!   so that a device restarted without network starts with what it last knew.
 //!
 //! The interface is split by resource ([`SampleStore`], [`LogStore`], [`SensorWriteStore`],
-//! [`StateStore`]); [`Store`] is all of them. Each method is one atomic transaction. Queues are
+//! [`StateStore`], [`BaobStore`]); [`Store`] is all of them. Each method is one atomic transaction. Queues are
 //! read oldest first ([`Pending`] entries carry increasing ids) and acknowledged *through* an
 //! id, so an upload removes exactly what it sent, even while new entries arrive.
 //! Resources added later (events, BAOBs, metadata) come as further traits of the same shape,
@@ -21,12 +21,14 @@
 //! device. Pathpoint samples: 1 000 000 by default; log records 20 000; sensor writes 100 000.
 //! Cached state is small and not bounded by count.
 
+mod baob;
 mod memory;
 pub mod sqlite;
 
 use ngtt_proto::payload::{LogRecord, Sample};
 use smok_http::SensorWriteRecord;
 
+pub use baob::{BaobStore, StoredBaob};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
@@ -144,7 +146,9 @@ pub trait StateStore: Send + Sync {
 }
 
 /// Everything a device keeps.
-pub trait Store: SampleStore + LogStore + SensorWriteStore + StateStore + std::fmt::Debug + 'static {
+pub trait Store:
+    SampleStore + LogStore + SensorWriteStore + StateStore + BaobStore + std::fmt::Debug + 'static
+{
     /// What the store holds and has dropped.
     fn stats(&self) -> StoreResult<StoreStats>;
 }

@@ -30,6 +30,8 @@ pub const MIGRATIONS: &[&str] = &[
          value TEXT NOT NULL, reason TEXT NOT NULL, UNIQUE (timestamp, fqts));
      CREATE TABLE state (key TEXT PRIMARY KEY, value BLOB NOT NULL);
      CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    // BAOBs (store/baob.rs).
+    "CREATE TABLE baobs (key TEXT PRIMARY KEY, version INTEGER NOT NULL, data BLOB NOT NULL);",
 ];
 
 /// How the SQLite store is opened.
@@ -140,7 +142,7 @@ impl SqliteStore {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Connection> {
         self.db.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -1,0 +1,106 @@
+//! The BAOB resources of the device HTTP API (HTTP-API.md §7.10): the round that says what to
+//! transfer, the download and the multipart upload.
+
+use bytes::Bytes;
+use reqwest::multipart::{Form, Part};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+use crate::client::HttpClient;
+use crate::error::HttpError;
+use crate::wire;
+
+/// The header carrying a downloaded BAOB's version.
+pub const BAOB_VERSION_HEADER: &str = "X-SMOK-BAOB-Version";
+
+/// One BAOB the device holds, as listed in `POST /v1/device/baobs`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaobVersion {
+    /// The BAOB's key.
+    pub key: String,
+    /// The version the device holds.
+    pub version: i64,
+}
+
+/// The answer of `POST /v1/device/baobs`: what to do with which key. All three lists are
+/// required (a server that leaves one out sent a malformed answer).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaobPlan {
+    /// Keys deleted on the server: delete them locally.
+    pub should_delete: Vec<String>,
+    /// Keys newer on the server: download them.
+    pub should_download: Vec<String>,
+    /// Keys newer on the device (or new): upload them.
+    pub should_upload: Vec<String>,
+}
+
+/// A downloaded BAOB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DownloadedBaob {
+    /// The version the server holds (from `X-SMOK-BAOB-Version`): store exactly this one.
+    pub version: i64,
+    /// The contents.
+    pub data: Bytes,
+}
+
+impl HttpClient {
+    /// `POST /v1/device/baobs`: lists every BAOB the device holds; the server answers what to
+    /// delete, download and upload.
+    pub async fn baob_round(&self, held: &[BaobVersion]) -> Result<BaobPlan, HttpError> {
+        let body = wire::encode(held)?;
+        self.typed(Method::POST, &["v1", "device", "baobs"], Some(body))
+            .await
+    }
+
+    /// `GET /v1/device/baobs/{key}`: the contents and the version (a missing or unreadable
+    /// version header is a [`HttpError::Decode`]).
+    pub async fn baob_download(&self, key: &str) -> Result<DownloadedBaob, HttpError> {
+        let request = self.request(Method::GET, self.url(&["v1", "device", "baobs", key]));
+        let (headers, data) = self.send(request).await?;
+        let version = headers
+            .get(BAOB_VERSION_HEADER)
+            .ok_or_else(|| HttpError::Decode(format!("no {BAOB_VERSION_HEADER} header")))?
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|v| *v >= 0)
+            .ok_or_else(|| HttpError::Decode(format!("{BAOB_VERSION_HEADER} is not a version")))?;
+        Ok(DownloadedBaob { version, data })
+    }
+
+    /// `PUT /v1/device/baobs/{key}`: uploads the contents at `version` (multipart parts `file`
+    /// and `data` = `{"version":N}`). The server stores the version as sent, and refuses
+    /// (`409`) one that is not higher than its own.
+    pub async fn baob_upload(&self, key: &str, data: Bytes, version: i64) -> Result<(), HttpError> {
+        let meta = serde_json::to_vec(&serde_json::json!({ "version": version }))
+            .map_err(|e| HttpError::Encode(e.to_string()))?;
+        let form = Form::new()
+            .part("file", Part::stream(data).file_name("file"))
+            .part("data", Part::bytes(meta).file_name("data"));
+        let request = self
+            .request(Method::PUT, self.url(&["v1", "device", "baobs", key]))
+            .multipart(form);
+        self.send(request).await.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_need_all_three_lists() {
+        let plan: BaobPlan =
+            serde_json::from_str(r#"{"should_delete":[],"should_download":["a"],"should_upload":[]}"#)
+                .unwrap();
+        assert_eq!(plan.should_download, ["a"]);
+        assert!(serde_json::from_str::<BaobPlan>(r#"{"should_download":["a"]}"#).is_err());
+        let held = wire::encode(&[BaobVersion {
+            key: "k".into(),
+            version: 3,
+        }])
+        .unwrap();
+        let back: Vec<BaobVersion> = minijson::from_slice(&held).unwrap();
+        assert_eq!(back[0].version, 3);
+    }
+}
