@@ -158,22 +158,27 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod archive;
+pub mod baob;
 pub mod clock;
 mod device;
 mod error;
 pub mod executor;
+pub mod local_time;
 pub mod log_layer;
+pub mod metadata;
 pub mod orders;
 pub mod pathpoint;
 pub mod reparse;
 pub mod sensor;
+pub mod slave;
 pub mod store;
 
 pub use device::{
     schedule, DeviceHandler, DeviceLogSink, DeviceOrder, DeviceOrders, LinkState, Readiness, SensorsFrom,
-    SmokDevice, SmokDeviceBuilder, SysctlHook, Via, DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL,
+    SmokDevice, SmokDeviceBuilder, SyncHook, SysctlHook, Via, DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL,
     DEFAULT_SENSOR_SYNC,
 };
 pub use error::{ClientError, Result};
 pub use ngtt_proto::payload::{Level, LogRecord, PathpointSeries, PathpointValue, ReadError, Sample};
-pub use smok_http::{AuthMode, DeviceInfo, PathpointRegistration, StorageLevel};
+pub use smok_http::{AuthMode, DeviceInfo, PathpointRegistration, SlaveLinkState, StorageLevel};

@@ -57,6 +57,7 @@ pub struct SmokDeviceBuilder {
     pub(super) upload_timeout: Duration,
     pub(super) sysctl: Option<SysctlHook>,
     pub(super) sync_sensors: bool,
+    pub(super) extras: super::ExtrasConfig,
 }
 
 impl std::fmt::Debug for SmokDeviceBuilder {
@@ -101,6 +102,7 @@ impl SmokDeviceBuilder {
             upload_timeout: Duration::from_secs(60),
             sysctl: None,
             sync_sensors: true,
+            extras: super::ExtrasConfig::default(),
         }
     }
 

@@ -9,6 +9,7 @@
 //! would give up the acknowledgement guarantee.
 
 mod builder;
+mod extras;
 mod framework;
 mod handler;
 mod http_side;
@@ -32,10 +33,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use builder::{SmokDeviceBuilder, DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL, DEFAULT_SENSOR_SYNC};
+pub use extras::SyncHook;
+pub(crate) use extras::{Extras, ExtrasConfig, SyncHooks, WeakDevice};
 pub use framework::{Readiness, SensorsFrom, SysctlHook};
 pub use handler::DeviceHandler;
 pub use order::{DeviceOrder, DeviceOrders, Via};
+pub(crate) use pathpoints::now_ms;
 pub use state::LinkState;
+pub(crate) use sync::SyncContext;
 
 use crate::error::{ClientError, Result};
 use crate::executor::{ExecutionReport, Executor};
@@ -45,7 +50,6 @@ use crate::pathpoint::Registry;
 use crate::store::{MemoryStore, SqliteStore, Store};
 use framework::Framework;
 use http_side::{HttpHealth, Retry};
-use sync::SyncContext;
 
 /// A device connected to its SMOK server.
 ///
@@ -71,6 +75,7 @@ struct Inner {
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     fw: Arc<Framework>,
     sync: SyncContext,
+    extras: Arc<Extras>,
 }
 
 /// How long `close` waits for a background task to stop before aborting it.
@@ -147,9 +152,13 @@ impl SmokDevice {
             } else {
                 DeviceOrders::none()
             };
-            (Some(transport), orders, HttpHealth::ignoring())
+            (
+                Some(transport),
+                orders,
+                HttpHealth::ignoring().with_hooks(SyncHooks::new(&b.extras)),
+            )
         } else {
-            let health = HttpHealth::tracking(state_tx.clone());
+            let health = HttpHealth::tracking(state_tx.clone()).with_hooks(SyncHooks::new(&b.extras));
             let orders = if b.fetch_orders {
                 let (tx, rx) = mpsc::channel(16);
                 let poll =
@@ -219,13 +228,13 @@ impl SmokDevice {
             tasks: std::sync::Mutex::new(tasks),
             fw,
             sync,
+            extras: Arc::new(Extras::new(&b.extras)),
         };
-        Ok((
-            SmokDevice {
-                inner: Arc::new(inner),
-            },
-            orders,
-        ))
+        let device = SmokDevice {
+            inner: Arc::new(inner),
+        };
+        device.start_extras();
+        Ok((device, orders))
     }
 
     /// The device's id and environment, from its certificate.
