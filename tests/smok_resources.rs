@@ -273,13 +273,20 @@ async fn slaves_read_and_patched(mode: Mode) {
         .admin(
             Method::PATCH,
             &format!("/v1/devices/{id}/info"),
-            Some(json!({"slave_devices": [{"device_id": "s1", "master_controller": "m", "responsible_service": "rapid", "configuration": "modbus 9600 8n1"}]})),
+            Some(json!({"culture_context": {"timezone": "Europe/Warsaw"}, "slave_devices": [{"device_id": "s1", "master_controller": "m", "responsible_service": "rapid", "configuration": "modbus 9600 8n1"}]})),
         )
         .await;
     assert_eq!(status, 200, "{body}");
     let (device, _orders) = device_builder(&pki, id, mode, server.addr, server.http_addr())
         .build()
         .expect("device");
+    // The device's local time is in its culture context's zone.
+    assert_eq!(device.timezone().await.unwrap(), "Europe/Warsaw");
+    let local = device.local_time().await.unwrap();
+    let expected = smok_client::local_time::offset_at("Europe/Warsaw", std::time::SystemTime::now()).unwrap();
+    assert_eq!(local.offset(), expected);
+    assert_ne!(local.offset().whole_hours(), 0);
+
     let slaves = device.slaves().await.unwrap();
     assert_eq!(slaves.len(), 1);
     let slave = &slaves[0];

@@ -26,19 +26,20 @@ pub struct Instrumentation {
 #[derive(Clone, Debug)]
 pub struct Slave {
     device: SmokDevice,
-    info: SlaveDevice,
+    id: String,
+    info: Option<SlaveDevice>,
 }
 
 impl Slave {
     /// The slave's id.
     pub fn id(&self) -> &str {
-        &self.info.device_id
+        &self.id
     }
 
     /// Its settings as the server lists them (master controller, responsible service,
-    /// configuration).
-    pub fn info(&self) -> &SlaveDevice {
-        &self.info
+    /// configuration); `None` for a handle made by [`SmokDevice::slave`].
+    pub fn info(&self) -> Option<&SlaveDevice> {
+        self.info.as_ref()
     }
 
     /// Reads the link state and instrumentation (`GET /v1/device/instrumentation/{id}`).
@@ -89,8 +90,19 @@ impl SmokDevice {
             .into_iter()
             .map(|info| Slave {
                 device: self.clone(),
-                info,
+                id: info.device_id.clone(),
+                info: Some(info),
             })
             .collect())
+    }
+
+    /// A handle of slave `id` without asking the server for the list (the server refuses ids
+    /// that are not the device's slaves).
+    pub fn slave(&self, id: impl Into<String>) -> Slave {
+        Slave {
+            device: self.clone(),
+            id: id.into(),
+            info: None,
+        }
     }
 }

@@ -23,8 +23,10 @@ pub struct BaobVersion {
 }
 
 /// The answer of `POST /v1/device/baobs`: what to do with which key. All three lists are
-/// required (a server that leaves one out sent a malformed answer).
+/// required (a server that leaves one out sent a malformed answer); an entry of a list that is
+/// not a string does not fail the answer: it is kept, as JSON text, in `malformed`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawPlan")]
 pub struct BaobPlan {
     /// Keys deleted on the server: delete them locally.
     pub should_delete: Vec<String>,
@@ -32,6 +34,44 @@ pub struct BaobPlan {
     pub should_download: Vec<String>,
     /// Keys newer on the device (or new): upload them.
     pub should_upload: Vec<String>,
+    /// List entries that were not strings (JSON text), to be logged and skipped.
+    #[serde(skip_serializing)]
+    pub malformed: Vec<String>,
+}
+
+/// [`BaobPlan`] as sent.
+#[derive(Deserialize)]
+struct RawPlan {
+    should_delete: Vec<serde_json::Value>,
+    should_download: Vec<serde_json::Value>,
+    should_upload: Vec<serde_json::Value>,
+}
+
+impl TryFrom<RawPlan> for BaobPlan {
+    type Error = std::convert::Infallible;
+
+    fn try_from(raw: RawPlan) -> Result<Self, Self::Error> {
+        let mut malformed = Vec::new();
+        let mut keys = |list: Vec<serde_json::Value>| -> Vec<String> {
+            let mut out = Vec::with_capacity(list.len());
+            for v in list {
+                match v {
+                    serde_json::Value::String(s) => out.push(s),
+                    other => malformed.push(other.to_string()),
+                }
+            }
+            out
+        };
+        let should_delete = keys(raw.should_delete);
+        let should_download = keys(raw.should_download);
+        let should_upload = keys(raw.should_upload);
+        Ok(BaobPlan {
+            should_delete,
+            should_download,
+            should_upload,
+            malformed,
+        })
+    }
 }
 
 /// A downloaded BAOB.
@@ -95,6 +135,13 @@ mod tests {
                 .unwrap();
         assert_eq!(plan.should_download, ["a"]);
         assert!(serde_json::from_str::<BaobPlan>(r#"{"should_download":["a"]}"#).is_err());
+        let odd: BaobPlan =
+            serde_json::from_str(r#"{"should_delete":[5],"should_download":["a",null],"should_upload":[]}"#)
+                .unwrap();
+        assert_eq!(
+            (odd.should_download, odd.malformed),
+            (vec!["a".to_owned()], vec!["5".to_owned(), "null".to_owned()])
+        );
         let held = wire::encode(&[BaobVersion {
             key: "k".into(),
             version: 3,

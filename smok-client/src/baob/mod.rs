@@ -2,8 +2,8 @@
 //! in the device's store ([`crate::store::BaobStore`]) and synced by rounds.
 //!
 //! A round lists every BAOB the device holds with its version; the server answers what to
-//! delete, download and upload (over HTTP `POST /v1/device/baobs`, or over NGTT with
-//! SYNC_BAOB_REQUEST when the device uses NGTT); the bytes travel over HTTP. A round runs at
+//! delete, download and upload (over NGTT with SYNC_BAOB_REQUEST when the device uses NGTT and
+//! the connection answers, else over HTTP `POST /v1/device/baobs`); the bytes travel over HTTP. A round runs at
 //! the client's start, every `baob_sync_interval` (3600 s) from then, right after a local write
 //! ([`SmokDevice::set_baob`](crate::SmokDevice::set_baob)) and on a `sysctl baob-updated` or
 //! `baob-created` order; `sysctl baob-deleted` deletes its key locally. Every change the server

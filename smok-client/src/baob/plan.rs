@@ -35,6 +35,9 @@ impl Plan {
     /// listed under two actions keeps the first (delete, download, upload), at most
     /// [`MAX_KEYS`] keys in all.
     pub(crate) fn from_answer(answer: BaobPlan) -> Plan {
+        if !answer.malformed.is_empty() {
+            tracing::warn!(entries = ?answer.malformed, "skipping BAOB list entries that are not keys");
+        }
         let mut seen = BTreeSet::new();
         let mut plan = Plan::default();
         let lists = [
@@ -77,6 +80,7 @@ mod tests {
             should_delete: vec!["gone".into(), "a/b".into()],
             should_download: vec!["new".into(), "gone".into(), "".into(), "x y".into()],
             should_upload: vec!["mine".into(), "mine".into(), "k".repeat(256)],
+            malformed: vec!["5".into()],
         });
         assert_eq!(plan.delete, ["gone"]);
         assert_eq!(plan.download, ["new"]);

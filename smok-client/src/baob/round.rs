@@ -27,18 +27,23 @@ pub(crate) struct RoundReport {
     pub(crate) again: bool,
 }
 
-/// Asks the server what to transfer: over NGTT when the device uses it, else over HTTP.
+/// Asks the server what to transfer: over NGTT when the device uses it and the connection
+/// answers, else (no connection, no answer in time) over HTTP, which the bytes need anyway.
 async fn plan(ctx: &SyncContext, held: Vec<(String, i64)>) -> Result<Plan, ClientError> {
     if let Some(transport) = &ctx.ngtt {
-        let request = ngtt_proto::payload::SyncBaobRequest(held.into_iter().collect());
-        let answer = tokio::time::timeout(ctx.upload_timeout, transport.sync_baobs(request))
-            .await
-            .map_err(|_| ClientError::NoValue("no SYNC_BAOB_RESPONSE in time".into()))??;
-        return Ok(Plan::from_answer(smok_http::BaobPlan {
-            should_delete: answer.delete,
-            should_download: answer.download,
-            should_upload: answer.upload,
-        }));
+        let request = ngtt_proto::payload::SyncBaobRequest(held.iter().cloned().collect());
+        match tokio::time::timeout(ctx.upload_timeout, transport.sync_baobs(request)).await {
+            Ok(Ok(answer)) => {
+                return Ok(Plan::from_answer(smok_http::BaobPlan {
+                    should_delete: answer.delete,
+                    should_download: answer.download,
+                    should_upload: answer.upload,
+                    malformed: Vec::new(),
+                }))
+            }
+            Ok(Err(e)) => tracing::debug!(error = %e, "no SYNC_BAOB answer: asking over HTTP"),
+            Err(_) => tracing::debug!("no SYNC_BAOB answer in time: asking over HTTP"),
+        }
     }
     let held: Vec<BaobVersion> = held
         .into_iter()
