@@ -26,7 +26,7 @@ pub struct BaobVersion {
 /// required (a server that leaves one out sent a malformed answer); an entry of a list that is
 /// not a string does not fail the answer: it is kept, as JSON text, in `malformed`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawPlan")]
+#[serde(from = "RawPlan")]
 pub struct BaobPlan {
     /// Keys deleted on the server: delete them locally.
     pub should_delete: Vec<String>,
@@ -47,10 +47,8 @@ struct RawPlan {
     should_upload: Vec<serde_json::Value>,
 }
 
-impl TryFrom<RawPlan> for BaobPlan {
-    type Error = std::convert::Infallible;
-
-    fn try_from(raw: RawPlan) -> Result<Self, Self::Error> {
+impl From<RawPlan> for BaobPlan {
+    fn from(raw: RawPlan) -> Self {
         let mut malformed = Vec::new();
         let mut keys = |list: Vec<serde_json::Value>| -> Vec<String> {
             let mut out = Vec::with_capacity(list.len());
@@ -65,12 +63,12 @@ impl TryFrom<RawPlan> for BaobPlan {
         let should_delete = keys(raw.should_delete);
         let should_download = keys(raw.should_download);
         let should_upload = keys(raw.should_upload);
-        Ok(BaobPlan {
+        BaobPlan {
             should_delete,
             should_download,
             should_upload,
             malformed,
-        })
+        }
     }
 }
 
