@@ -121,6 +121,12 @@
 //!   [`store`] — what survives a restart (SQLite or memory); [`SmokDevice::ready`] — what the
 //!   device knows once its first sensor sync has ended. `examples/boiler.rs` is a complete
 //!   program; `docs/client.md` has a porting table from the Python client.
+//! * What the server shares with the device besides pathpoints: [`baob`] — versioned binary
+//!   objects synced both ways, with a callback on changes and the `baob-*` sysctls;
+//!   [`metadata`] — plain metadata through a local cache; [`archive`] — pathpoints read at the
+//!   server's intervals; [`slave`] — slave devices' instrumentation and link state;
+//!   [`local_time`] — the device's time zone and local time; sync hooks
+//!   ([`SmokDeviceBuilder::on_successful_sync`], [`SmokDeviceBuilder::on_failed_sync`]).
 //! * [`clock`] — the wall-clock source both read, replaceable in tests.
 //! * [`ClientError`] — the crate's one error type.
 //!

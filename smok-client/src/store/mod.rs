@@ -10,7 +10,7 @@
 //! [`StateStore`], [`BaobStore`]); [`Store`] is all of them. Each method is one atomic transaction. Queues are
 //! read oldest first ([`Pending`] entries carry increasing ids) and acknowledged *through* an
 //! id, so an upload removes exactly what it sent, even while new entries arrive.
-//! Resources added later (events, BAOBs, metadata) come as further traits of the same shape,
+//! Resources added later come as further traits of the same shape ([`BaobStore`] for BAOBs),
 //! and the SQLite store's schema grows by appending migrations ([`sqlite::MIGRATIONS`]).
 //!
 //! Two implementations: [`SqliteStore`] (a file, survives restarts and `kill -9`) and
