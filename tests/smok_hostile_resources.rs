@@ -13,11 +13,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
-use ngtt_proto::payload::{Advise, PathpointSeries, PathpointValue, ReadError};
+use ngtt_proto::payload::PathpointSeries;
+use ngtt_testkit::smok::ConstantIo;
 use ngtt_testkit::{init_logging, TestPki, WAIT};
 use serde_json::{json, Value};
 use smok_client::baob::BaobChange;
-use smok_client::pathpoint::{Pathpoint, PathpointIo};
+use smok_client::pathpoint::Pathpoint;
 use smok_client::{AuthMode, SmokDevice};
 use tokio::time::timeout;
 
@@ -75,17 +76,6 @@ async fn upload(State(h): State<Arc<Hostile>>, body: Bytes) -> Response {
         h.uploads.lock().unwrap().extend(series);
     }
     StatusCode::OK.into_response()
-}
-
-struct Constant;
-
-impl PathpointIo for Constant {
-    async fn read(&self, _: &str, _: Advise) -> Result<PathpointValue, ReadError> {
-        Ok(PathpointValue::Int(7))
-    }
-    async fn write(&self, _: &str, _: PathpointValue, _: Advise) -> Result<(), ReadError> {
-        Ok(())
-    }
 }
 
 async fn until(what: &str, mut done: impl FnMut() -> bool) {
@@ -147,7 +137,9 @@ async fn malformed_resource_answers_are_skipped() {
         })
         .build()
         .unwrap();
-    device.register_pathpoint(Pathpoint::new("W1", Constant)).unwrap();
+    device
+        .register_pathpoint(Pathpoint::new("W1", ConstantIo(7)))
+        .unwrap();
 
     // BAOBs: the failing and malformed rounds are retried; the good key of the last plan is
     // downloaded, the others skipped.
