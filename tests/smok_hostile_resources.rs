@@ -42,7 +42,7 @@ async fn baob_round(State(h): State<Arc<Hostile>>, _body: Bytes) -> Response {
         2 => json_answer(json!([1, 2])),
         _ => json_answer(json!({
             "should_delete": ["never-held", 5],
-            "should_download": ["no-version", "good", "a/b", "good", "bad-version"],
+            "should_download": ["no-version", "good", "a/b", "good", "bad-version", "huge"],
             "should_upload": [],
         })),
     }
@@ -54,6 +54,11 @@ async fn good_baob() -> Response {
 
 async fn no_version_baob() -> Response {
     "unversioned".into_response()
+}
+
+/// Larger than the device takes.
+async fn huge_baob() -> Response {
+    ([("x-smok-baob-version", "1")], vec![b'x'; 4096]).into_response()
 }
 
 async fn bad_version_baob() -> Response {
@@ -97,6 +102,7 @@ async fn malformed_resource_answers_are_skipped() {
         .route("/v1/device/baobs/good", get(good_baob))
         .route("/v1/device/baobs/no-version", get(no_version_baob))
         .route("/v1/device/baobs/bad-version", get(bad_version_baob))
+        .route("/v1/device/baobs/huge", get(huge_baob))
         .route("/v1/device/pathpoints/archived", get(archived))
         .route(
             "/v1/device/pathpoints",
@@ -128,6 +134,7 @@ async fn malformed_resource_answers_are_skipped() {
         .fetch_orders(false)
         .http_retry(Duration::from_millis(10), Duration::from_millis(50))
         .archive_refresh_interval(Duration::from_millis(200))
+        .max_baob_len(1024)
         .on_baob_changed(move |c| seen.lock().unwrap().push(c))
         .on_successful_sync(move || {
             ok.fetch_add(1, Ordering::SeqCst);
@@ -151,7 +158,6 @@ async fn malformed_resource_answers_are_skipped() {
             version: 4
         }]
     );
-    assert_eq!(device.baobs().unwrap(), [("good".to_owned(), 4)]);
     // Rounds go on.
     let rounds = hostile.baob_rounds.load(Ordering::SeqCst);
     device.sync_baobs();
@@ -159,6 +165,14 @@ async fn malformed_resource_answers_are_skipped() {
         hostile.baob_rounds.load(Ordering::SeqCst) > rounds
     })
     .await;
+    // The round before it has ended: only the good key was taken (not the one without a
+    // version, nor the one over `max_baob_len`).
+    assert_eq!(device.baobs().unwrap(), [("good".to_owned(), 4)]);
+    assert!(changes
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|c| matches!(c, BaobChange::Updated { key, version: 4 } if key == "good")));
 
     // Archives: the good entry is read and uploaded, again and again; the refresh goes on.
     until("W1 read twice and uploaded", || {

@@ -24,6 +24,9 @@ pub const DEFAULT_ARCHIVE_REFRESH: Duration = Duration::from_secs(600);
 const MIN_INTERVAL_MS: u64 = 1_000;
 const MAX_INTERVAL_MS: u64 = 10 * 366 * 86_400 * 1_000;
 
+/// Most pathpoints archived (the server's limit); the others are skipped.
+const MAX_PATHS: usize = 10_000;
+
 /// Longest the task sleeps between two looks at what is due.
 const MAX_NAP: Duration = Duration::from_secs(60);
 
@@ -59,6 +62,10 @@ impl ArchivePlan {
                 continue;
             }
             for path in entry.pathpoints {
+                if intervals.len() >= MAX_PATHS && !intervals.contains_key(&path) {
+                    tracing::warn!("more than {MAX_PATHS} archived pathpoints: the rest skipped");
+                    break;
+                }
                 let ms = ms as u64;
                 intervals
                     .entry(path)

@@ -91,10 +91,30 @@ impl HttpClient {
     }
 
     /// `GET /v1/device/baobs/{key}`: the contents and the version (a missing or unreadable
-    /// version header is a [`HttpError::Decode`]).
-    pub async fn baob_download(&self, key: &str) -> Result<DownloadedBaob, HttpError> {
+    /// version header is a [`HttpError::Decode`]). Contents longer than `max_len` bytes are
+    /// refused as a [`HttpError::Decode`] before more than `max_len` is read.
+    pub async fn baob_download(&self, key: &str, max_len: usize) -> Result<DownloadedBaob, HttpError> {
         let request = self.request(Method::GET, self.url(&["v1", "device", "baobs", key]));
-        let (headers, data) = self.send(request).await?;
+        let no_link = |e: reqwest::Error| HttpError::NoLink { source: e };
+        let too_large = || HttpError::Decode(format!("the BAOB is larger than {max_len} bytes"));
+        let mut response = request.send().await.map_err(no_link)?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        if !status.is_success() {
+            let body = response.bytes().await.map_err(no_link)?;
+            return Err(wire::fault(status, crate::client::content_type(&headers), &body));
+        }
+        if response.content_length().is_some_and(|n| n > max_len as u64) {
+            return Err(too_large());
+        }
+        let mut data = bytes::BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(no_link)? {
+            if data.len() + chunk.len() > max_len {
+                return Err(too_large());
+            }
+            data.extend_from_slice(&chunk);
+        }
+        let data = data.freeze();
         let version = headers
             .get(BAOB_VERSION_HEADER)
             .ok_or_else(|| HttpError::Decode(format!("no {BAOB_VERSION_HEADER} header")))?

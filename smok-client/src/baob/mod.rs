@@ -29,6 +29,10 @@ use crate::orders::SysctlOrder;
 use crate::store::StoredBaob;
 use crate::SmokDevice;
 
+/// The default largest BAOB downloaded (64 MiB, the server's default limit): a larger one is
+/// skipped (logged).
+pub const DEFAULT_MAX_BAOB_LEN: usize = 64 << 20;
+
 /// The default interval between two BAOB rounds.
 pub const DEFAULT_BAOB_SYNC: Duration = Duration::from_secs(3600);
 
@@ -58,6 +62,7 @@ pub type BaobHook = Arc<dyn Fn(BaobChange) + Send + Sync>;
 pub(crate) struct BaobState {
     pub(crate) hook: Option<BaobHook>,
     pub(crate) interval: Duration,
+    pub(crate) max_len: usize,
     pub(crate) wake: Notify,
     /// Rounds completed since the start.
     pub(crate) rounds: watch::Sender<u64>,
@@ -73,10 +78,11 @@ impl std::fmt::Debug for BaobState {
 }
 
 impl BaobState {
-    pub(crate) fn new(hook: Option<BaobHook>, interval: Duration) -> Self {
+    pub(crate) fn new(hook: Option<BaobHook>, interval: Duration, max_len: usize) -> Self {
         BaobState {
             hook,
             interval,
+            max_len,
             wake: Notify::new(),
             rounds: watch::Sender::new(0),
         }

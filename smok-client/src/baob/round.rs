@@ -74,7 +74,7 @@ pub(crate) async fn round(ctx: &SyncContext, state: &BaobState) -> Result<RoundR
         }
     }
     for key in &plan.download {
-        let result = ctx.http.baob_download(key).await;
+        let result = ctx.http.baob_download(key, state.max_len).await;
         ctx.health.record(&result);
         match result {
             Ok(baob) => {

@@ -10,7 +10,7 @@ use smok_http::HttpError;
 use super::sync::SyncContext;
 use super::{Inner, SmokDevice, SmokDeviceBuilder};
 use crate::archive::DEFAULT_ARCHIVE_REFRESH;
-use crate::baob::{BaobChange, BaobState, DEFAULT_BAOB_SYNC};
+use crate::baob::{BaobChange, BaobState, DEFAULT_BAOB_SYNC, DEFAULT_MAX_BAOB_LEN};
 use crate::error::Result;
 use crate::metadata::{MetadataCache, DEFAULT_METADATA_CACHE};
 
@@ -22,6 +22,7 @@ pub type SyncHook = Arc<dyn Fn() + Send + Sync>;
 pub(crate) struct ExtrasConfig {
     pub(crate) baob_hook: Option<crate::baob::BaobHook>,
     pub(crate) baob_interval: Duration,
+    pub(crate) max_baob_len: usize,
     pub(crate) archive_refresh: Duration,
     pub(crate) metadata_cache: Duration,
     pub(crate) on_success: Option<SyncHook>,
@@ -33,6 +34,7 @@ impl Default for ExtrasConfig {
         ExtrasConfig {
             baob_hook: None,
             baob_interval: DEFAULT_BAOB_SYNC,
+            max_baob_len: DEFAULT_MAX_BAOB_LEN,
             archive_refresh: DEFAULT_ARCHIVE_REFRESH,
             metadata_cache: DEFAULT_METADATA_CACHE,
             on_success: None,
@@ -54,7 +56,11 @@ pub(crate) struct Extras {
 impl Extras {
     pub(crate) fn new(config: &ExtrasConfig) -> Self {
         Extras {
-            baob: BaobState::new(config.baob_hook.clone(), config.baob_interval),
+            baob: BaobState::new(
+                config.baob_hook.clone(),
+                config.baob_interval,
+                config.max_baob_len,
+            ),
             metadata: MetadataCache::new(config.metadata_cache),
             archive_refresh: config.archive_refresh,
             timezone: OnceLock::new(),
@@ -113,6 +119,13 @@ impl SmokDeviceBuilder {
     /// client's start; the first round at once).
     pub fn baob_sync_interval(mut self, every: Duration) -> Self {
         self.extras.baob_interval = every;
+        self
+    }
+
+    /// The largest BAOB the device downloads (default 64 MiB); a larger one is skipped and
+    /// logged, never read whole into memory.
+    pub fn max_baob_len(mut self, bytes: usize) -> Self {
+        self.extras.max_baob_len = bytes;
         self
     }
 
