@@ -55,6 +55,8 @@ async fn refused_upload_over_http_is_not_retried() {
         .http_auth(AuthMode::ProxyHeader)
         .fetch_orders(false)
         .sync_sensors(false) // the script answers requests in turn, whatever their route
+        .baobs(false)
+        .archives(false)
         .build()
         .unwrap();
     let err = device
@@ -115,6 +117,8 @@ async fn server_errors_over_http_are_retried_with_backoff() {
         .http_retry(Duration::from_millis(10), Duration::from_millis(50))
         .fetch_orders(false)
         .sync_sensors(false) // the script answers requests in turn, whatever their route
+        .baobs(false)
+        .archives(false)
         .build()
         .unwrap();
     // Requests that are not uploads are not retried: the caller sees the 5xx.

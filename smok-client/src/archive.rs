@@ -6,7 +6,7 @@
 //! plan converts once, so the comparison is between milliseconds (the published client
 //! compares seconds with milliseconds and almost never re-reads).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use ngtt_proto::payload::Advise;
@@ -134,6 +134,8 @@ pub(crate) async fn run_archives(ctx: SyncContext, device: WeakDevice, refresh: 
     let mut backoff = Backoff::new(ctx.backoff);
     let mut rng = SplitMix64::from_entropy();
     let mut plan = ArchivePlan::default();
+    // Paths whose reads failed, logged once until they succeed or the settings change.
+    let mut failing: HashSet<String> = HashSet::new();
     loop {
         if schedule.is_due(ctx.started.elapsed()) {
             let result = ctx.http.archived().await;
@@ -143,6 +145,7 @@ pub(crate) async fn run_archives(ctx: SyncContext, device: WeakDevice, refresh: 
                 Ok(entries) => {
                     backoff = Backoff::new(ctx.backoff);
                     plan.replace(ArchivePlan::from_entries(entries));
+                    failing.clear();
                     for (path, _) in plan.intervals() {
                         if let Err(e) = ctx.fw.registry.resolve(path) {
                             tracing::warn!(path = %Escaped(path), error = %e, "an archived pathpoint cannot be used");
@@ -161,8 +164,15 @@ pub(crate) async fn run_archives(ctx: SyncContext, device: WeakDevice, refresh: 
         let last = |path: &str| ctx.fw.registry.last(path).map(|s| s.ts());
         for path in plan.due(crate::device::now_ms(), last) {
             plan.attempted(&path, crate::device::now_ms());
-            if let Err(e) = device.read(&path, Advise::Advise).await {
-                tracing::warn!(path = %Escaped(&path), error = %e, "an archived pathpoint cannot be read");
+            match device.read(&path, Advise::Advise).await {
+                Ok(_) => {
+                    failing.remove(&path);
+                }
+                Err(e) => {
+                    if failing.insert(path.clone()) {
+                        tracing::warn!(path = %Escaped(&path), error = %e, "an archived pathpoint cannot be read (logged once)");
+                    }
+                }
             }
         }
         drop(device);

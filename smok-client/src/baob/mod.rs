@@ -135,6 +135,11 @@ impl SmokDevice {
     /// restart before the upload uploads it then. Fails on a key that cannot be a BAOB key
     /// ([`is_valid_key`]).
     pub fn set_baob(&self, key: &str, data: &[u8]) -> Result<i64> {
+        if !self.extras().baobs_on {
+            return Err(ClientError::Config(
+                "BAOBs are turned off (SmokDeviceBuilder::baobs(false))".into(),
+            ));
+        }
         if !is_valid_key(key) {
             return Err(ClientError::Config(format!(
                 "{:?} cannot be a BAOB key (1–255 bytes, no spaces, control characters or / ? # % \\)",

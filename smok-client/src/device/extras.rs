@@ -27,6 +27,8 @@ pub(crate) struct ExtrasConfig {
     pub(crate) metadata_cache: Duration,
     pub(crate) on_success: Option<SyncHook>,
     pub(crate) on_failure: Option<SyncHook>,
+    pub(crate) baobs: bool,
+    pub(crate) archives: bool,
 }
 
 impl Default for ExtrasConfig {
@@ -39,6 +41,8 @@ impl Default for ExtrasConfig {
             metadata_cache: DEFAULT_METADATA_CACHE,
             on_success: None,
             on_failure: None,
+            baobs: true,
+            archives: true,
         }
     }
 }
@@ -49,6 +53,8 @@ pub(crate) struct Extras {
     pub(crate) baob: BaobState,
     pub(crate) metadata: MetadataCache,
     pub(crate) archive_refresh: Duration,
+    pub(crate) baobs_on: bool,
+    pub(crate) archives_on: bool,
     /// The device's time zone, once asked of the server.
     pub(crate) timezone: OnceLock<String>,
 }
@@ -63,6 +69,8 @@ impl Extras {
             ),
             metadata: MetadataCache::new(config.metadata_cache),
             archive_refresh: config.archive_refresh,
+            baobs_on: config.baobs,
+            archives_on: config.archives,
             timezone: OnceLock::new(),
         }
     }
@@ -107,6 +115,20 @@ impl SyncHooks {
 }
 
 impl SmokDeviceBuilder {
+    /// Whether BAOBs are synced (default true; the Python client's `dont_do_baobs` is
+    /// `baobs(false)`). Off, no round is made and [`SmokDevice::set_baob`] fails.
+    pub fn baobs(mut self, on: bool) -> Self {
+        self.extras.baobs = on;
+        self
+    }
+
+    /// Whether archive settings are fetched and their pathpoints read (default true; the Python
+    /// client's `dont_do_archives` is `archives(false)`).
+    pub fn archives(mut self, on: bool) -> Self {
+        self.extras.archives = on;
+        self
+    }
+
     /// Called (on the sync task, so keep it short) when the server changes one of the
     /// device's BAOBs: a newer copy downloaded, or a deletion (the Python client's
     /// `on_baob_updated`, which this calls in every round).
@@ -217,7 +239,11 @@ impl SmokDevice {
         let baobs = crate::baob::run_rounds(ctx.clone(), self.inner.extras.clone());
         let archives = crate::archive::run_archives(ctx, self.downgrade(), self.inner.extras.archive_refresh);
         let mut tasks = self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        tasks.push(tokio::spawn(tracing::Instrument::instrument(baobs, span.clone())));
-        tasks.push(tokio::spawn(tracing::Instrument::instrument(archives, span)));
+        if self.inner.extras.baobs_on {
+            tasks.push(tokio::spawn(tracing::Instrument::instrument(baobs, span.clone())));
+        }
+        if self.inner.extras.archives_on {
+            tasks.push(tokio::spawn(tracing::Instrument::instrument(archives, span)));
+        }
     }
 }
