@@ -235,4 +235,42 @@ mod tests {
         ]);
         assert_eq!(plan.intervals().count(), 1);
     }
+
+    proptest::proptest! {
+        /// Whatever the intervals and last reads: a path is due exactly when its interval has
+        /// passed, and `next_due` is the wait after which the first path is due.
+        #[test]
+        fn due_and_next_due_agree(
+            secs in proptest::collection::vec(1u32..100_000, 1..6),
+            ages_ms in proptest::collection::vec(proptest::option::of(0u64..200_000_000), 6),
+        ) {
+            let now = 1_796_000_000_000u64;
+            let paths: Vec<String> = (0..secs.len()).map(|k| format!("W{k}")).collect();
+            let plan = ArchivePlan::from_entries(
+                secs.iter()
+                    .zip(&paths)
+                    .map(|(s, p)| entry(f64::from(*s), &[p.as_str()]))
+                    .collect(),
+            );
+            let last = |path: &str| {
+                let k: usize = path[1..].parse().unwrap();
+                ages_ms[k].map(|age| now - age)
+            };
+            let due = plan.due(now, last);
+            for (k, path) in paths.iter().enumerate() {
+                let expected = match ages_ms[k] {
+                    None => true,
+                    Some(age) => age >= u64::from(secs[k]) * 1000,
+                };
+                proptest::prop_assert_eq!(due.contains(path), expected, "{}", path);
+            }
+            let wait = plan.next_due(now, last).unwrap();
+            proptest::prop_assert_eq!(wait.is_zero(), !due.is_empty());
+            let later = now + wait.as_millis() as u64;
+            proptest::prop_assert!(!plan.due(later, last).is_empty());
+            if let Some(earlier) = later.checked_sub(1).filter(|_| !wait.is_zero()) {
+                proptest::prop_assert!(plan.due(earlier, last).is_empty());
+            }
+        }
+    }
 }
