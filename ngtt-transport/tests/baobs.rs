@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use ngtt_proto::payload::{SyncBaobRequest, SyncBaobResponse};
 use ngtt_proto::{Frame, FrameType};
-use ngtt_testkit::{close_gracefully, ScriptedLink};
-use ngtt_transport::TransportError;
+use ngtt_testkit::{close_gracefully, Conn, ScriptedLink, ScriptedServer};
+use ngtt_transport::{Transport, TransportError};
+use tokio::task::JoinHandle;
 
 fn held() -> SyncBaobRequest {
     SyncBaobRequest(BTreeMap::from([
@@ -16,16 +17,25 @@ fn held() -> SyncBaobRequest {
     ]))
 }
 
-#[tokio::test]
-async fn requests_are_answered_by_tid() {
-    let (transport, _orders, mut conn, _server) = ScriptedLink::start(|c| c.with_fetch_orders(false))
+/// A device without orders, connected to a scripted server.
+async fn connected() -> (Transport, Conn, ScriptedServer) {
+    let (transport, _orders, conn, server) = ScriptedLink::start(|c| c.with_fetch_orders(false))
         .await
         .into_parts();
     transport.connected().await.expect("connected"); // requests are not queued while offline
-    let asked = tokio::spawn({
-        let t = transport.clone();
-        async move { t.sync_baobs(held()).await }
-    });
+    (transport, conn, server)
+}
+
+/// Asks `held` in a task of its own.
+fn ask(transport: &Transport, held: SyncBaobRequest) -> JoinHandle<Result<SyncBaobResponse, TransportError>> {
+    let t = transport.clone();
+    tokio::spawn(async move { t.sync_baobs(held).await })
+}
+
+#[tokio::test]
+async fn requests_are_answered_by_tid() {
+    let (transport, mut conn, _server) = connected().await;
+    let asked = ask(&transport, held());
     let frame = conn.recv_answering_pings().await;
     assert_eq!(frame.kind, FrameType::SyncBaobRequest);
     assert_eq!(frame.payload_as::<SyncBaobRequest>().unwrap(), held());
@@ -42,10 +52,7 @@ async fn requests_are_answered_by_tid() {
     assert_eq!(asked.await.unwrap().unwrap(), answer);
 
     // An answer that is not a SYNC_BAOB_RESPONSE is an error to the caller, not to the link.
-    let asked = tokio::spawn({
-        let t = transport.clone();
-        async move { t.sync_baobs(held()).await }
-    });
+    let asked = ask(&transport, held());
     let frame = conn.recv_answering_pings().await;
     conn.send(Frame::new(
         FrameType::SyncBaobResponse,
@@ -59,14 +66,8 @@ async fn requests_are_answered_by_tid() {
 
 #[tokio::test]
 async fn a_lost_connection_fails_the_request() {
-    let (transport, _orders, mut conn, server) = ScriptedLink::start(|c| c.with_fetch_orders(false))
-        .await
-        .into_parts();
-    transport.connected().await.expect("connected"); // requests are not queued while offline
-    let asked = tokio::spawn({
-        let t = transport.clone();
-        async move { t.sync_baobs(held()).await }
-    });
+    let (transport, mut conn, server) = connected().await;
+    let asked = ask(&transport, held());
     let frame = conn.recv_answering_pings().await;
     assert_eq!(frame.kind, FrameType::SyncBaobRequest);
     drop(conn);
@@ -79,10 +80,7 @@ async fn a_lost_connection_fails_the_request() {
         .wait_for(|s| matches!(s, ngtt_transport::ConnectionState::Connected { epoch, .. } if *epoch >= 2))
         .await
         .expect("connected again");
-    let again = tokio::spawn({
-        let t = transport.clone();
-        async move { t.sync_baobs(SyncBaobRequest::default()).await }
-    });
+    let again = ask(&transport, SyncBaobRequest::default());
     let frame = conn.recv_answering_pings().await;
     assert_eq!(
         frame.payload_as::<SyncBaobRequest>().unwrap(),
