@@ -57,6 +57,8 @@ async fn refused_upload_over_http_is_not_retried() {
         .sync_sensors(false) // the script answers requests in turn, whatever their route
         .sync_predicates(false)
         .sync_macros(false)
+        .baobs(false)
+        .archives(false)
         .build()
         .unwrap();
     let err = device
@@ -119,6 +121,8 @@ async fn server_errors_over_http_are_retried_with_backoff() {
         .sync_sensors(false) // the script answers requests in turn, whatever their route
         .sync_predicates(false)
         .sync_macros(false)
+        .baobs(false)
+        .archives(false)
         .build()
         .unwrap();
     // Requests that are not uploads are not retried: the caller sees the 5xx.

@@ -13,11 +13,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use ngtt_proto::payload::{Advise, PathpointSeries, PathpointValue, ReadError};
+use ngtt_proto::payload::PathpointSeries;
+use ngtt_testkit::smok::ConstantIo;
 use ngtt_testkit::TestPki;
 use ngtt_testkit::{init_logging, WAIT};
 use serde_json::{json, Value};
-use smok_client::pathpoint::{Pathpoint, PathpointIo};
+use smok_client::pathpoint::Pathpoint;
 use smok_client::{AuthMode, SensorsFrom, SmokDevice, StorageLevel};
 use tokio::time::timeout;
 
@@ -96,17 +97,6 @@ async fn upload(State(h): State<Arc<Hostile>>, body: Bytes) -> Response {
     }
 }
 
-struct Constant;
-
-impl PathpointIo for Constant {
-    async fn read(&self, _: &str, _: Advise) -> Result<PathpointValue, ReadError> {
-        Ok(PathpointValue::Int(3))
-    }
-    async fn write(&self, _: &str, _: PathpointValue, _: Advise) -> Result<(), ReadError> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_answers_are_skipped() {
     init_logging();
@@ -134,8 +124,12 @@ async fn malformed_answers_are_skipped() {
         .sensor_sync_interval(Duration::from_millis(100))
         .build()
         .unwrap();
-    device.register_pathpoint(Pathpoint::new("W1", Constant)).unwrap();
-    device.register_pathpoint(Pathpoint::new("W2", Constant)).unwrap();
+    device
+        .register_pathpoint(Pathpoint::new("W1", ConstantIo(3)))
+        .unwrap();
+    device
+        .register_pathpoint(Pathpoint::new("W2", ConstantIo(3)))
+        .unwrap();
     device.spawn_order_executor(orders);
 
     // A 5xx first: ready() does not wait for a server that fails, and says why.

@@ -5,7 +5,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ngtt_proto::payload::{PathpointSeries, Sample};
+use ngtt_proto::payload::{Advise, PathpointSeries, PathpointValue, ReadError, Sample};
+use smok_client::pathpoint::PathpointIo;
 use smok_client::{DeviceOrder, DeviceOrders, LinkState, SmokDevice, SmokDeviceBuilder, Via};
 use smok_http::{AuthMode, HttpConfig};
 use tokio::time::timeout;
@@ -129,5 +130,19 @@ pub fn http_config(pki: &TestPki, server: &TestServer, id: &str, behind_proxy: b
         false => config
             .with_ca_pem(pki.ca_pem())
             .with_base_url(format!("https://localhost:{}", server.http_addr().port())),
+    }
+}
+
+/// A pathpoint's I/O whose every read gives the same integer and whose writes succeed (and
+/// change nothing).
+#[derive(Clone, Copy, Debug)]
+pub struct ConstantIo(pub i64);
+
+impl PathpointIo for ConstantIo {
+    async fn read(&self, _: &str, _: Advise) -> Result<PathpointValue, ReadError> {
+        Ok(PathpointValue::Int(self.0))
+    }
+    async fn write(&self, _: &str, _: PathpointValue, _: Advise) -> Result<(), ReadError> {
+        Ok(())
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ngtt_proto::payload::{LogRecord, PathpointSeries};
+use ngtt_proto::payload::{LogRecord, PathpointSeries, SyncBaobRequest, SyncBaobResponse};
 use ngtt_proto::{DeviceIdentity, ProtoError};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
@@ -197,6 +197,22 @@ impl Transport {
             Err(TrySendError::Full(())) => Ok(later(Some(permit))),
             Err(TrySendError::Closed(())) => Err(TransportError::Closed),
         }
+    }
+
+    /// Asks the server which BAOBs to download, upload and delete (SYNC_BAOB_REQUEST with the
+    /// key → version map `held`; docs/protocol.md, "BAOB sync"). Sent on the current
+    /// connection only: fails with [`TransportError::ConnectionLost`] while disconnected or when
+    /// the connection is lost before the answer (ask again later), and with a
+    /// [`TransportError::Proto`] when the answer does not decode.
+    pub async fn sync_baobs(&self, held: SyncBaobRequest) -> Result<SyncBaobResponse, TransportError> {
+        let payload = Bytes::from(minijson::to_vec(&held).map_err(ProtoError::from)?);
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::SyncBaob { payload, reply })
+            .await
+            .map_err(|_| TransportError::Closed)?;
+        let payload = answer.await.map_err(|_| TransportError::Closed)??;
+        Ok(minijson::from_slice(&payload).map_err(ProtoError::from)?)
     }
 
     /// Queues log records (best effort, no answer): sent in LOGS frames while connected,

@@ -5,6 +5,11 @@
 //! * A reparse pathpoint, `rB{W1}<{W2}-20` ("needs heat"), computed on the device.
 //! * Sensors as the server defines them, e.g. `boiler temperature` over `W1` (`std.Number10`);
 //!   the example reads every sensor it has and writes the setpoint sensor when asked.
+//! * A BAOB, `firmware-settings` (JSON `{"max_setpoint": °C, "hysteresis": °C}`), shared with
+//!   the server: created with defaults on first start, applied whenever the server changes it
+//!   (`ngtt baob put --device 1 --key firmware-settings --file settings.json`, then an order
+//!   `[{"orders":[{"type":"sysctl","op_type":"baob-updated","op_args":""}]}]` to apply it at
+//!   once; otherwise within the hour).
 //! * Every read value is uploaded by the framework; unsent data survives restarts in an SQLite
 //!   store; orders (reads, writes, `sysctl reboot`) are executed against the pathpoints.
 //! * A statistic, `boiler.overheat`: a predicate of that statistic opens an event while the
@@ -47,6 +52,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use smok_client::alarm::{Color, EventId, PredicateInfo, Statistic, StatisticContext};
+use smok_client::baob::BaobChange;
 use smok_client::executor::HandlerError;
 use smok_client::orders::{Advise, PathpointValue};
 use smok_client::pathpoint::{Pathpoint, PathpointIo};
@@ -60,13 +66,60 @@ struct Hardware {
     setpoint: f64,    // °C
     burner: bool,
     pressure: f64, // bar
+    settings: FirmwareSettings,
+}
+
+/// The BAOB with the boiler's firmware settings.
+const SETTINGS_BAOB: &str = "firmware-settings";
+
+/// What the `firmware-settings` BAOB holds.
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+struct FirmwareSettings {
+    /// Highest setpoint a write may ask for, °C.
+    max_setpoint: f64,
+    /// How far below the setpoint the burner starts, °C.
+    hysteresis: f64,
+}
+
+impl Default for FirmwareSettings {
+    fn default() -> Self {
+        FirmwareSettings {
+            max_setpoint: 85.0,
+            hysteresis: 2.0,
+        }
+    }
+}
+
+/// Applies the `firmware-settings` BAOB the device holds, creating it with the defaults on the
+/// first start (the framework uploads it).
+fn apply_settings(device: &SmokDevice, hardware: &Mutex<Hardware>) -> Result<(), Box<dyn std::error::Error>> {
+    let settings = match device.baob(SETTINGS_BAOB)? {
+        Some(baob) => match serde_json::from_slice::<FirmwareSettings>(&baob.data) {
+            Ok(settings) => settings,
+            Err(e) => {
+                tracing::warn!(target: "boiler", version = baob.version, "firmware settings ignored: {e}");
+                return Ok(());
+            }
+        },
+        None => {
+            let defaults = FirmwareSettings::default();
+            device.set_baob(SETTINGS_BAOB, &serde_json::to_vec(&defaults)?)?;
+            defaults
+        }
+    };
+    tracing::info!(target: "boiler", ?settings, "firmware settings applied");
+    if let Ok(mut hw) = hardware.lock() {
+        hw.settings = settings;
+        hw.setpoint = hw.setpoint.min(settings.max_setpoint);
+    }
+    Ok(())
 }
 
 impl Hardware {
     /// One second of physics: the burner heats, the house cools.
     fn step(&mut self) {
-        self.burner =
-            self.temperature < self.setpoint - 2.0 || (self.burner && self.temperature < self.setpoint);
+        self.burner = self.temperature < self.setpoint - self.settings.hysteresis
+            || (self.burner && self.temperature < self.setpoint);
         self.temperature += if self.burner { 0.8 } else { -0.3 };
         self.pressure = 1.2 + (self.temperature - 20.0) * 0.005;
     }
@@ -91,7 +144,9 @@ impl PathpointIo for Bus {
     async fn write(&self, path: &str, value: PathpointValue, _advise: Advise) -> Result<(), ReadError> {
         let mut hw = self.0.lock().map_err(|_| ReadError::Malformed)?;
         match (path, value) {
-            ("W2", PathpointValue::Int(tenths)) if (50..=850).contains(&tenths) => {
+            ("W2", PathpointValue::Int(tenths))
+                if tenths >= 50 && tenths as f64 / 10.0 <= hw.settings.max_setpoint =>
+            {
                 hw.setpoint = tenths as f64 / 10.0
             }
             ("B3", PathpointValue::Int(on)) => hw.burner = on == 1,
@@ -170,6 +225,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let http = arg(&args, "--http").unwrap_or_else(|| "https://127.0.0.1:8443".into());
     let store = arg(&args, "--store").unwrap_or_else(|| "boiler.db".into());
     let read = |p: String| std::fs::read_to_string(&p).map_err(|e| format!("{p}: {e}"));
+    // BAOB changes by the server arrive on the sync task: handed to the main loop.
+    let (baob_tx, mut baob_changes) = tokio::sync::mpsc::unbounded_channel();
 
     let mut builder = SmokDevice::builder(
         read(format!("{pki}/devices/{id}.pem"))?,
@@ -179,6 +236,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .http_base_url(http)
     .poll_interval(Duration::from_secs(5))
     .store_path(store)
+    .on_baob_changed(move |change| {
+        let _ = baob_tx.send(change);
+    })
     .on_sysctl(|order| async move {
         match order.op_type.as_str() {
             "reboot" => {
@@ -208,7 +268,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         setpoint: 50.0,
         burner: false,
         pressure: 1.3,
+        settings: FirmwareSettings::default(),
     }));
+    apply_settings(&device, &hardware)?;
     let bus = Bus(hardware.clone());
     device.register_pathpoint(Pathpoint::new("W1", bus.clone()).storage_level(StorageLevel::Permanent))?;
     device.register_pathpoint(Pathpoint::new("W2", bus.clone()).storage_level(StorageLevel::Permanent))?;
@@ -225,6 +287,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            Some(change) = baob_changes.recv() => {
+                if matches!(&change, BaobChange::Updated { key, .. } if key == SETTINGS_BAOB) {
+                    apply_settings(&device, &hardware)?;
+                }
+                continue;
+            }
             _ = tokio::signal::ctrl_c() => break,
         }
         if let Ok(mut hw) = hardware.lock() {

@@ -126,6 +126,12 @@
 //!   and closing events that reach the server with their uuids matched exactly, silenced in
 //!   the device's time zone; [`macros`] — server-scheduled writes run at their time and
 //!   reported once, across restarts.
+//! * What the server shares with the device besides pathpoints: [`baob`] — versioned binary
+//!   objects synced both ways, with a callback on changes and the `baob-*` sysctls;
+//!   [`metadata`] — plain metadata through a local cache; [`archive`] — pathpoints read at the
+//!   server's intervals; [`slave`] — slave devices' instrumentation and link state;
+//!   [`local_time`] — the device's time zone and local time; sync hooks
+//!   ([`SmokDeviceBuilder::on_successful_sync`], [`SmokDeviceBuilder::on_failed_sync`]).
 //! * [`clock`] — the wall-clock source both read, replaceable in tests.
 //! * [`ClientError`] — the crate's one error type.
 //!
@@ -164,21 +170,26 @@
 #![deny(missing_docs)]
 
 pub mod alarm;
+pub mod archive;
+pub mod baob;
 pub mod clock;
 mod device;
 mod error;
 pub mod executor;
+pub mod local_time;
 pub mod log_layer;
 pub mod macros;
+pub mod metadata;
 pub mod orders;
 pub mod pathpoint;
 pub mod reparse;
 pub mod sensor;
+pub mod slave;
 pub mod store;
 
 pub use device::{
     schedule, DeviceHandler, DeviceLogSink, DeviceOrder, DeviceOrders, LinkState, Readiness, SensorsFrom,
-    SmokDevice, SmokDeviceBuilder, SysctlHook, Via, DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL,
+    SmokDevice, SmokDeviceBuilder, SyncHook, SysctlHook, Via, DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL,
     DEFAULT_SENSOR_SYNC,
 };
 pub use device::{
@@ -186,4 +197,4 @@ pub use device::{
 };
 pub use error::{ClientError, Result};
 pub use ngtt_proto::payload::{Level, LogRecord, PathpointSeries, PathpointValue, ReadError, Sample};
-pub use smok_http::{AuthMode, DeviceInfo, PathpointRegistration, StorageLevel};
+pub use smok_http::{AuthMode, DeviceInfo, PathpointRegistration, SlaveLinkState, StorageLevel};

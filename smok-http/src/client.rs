@@ -78,7 +78,7 @@ impl HttpClient {
         &self.identity
     }
 
-    fn url(&self, segments: &[&str]) -> Url {
+    pub(crate) fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().extend(segments);
@@ -86,24 +86,23 @@ impl HttpClient {
         url
     }
 
-    /// Sends one request; on 2xx returns the answer's Content-Type and body.
-    pub(crate) async fn exchange(
-        &self,
-        method: Method,
-        segments: &[&str],
-        body: Option<Vec<u8>>,
-    ) -> Result<(String, bytes::Bytes), HttpError> {
-        let mut request = self.http.request(method, self.url(segments));
+    /// A request to `url` with the headers every request carries (authentication, `Accept`).
+    pub(crate) fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        let mut request = self.http.request(method, url);
         if self.accept_minijson {
             request = request.header(ACCEPT, wire::ACCEPT_MINIJSON);
         }
         if let Some(cert) = &self.cert_header {
             request = request.header(CERT_HEADER, cert.clone());
         }
-        request = match body {
-            Some(bytes) => request.header(CONTENT_TYPE, wire::MINIJSON).body(bytes),
-            None => request.header(reqwest::header::CONTENT_LENGTH, 0),
-        };
+        request
+    }
+
+    /// Sends `request`; on 2xx returns the answer's headers and body, else the classified error.
+    pub(crate) async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::header::HeaderMap, bytes::Bytes), HttpError> {
         let no_link = |e: reqwest::Error| {
             if e.is_builder() {
                 HttpError::Config(e.to_string())
@@ -113,21 +112,42 @@ impl HttpClient {
         };
         let response = request.send().await.map_err(no_link)?;
         let status = response.status();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let headers = response.headers().clone();
         let answer = response.bytes().await.map_err(no_link)?;
         if status.is_success() {
-            Ok((content_type, answer))
+            Ok((headers, answer))
         } else {
-            Err(wire::fault(status, &content_type, &answer))
+            Err(wire::fault(status, content_type(&headers), &answer))
         }
     }
 
-    async fn typed<T: DeserializeOwned>(
+    /// Sends one request; on 2xx returns the answer's Content-Type and body.
+    pub(crate) async fn exchange(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<Vec<u8>>,
+    ) -> Result<(String, bytes::Bytes), HttpError> {
+        self.exchange_at(method, self.url(segments), body).await
+    }
+
+    /// [`HttpClient::exchange`] to a ready URL.
+    pub(crate) async fn exchange_at(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+    ) -> Result<(String, bytes::Bytes), HttpError> {
+        let request = self.request(method, url);
+        let request = match body {
+            Some(bytes) => request.header(CONTENT_TYPE, wire::MINIJSON).body(bytes),
+            None => request.header(reqwest::header::CONTENT_LENGTH, 0),
+        };
+        let (headers, answer) = self.send(request).await?;
+        Ok((content_type(&headers).to_owned(), answer))
+    }
+
+    pub(crate) async fn typed<T: DeserializeOwned>(
         &self,
         method: Method,
         segments: &[&str],
@@ -234,4 +254,12 @@ impl HttpClient {
             .await
             .map(drop)
     }
+}
+
+/// The media type of an answer (empty when it has none).
+pub(crate) fn content_type(headers: &reqwest::header::HeaderMap) -> &str {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }

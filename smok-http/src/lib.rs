@@ -42,9 +42,11 @@
 #![deny(missing_docs)]
 
 mod alarms;
+mod baobs;
 mod client;
 mod config;
 mod error;
+mod resources;
 mod sensors;
 mod tls;
 mod types;
@@ -54,8 +56,10 @@ pub use alarms::{
     EventReport, EventUuid, MacroCommand, MacroDefinition, MacroOccurrence, PredicateDefinition,
     SilencingPeriod, WeekTime,
 };
+pub use baobs::{BaobPlan, BaobVersion, DownloadedBaob, BAOB_VERSION_HEADER};
 pub use client::{header_form, HttpClient, CERT_HEADER};
 pub use config::{AuthMode, HttpConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 pub use error::HttpError;
+pub use resources::{form_quote, ArchiveEntry, MetadataValue, RawInstrumentation, SlaveLinkState};
 pub use sensors::{Lenient, SensorDefinition, SensorWriteRecord};
 pub use types::{CultureContext, DeviceInfo, PathpointRegistration, SlaveDevice, StorageLevel};

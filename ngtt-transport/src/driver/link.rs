@@ -152,6 +152,9 @@ impl Driver {
         for reply in self.flush_waiters.drain(..) {
             let _ = reply.send(Err(TransportError::ConnectionLost));
         }
+        for (_, reply) in self.baob_requests.drain() {
+            let _ = reply.send(Err(TransportError::ConnectionLost));
+        }
         result
     }
 
@@ -228,6 +231,11 @@ impl Driver {
                     }
                 }
                 Event::OrderNotTaken { .. } => add(&counters.orders_refused_busy, 1),
+                Event::BaobAnswer { id, payload } => {
+                    if let Some(reply) = self.baob_requests.remove(&id) {
+                        let _ = reply.send(Ok(payload));
+                    }
+                }
                 Event::OversizedOrderRejected { .. } => {}
                 Event::UploadConfirmed(id) => {
                     add(&counters.uploads_confirmed, 1);
@@ -272,6 +280,14 @@ impl Driver {
                     let _ = reply.send(Err(TransportError::ConnectionLost));
                 }
             }
+            Command::SyncBaob { payload, reply } => match self.session.sync_baobs(payload) {
+                Some(id) => {
+                    self.baob_requests.insert(id, reply);
+                }
+                None => {
+                    let _ = reply.send(Err(TransportError::ConnectionLost));
+                }
+            },
             Command::Close { timeout, reply } => self.begin_close(timeout, Some(reply)),
         }
     }

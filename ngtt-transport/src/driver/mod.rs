@@ -57,6 +57,11 @@ pub(crate) enum Command {
         confirm: bool,
         reply: Reply,
     },
+    /// Send a SYNC_BAOB_REQUEST; answered with the response's payload, or `ConnectionLost`.
+    SyncBaob {
+        payload: Bytes,
+        reply: oneshot::Sender<Result<Bytes, TransportError>>,
+    },
     /// Flush what can be flushed within `timeout`, then close.
     Close {
         timeout: Duration,
@@ -95,6 +100,8 @@ pub(crate) struct Driver {
     state: watch::Sender<ConnectionState>,
     shared: Shared,
     uploads: HashMap<UploadId, (Reply, UploadPermit)>,
+    /// SYNC_BAOB_REQUESTs of the current connection awaiting their answer.
+    baob_requests: HashMap<u64, oneshot::Sender<Result<Bytes, TransportError>>>,
     /// Connection attempts that failed since the last established connection (or the start):
     /// the next attempt is number `failed_attempts + 1`.
     failed_attempts: u32,
@@ -136,6 +143,7 @@ impl Driver {
             state,
             shared,
             uploads: HashMap::new(),
+            baob_requests: HashMap::new(),
             failed_attempts: 0,
             flush_waiters: Vec::new(),
             closing: None,
@@ -227,6 +235,10 @@ impl Driver {
                 let _ = reply.send(Err(TransportError::ConnectionLost));
                 true
             }
+            Some(Command::SyncBaob { reply, .. }) => {
+                let _ = reply.send(Err(TransportError::ConnectionLost));
+                true
+            }
             Some(Command::Close { timeout, reply }) => {
                 self.begin_close(timeout, Some(reply));
                 false
@@ -256,6 +268,9 @@ impl Driver {
         while let Ok(command) = self.commands.try_recv() {
             match command {
                 Command::Upload { reply, .. } | Command::Answer { reply, .. } => {
+                    let _ = reply.send(Err(TransportError::Closed));
+                }
+                Command::SyncBaob { reply, .. } => {
                     let _ = reply.send(Err(TransportError::Closed));
                 }
                 Command::Close { reply, .. } => replies.push(reply),

@@ -82,6 +82,13 @@ pub enum Event {
         /// The ORDER's tid.
         tid: u16,
     },
+    /// The server answered a SYNC_BAOB_REQUEST ([`Session::sync_baobs`]).
+    BaobAnswer {
+        /// Which request.
+        id: u64,
+        /// The SYNC_BAOB_RESPONSE payload (MiniJSON), not decoded yet.
+        payload: Bytes,
+    },
     /// An ORDER larger than the frame limit was refused with ORDER_REJECT (its payload was
     /// never read).
     OversizedOrderRejected {
@@ -128,6 +135,7 @@ pub struct Session {
     unknown_types: HashSet<u16>,
     /// Frame types of which an oversized frame was logged (logged once each).
     oversized_types: HashSet<u16>,
+    next_baob: u64,
 }
 
 impl Session {
@@ -143,6 +151,7 @@ impl Session {
             events: VecDeque::new(),
             unknown_types: HashSet::new(),
             oversized_types: HashSet::new(),
+            next_baob: 1,
         }
     }
 
@@ -200,6 +209,20 @@ impl Session {
         });
         self.send_waiting_uploads();
         id
+    }
+
+    /// Queues a SYNC_BAOB_REQUEST of `payload` (a MiniJSON map of BAOB key → version) with a
+    /// fresh tid; returns the request's id, answered by [`Event::BaobAnswer`]. Unlike uploads,
+    /// a request belongs to its connection: `None` (nothing queued) while disconnected or when
+    /// no tid is free, and forgotten when the connection is lost (ask again).
+    pub fn sync_baobs(&mut self, payload: Bytes) -> Option<u64> {
+        let link = self.link.as_mut()?;
+        let id = self.next_baob;
+        let tid = self.tids.allocate(TidUse::Baob(id))?;
+        self.next_baob += 1;
+        link.out
+            .push_back(Frame::new(FrameType::SyncBaobRequest, tid, payload));
+        Some(id)
     }
 
     /// Uploads not answered yet.
@@ -314,12 +337,20 @@ impl Session {
             },
             FrameType::Order => self.handle_order(frame)?,
             FrameType::DataStreamConfirm | FrameType::DataStreamReject => self.handle_upload_answer(&frame),
-            FrameType::SyncBaobResponse => {
-                warn!(
+            FrameType::SyncBaobResponse => match self.tids.get(frame.tid) {
+                Some(TidUse::Baob(id)) => {
+                    self.tids.release(frame.tid);
+                    self.events.push_back(Event::BaobAnswer {
+                        id,
+                        payload: frame.payload,
+                    });
+                    self.send_waiting_uploads();
+                }
+                _ => warn!(
                     tid = frame.tid,
                     "ignoring a SYNC_BAOB_RESPONSE: no request is outstanding"
-                );
-            }
+                ),
+            },
             FrameType::Unknown(n) => {
                 if self.unknown_types.insert(n) {
                     warn!(kind = n, "ignoring frames of unknown type {n} (logged once)");

@@ -408,3 +408,36 @@ fn orders_beyond_the_bound_are_not_taken() {
     s.handle_frame(order_frame(3), t0).expect("valid");
     assert!(matches!(events(&mut s)[..], [Event::Order(ref o)] if o.tid == 3));
 }
+
+#[test]
+fn baob_sync_requests_are_answered_by_tid_and_forgotten_on_disconnect() {
+    let t0 = Instant::now();
+    let mut s = session(false);
+    assert_eq!(s.sync_baobs(Bytes::from_static(b"x")), None, "not connected");
+    s.connect(t0);
+    let id = s.sync_baobs(Bytes::from_static(b"\x01")).expect("queued");
+    let sent = drain(&mut s, t0);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].kind, FrameType::SyncBaobRequest);
+    let tid = sent[0].tid;
+    // An answer with another tid is ignored; the right one becomes the event, once.
+    s.handle_frame(Frame::new(FrameType::SyncBaobResponse, tid + 1, Bytes::new()), t0)
+        .unwrap();
+    assert_eq!(events(&mut s), []);
+    let answer = Bytes::from_static(b"answer");
+    s.handle_frame(Frame::new(FrameType::SyncBaobResponse, tid, answer.clone()), t0)
+        .unwrap();
+    assert_eq!(events(&mut s), [Event::BaobAnswer { id, payload: answer }]);
+    s.handle_frame(Frame::new(FrameType::SyncBaobResponse, tid, Bytes::new()), t0)
+        .unwrap();
+    assert_eq!(events(&mut s), [], "answered once");
+    // A request whose connection is lost is never answered on the next one.
+    let lost = s.sync_baobs(Bytes::from_static(b"\x02")).unwrap();
+    let tid = drain(&mut s, t0)[0].tid;
+    s.connect(t0);
+    s.handle_frame(Frame::new(FrameType::SyncBaobResponse, tid, Bytes::new()), t0)
+        .unwrap();
+    assert!(events(&mut s)
+        .iter()
+        .all(|e| !matches!(e, Event::BaobAnswer { id, .. } if *id == lost)));
+}

@@ -14,6 +14,8 @@ pub enum TidUse {
     Ping,
     /// A DATA_STREAM awaiting DATA_STREAM_CONFIRM or DATA_STREAM_REJECT.
     Upload(UploadId),
+    /// A SYNC_BAOB_REQUEST awaiting its SYNC_BAOB_RESPONSE (the request's id).
+    Baob(u64),
 }
 
 /// Hands out tids from 1..=0x7FFF in a cycle, skipping those still awaiting an answer.

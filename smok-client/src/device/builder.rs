@@ -58,6 +58,7 @@ pub struct SmokDeviceBuilder {
     pub(super) sysctl: Option<SysctlHook>,
     pub(super) sync_sensors: bool,
     pub(super) schedules: super::settings::ScheduleSettings,
+    pub(super) extras: super::ExtrasConfig,
 }
 
 impl std::fmt::Debug for SmokDeviceBuilder {
@@ -103,6 +104,7 @@ impl SmokDeviceBuilder {
             sysctl: None,
             sync_sensors: true,
             schedules: Default::default(),
+            extras: super::ExtrasConfig::default(),
         }
     }
 

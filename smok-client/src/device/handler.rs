@@ -42,6 +42,9 @@ impl OrderHandler for DeviceHandler {
     }
 
     async fn sysctl(&self, order: &SysctlOrder) -> HandlerResult {
+        if let Some(done) = crate::baob::handle_sysctl(&self.device, order) {
+            return done;
+        }
         match &self.device.fw().sysctl {
             Some(hook) => hook(order.clone()).await,
             None => Err(HandlerError::unsupported(format!("sysctl {:?}", order.op_type))),

@@ -15,20 +15,34 @@ use super::state::LinkState;
 
 /// Records the outcome of one request in the link state (HTTP mode only).
 #[derive(Clone, Debug)]
-pub(super) struct HttpHealth {
+pub(crate) struct HttpHealth {
     state: Option<watch::Sender<LinkState>>,
+    hooks: super::SyncHooks,
 }
 
 impl HttpHealth {
     pub(super) fn tracking(state: watch::Sender<LinkState>) -> Self {
-        HttpHealth { state: Some(state) }
+        HttpHealth {
+            state: Some(state),
+            hooks: super::SyncHooks::default(),
+        }
     }
 
     pub(super) fn ignoring() -> Self {
-        HttpHealth { state: None }
+        HttpHealth {
+            state: None,
+            hooks: super::SyncHooks::default(),
+        }
     }
 
-    pub(super) fn record<T>(&self, result: &Result<T, HttpError>) {
+    /// Also calls `hooks` with the outcome of every request.
+    pub(super) fn with_hooks(mut self, hooks: super::SyncHooks) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
+    pub(crate) fn record<T>(&self, result: &Result<T, HttpError>) {
+        self.hooks.outcome(!matches!(result, Err(e) if e.is_retryable()));
         let Some(state) = &self.state else { return };
         state.send_modify(|s| match result {
             Err(e) if e.is_retryable() => {

@@ -10,6 +10,7 @@
 
 mod alarms;
 mod builder;
+mod extras;
 mod framework;
 mod handler;
 mod http_side;
@@ -36,13 +37,17 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use builder::{SmokDeviceBuilder, DEFAULT_NGTT_PORT, DEFAULT_POLL_INTERVAL, DEFAULT_SENSOR_SYNC};
+pub use extras::SyncHook;
+pub(crate) use extras::{Extras, ExtrasConfig, SyncHooks, WeakDevice};
 pub use framework::{Readiness, SensorsFrom, SysctlHook};
 pub use handler::DeviceHandler;
 pub use order::{DeviceOrder, DeviceOrders, Via};
+pub(crate) use pathpoints::now_ms;
 pub use settings::{
     DEFAULT_MACRO_REFRESH, DEFAULT_PREDICATE_SYNC, DEFAULT_PREDICATE_TICK, DEFAULT_SCHEDULE_TIMEOUT,
 };
 pub use state::LinkState;
+pub(crate) use sync::SyncContext;
 
 use crate::error::{ClientError, Result};
 use crate::executor::{ExecutionReport, Executor};
@@ -52,7 +57,6 @@ use crate::pathpoint::Registry;
 use crate::store::{MemoryStore, SqliteStore, Store};
 use framework::Framework;
 use http_side::{HttpHealth, Retry};
-use sync::SyncContext;
 
 /// A device connected to its SMOK server.
 ///
@@ -79,6 +83,7 @@ struct Inner {
     fw: Arc<Framework>,
     sync: SyncContext,
     alarms: alarms::Alarms,
+    extras: Arc<Extras>,
 }
 
 /// How long `close` waits for a background task to stop before aborting it.
@@ -155,9 +160,13 @@ impl SmokDevice {
             } else {
                 DeviceOrders::none()
             };
-            (Some(transport), orders, HttpHealth::ignoring())
+            (
+                Some(transport),
+                orders,
+                HttpHealth::ignoring().with_hooks(SyncHooks::new(&b.extras)),
+            )
         } else {
-            let health = HttpHealth::tracking(state_tx.clone());
+            let health = HttpHealth::tracking(state_tx.clone()).with_hooks(SyncHooks::new(&b.extras));
             let orders = if b.fetch_orders {
                 let (tx, rx) = mpsc::channel(16);
                 let poll =
@@ -230,12 +239,14 @@ impl SmokDevice {
             fw,
             sync,
             alarms,
+            extras: Arc::new(Extras::new(&b.extras)),
         };
         let device = SmokDevice {
             inner: Arc::new(inner),
         };
         device.spawn_alarm_tasks(&schedules);
         device.spawn_macro_task(&schedules);
+        device.start_extras();
         Ok((device, orders))
     }
 

@@ -18,6 +18,8 @@ pub struct MemoryStore {
     limits: StoreLimits,
     inner: Mutex<Inner>,
     pub(super) alarms: super::memory_alarms::Alarms,
+    /// BAOBs by key: version and contents (store/baob.rs).
+    baobs: Mutex<BTreeMap<String, (i64, Vec<u8>)>>,
 }
 
 #[derive(Debug, Default)]
@@ -68,13 +70,16 @@ impl MemoryStore {
     pub fn with_limits(limits: StoreLimits) -> Self {
         MemoryStore {
             limits,
-            inner: Mutex::default(),
-            alarms: Default::default(),
+            ..MemoryStore::default()
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn baobs(&self) -> MutexGuard<'_, BTreeMap<String, (i64, Vec<u8>)>> {
+        self.baobs.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -10,10 +10,10 @@
 //!   the macro occurrences that ran and whether they were reported ([`MacroStore`]).
 //!
 //! The interface is split by resource ([`SampleStore`], [`LogStore`], [`SensorWriteStore`],
-//! [`StateStore`]); [`Store`] is all of them. Each method is one atomic transaction. Queues are
+//! [`StateStore`], [`BaobStore`]); [`Store`] is all of them. Each method is one atomic transaction. Queues are
 //! read oldest first ([`Pending`] entries carry increasing ids) and acknowledged *through* an
 //! id, so an upload removes exactly what it sent, even while new entries arrive.
-//! Resources added later (events, BAOBs, metadata) come as further traits of the same shape,
+//! Resources added later come as further traits of the same shape ([`BaobStore`] for BAOBs),
 //! and the SQLite store's schema grows by appending migrations ([`sqlite::MIGRATIONS`]).
 //!
 //! Two implementations: [`SqliteStore`] (a file, survives restarts and `kill -9`) and
@@ -25,6 +25,7 @@
 //! Cached state is small and not bounded by count.
 
 pub mod alarms;
+mod baob;
 mod memory;
 mod memory_alarms;
 pub mod sqlite;
@@ -33,6 +34,7 @@ use ngtt_proto::payload::{LogRecord, Sample};
 use smok_http::SensorWriteRecord;
 
 pub use alarms::{EventStore, MacroRun, MacroStore};
+pub use baob::{BaobStore, StoredBaob};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
@@ -151,7 +153,15 @@ pub trait StateStore: Send + Sync {
 
 /// Everything a device keeps.
 pub trait Store:
-    SampleStore + LogStore + SensorWriteStore + StateStore + EventStore + MacroStore + std::fmt::Debug + 'static
+    SampleStore
+    + LogStore
+    + SensorWriteStore
+    + StateStore
+    + EventStore
+    + MacroStore
+    + BaobStore
+    + std::fmt::Debug
+    + 'static
 {
     /// What the store holds and has dropped.
     fn stats(&self) -> StoreResult<StoreStats>;

@@ -33,6 +33,8 @@ pub const MIGRATIONS: &[&str] = &[
      CREATE TABLE state (key TEXT PRIMARY KEY, value BLOB NOT NULL);
      CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
     alarms::MIGRATION,
+    // BAOBs (store/baob.rs).
+    "CREATE TABLE baobs (key TEXT PRIMARY KEY, version INTEGER NOT NULL, data BLOB NOT NULL);",
 ];
 
 /// How the SQLite store is opened.
@@ -143,7 +145,7 @@ impl SqliteStore {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Connection> {
         self.db.lock().unwrap_or_else(|e| e.into_inner())
     }
 
