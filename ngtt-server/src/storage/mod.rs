@@ -27,6 +27,7 @@ pub mod device_info;
 pub mod events;
 pub mod macros;
 pub mod metadata;
+pub mod postgres;
 pub mod predicates;
 mod schema;
 pub mod sensors;
@@ -37,6 +38,7 @@ mod writer;
 
 pub(crate) use blocking::Store as Db;
 pub use blocking::{Store, StoreLimits};
+pub use postgres::{PostgresStorage, PostgresUrl};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStorage;
 pub use types::{

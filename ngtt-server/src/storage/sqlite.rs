@@ -476,7 +476,7 @@ mod events;
 mod group_commit;
 #[cfg(test)]
 mod group_commit_tests;
-mod hot_writes;
+pub(super) mod hot_writes;
 mod macros;
 mod metadata;
 mod order_tids;

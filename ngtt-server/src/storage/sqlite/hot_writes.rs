@@ -10,10 +10,10 @@ use super::{ensure_device, now_ms, sample_row, to_i64, SqliteStorage};
 use crate::storage::{LogEntry, OrderAnswer, OrderId, OrderState, PendingOrder, StorageError};
 
 /// The highest server-chosen tid (NGTT.md §3): tids run 1..=0x7FFF.
-const MAX_TID: i64 = 0x7FFF;
+pub(in crate::storage) const MAX_TID: i64 = 0x7FFF;
 
 /// The tid `count` places after `first`, wrapping after [`MAX_TID`] to 1.
-pub(super) fn advance(first: i64, count: u16) -> i64 {
+pub(in crate::storage) fn advance(first: i64, count: u16) -> i64 {
     (first - 1 + i64::from(count)).rem_euclid(MAX_TID) + 1
 }
 
