@@ -75,8 +75,8 @@ pub use admin::auth::{
 };
 pub use config::{
     ServerConfig, TlsPems, DEFAULT_ADMIN_PORT, DEFAULT_FETCH_GRACE, DEFAULT_HTTP_PORT, DEFAULT_MAX_BAOB_LEN,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INFLIGHT_ORDERS, DEFAULT_PORT, DEFAULT_TLS_MAX_RECORD,
-    MAX_HTTP_BODY, MAX_INFLIGHT_LIMIT, TLS_MAX_RECORD_RANGE,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INFLIGHT_ORDERS, DEFAULT_PORT, DEFAULT_POSTGRES_TOKEN_FILE,
+    DEFAULT_TLS_MAX_RECORD, MAX_HTTP_BODY, MAX_INFLIGHT_LIMIT, TLS_MAX_RECORD_RANGE,
 };
 pub use config::{
     DEFAULT_FD_RESERVE, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HTTP_BODY_MIN_RATE, DEFAULT_HTTP_BODY_TIMEOUT,
@@ -85,4 +85,4 @@ pub use config::{
 };
 pub use error::ServerError;
 pub use server::{Server, ServerHandle};
-pub use storage::{OrderState, SqliteStorage, Storage, StorageError};
+pub use storage::{OrderState, PostgresStorage, PostgresUrl, SqliteStorage, Storage, StorageError};

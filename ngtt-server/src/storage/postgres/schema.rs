@@ -224,11 +224,27 @@ pub(super) async fn migrate(storage: &PostgresStorage, schema: &str) -> Result<(
     )
     .await?;
     // `schema` was checked to be letters, digits and '_' (PostgresUrl).
-    tx.batch_execute(&format!(
-        "CREATE SCHEMA IF NOT EXISTS {schema};
-         CREATE TABLE IF NOT EXISTS {schema}.ngtt_schema (version BIGINT NOT NULL);"
-    ))
-    .await?;
+    // Checked first: `IF NOT EXISTS` would log a notice at every start.
+    let exists = tx
+        .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
+        .await?
+        .is_some();
+    if !exists {
+        tx.batch_execute(&format!("CREATE SCHEMA {schema}")).await?;
+    }
+    let versioned = tx
+        .query_opt(
+            "SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'ngtt_schema'",
+            &[&schema],
+        )
+        .await?
+        .is_some();
+    if !versioned {
+        tx.batch_execute(&format!(
+            "CREATE TABLE {schema}.ngtt_schema (version BIGINT NOT NULL)"
+        ))
+        .await?;
+    }
     let found: Option<i64> = tx
         .query_opt(&format!("SELECT version FROM {schema}.ngtt_schema"), &[])
         .await?
