@@ -3,6 +3,7 @@
 //!
 //! * This file: the hot path through the async [`Store`] (group commit), concurrent writers
 //!   included (`run_all` with a fresh, empty store).
+//! * [`shared`]: several nodes on one database (PostgreSQL; SQLite: two handles on one file).
 //! * [`records`], [`resources`], [`baobs`], [`device_data`], [`group_commit`]: every other
 //!   operation of [`Storage`](super::Storage), one check per guarantee, on an engine seen
 //!   through [`Inspect`].
@@ -24,6 +25,7 @@ mod engines;
 mod group_commit;
 mod records;
 mod resources;
+mod shared;
 
 /// An engine under test: the [`Storage`] trait plus what the checks need to look inside.
 pub(crate) trait Inspect: Storage {

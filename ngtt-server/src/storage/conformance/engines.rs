@@ -102,3 +102,24 @@ async fn postgres_conforms_and_keeps_what_it_answered() {
     // The tid sequence continues on the new connection pool, as after a restart.
     assert_eq!(store.reserve_order_tids("tid", 1).await.unwrap(), 514);
 }
+
+#[test]
+fn postgres_nodes_share_one_database() {
+    let Some(schema) = TestDatabase::create("postgres_shared") else {
+        return;
+    };
+    let nodes: Vec<Arc<dyn crate::storage::Storage>> =
+        vec![Arc::new(postgres(&schema)), Arc::new(postgres(&schema))];
+    super::shared::nodes_share_one_database(&nodes);
+}
+
+#[test]
+fn sqlite_processes_share_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let nodes: Vec<Arc<dyn crate::storage::Storage>> = vec![
+        Arc::new(SqliteStorage::open(&path).unwrap()),
+        Arc::new(SqliteStorage::open(&path).unwrap()),
+    ];
+    super::shared::nodes_share_one_database(&nodes);
+}

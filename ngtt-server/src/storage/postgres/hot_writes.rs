@@ -45,8 +45,9 @@ pub(super) async fn queue_order(
 }
 
 /// Marks up to `limit` pending orders of `device_id` above `after` as `state` (one more
-/// delivery) and returns them in queue order. The rows are locked, so a concurrent answer is
-/// either seen (the order is not pending any more) or waits for this transaction.
+/// delivery) and returns them in queue order. The rows are locked (`FOR NO KEY UPDATE`, which
+/// leaves foreign-key checks alone), so a concurrent answer is either seen (the order is not
+/// pending any more) or waits for this transaction.
 async fn take_pending(
     tx: &Tx<'_>,
     device_id: &str,
@@ -61,7 +62,7 @@ async fn take_pending(
                  answered_via = CASE WHEN $4::BIGINT = 2 THEN 'http' ELSE answered_via END
              WHERE id IN (SELECT id FROM orders
                           WHERE device_id = $1 AND state IN (0, 1) AND id > $2
-                          ORDER BY id LIMIT $3 FOR UPDATE)
+                          ORDER BY id LIMIT $3 FOR NO KEY UPDATE)
              RETURNING id, sections",
         )
         .await?;
@@ -104,7 +105,7 @@ pub(super) async fn reserve_order_tids(
 ) -> Result<u16, StorageError> {
     ensure_device(tx, device_id).await?;
     let select = tx
-        .prepare_cached("SELECT next_order_tid FROM devices WHERE device_id = $1 FOR UPDATE")
+        .prepare_cached("SELECT next_order_tid FROM devices WHERE device_id = $1 FOR NO KEY UPDATE")
         .await?;
     let stored: i64 = tx.query_one(&select, &[&device_id]).await?.try_get(0)?;
     // Anything out of range (a hand-edited database) restarts the sequence at 1.
