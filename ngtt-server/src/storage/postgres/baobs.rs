@@ -6,7 +6,9 @@ use tokio_postgres::Row;
 
 use super::bridge::PostgresStorage;
 use super::{ensure_device, lock_device, now_ms, Tx};
-use crate::storage::baob::{BaobCommit, BaobRecord, BaobStore, BaobWrite, ContentId, VersionRule, Writer};
+use crate::storage::baob::{
+    new_version, refusal, BaobCommit, BaobRecord, BaobStore, BaobWrite, ContentId, Writer,
+};
 use crate::storage::StorageError;
 
 /// Staged contents older than this are abandoned uploads, removed when the storage connects.
@@ -132,33 +134,21 @@ async fn commit(tx: &Tx<'_>, device_id: &str, commit: &BaobCommit<'_>) -> Result
         staged_of(tx, device_id, id).await?;
     }
     let current = current(tx, device_id, key).await?;
-    let refusal = match (current, rule) {
-        (Some((version, None)), VersionRule::DeviceUpload(_)) => {
-            Some(BaobWrite::Deleted { current: version })
-        }
-        (Some((version, _)), VersionRule::DeviceUpload(v) | VersionRule::Exactly(v)) if v <= version => {
-            Some(BaobWrite::Stale { current: version })
-        }
-        (None, _) => {
-            let count: i64 = tx
-                .query_one("SELECT COUNT(*) FROM baobs WHERE device_id = $1", &[&device_id])
-                .await?
-                .try_get(0)?;
-            (usize::try_from(count).unwrap_or(usize::MAX) >= max_keys)
-                .then_some(BaobWrite::TooMany { limit: max_keys })
-        }
-        _ => None,
+    let keys: i64 = match current {
+        None => tx
+            .query_one("SELECT COUNT(*) FROM baobs WHERE device_id = $1", &[&device_id])
+            .await?
+            .try_get(0)?,
+        Some(_) => 0,
     };
-    if let Some(refusal) = refusal {
+    let keys = usize::try_from(keys).unwrap_or(usize::MAX);
+    if let Some(refusal) = refusal(current, rule, keys, max_keys) {
         if let Some(staged) = staged {
             drop_content(tx, staged).await?;
         }
         return Ok(refusal);
     }
-    let version = match rule {
-        VersionRule::DeviceUpload(v) | VersionRule::Exactly(v) => v,
-        VersionRule::Next => current.map_or(0, |(v, _)| v.saturating_add(1)),
-    };
+    let version = new_version(current.map(|(v, _)| v), rule);
     let content = match staged {
         Some(id) => id,
         None => new_content(tx, device_id).await?,

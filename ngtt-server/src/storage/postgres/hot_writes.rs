@@ -122,10 +122,7 @@ pub(super) async fn answer_order(
     id: OrderId,
     answer: OrderAnswer,
 ) -> Result<bool, StorageError> {
-    let state = match answer {
-        OrderAnswer::Confirmed => OrderState::Confirmed,
-        OrderAnswer::Rejected => OrderState::Rejected,
-    };
+    let state = answer.state();
     let stmt = tx
         .prepare_cached(
             "UPDATE orders SET state = $2, answered_at = $3, answered_via = 'ngtt'

@@ -1,15 +1,13 @@
 //! Macros and their occurrences, archive settings and plain metadata in PostgreSQL
 //! (`macros`, `macro_occurrences`, `archives`, `metadata`).
 
-use std::collections::BTreeMap;
-
 use tokio_postgres::Row;
 
 use super::bridge::PostgresStorage;
 use super::{ensure_device, lock_device, now_ms, Tx};
-use crate::storage::archives::{ArchiveEntry, ArchiveStore};
+use crate::storage::archives::{group_rows, ArchiveEntry, ArchiveStore};
 use crate::storage::baob::Writer;
-use crate::storage::macros::{MacroCommand, MacroRecord, MacroStore, Occurrence};
+use crate::storage::macros::{completions, MacroCommand, MacroRecord, MacroStore, Occurrence};
 use crate::storage::metadata::{may_replace, MetadataEntry, MetadataStore, MetadataWrite};
 use crate::storage::StorageError;
 
@@ -79,12 +77,7 @@ async fn put_macro(
     )
     .await?;
     // The occurrences become exactly those given; one already known keeps its completion.
-    let mut done: BTreeMap<u64, i64> = BTreeMap::new();
-    for o in occurrences(tx.client(), device_id, &record.macro_id, None).await? {
-        if let Some(at) = o.completed_at_ms {
-            done.insert(o.timestamp.to_bits(), at);
-        }
-    }
+    let done = completions(&occurrences(tx.client(), device_id, &record.macro_id, None).await?);
     tx.execute(
         "DELETE FROM macro_occurrences WHERE device_id = $1 AND macro_id = $2",
         &[&device_id, &record.macro_id],
@@ -224,20 +217,11 @@ impl ArchiveStore for PostgresStorage {
                     &[&device_id],
                 )
                 .await?;
-            let mut out: Vec<ArchiveEntry> = Vec::new();
-            for row in rows {
-                let (interval, path): (i64, String) = (row.try_get(0)?, row.try_get(1)?);
-                let interval = u64::try_from(interval)
-                    .map_err(|_| StorageError::Corrupt(format!("archive interval {interval} of {path:?}")))?;
-                match out.last_mut() {
-                    Some(entry) if entry.interval == interval => entry.pathpoints.push(path),
-                    _ => out.push(ArchiveEntry {
-                        interval,
-                        pathpoints: vec![path],
-                    }),
-                }
-            }
-            Ok(out)
+            let rows = rows
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<Vec<_>, StorageError>>()?;
+            group_rows(rows)
         })
     }
 

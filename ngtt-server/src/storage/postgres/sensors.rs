@@ -1,15 +1,9 @@
 //! Sensors and the sensor write log in PostgreSQL (`sensors`, `sensor_writes`).
 
-use serde_json::Value;
-
 use super::bridge::PostgresStorage;
 use super::{ensure_device, limit_of, lock_device, now_ms, Tx};
-use crate::storage::sensors::{Sensor, SensorWrite};
+use crate::storage::sensors::{stored_scalar, Sensor, SensorWrite};
 use crate::storage::StorageError;
-
-fn scalar(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
-}
 
 pub(super) async fn list_sensors(
     storage: &PostgresStorage,
@@ -131,9 +125,9 @@ pub(super) async fn list_sensor_writes(
                 timestamp_ms: r.try_get(0)?,
                 who: r.try_get(1)?,
                 hr_sensor: r.try_get(2)?,
-                hr_value: scalar(&r.try_get::<_, String>(3)?),
+                hr_value: stored_scalar(&r.try_get::<_, String>(3)?),
                 fqts: r.try_get(4)?,
-                value: scalar(&r.try_get::<_, String>(5)?),
+                value: stored_scalar(&r.try_get::<_, String>(5)?),
                 reason: r.try_get(6)?,
                 received_at_ms: r.try_get(7)?,
             })
