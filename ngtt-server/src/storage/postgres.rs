@@ -66,7 +66,11 @@ impl From<tokio_postgres::Error> for StorageError {
                 Some(detail) => format!("{}: {} ({detail})", db.code().code(), db.message()),
                 None => format!("{}: {}", db.code().code(), db.message()),
             },
-            None => e.to_string(),
+            // "error connecting to server" says little without its cause.
+            None => match std::error::Error::source(&e) {
+                Some(cause) => format!("{e}: {cause}"),
+                None => e.to_string(),
+            },
         };
         StorageError::Engine {
             engine: "postgres",
