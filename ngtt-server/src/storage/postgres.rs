@@ -94,8 +94,11 @@ impl From<deadpool_postgres::PoolError> for StorageError {
 /// two-key space never meets the one-key (`bigint`) space, so other users of advisory locks
 /// (e.g. per-device leases) cannot collide with these by accident.
 pub(super) const LOCK_CLASS_DEVICE: i32 = 0x4E47_0001;
-/// The advisory-lock class of schema migrations.
-pub(super) const LOCK_CLASS_SCHEMA: i32 = 0x4E47_0002;
+/// The advisory-lock class of schema changes: `pg_advisory_xact_lock(LOCK_CLASS_SCHEMA,
+/// hashtext(schema))` before any DDL in a schema (the storage's migrations take it; other
+/// tables a node creates in the same schema should too, so that nodes starting together never
+/// race to create the schema).
+pub(crate) const LOCK_CLASS_SCHEMA: i32 = 0x4E47_0002;
 
 /// Takes `device_id`'s advisory lock until the end of the transaction: the resource operations
 /// of one device run one at a time, across every node.
