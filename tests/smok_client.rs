@@ -242,11 +242,9 @@ async fn settings_registrations_and_messages(mode: Mode) {
         "facets": ["modbus"],
         "culture_context": {"timezone": "Europe/Warsaw"},
     });
-    server
-        .handle
-        .storage()
-        .set_device_settings("dev", &settings)
-        .unwrap();
+    let mut stored = ngtt_server::storage::device_info::DeviceInfo::default();
+    stored.apply("dev", &settings).unwrap();
+    server.handle.storage().set_device_info("dev", &stored).unwrap();
     let info = device.device_info().await.unwrap();
     assert_eq!(
         (info.device_id.as_str(), info.verbose_name.as_str()),

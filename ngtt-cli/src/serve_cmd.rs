@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use ngtt_server::{Server, ServerConfig, TlsPems};
+use ngtt_server::{PostgresUrl, Server, ServerConfig, TlsPems};
 
 use crate::error::CliError;
 
@@ -15,6 +15,7 @@ pub const EXAMPLES: &str = "\
 Examples:
   ngtt pki init --dir pki && ngtt pki device --dir pki --id dev1
   ngtt serve --pki pki --db ngtt.db
+  ngtt serve --pki pki --db 'postgres://ngtt@db.example/ngtt?schema=fleet&pool_size=16'
   ngtt serve --pki pki --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --http-listen 127.0.0.1:0
   ngtt serve --pki pki --admin-listen 0.0.0.0:2406 --admin-host admin.example.net
   ngtt order list --admin-token-file ngtt.db.admin-token --device dev1
@@ -25,7 +26,8 @@ Examples:
 Prints `ngtt listening on ADDR` (one line per --listen), `ngtt admin listening on ADDR` and
 (unless --no-http) `ngtt http listening on ADDR` once ready; logs go to stderr (RUST_LOG,
 default info). The admin API always needs a bearer token: NGTT_ADMIN_TOKEN, else the one in
---admin-token-file (default <db>.admin-token), generated at first start (mode 0600) and
+--admin-token-file (default <db>.admin-token; ./ngtt.db.admin-token with a PostgreSQL URL,
+where the admin commands look for it), generated at first start (mode 0600) and
 printed once on stderr.
 SIGINT or SIGTERM shut down gracefully (exit status 0).";
 
@@ -68,9 +70,11 @@ pub struct ServeArgs {
     /// (requires --trust-proxy-header).
     #[arg(long = "http-plain", requires = "trust_proxy_header")]
     http_plain: bool,
-    /// SQLite database file (created if missing).
-    #[arg(long, value_name = "PATH", default_value = "./ngtt.db")]
-    db: PathBuf,
+    /// SQLite database file (created if missing), or a PostgreSQL URL
+    /// (postgres://user:password@host:port/dbname, plus ?schema=NAME and ?pool_size=N) shared
+    /// by several nodes.
+    #[arg(long, value_name = "PATH|URL", default_value = "./ngtt.db")]
+    db: String,
     /// Unanswered orders allowed per connection.
     #[arg(long = "max-inflight", value_name = "N", default_value_t = 8)]
     max_inflight: usize,
@@ -214,6 +218,10 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     crate::runtime::init_logging();
     let tls = TlsPems::from_pki_dir(&args.pki)?;
     let mut config = ServerConfig::new(tls, &args.db);
+    if PostgresUrl::is_postgres(&args.db) {
+        // The error names the URL without its password.
+        config.postgres = Some(PostgresUrl::parse(&args.db).map_err(ngtt_server::StorageError::Invalid)?);
+    }
     let mut listens = args.listen.iter().copied();
     if let Some(first) = listens.next() {
         config.listen = first;

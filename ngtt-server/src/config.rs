@@ -10,6 +10,9 @@ use crate::error::ServerError;
 pub const DEFAULT_PORT: u16 = 2405;
 /// Default admin API port.
 pub const DEFAULT_ADMIN_PORT: u16 = 2406;
+/// The admin token file of a server on PostgreSQL when `admin_token_file` is not set:
+/// `ngtt.db.admin-token` in the working directory, where every `ngtt` admin command looks last.
+pub const DEFAULT_POSTGRES_TOKEN_FILE: &str = "ngtt.db.admin-token";
 /// Default port of the device HTTP API (`ngtt serve --http-listen`).
 pub const DEFAULT_HTTP_PORT: u16 = 8443;
 /// Largest request body the device HTTP API accepts (16 MiB).
@@ -130,8 +133,12 @@ pub struct ServerConfig {
     /// Browser origins (`https://console.example.net`) allowed to call the admin API; requests
     /// with any other `Origin` header are refused. Empty by default.
     pub admin_allow_origins: Vec<String>,
-    /// The SQLite database file (created if missing).
+    /// The SQLite database file (created if missing); unused when [`ServerConfig::postgres`]
+    /// is set.
     pub db_path: PathBuf,
+    /// A PostgreSQL database to use instead of the SQLite file (`ngtt serve --db
+    /// postgres://…`): several nodes can share it. `None` (the default): SQLite at `db_path`.
+    pub postgres: Option<crate::storage::PostgresUrl>,
     /// TLS certificates and key.
     pub tls: TlsPems,
     /// Unanswered ORDER frames allowed per connection (default 8, at most
@@ -245,6 +252,7 @@ impl ServerConfig {
             admin_hosts: Vec::new(),
             admin_allow_origins: Vec::new(),
             db_path: db_path.into(),
+            postgres: None,
             tls,
             max_inflight_orders: DEFAULT_MAX_INFLIGHT_ORDERS,
             max_frame_len: ngtt_proto::DEFAULT_MAX_FRAME_LEN,
@@ -330,6 +338,11 @@ impl ServerConfig {
     pub fn admin_token_path(&self) -> PathBuf {
         self.admin_token_file
             .clone()
-            .unwrap_or_else(|| crate::admin::auth::default_token_file(&self.db_path))
+            .unwrap_or_else(|| match &self.postgres {
+                // No database file to put it beside: the file every `ngtt` admin command reads
+                // by default, in the working directory.
+                Some(_) => PathBuf::from(DEFAULT_POSTGRES_TOKEN_FILE),
+                None => crate::admin::auth::default_token_file(&self.db_path),
+            })
     }
 }

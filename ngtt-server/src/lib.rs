@@ -5,7 +5,8 @@
 //! * [`Server`] accepts TLS connections whose client certificate chains to the device CA and
 //!   identifies the device from the certificate's NGTT extensions. One connection per device:
 //!   a new one replaces the old, which is fully stopped before the new one sends orders.
-//! * Orders are stored in SQLite ([`SqliteStorage`], behind the [`Storage`] trait) before
+//! * Orders are stored in SQLite ([`SqliteStorage`]) or PostgreSQL ([`PostgresStorage`],
+//!   [`ServerConfig::postgres`]), behind the [`Storage`] trait, before
 //!   anything is acknowledged, sent in a bounded window (`max_inflight_orders`) once the
 //!   device sent FETCH_ORDERS (or a grace period after the handshake without it), and kept
 //!   until the device answers ORDER_CONFIRM or ORDER_REJECT; unanswered orders are sent again
@@ -75,8 +76,8 @@ pub use admin::auth::{
 };
 pub use config::{
     ServerConfig, TlsPems, DEFAULT_ADMIN_PORT, DEFAULT_FETCH_GRACE, DEFAULT_HTTP_PORT, DEFAULT_MAX_BAOB_LEN,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INFLIGHT_ORDERS, DEFAULT_PORT, DEFAULT_TLS_MAX_RECORD,
-    MAX_HTTP_BODY, MAX_INFLIGHT_LIMIT, TLS_MAX_RECORD_RANGE,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INFLIGHT_ORDERS, DEFAULT_PORT, DEFAULT_POSTGRES_TOKEN_FILE,
+    DEFAULT_TLS_MAX_RECORD, MAX_HTTP_BODY, MAX_INFLIGHT_LIMIT, TLS_MAX_RECORD_RANGE,
 };
 pub use config::{
     DEFAULT_FD_RESERVE, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HTTP_BODY_MIN_RATE, DEFAULT_HTTP_BODY_TIMEOUT,
@@ -85,4 +86,4 @@ pub use config::{
 };
 pub use error::ServerError;
 pub use server::{Server, ServerHandle};
-pub use storage::{OrderState, SqliteStorage, Storage, StorageError};
+pub use storage::{OrderState, PostgresStorage, PostgresUrl, SqliteStorage, Storage, StorageError};

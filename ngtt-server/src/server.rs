@@ -18,7 +18,7 @@ use crate::connection::{self, Limits, Shared};
 use crate::device_api::{self, DeviceApiState, HttpListener};
 use crate::error::ServerError;
 use crate::registry::Registry;
-use crate::storage::{Db, SqliteStorage, Storage, Store};
+use crate::storage::{Db, PostgresStorage, SqliteStorage, Storage, StorageError, Store};
 use crate::tls;
 
 /// A bound NGTT server, ready to [`run`](Server::run).
@@ -123,15 +123,23 @@ async fn bind(
 }
 
 impl Server {
-    /// Opens the SQLite database of `config`, loads the TLS material and binds the
-    /// listeners (NGTT, and the admin and device HTTP APIs when enabled). Port 0 binds a free port: see [`local_addr`](Server::local_addr).
+    /// Opens the database of `config` (PostgreSQL when [`ServerConfig::postgres`] is set,
+    /// else the SQLite file), loads the TLS material and binds the listeners (NGTT, and the
+    /// admin and device HTTP APIs when enabled). Port 0 binds a free port: see
+    /// [`local_addr`](Server::local_addr).
     pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
         config.validate()?;
         let path = config.db_path.clone();
-        let storage = tokio::task::spawn_blocking(move || SqliteStorage::open(path))
-            .await
-            .map_err(|e| ServerError::Io(std::io::Error::other(e)))??;
-        Server::bind_with_storage(config, Arc::new(storage)).await
+        let postgres = config.postgres.clone();
+        let storage = tokio::task::spawn_blocking(move || -> Result<Arc<dyn Storage>, StorageError> {
+            Ok(match postgres {
+                Some(url) => Arc::new(PostgresStorage::connect(&url)?),
+                None => Arc::new(SqliteStorage::open(path)?),
+            })
+        })
+        .await
+        .map_err(|e| ServerError::Io(std::io::Error::other(e)))??;
+        Server::bind_with_storage(config, storage).await
     }
 
     /// Like [`bind`](Server::bind), with another storage engine (`config.db_path` unused).

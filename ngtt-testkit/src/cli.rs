@@ -112,7 +112,7 @@ pub struct Serve {
     pub admin: SocketAddr,
     /// `ngtt http listening on`.
     pub http: SocketAddr,
-    /// The admin token file `ngtt serve` wrote beside the database (`<db>.admin-token`).
+    /// The admin token file `ngtt serve` wrote (beside a SQLite database: `<db>.admin-token`).
     pub token_file: PathBuf,
 }
 
@@ -126,6 +126,19 @@ impl Serve {
 
     /// Like [`Serve::start`], with `extra` arguments after the listeners (e.g. `--http-plain`).
     pub async fn start_with(pki: &Path, db: &Path, extra: &[&str]) -> Serve {
+        let token_file = ngtt_server::default_admin_token_file(db);
+        Serve::start_on(pki, db.as_os_str(), token_file, extra).await
+    }
+
+    /// `ngtt serve --db URL` on a PostgreSQL database (e.g. a
+    /// [`TestDatabase`](crate::postgres::TestDatabase)'s URL), its admin token in `token_file`.
+    pub async fn start_postgres(pki: &Path, url: &str, token_file: &Path) -> Serve {
+        let token_arg = token_file.to_str().expect("a UTF-8 path");
+        let extra = ["--admin-token-file", token_arg];
+        Serve::start_on(pki, url.as_ref(), token_file.to_owned(), &extra).await
+    }
+
+    async fn start_on(pki: &Path, db: &std::ffi::OsStr, token_file: PathBuf, extra: &[&str]) -> Serve {
         let loopback = "127.0.0.1:0";
         let mut command = tokio::process::Command::new(ngtt_binary());
         command
@@ -177,7 +190,7 @@ impl Serve {
             ngtt: ngtt.expect("NGTT address"),
             admin: admin.expect("admin address"),
             http: http.expect("HTTP address"),
-            token_file: ngtt_server::default_admin_token_file(db),
+            token_file,
         }
     }
 

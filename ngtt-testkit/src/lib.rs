@@ -15,6 +15,7 @@
 //! * The published Python client as a device against `ngtt serve`: [`python_device`].
 //! * [`pipelined_uploads`]: many uploads in flight at once on one transport.
 //! * [`smok_client_installed`]: whether the published Python client can be run.
+//! * PostgreSQL: [`postgres::TestDatabase`], a schema of its own per test.
 //! * [`both_modes!`]: one async scenario, one test per device mode (NGTT and HTTP).
 #![deny(missing_docs)]
 
@@ -25,6 +26,7 @@ pub mod fakes;
 mod http_device;
 mod modes;
 mod pki;
+pub mod postgres;
 mod proxy;
 mod python;
 pub mod python_device;

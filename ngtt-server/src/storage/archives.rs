@@ -19,6 +19,26 @@ pub struct ArchiveEntry {
     pub pathpoints: Vec<String>,
 }
 
+/// Groups stored `(interval, path)` rows, sorted by interval then path, into entries (what
+/// [`ArchiveStore::archives`] returns, for every engine).
+pub(crate) fn group_rows(
+    rows: impl IntoIterator<Item = (i64, String)>,
+) -> Result<Vec<ArchiveEntry>, StorageError> {
+    let mut out: Vec<ArchiveEntry> = Vec::new();
+    for (interval, path) in rows {
+        let interval = u64::try_from(interval)
+            .map_err(|_| StorageError::Corrupt(format!("archive interval {interval} of {path:?}")))?;
+        match out.last_mut() {
+            Some(entry) if entry.interval == interval => entry.pathpoints.push(path),
+            _ => out.push(ArchiveEntry {
+                interval,
+                pathpoints: vec![path],
+            }),
+        }
+    }
+    Ok(out)
+}
+
 /// Archive settings storage (part of [`super::Storage`]).
 pub trait ArchiveStore {
     /// The archive settings of `device_id`: one entry per interval, by interval.
@@ -80,6 +100,18 @@ pub fn valid_pathpoint(path: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_rows_are_grouped_by_interval() {
+        let rows = [(30, "f1"), (60, "W1"), (60, "W2")].map(|(i, p)| (i, p.to_owned()));
+        let grouped = group_rows(rows).unwrap();
+        assert_eq!(grouped.len(), 2);
+        assert_eq!((grouped[1].interval, grouped[1].pathpoints.len()), (60, 2));
+        assert!(matches!(
+            group_rows([(-1, "x".to_owned())]),
+            Err(StorageError::Corrupt(_))
+        ));
+    }
 
     #[test]
     fn archives_are_merged_per_interval() {

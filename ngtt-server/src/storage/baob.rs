@@ -132,6 +132,35 @@ pub enum BaobWrite {
     },
 }
 
+/// The version rule of a commit, for every engine: the refusal, if any, of a write under `rule`
+/// to a key whose stored `(version, contents)` is `current` (`None` contents: a tombstone).
+/// `keys` is how many keys the device has, needed only for a new key (`current` is `None`).
+pub fn refusal(
+    current: Option<(i64, Option<ContentId>)>,
+    rule: VersionRule,
+    keys: usize,
+    max_keys: usize,
+) -> Option<BaobWrite> {
+    match (current, rule) {
+        (Some((version, None)), VersionRule::DeviceUpload(_)) => {
+            Some(BaobWrite::Deleted { current: version })
+        }
+        (Some((version, _)), VersionRule::DeviceUpload(v) | VersionRule::Exactly(v)) if v <= version => {
+            Some(BaobWrite::Stale { current: version })
+        }
+        (None, _) => (keys >= max_keys).then_some(BaobWrite::TooMany { limit: max_keys }),
+        _ => None,
+    }
+}
+
+/// The version an accepted write under `rule` stores, after the stored `current` one.
+pub fn new_version(current: Option<i64>, rule: VersionRule) -> i64 {
+    match rule {
+        VersionRule::DeviceUpload(v) | VersionRule::Exactly(v) => v,
+        VersionRule::Next => current.map_or(0, |v| v.saturating_add(1)),
+    }
+}
+
 /// BAOB storage (part of [`super::Storage`]): records, contents staged and read in chunks.
 pub trait BaobStore {
     /// Every BAOB record of `device_id` (tombstones included), by key.
@@ -259,6 +288,37 @@ mod tests {
         assert_eq!(plan.should_download, ["older", "only-server"]);
         assert_eq!(plan.should_upload, ["fresh", "newer"]);
         assert_eq!(reconcile(&BTreeMap::new(), &[]), BaobPlan::default());
+    }
+
+    #[test]
+    fn the_version_rule_of_a_commit() {
+        use VersionRule::{DeviceUpload, Exactly, Next};
+        let live = Some((4, Some(1)));
+        let tombstone = Some((4, None));
+        assert_eq!(
+            refusal(live, DeviceUpload(4), 0, 3),
+            Some(BaobWrite::Stale { current: 4 })
+        );
+        assert_eq!(
+            refusal(live, Exactly(3), 0, 3),
+            Some(BaobWrite::Stale { current: 4 })
+        );
+        assert_eq!(refusal(live, DeviceUpload(5), 0, 3), None);
+        assert_eq!(
+            refusal(tombstone, DeviceUpload(9), 0, 3),
+            Some(BaobWrite::Deleted { current: 4 })
+        );
+        assert_eq!(
+            refusal(tombstone, Next, 0, 3),
+            None,
+            "an operator may resurrect a key"
+        );
+        assert_eq!(refusal(None, Next, 3, 3), Some(BaobWrite::TooMany { limit: 3 }));
+        assert_eq!(refusal(None, DeviceUpload(0), 2, 3), None);
+        assert_eq!(refusal(live, Next, 99, 3), None, "a known key is not counted");
+        assert_eq!((new_version(None, Next), new_version(Some(4), Next)), (0, 5));
+        assert_eq!(new_version(Some(4), Exactly(9)), 9);
+        assert_eq!(new_version(Some(i64::MAX), Next), i64::MAX);
     }
 
     #[test]

@@ -57,6 +57,15 @@ pub struct MacroRecord {
     pub occurrences: Vec<Occurrence>,
 }
 
+/// When each completed occurrence of `known` was completed, by the bits of its timestamp: the
+/// completions a replaced macro keeps for the occurrences given again (every engine).
+pub(crate) fn completions(known: &[Occurrence]) -> std::collections::BTreeMap<u64, i64> {
+    known
+        .iter()
+        .filter_map(|o| Some((o.timestamp.to_bits(), o.completed_at_ms?)))
+        .collect()
+}
+
 /// Macro storage (part of [`super::Storage`]).
 pub trait MacroStore {
     /// Creates or replaces a macro: its commands, and exactly the occurrences given (those

@@ -1,4 +1,7 @@
-//! Durable storage: the [`Storage`] trait and its SQLite implementation, [`SqliteStorage`].
+//! Durable storage: the [`Storage`] trait and its two engines, [`SqliteStorage`] (one node, the
+//! embedded default) and [`PostgresStorage`] (several nodes sharing one database; see
+//! [`postgres`]). Neither engine's types appear in the trait: records are plain Rust types,
+//! JSON documents are built and read above it (e.g. [`device_info::DeviceInfo::apply`]).
 //!
 //! Two layers:
 //!
@@ -27,16 +30,19 @@ pub mod device_info;
 pub mod events;
 pub mod macros;
 pub mod metadata;
+pub mod postgres;
 pub mod predicates;
 mod schema;
 pub mod sensors;
 mod sqlite;
+mod store_calls;
 mod types;
 mod write_op;
 mod writer;
 
 pub(crate) use blocking::Store as Db;
 pub use blocking::{Store, StoreLimits};
+pub use postgres::{PostgresStorage, PostgresUrl};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStorage;
 pub use types::{
@@ -65,7 +71,7 @@ pub enum StorageError {
     /// The engine (SQLite, …) reported an error.
     #[error("{engine}: {message}")]
     Engine {
-        /// Which engine (`"sqlite"`).
+        /// Which engine (`"sqlite"` or `"postgres"`).
         engine: &'static str,
         /// Its message.
         message: String,
@@ -74,7 +80,8 @@ pub enum StorageError {
     /// The database was written by a newer version of this software.
     #[error("database schema version {found} is newer than this server understands ({supported})")]
     TooNew {
-        /// `user_version` of the database.
+        /// The schema version of the database (SQLite's `user_version`, PostgreSQL's
+        /// `ngtt_schema` table).
         found: i64,
         /// The newest schema this build knows.
         supported: i64,
@@ -126,21 +133,6 @@ pub trait Storage: BaobStore + MacroStore + ArchiveStore + MetadataStore + Send 
     /// Replaces a device's information (creating the device if needed). Slave devices that
     /// stay keep their instrumentation; the others are removed with theirs.
     fn set_device_info(&self, device_id: &str, info: &DeviceInfo) -> Result<(), StorageError>;
-
-    /// The device information as the JSON document `GET /v1/device` serves (the form the
-    /// earlier release's settings took).
-    fn device_settings(&self, device_id: &str) -> Result<Option<serde_json::Value>, StorageError> {
-        Ok(Some(self.device_info(device_id)?.document(device_id)))
-    }
-
-    /// Replaces the device information with a JSON object of its fields (`verbose_name`,
-    /// `facets`, `culture_context`, `slave_devices`; the others take their defaults), checked
-    /// as the admin API checks it.
-    fn set_device_settings(&self, device_id: &str, settings: &serde_json::Value) -> Result<(), StorageError> {
-        let mut info = DeviceInfo::default();
-        info.apply(device_id, settings).map_err(StorageError::Invalid)?;
-        self.set_device_info(device_id, &info)
-    }
 
     /// Queues an order: `sections` is the ORDER payload, one MiniJSON document (a list of
     /// sections). Returns its id; ids grow in queue order.

@@ -152,6 +152,12 @@ fn is_python_number(number: &str) -> bool {
         && number.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
+/// A JSON scalar stored as its text (a sensor write's value); text that is not JSON comes
+/// back as a string.
+pub(crate) fn stored_scalar(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
 /// One record of the sensor write log.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SensorWrite {

@@ -94,6 +94,16 @@ pub enum OrderAnswer {
     Rejected,
 }
 
+impl OrderAnswer {
+    /// The state the answer puts an order in.
+    pub const fn state(self) -> OrderState {
+        match self {
+            OrderAnswer::Confirmed => OrderState::Confirmed,
+            OrderAnswer::Rejected => OrderState::Rejected,
+        }
+    }
+}
+
 /// How an order was answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AnsweredVia {
@@ -109,6 +119,15 @@ impl AnsweredVia {
         match self {
             AnsweredVia::Ngtt => "ngtt",
             AnsweredVia::Http => "http",
+        }
+    }
+
+    /// The way stored as `text` (anything but `http` reads as NGTT).
+    pub fn parse(text: &str) -> AnsweredVia {
+        if text == "http" {
+            AnsweredVia::Http
+        } else {
+            AnsweredVia::Ngtt
         }
     }
 }

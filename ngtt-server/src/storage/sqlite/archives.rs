@@ -3,8 +3,8 @@
 use rusqlite::{params, TransactionBehavior};
 
 use super::{ensure_device, SqliteStorage};
-use crate::storage::archives::ArchiveEntry;
 use crate::storage::archives::ArchiveStore;
+use crate::storage::archives::{group_rows, ArchiveEntry};
 use crate::storage::StorageError;
 
 impl ArchiveStore for SqliteStorage {
@@ -14,20 +14,7 @@ impl ArchiveStore for SqliteStorage {
             "SELECT interval_s, path FROM archives WHERE device_id = ?1 ORDER BY interval_s, path",
         )?;
         let rows = stmt.query_map([device_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-        let mut out: Vec<ArchiveEntry> = Vec::new();
-        for row in rows {
-            let (interval, path) = row?;
-            let interval = u64::try_from(interval)
-                .map_err(|_| StorageError::Corrupt(format!("archive interval {interval} of {path:?}")))?;
-            match out.last_mut() {
-                Some(entry) if entry.interval == interval => entry.pathpoints.push(path),
-                _ => out.push(ArchiveEntry {
-                    interval,
-                    pathpoints: vec![path],
-                }),
-            }
-        }
-        Ok(out)
+        group_rows(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     fn set_archives(&self, device_id: &str, entries: &[ArchiveEntry]) -> Result<(), StorageError> {

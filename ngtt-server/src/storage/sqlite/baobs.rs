@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{ensure_device, now_ms, SqliteStorage};
 use crate::storage::baob::BaobStore;
-use crate::storage::baob::{BaobCommit, BaobRecord, BaobWrite, ContentId, VersionRule, Writer};
+use crate::storage::baob::{new_version, refusal, BaobCommit, BaobRecord, BaobWrite, ContentId, Writer};
 use crate::storage::StorageError;
 
 /// Staged contents older than this are abandoned uploads, removed when the database opens.
@@ -133,35 +133,23 @@ impl BaobStore for SqliteStorage {
             staged_of(&tx, device_id, id)?;
         }
         let current = current(&tx, device_id, key)?;
-        let refusal = match (current, rule) {
-            (Some((version, None)), VersionRule::DeviceUpload(_)) => {
-                Some(BaobWrite::Deleted { current: version })
-            }
-            (Some((version, _)), VersionRule::DeviceUpload(v) | VersionRule::Exactly(v)) if v <= version => {
-                Some(BaobWrite::Stale { current: version })
-            }
-            (None, _) => {
-                let count: i64 = tx.query_row(
-                    "SELECT COUNT(*) FROM baobs WHERE device_id = ?1",
-                    [device_id],
-                    |r| r.get(0),
-                )?;
-                (usize::try_from(count).unwrap_or(usize::MAX) >= max_keys)
-                    .then_some(BaobWrite::TooMany { limit: max_keys })
-            }
-            _ => None,
+        let keys: i64 = match current {
+            None => tx.query_row(
+                "SELECT COUNT(*) FROM baobs WHERE device_id = ?1",
+                [device_id],
+                |r| r.get(0),
+            )?,
+            Some(_) => 0,
         };
-        if let Some(refusal) = refusal {
+        let keys = usize::try_from(keys).unwrap_or(usize::MAX);
+        if let Some(refusal) = refusal(current, rule, keys, max_keys) {
             if let Some(staged) = staged {
                 drop_content(&tx, staged)?;
             }
             tx.commit()?;
             return Ok(refusal);
         }
-        let version = match rule {
-            VersionRule::DeviceUpload(v) | VersionRule::Exactly(v) => v,
-            VersionRule::Next => current.map_or(0, |(v, _)| v.saturating_add(1)),
-        };
+        let version = new_version(current.map(|(v, _)| v), rule);
         let content = match staged {
             Some(id) => id,
             None => new_content(&tx, device_id)?,

@@ -1,73 +1,16 @@
-//! Group commit on SQLite: a failing operation fails alone, nothing is answered before its
-//! commit, and operations that arrive while a commit runs share the next one.
+//! Group commit on SQLite: nothing is answered before its commit, and operations that arrive
+//! while a commit runs share the next one (that a failing operation fails alone is checked on
+//! every engine by the conformance suite).
 
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use bytes::Bytes;
 use ngtt_proto::payload::{PathpointSeries, Sample};
 
-use crate::storage::{LogEntry, SqliteStorage, Storage, Store, WriteOp, WriteOutcome};
-
-fn log(service: &str, message: &str) -> LogEntry {
-    LogEntry {
-        id: 0,
-        service: service.into(),
-        when_us: 1,
-        level: 20,
-        message: message.into(),
-        exception_text: None,
-        exception_traceback: None,
-        received_at_ms: 0,
-    }
-}
+use crate::storage::{SqliteStorage, Storage, Store};
 
 fn upload(ts: u64) -> Vec<PathpointSeries> {
     vec![PathpointSeries::new("W1", [Sample::value(ts, 1)])]
-}
-
-#[test]
-fn a_failing_operation_does_not_fail_its_batch_mates() {
-    let storage = SqliteStorage::open_in_memory().unwrap();
-    storage
-        .lock()
-        .execute_batch(
-            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON logs WHEN NEW.service = 'bad'
-             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
-        )
-        .unwrap();
-    let ops = [
-        WriteOp::StoreLogs {
-            device_id: "d".into(),
-            logs: vec![log("ok", "first")],
-        },
-        // Its first record is inserted, then the second fails: the savepoint undoes both.
-        WriteOp::StoreLogs {
-            device_id: "d".into(),
-            logs: vec![log("ok", "undone"), log("bad", "refused")],
-        },
-        WriteOp::StoreSeries {
-            device_id: "d".into(),
-            series: upload(5),
-        },
-        WriteOp::QueueOrder {
-            device_id: "d".into(),
-            sections: Bytes::from_static(b"[]"),
-        },
-    ];
-    let results = storage.apply_batch(&ops);
-    assert_eq!(results.len(), 4);
-    assert_eq!(results[0].as_ref().unwrap(), &WriteOutcome::Stored(1));
-    let err = results[1].as_ref().unwrap_err().to_string();
-    assert!(err.contains("refused"), "{err}");
-    assert_eq!(results[2].as_ref().unwrap(), &WriteOutcome::Stored(1));
-    assert!(matches!(results[3], Ok(WriteOutcome::Queued(_))));
-    let logs = storage.read_logs("d", 10).unwrap();
-    assert_eq!(
-        logs.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
-        ["first"]
-    );
-    assert_eq!(storage.list_orders("d", None, 10).unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

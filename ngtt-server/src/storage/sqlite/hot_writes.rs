@@ -7,13 +7,13 @@ use ngtt_proto::DeviceIdentity;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{ensure_device, now_ms, sample_row, to_i64, SqliteStorage};
-use crate::storage::{LogEntry, OrderAnswer, OrderId, OrderState, PendingOrder, StorageError};
+use crate::storage::{LogEntry, OrderAnswer, OrderId, PendingOrder, StorageError};
 
 /// The highest server-chosen tid (NGTT.md §3): tids run 1..=0x7FFF.
-const MAX_TID: i64 = 0x7FFF;
+pub(in crate::storage) const MAX_TID: i64 = 0x7FFF;
 
 /// The tid `count` places after `first`, wrapping after [`MAX_TID`] to 1.
-pub(super) fn advance(first: i64, count: u16) -> i64 {
+pub(in crate::storage) fn advance(first: i64, count: u16) -> i64 {
     (first - 1 + i64::from(count)).rem_euclid(MAX_TID) + 1
 }
 
@@ -81,10 +81,7 @@ pub(super) fn answer_order(
     id: OrderId,
     answer: OrderAnswer,
 ) -> Result<bool, StorageError> {
-    let state = match answer {
-        OrderAnswer::Confirmed => OrderState::Confirmed,
-        OrderAnswer::Rejected => OrderState::Rejected,
-    };
+    let state = answer.state();
     let changed = conn
         .prepare_cached(
             "UPDATE orders SET state = ?2, answered_at = ?3, answered_via = 'ngtt'

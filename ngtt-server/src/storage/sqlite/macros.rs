@@ -1,12 +1,10 @@
 //! Macros and their occurrences in SQLite (`macros`, `macro_occurrences`).
 
-use std::collections::BTreeMap;
-
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{ensure_device, now_ms, SqliteStorage};
 use crate::storage::macros::MacroStore;
-use crate::storage::macros::{MacroCommand, MacroRecord, Occurrence};
+use crate::storage::macros::{completions, MacroCommand, MacroRecord, Occurrence};
 use crate::storage::StorageError;
 
 fn commands_of(macro_id: &str, text: &str) -> Result<Vec<MacroCommand>, StorageError> {
@@ -74,13 +72,7 @@ impl MacroStore for SqliteStorage {
             params![device_id, record.macro_id, commands, now_ms()],
         )?;
         // The occurrences become exactly those given; one already known keeps its completion.
-        let kept = occurrences(&tx, device_id, &record.macro_id, None)?;
-        let mut done: BTreeMap<u64, i64> = BTreeMap::new();
-        for o in kept {
-            if let Some(at) = o.completed_at_ms {
-                done.insert(o.timestamp.to_bits(), at);
-            }
-        }
+        let done = completions(&occurrences(&tx, device_id, &record.macro_id, None)?);
         tx.execute(
             "DELETE FROM macro_occurrences WHERE device_id = ?1 AND macro_id = ?2",
             params![device_id, record.macro_id],

@@ -1,15 +1,9 @@
 //! The sensor write log in SQLite (`sensor_writes`).
 
-use rusqlite::{params, TransactionBehavior};
-use serde_json::Value;
-
 use super::{now_ms, SqliteStorage};
-use crate::storage::sensors::SensorWrite;
+use crate::storage::sensors::{stored_scalar, SensorWrite};
 use crate::storage::StorageError;
-
-fn scalar(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
-}
+use rusqlite::{params, TransactionBehavior};
 
 impl SqliteStorage {
     pub(super) fn store_sensor_writes_tx(
@@ -62,9 +56,9 @@ impl SqliteStorage {
                 timestamp_ms: r.get(0)?,
                 who: r.get(1)?,
                 hr_sensor: r.get(2)?,
-                hr_value: scalar(&r.get::<_, String>(3)?),
+                hr_value: stored_scalar(&r.get::<_, String>(3)?),
                 fqts: r.get(4)?,
-                value: scalar(&r.get::<_, String>(5)?),
+                value: stored_scalar(&r.get::<_, String>(5)?),
                 reason: r.get(6)?,
                 received_at_ms: r.get(7)?,
             })

@@ -1,0 +1,95 @@
+//! Group commit for PostgreSQL: a batch of [`WriteOp`]s in one transaction, each under its own
+//! savepoint, committed once (one WAL flush with `synchronous_commit = on`).
+
+use super::bridge::PostgresStorage;
+use super::{hot_writes, Tx};
+use crate::storage::{StorageError, WriteOp, WriteOutcome};
+
+/// Carries out `op` inside the transaction or savepoint `tx`.
+async fn apply(tx: &Tx<'_>, op: &WriteOp) -> Result<WriteOutcome, StorageError> {
+    Ok(match op {
+        WriteOp::DeviceConnected(identity) => {
+            hot_writes::device_connected(tx, identity).await?;
+            WriteOutcome::Done
+        }
+        WriteOp::QueueOrder { device_id, sections } => {
+            WriteOutcome::Queued(hot_writes::queue_order(tx, device_id, sections).await?)
+        }
+        WriteOp::ClaimOrders {
+            device_id,
+            after,
+            limit,
+        } => WriteOutcome::Claimed(hot_writes::claim_orders(tx, device_id, *after, *limit).await?),
+        WriteOp::ReserveOrderTids { device_id, count } => {
+            WriteOutcome::Tids(hot_writes::reserve_order_tids(tx, device_id, *count).await?)
+        }
+        WriteOp::AnswerOrder { id, answer } => {
+            WriteOutcome::Answered(hot_writes::answer_order(tx, *id, *answer).await?)
+        }
+        WriteOp::StoreSeries { device_id, series } => {
+            WriteOutcome::Stored(hot_writes::store_series(tx, device_id, series).await?)
+        }
+        WriteOp::StoreLogs { device_id, logs } => {
+            WriteOutcome::Stored(hot_writes::store_logs(tx, device_id, logs).await?)
+        }
+        // A kind added later without SQL here fails alone instead of failing its batch.
+        #[allow(unreachable_patterns)]
+        _ => {
+            return Err(StorageError::Invalid(
+                "operation not supported by PostgreSQL".into(),
+            ))
+        }
+    })
+}
+
+/// One operation under its own savepoint: released on success, rolled back (undoing this
+/// operation alone, and clearing PostgreSQL's aborted-transaction state) on failure. The outer
+/// error means the transaction itself is unusable (PostgreSQL would turn its `COMMIT` into a
+/// rollback), the inner one that this operation failed alone.
+async fn apply_in_savepoint(
+    tx: &mut Tx<'_>,
+    op: &WriteOp,
+) -> Result<Result<WriteOutcome, StorageError>, StorageError> {
+    let savepoint = tx.savepoint("ngtt_op").await?;
+    match apply(&savepoint, op).await {
+        Ok(outcome) => {
+            savepoint.commit().await?;
+            Ok(Ok(outcome))
+        }
+        Err(e) => {
+            savepoint.rollback().await?;
+            Ok(Err(e))
+        }
+    }
+}
+
+/// [`crate::storage::Storage::apply_batch`] for PostgreSQL.
+pub(super) async fn apply_batch(
+    storage: &PostgresStorage,
+    ops: &[WriteOp],
+) -> Vec<Result<WriteOutcome, StorageError>> {
+    let whole = |e: &StorageError| -> Vec<Result<WriteOutcome, StorageError>> {
+        ops.iter().map(|_| Err(e.for_batch_mate())).collect()
+    };
+    let mut client = match storage.client().await {
+        Ok(client) => client,
+        Err(e) => return whole(&e),
+    };
+    let mut tx = match client.transaction().await {
+        Ok(tx) => tx,
+        Err(e) => return whole(&e.into()),
+    };
+    let mut results = Vec::with_capacity(ops.len());
+    for op in ops {
+        match apply_in_savepoint(&mut tx, op).await {
+            Ok(result) => results.push(result),
+            // Nothing of the batch will be committed.
+            Err(e) => return whole(&e),
+        }
+    }
+    match tx.commit().await {
+        Ok(()) => results,
+        // Nothing of the batch is durable: every caller learns so (no false success).
+        Err(e) => whole(&e.into()),
+    }
+}

@@ -1,0 +1,192 @@
+//! The SQL of the hot-path writes, inside a transaction or savepoint the caller commits: the
+//! single-operation trait methods and group commit share it.
+
+use ngtt_proto::payload::PathpointSeries;
+use ngtt_proto::DeviceIdentity;
+
+use super::rows::sample_columns;
+use super::{ensure_device, limit_of, now_ms, to_i64, Tx};
+use crate::storage::{LogEntry, OrderAnswer, OrderId, OrderState, PendingOrder, StorageError};
+
+use crate::storage::sqlite::hot_writes::{advance, MAX_TID};
+
+pub(super) async fn device_connected(tx: &Tx<'_>, device: &DeviceIdentity) -> Result<(), StorageError> {
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO devices (device_id, environment, first_connected_at, last_connected_at)
+             VALUES ($1, $2, $3, $3)
+             ON CONFLICT (device_id) DO UPDATE SET environment = excluded.environment,
+                 first_connected_at = COALESCE(devices.first_connected_at, excluded.first_connected_at),
+                 last_connected_at = excluded.last_connected_at",
+        )
+        .await?;
+    tx.execute(
+        &stmt,
+        &[&device.device_id, &device.environment.as_i64(), &now_ms()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn queue_order(
+    tx: &Tx<'_>,
+    device_id: &str,
+    sections: &[u8],
+) -> Result<OrderId, StorageError> {
+    ensure_device(tx, device_id).await?;
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO orders (device_id, sections, queued_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .await?;
+    Ok(tx
+        .query_one(&stmt, &[&device_id, &sections, &now_ms()])
+        .await?
+        .try_get(0)?)
+}
+
+/// Marks up to `limit` pending orders of `device_id` above `after` as `state` (one more
+/// delivery) and returns them in queue order. The rows are locked (`FOR NO KEY UPDATE`, which
+/// leaves foreign-key checks alone), so a concurrent answer is either seen (the order is not
+/// pending any more) or waits for this transaction.
+async fn take_pending(
+    tx: &Tx<'_>,
+    device_id: &str,
+    after: OrderId,
+    limit: usize,
+    state: OrderState,
+) -> Result<Vec<PendingOrder>, StorageError> {
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE orders SET state = $4::BIGINT, deliveries = deliveries + 1, sent_at = $5::BIGINT,
+                 answered_at = CASE WHEN $4::BIGINT = 2 THEN $5::BIGINT ELSE answered_at END,
+                 answered_via = CASE WHEN $4::BIGINT = 2 THEN 'http' ELSE answered_via END
+             WHERE id IN (SELECT id FROM orders
+                          WHERE device_id = $1 AND state IN (0, 1) AND id > $2
+                          ORDER BY id LIMIT $3 FOR NO KEY UPDATE)
+             RETURNING id, sections",
+        )
+        .await?;
+    let rows = tx
+        .query(
+            &stmt,
+            &[&device_id, &after, &limit_of(limit), &state.code(), &now_ms()],
+        )
+        .await?;
+    let mut orders = rows
+        .iter()
+        .map(|r| {
+            Ok(PendingOrder {
+                id: r.try_get(0)?,
+                payload: r.try_get::<_, Vec<u8>>(1)?.into(),
+            })
+        })
+        .collect::<Result<Vec<_>, StorageError>>()?;
+    orders.sort_by_key(|o| o.id);
+    Ok(orders)
+}
+
+pub(super) async fn claim_orders(
+    tx: &Tx<'_>,
+    device_id: &str,
+    after: OrderId,
+    limit: usize,
+) -> Result<Vec<PendingOrder>, StorageError> {
+    take_pending(tx, device_id, after, limit, OrderState::Sent).await
+}
+
+pub(super) async fn hand_out_orders(tx: &Tx<'_>, device_id: &str) -> Result<Vec<PendingOrder>, StorageError> {
+    take_pending(tx, device_id, 0, usize::MAX, OrderState::Confirmed).await
+}
+
+pub(super) async fn reserve_order_tids(
+    tx: &Tx<'_>,
+    device_id: &str,
+    count: u16,
+) -> Result<u16, StorageError> {
+    ensure_device(tx, device_id).await?;
+    let select = tx
+        .prepare_cached("SELECT next_order_tid FROM devices WHERE device_id = $1 FOR NO KEY UPDATE")
+        .await?;
+    let stored: i64 = tx.query_one(&select, &[&device_id]).await?.try_get(0)?;
+    // Anything out of range (a hand-edited database) restarts the sequence at 1.
+    let first = Some(stored).filter(|t| (1..=MAX_TID).contains(t)).unwrap_or(1);
+    let update = tx
+        .prepare_cached("UPDATE devices SET next_order_tid = $2 WHERE device_id = $1")
+        .await?;
+    tx.execute(&update, &[&device_id, &advance(first, count)]).await?;
+    Ok(u16::try_from(first).unwrap_or(1))
+}
+
+pub(super) async fn answer_order(
+    tx: &Tx<'_>,
+    id: OrderId,
+    answer: OrderAnswer,
+) -> Result<bool, StorageError> {
+    let state = answer.state();
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE orders SET state = $2, answered_at = $3, answered_via = 'ngtt'
+             WHERE id = $1 AND state IN (0, 1)",
+        )
+        .await?;
+    Ok(tx.execute(&stmt, &[&id, &state.code(), &now_ms()]).await? == 1)
+}
+
+pub(super) async fn store_series(
+    tx: &Tx<'_>,
+    device_id: &str,
+    series: &[PathpointSeries],
+) -> Result<usize, StorageError> {
+    let now = now_ms();
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO samples (device_id, path, ts, value_int, value_real, value_text, error, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    let mut stored = 0;
+    for s in series {
+        for sample in &s.values {
+            let (ts, int, real, text, error) = sample_columns(sample);
+            stored += tx
+                .execute(
+                    &insert,
+                    &[&device_id, &s.path, &ts, &int, &real, &text, &error, &now],
+                )
+                .await?;
+        }
+    }
+    Ok(usize::try_from(stored).unwrap_or(usize::MAX))
+}
+
+pub(super) async fn store_logs(
+    tx: &Tx<'_>,
+    device_id: &str,
+    logs: &[LogEntry],
+) -> Result<usize, StorageError> {
+    let now = now_ms();
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO logs (device_id, service, when_us, level, message, exception, traceback, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .await?;
+    for log in logs {
+        tx.execute(
+            &insert,
+            &[
+                &device_id,
+                &log.service,
+                &to_i64(log.when_us),
+                &i64::from(log.level),
+                &log.message,
+                &log.exception_text,
+                &log.exception_traceback,
+                &now,
+            ],
+        )
+        .await?;
+    }
+    Ok(logs.len())
+}
