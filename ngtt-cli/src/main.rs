@@ -32,6 +32,7 @@ mod predicate_cmd;
 mod runtime;
 mod sensor_cmd;
 mod sensor_write_cmd;
+mod serve_budgets;
 mod serve_cmd;
 
 use std::io::{BufWriter, Write};

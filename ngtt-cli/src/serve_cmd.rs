@@ -139,6 +139,9 @@ pub struct ServeArgs {
     /// Seconds between two takeovers of one device id beyond --takeovers-per-minute.
     #[arg(long = "takeover-spacing", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
     takeover_spacing: Duration,
+    /// Budgets on what payloads may cost.
+    #[command(flatten)]
+    budgets: crate::serve_budgets::BudgetArgs,
 }
 
 /// A positive number of seconds, fractions allowed, at most a day.
@@ -244,6 +247,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.takeovers_per_minute = args.takeovers_per_minute;
     config.takeover_spacing = args.takeover_spacing;
     config.write_timeout = Duration::from_secs(args.write_timeout.max(1));
+    config.budgets = args.budgets.budgets();
     let runtime = crate::runtime::runtime(true)?;
     runtime.block_on(async {
         let signal = shutdown_signal()?;

@@ -199,6 +199,9 @@ pub struct ServerConfig {
     /// The storage's worker pool and group commit batches (see [`crate::storage::Store`]).
     /// `batch_ops = 1` gives every hot-path write its own commit, as before group commit.
     pub storage: crate::storage::StoreLimits,
+    /// What a peer's payload may cost: inflation of compressed logs, decoded memory, log
+    /// batches ([`crate::Budgets`], documented in `docs/operations.md`, "Security").
+    pub budgets: crate::Budgets,
 }
 
 /// Default of [`ServerConfig::handshake_timeout`].
@@ -264,6 +267,7 @@ impl ServerConfig {
             takeovers_per_minute: DEFAULT_TAKEOVERS_PER_MINUTE,
             takeover_spacing: DEFAULT_TAKEOVER_SPACING,
             storage: crate::storage::StoreLimits::default(),
+            budgets: crate::Budgets::default(),
         }
     }
 
@@ -317,6 +321,7 @@ impl ServerConfig {
         if self.idle_timeout.is_zero() || self.write_timeout.is_zero() || self.handshake_timeout.is_zero() {
             return Err(ServerError::Config("timeouts must not be zero".into()));
         }
+        self.budgets.validate().map_err(ServerError::Config)?;
         if let Some(token) = &self.admin_token {
             if token.is_empty() {
                 return Err(ServerError::Config("the admin token must not be empty".into()));

@@ -211,6 +211,7 @@ impl Server {
                 handshake_timeout: config.handshake_timeout,
                 close_timeout: config.close_timeout,
                 fetch_grace: config.fetch_grace,
+                budgets: config.budgets,
             },
             takeovers: std::sync::Mutex::new(TakeoverLimiter::new(
                 config.takeovers_per_minute,
@@ -311,6 +312,7 @@ impl Server {
                 allow_origins: config.admin_allow_origins.clone(),
                 max_order_len: config.max_frame_len,
                 max_baob_len: config.max_baob_len,
+                budgets: config.budgets,
             });
             info!(%admin_addr, "admin API listening");
             tasks.spawn(admin::serve(admin_listener, state, shutdown.clone()));
@@ -321,6 +323,7 @@ impl Server {
                 registry: shared.registry.clone(),
                 header_verifier: http_listener.header_verifier.take(),
                 max_baob_len: config.max_baob_len,
+                budgets: config.budgets,
             });
             let scheme = if http_listener.tls.is_some() {
                 "https"
@@ -332,7 +335,7 @@ impl Server {
             let router = device_api::router(state);
             tasks.spawn(device_api::serve(http_listener, router, shutdown.clone()));
         }
-        info!(budgets = %crate::budgets::summary(), "budgets");
+        info!(budgets = %config.budgets.summary(), "budgets");
         for local_addr in &local_addrs {
             info!(%local_addr, tls_max_record = config.tls_max_record, "NGTT listening");
         }

@@ -36,7 +36,7 @@ async fn replace(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let device = device_id(path)?;
-    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let body = super::reply::budgeted_body(body, &state.budgets, &device)?;
     let given: Vec<ArchiveEntry> = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "expected [{{\"interval\": seconds, \"pathpoints\": [names]}}]: {e}"

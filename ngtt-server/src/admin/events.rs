@@ -85,7 +85,7 @@ pub(super) async fn close(
     let given = if empty {
         Value::Object(Default::default())
     } else {
-        json_body(body)?
+        json_body(body, &state.budgets, &device)?
     };
     let map = given
         .as_object()

@@ -128,7 +128,7 @@ async fn put(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (device, macro_id) = device_and_macro(path)?;
-    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let body = super::reply::budgeted_body(body, &state.budgets, &device)?;
     let record = validate(macro_id.clone(), &body).map_err(ApiError::bad_request)?;
     let (dev, m) = (device.clone(), macro_id.clone());
     let created = state

@@ -89,7 +89,7 @@ async fn put(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let (device, key) = device_and_key(path)?;
-    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let body = super::reply::budgeted_body(body, &state.budgets, &device)?;
     let given: Put = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "expected {{\"value\": str, \"timestamp\"?: seconds}}: {e}"

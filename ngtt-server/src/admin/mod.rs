@@ -70,6 +70,8 @@ pub(crate) struct AdminState {
     pub(crate) max_order_len: usize,
     /// Largest BAOB an operator may store, in bytes.
     pub(crate) max_baob_len: u64,
+    /// What bodies may cost to decode; the bound for showing stored tracebacks.
+    pub(crate) budgets: crate::Budgets,
 }
 
 type AppState = Arc<AdminState>;

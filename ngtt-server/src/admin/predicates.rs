@@ -62,7 +62,7 @@ async fn write(
     body: Result<Bytes, BytesRejection>,
     patch: bool,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let given = json_body(body)?;
+    let given = json_body(body, &state.budgets, &device)?;
     let (dev, key) = (device.clone(), pid.clone());
     let existing = state.db.call(move |s| s.predicate(&dev, &key)).await?;
     let is_new = existing.is_none();

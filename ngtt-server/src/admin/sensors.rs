@@ -48,7 +48,7 @@ pub(super) async fn replace(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let device = device_id(path)?;
-    let given = json_body(body)?;
+    let given = json_body(body, &state.budgets, &device)?;
     let items = given
         .as_array()
         .ok_or_else(|| ApiError::bad_request("expected a JSON list of sensors"))?;
@@ -92,7 +92,7 @@ pub(super) async fn put_one(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (device, fqts) = sensor_path(path)?;
-    let mut given = json_body(body)?;
+    let mut given = json_body(body, &state.budgets, &device)?;
     let map = given
         .as_object_mut()
         .ok_or_else(|| ApiError::bad_request("expected an object {\"path\", \"type\"}"))?;

@@ -22,6 +22,7 @@ use tracing::{debug, error, info, warn};
 
 use super::ops::{End, Op, OpId, Outcome, Stop};
 use super::window::OrderWindow;
+use crate::budgets::{Encoding, Shape};
 use crate::storage::{OrderAnswer, OrderId, PendingOrder, StorageError};
 
 /// ORDER tids reserved from the device's sequence at a time: 128 connections that carried
@@ -45,6 +46,8 @@ pub(crate) struct SessionConfig {
     pub(crate) write_timeout: Duration,
     /// Orders flow this long after the handshake without FETCH_ORDERS (`None`: never).
     pub(crate) fetch_grace: Option<Duration>,
+    /// Decoding a LOGS or DATA_STREAM frame may take this many times its size (plus 1 MiB).
+    pub(crate) decode_factor: usize,
 }
 
 /// What the outstanding operation is for.
@@ -276,7 +279,10 @@ impl Session {
             }
             FrameType::DataStream => self.on_data_stream(&frame),
             FrameType::Logs => {
-                if let Err(reason) = crate::budgets::check_decoded_memory(&frame.payload) {
+                let factor = self.config.decode_factor;
+                let check =
+                    crate::Budgets::check_decoded(factor, Encoding::MiniJson, Shape::Values, &frame.payload);
+                if let Err(reason) = check {
                     // LOGS has no answer: a batch over the decode budget is dropped, the
                     // connection kept (invalid MiniJSON still closes it, below).
                     if self.warnings.first("LOGS over the decode budget") {
@@ -434,6 +440,18 @@ impl Session {
 
     fn on_data_stream(&mut self, frame: &Frame) {
         let tid = frame.tid;
+        let factor = self.config.decode_factor;
+        let check = crate::Budgets::check_decoded(factor, Encoding::MiniJson, Shape::Samples, &frame.payload);
+        if let Err(over) = check {
+            // Refused whole, before decoding: the device must not send it again.
+            if self.warnings.first("DATA_STREAM over the decode budget") {
+                warn!(tid, "rejecting DATA_STREAM: {over} (repeats are counted)");
+            }
+            let reason = over.to_string();
+            let reject = Frame::data_stream_reject_because(tid, &reason)
+                .unwrap_or_else(|_| Frame::data_stream_reject(tid));
+            return self.push(reject);
+        }
         match frame.payload_as::<Vec<PathpointSeries>>() {
             Ok(series) => {
                 let paths = series.len();

@@ -17,6 +17,7 @@ fn config(grace: Option<Duration>) -> SessionConfig {
         max_inflight: 2,
         idle_timeout: 120 * S,
         write_timeout: 90 * S,
+        decode_factor: crate::DEFAULT_DECODE_FACTOR,
         fetch_grace: grace,
     }
 }
@@ -322,6 +323,46 @@ fn a_data_stream_that_is_not_series_is_rejected_with_a_bounded_reason() {
         assert_eq!(drain(&mut s, t0)[0].kind, FrameType::DataStreamReject);
     }
     assert!(s.end().is_none());
+}
+
+#[test]
+fn frames_over_the_decode_budget_are_refused_before_decoding() {
+    let t0 = Instant::now();
+    let mut s = connected(None, t0);
+    // 1 Mi samples of [0, 0]: 4 MiB on the wire, ~40 MiB as samples.
+    let tiny = PathpointSeries::new("W1", (0..1 << 20).map(|_| Sample::value(0, 0i64)));
+    let tiny = minijson::to_vec(&vec![tiny]).unwrap();
+    s.handle_frame(Frame::new(FrameType::DataStream, 3, Bytes::from(tiny)), t0);
+    assert!(s.poll_op().is_none(), "nothing is stored");
+    let sent = drain(&mut s, t0);
+    assert_eq!((sent[0].kind, sent[0].tid), (FrameType::DataStreamReject, 3));
+    let reason: String = sent[0].payload_as().expect("a reason");
+    assert!(reason.contains("decode budget"), "{reason}");
+    // LOGS have no answer: dropped, the connection kept.
+    let nulls = minijson::to_vec(&vec![(); 1 << 20]).unwrap();
+    s.handle_frame(Frame::new(FrameType::Logs, 0, Bytes::from(nulls)), t0);
+    assert!(s.poll_op().is_none() && drain(&mut s, t0).is_empty());
+    assert!(s.end().is_none());
+    // With a larger factor the same upload is stored.
+    let mut s = Session::new(
+        SessionConfig {
+            decode_factor: 64,
+            ..config(None)
+        },
+        t0,
+    );
+    let (id, _) = op(&mut s);
+    s.handle_stored(id, Ok(Outcome::Done), t0);
+    let tiny = PathpointSeries::new("W1", (0..1 << 20).map(|_| Sample::value(0, 0i64)));
+    s.handle_frame(
+        Frame::new(
+            FrameType::DataStream,
+            4,
+            Bytes::from(minijson::to_vec(&vec![tiny]).unwrap()),
+        ),
+        t0,
+    );
+    assert!(matches!(op(&mut s).1, Op::StoreSeries { .. }));
 }
 
 #[test]

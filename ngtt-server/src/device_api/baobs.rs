@@ -74,7 +74,7 @@ async fn round(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = async {
-        let held: Vec<Held> = decode_body(&headers, body)
+        let held: Vec<Held> = decode_body(&headers, body, &state.budgets)
             .map_err(|f| Fault::new(f.status, format!("not a list of {{key, version}}: {}", f.reason)))?;
         if held.len() > MAX_BAOBS_PER_DEVICE {
             return Err(Fault::bad_request(format!(

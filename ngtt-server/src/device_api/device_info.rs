@@ -85,7 +85,7 @@ pub(super) async fn patch_instrumentation(
     let device_name = id.device_id.clone();
     let result = async {
         let slave = slave_id(path)?;
-        let given: Value = decode_body(&headers, body)?;
+        let given: Value = decode_body(&headers, body, &state.budgets)?;
         let patch = InstrumentationPatch::from_json(&given).map_err(Fault::bad_request)?;
         let (device, key) = (id.device_id.clone(), slave.clone());
         let stored = state

@@ -96,7 +96,7 @@ async fn write(
 ) -> Response {
     let result = async {
         let key = form_decoded_key(&uri)?;
-        let put: Put = decode_body(&headers, body).map_err(|f| {
+        let put: Put = decode_body(&headers, body, &state.budgets).map_err(|f| {
             Fault::new(
                 f.status,
                 format!(

@@ -43,7 +43,7 @@ pub(super) async fn write_log(
 ) -> Response {
     let device_name = id.device_id.clone();
     let result = async {
-        let items: Vec<Value> = decode_body(&headers, body)
+        let items: Vec<Value> = decode_body(&headers, body, &state.budgets)
             .map_err(|f| Fault::new(f.status, format!("not a list of write records: {}", f.reason)))?;
         let writes = items
             .iter()
