@@ -156,7 +156,7 @@ fn log_entry(device: &str, record: LogRecord, budget: &mut Budget) -> LogEntry {
                     text.into_owned()
                 }
                 Some(Err(e)) => {
-                    warn!(device = %Escaped(device), "storing a log message that cannot be inflated as sent: {e}");
+                    warn!(device = %Escaped(device), "storing a log message that cannot be inflated as sent: {}", Escaped(&e.to_string()));
                     format!("[undecodable {encoding} message] {content}")
                 }
                 None => format!("[{encoding} message not inflated: budget spent] {content}"),
@@ -169,7 +169,8 @@ fn log_entry(device: &str, record: LogRecord, budget: &mut Budget) -> LogEntry {
                 Ok(json) => budget.spend(json.len()),
                 Err(e) => warn!(
                     device = %Escaped(device),
-                    "storing an exception_traceback that cannot be shown: {e}"
+                    "storing an exception_traceback that cannot be shown: {}",
+                    Escaped(&e.to_string())
                 ),
             }
         }

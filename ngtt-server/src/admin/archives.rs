@@ -45,7 +45,7 @@ async fn replace(
     let entries = normalise_archives(given).map_err(ApiError::bad_request)?;
     let (dev, stored) = (device.clone(), entries.clone());
     state.db.call(move |s| s.set_archives(&dev, &stored)).await?;
-    tracing::info!(device, intervals = entries.len(), "archive settings replaced");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), intervals = entries.len(), "archive settings replaced");
     Ok(Json(entries))
 }
 
@@ -54,6 +54,6 @@ async fn clear(State(state): State<AppState>, path: Result<Path<String>, PathRej
     let device = device_id(path)?;
     let dev = device.clone();
     state.db.call(move |s| s.set_archives(&dev, &[])).await?;
-    tracing::info!(device, "archive settings cleared");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), "archive settings cleared");
     Ok(Json(Vec::new()))
 }

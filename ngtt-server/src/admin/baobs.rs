@@ -120,7 +120,7 @@ async fn upload(
         .await?;
     match outcome {
         BaobWrite::Stored(version) => {
-            tracing::info!(device, key, version, size, "BAOB stored by an operator");
+            tracing::info!(device = %ngtt_proto::Escaped(&device), key = %ngtt_proto::Escaped(&key), version, size, "BAOB stored by an operator");
             Ok(Json(json!({"key": key, "version": version, "size": size})).into_response())
         }
         refused => {
@@ -148,8 +148,8 @@ async fn remove(
     {
         Some(version) => {
             tracing::info!(
-                device,
-                key,
+                device = %ngtt_proto::Escaped(&device),
+                key = %ngtt_proto::Escaped(&key),
                 version,
                 "BAOB deleted by an operator (tombstone kept)"
             );

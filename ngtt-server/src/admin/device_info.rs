@@ -49,7 +49,7 @@ pub(super) async fn get_info(
 async fn store(state: &AdminState, device: String, info: DeviceInfo) -> Answer {
     let (dev, stored) = (device.clone(), info.clone());
     state.db.call(move |s| s.set_device_info(&dev, &stored)).await?;
-    tracing::info!(device, "device information changed");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), "device information changed");
     Ok(Json(info.document(&device)))
 }
 

@@ -118,6 +118,6 @@ pub(super) async fn close(
         .call(move |s| s.close_event(&dev, &key, ended_on, handled_by.as_deref()))
         .await?;
     let closed = closed.ok_or_else(|| ApiError::not_found(format!("no event {uuid:?}")))?;
-    tracing::info!(device, event = uuid, "event closed by an operator");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), event = %ngtt_proto::Escaped(&uuid), "event closed by an operator");
     Ok(Json(closed.to_json()))
 }

@@ -140,7 +140,7 @@ async fn put(
         .await?;
     match created {
         (Some(new), Some(stored)) => {
-            tracing::info!(device, macro_id, new, "macro stored");
+            tracing::info!(device = %ngtt_proto::Escaped(&device), macro_id = %ngtt_proto::Escaped(&macro_id), new, "macro stored");
             let code = if new { StatusCode::CREATED } else { StatusCode::OK };
             Ok((code, Json(macro_json(&stored, true))))
         }
@@ -163,7 +163,7 @@ async fn remove(
     let (device, macro_id) = device_and_macro(path)?;
     let (dev, m) = (device.clone(), macro_id.clone());
     if state.db.call(move |s| s.delete_macro(&dev, &m)).await? {
-        tracing::info!(device, macro_id, "macro deleted");
+        tracing::info!(device = %ngtt_proto::Escaped(&device), macro_id = %ngtt_proto::Escaped(&macro_id), "macro deleted");
         Ok(Json(json!({"macro_id": macro_id, "deleted": true})))
     } else {
         Err(ApiError::not_found(format!(

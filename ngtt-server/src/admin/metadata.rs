@@ -120,7 +120,7 @@ async fn put(
             s.metadata(&dev, &k)
         })
         .await?;
-    tracing::info!(device, key, "metadata set by an operator");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), key = %ngtt_proto::Escaped(&key), "metadata set by an operator");
     entry
         .map(|e| Json(entry_json(&e)))
         .ok_or_else(|| ApiError::not_found(format!("metadata key {key:?} was deleted meanwhile")))

@@ -83,7 +83,7 @@ async fn write(
     }
     let (dev, stored) = (device.clone(), predicate.clone());
     let created = state.db.call(move |s| s.put_predicate(&dev, &stored)).await?;
-    tracing::info!(device, predicate = pid, created, "predicate stored");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), predicate = %ngtt_proto::Escaped(&pid), created, "predicate stored");
     let code = if created {
         StatusCode::CREATED
     } else {

@@ -68,7 +68,7 @@ pub(super) async fn replace(
     }
     let (dev, list) = (device.clone(), sensors.clone());
     state.db.call(move |s| s.put_sensors(&dev, &list, true)).await?;
-    tracing::info!(device, sensors = sensors.len(), "sensors replaced");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), sensors = sensors.len(), "sensors replaced");
     Ok(Json(Value::Array(sensors.iter().map(Sensor::to_json).collect())))
 }
 
@@ -114,7 +114,7 @@ pub(super) async fn put_one(
     }
     let (dev, one) = (device.clone(), sensor.clone());
     let created = state.db.call(move |s| s.put_sensors(&dev, &[one], false)).await? == 1;
-    tracing::info!(device, fqts = sensor.fqts, created, "sensor stored");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), fqts = %ngtt_proto::Escaped(&sensor.fqts), created, "sensor stored");
     let code = if created {
         StatusCode::CREATED
     } else {

@@ -124,7 +124,10 @@ impl End {
             }
             End::Replaced => info!("connection replaced by a newer one from the same device"),
             End::Shutdown => info!("closing connection: server shutting down"),
-            End::Protocol(e) => warn!("protocol error, closing connection: {e}"),
+            End::Protocol(e) => warn!(
+                "protocol error, closing connection: {}",
+                ngtt_proto::Escaped(&e.to_string())
+            ),
             End::Io(e) => info!("connection lost: {e}"),
             End::Storage(e) => error!("storage failed, closing connection: {e}"),
         }

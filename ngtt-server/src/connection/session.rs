@@ -273,7 +273,7 @@ impl Session {
                 // Our devices may say why (docs/protocol.md); the rejection counts either way.
                 if let Ok(Some(reason)) = frame.payload_opt::<&str>() {
                     let reason: String = reason.chars().take(MAX_REJECT_REASON_CHARS).collect();
-                    info!(tid = frame.tid, reason = ?reason, "the device gave a reason for ORDER_REJECT");
+                    info!(tid = frame.tid, reason = %ngtt_proto::Escaped(&reason), "the device gave a reason for ORDER_REJECT");
                 }
                 self.on_answer(frame.tid, OrderAnswer::Rejected)
             }

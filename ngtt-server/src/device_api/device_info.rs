@@ -93,7 +93,7 @@ pub(super) async fn patch_instrumentation(
             .call(move |s| s.patch_instrumentation(&device, &key, &patch))
             .await?;
         let stored = stored.ok_or_else(|| no_slave(&id.device_id, &slave))?;
-        tracing::info!(device = id.device_id, slave, "slave instrumentation patched");
+        tracing::info!(device = %ngtt_proto::Escaped(&id.device_id), slave = %ngtt_proto::Escaped(&slave), "slave instrumentation patched");
         Ok(answer(stored))
     };
     logged::answer(

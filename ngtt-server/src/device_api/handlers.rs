@@ -33,7 +33,7 @@ pub(super) async fn orders(State(state): State<AppState>, format: Format, Device
         let _held = gate.lock().await;
         if state.registry.orders_on_ngtt(&device) {
             tracing::debug!(
-                device,
+                device = %ngtt_proto::Escaped(&device),
                 "orders polled over HTTP while NGTT carries them: none handed out"
             );
             return Ok(Vec::new());
@@ -54,7 +54,7 @@ pub(super) async fn orders(State(state): State<AppState>, format: Format, Device
         }
         if !handed.is_empty() {
             tracing::info!(
-                device,
+                device = %ngtt_proto::Escaped(&device),
                 orders = handed.len(),
                 "orders handed out over HTTP (confirmed)"
             );
@@ -78,7 +78,7 @@ pub(super) async fn message(
         }
         let (device, key) = (id.device_id.clone(), uuid.clone());
         let new = state.db.call(move |s| s.record_message(&device, &key)).await?;
-        tracing::info!(device = id.device_id, uuid, new, "message order reported");
+        tracing::info!(device = %ngtt_proto::Escaped(&id.device_id), uuid = %ngtt_proto::Escaped(&uuid), new, "message order reported");
         Ok(json!({ "uuid": uuid, "new": new }))
     };
     format.answer(result.await)

@@ -130,8 +130,8 @@ async fn write(
             })
             .await?;
         tracing::debug!(
-            device = id.device_id,
-            key,
+            device = %ngtt_proto::Escaped(&id.device_id),
+            key = %ngtt_proto::Escaped(&key),
             stored,
             "metadata written by the device"
         );

@@ -68,7 +68,7 @@ pub(super) async fn alarms(
         let device = id.device_id.clone();
         let uuids = state.db.call(move |s| s.report_events(&device, &events)).await?;
         if !uuids.is_empty() {
-            tracing::info!(device = id.device_id, events = uuids.len(), "events reported");
+            tracing::info!(device = %ngtt_proto::Escaped(&id.device_id), events = uuids.len(), "events reported");
         }
         Ok(uuids
             .into_iter()

@@ -57,7 +57,7 @@ pub(super) async fn write_log(
             .db
             .call(move |s| s.store_sensor_writes(&device, &writes))
             .await?;
-        tracing::debug!(device = id.device_id, stored, "sensor writes logged");
+        tracing::debug!(device = %ngtt_proto::Escaped(&id.device_id), stored, "sensor writes logged");
         Ok(json!({ "stored": stored }))
     };
     logged::answer(
