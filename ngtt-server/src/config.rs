@@ -124,6 +124,9 @@ pub struct ServerConfig {
     /// ([`crate::default_admin_token_file`]). Created with mode 0600 and 256 random bits
     /// when missing.
     pub admin_token_file: Option<PathBuf>,
+    /// Serve the admin API over HTTPS with the server's certificate ([`TlsPems::server_cert`]),
+    /// without client certificates (the bearer token authenticates). Off by default.
+    pub admin_tls: bool,
     /// Names the admin API answers to in the `Host` header, besides IP addresses and
     /// `localhost` (e.g. `admin.example.net`); other names are refused, against DNS rebinding.
     pub admin_hosts: Vec<String>,
@@ -245,6 +248,7 @@ impl ServerConfig {
             http_plain: false,
             admin_token: None,
             admin_token_file: None,
+            admin_tls: false,
             admin_hosts: Vec::new(),
             admin_allow_origins: Vec::new(),
             db_path: db_path.into(),

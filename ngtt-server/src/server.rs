@@ -314,8 +314,13 @@ impl Server {
                 max_baob_len: config.max_baob_len,
                 budgets: config.budgets,
             });
-            info!(%admin_addr, "admin API listening");
-            tasks.spawn(admin::serve(admin_listener, state, shutdown.clone()));
+            let tls = match config.admin_tls {
+                true => Some((tls::admin_acceptor(&config.tls)?, config.handshake_timeout)),
+                false => None,
+            };
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            info!(%admin_addr, scheme, "admin API listening");
+            tasks.spawn(admin::serve(admin_listener, state, tls, shutdown.clone()));
         }
         if let Some((mut http_listener, http_addr)) = http {
             let state = Arc::new(DeviceApiState {
