@@ -8,6 +8,7 @@
 //! Exit statuses: 0 success, 1 bad input (or an I/O error), 2 usage error (clap's default).
 //! Only the command's output goes to stdout; diagnostics go to stderr as `ngtt: <message>`.
 
+mod admin_answer;
 mod admin_json;
 mod admin_token;
 mod archive_cmd;

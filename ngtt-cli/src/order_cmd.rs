@@ -144,15 +144,18 @@ pub(crate) async fn call_as(
         .await
         .map_err(|e| CliError::Admin(format!("{url}: {e}")))?;
     let status = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| CliError::Admin(format!("{url}: reading the answer: {e}")))?;
+    let text = crate::admin_answer::read(response, &url).await?;
+    crate::admin_answer::check_decode(&text)?;
     let json: Option<Value> = serde_json::from_str(&text).ok();
     if !status.is_success() {
         return Err(refused(status, &text));
     }
-    json.ok_or_else(|| CliError::Admin(format!("the server's answer is not JSON: {text}")))
+    json.ok_or_else(|| {
+        CliError::Admin(format!(
+            "the server's answer is not JSON: {}",
+            ngtt_proto::Escaped(&text)
+        ))
+    })
 }
 
 /// A request to the admin API, with the token when one is given.
@@ -195,7 +198,11 @@ pub(crate) fn refused(status: reqwest::StatusCode, text: &str) -> CliError {
         .and_then(|j| j.get("status"))
         .and_then(Value::as_str)
         .map_or_else(|| text.trim().to_owned(), str::to_owned);
-    CliError::Admin(format!("server answered {status}: {reason}"))
+    // The reason is the server's text: escaped, so that it cannot drive the terminal.
+    CliError::Admin(format!(
+        "server answered {status}: {}",
+        ngtt_proto::Escaped(&reason)
+    ))
 }
 
 fn read_body(body: &OrderBody, input: &mut dyn Read) -> Result<Vec<u8>, CliError> {
