@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use crate::budgets::Budgets;
-use crate::log_records::{Budget, InflateLimits};
+use crate::log_records::{Budget, InflateLimits, LogNotes};
 use crate::storage::{Db, LogEntry, StorageError};
 
 /// The batches of one frame or request, made on demand ([`LogBatches::next_batch`]).
@@ -34,7 +34,7 @@ impl LogBatches {
 
     /// The next batch of `device`'s records, inflating within its minute in `limits` at
     /// `now` (and charging it); `None` when every item was taken. Items that are not log
-    /// records are skipped and counted ([`LogBatches::skipped`]); a batch is never empty.
+    /// records are skipped and counted ([`LogBatches::notes`]); a batch is never empty.
     pub(crate) fn next_batch(
         &mut self,
         limits: &InflateLimits,
@@ -48,7 +48,7 @@ impl LogBatches {
         let mut bytes = 0usize;
         while batch.len() < self.budgets.log_batch_records && bytes < self.budgets.log_batch_bytes {
             let Some(item) = self.items.next() else { break };
-            if let Some(entry) = self.budget.entry(device, &item) {
+            if let Some(entry) = self.budget.entry(&item) {
                 bytes = bytes.saturating_add(entry_bytes(&entry));
                 batch.push(entry);
             }
@@ -57,9 +57,9 @@ impl LogBatches {
         (!batch.is_empty()).then_some(batch)
     }
 
-    /// Items skipped so far because they are not log records.
-    pub(crate) fn skipped(&self) -> usize {
-        self.budget.skipped()
+    /// What went wrong so far (items skipped, parts stored as sent).
+    pub(crate) fn notes(&self) -> &LogNotes {
+        self.budget.notes()
     }
 }
 
@@ -72,15 +72,16 @@ fn entry_bytes(entry: &LogEntry) -> usize {
 }
 
 /// Stores the log records among `items` of `device` batch by batch (inflating on the storage
-/// workers, not the caller's thread); returns how many were stored and how many items were
-/// skipped. Each batch has committed before the next is made.
+/// workers, not the caller's thread); returns how many were stored and what went wrong, for the
+/// caller to log once (per request, or per connection). Each batch has committed before the
+/// next is made.
 pub(crate) async fn store_logs(
     db: &Db,
     limits: &InflateLimits,
     budgets: Budgets,
     device: &str,
     items: Vec<minijson::Value>,
-) -> Result<(usize, usize), StorageError> {
+) -> Result<(usize, LogNotes), StorageError> {
     let mut batches = LogBatches::new(items, budgets);
     let mut stored = 0usize;
     loop {
@@ -95,11 +96,7 @@ pub(crate) async fn store_logs(
         let Some(batch) = batch else { break };
         stored += db.store_logs(device, batch).await?;
     }
-    let skipped = batches.skipped();
-    if skipped > 1 {
-        tracing::warn!(device = %ngtt_proto::Escaped(device), skipped, "skipped invalid log records");
-    }
-    Ok((stored, skipped))
+    Ok((stored, batches.notes().clone()))
 }
 
 #[cfg(test)]
@@ -120,7 +117,7 @@ mod tests {
         while let Some(batch) = batches.next_batch(&limits, "d", Instant::now()) {
             sizes.push(batch.len());
         }
-        (sizes, batches.skipped())
+        (sizes, batches.notes().skipped)
     }
 
     #[test]

@@ -63,7 +63,53 @@ impl InflateLimits {
     }
 }
 
-/// What may still be inflated for one frame or request, and the warnings already given for it.
+/// What went wrong with a frame's or request's log records, for one warning per frame or
+/// request (HTTP) or per connection (NGTT) rather than one per record: a peer chooses how many
+/// records it sends.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LogNotes {
+    /// Items skipped because they are not log records.
+    pub(crate) skipped: usize,
+    /// Why the first of them is not a log record.
+    pub(crate) first_invalid: Option<String>,
+    /// Why the first message or traceback that could not be inflated could not be (it is
+    /// stored as sent).
+    pub(crate) first_undecodable: Option<String>,
+    /// Some compressed parts were stored as sent because the inflation budget was spent.
+    pub(crate) budget_spent: bool,
+}
+
+impl LogNotes {
+    /// Logs what is noted, as one warning each, with the escaped device id (`None`: the
+    /// span already names the device).
+    pub(crate) fn warn(&self, device: Option<&str>) {
+        let device = device.map(|d| tracing::field::display(Escaped(d)));
+        if let Some(e) = &self.first_invalid {
+            warn!(
+                device,
+                skipped = self.skipped,
+                "skipping invalid log records; the first: {}",
+                Escaped(e)
+            );
+        }
+        if let Some(e) = &self.first_undecodable {
+            warn!(
+                device,
+                "storing log parts that cannot be inflated as sent; the first: {}",
+                Escaped(e)
+            );
+        }
+        if self.budget_spent {
+            warn!(
+                device,
+                "log records inflate beyond the bound (per frame or request, or per device and \
+                 minute): the rest are stored as sent"
+            );
+        }
+    }
+}
+
+/// What may still be inflated for one frame or request, and what went wrong so far.
 #[derive(Debug)]
 pub(crate) struct Budget {
     left: usize,
@@ -71,8 +117,7 @@ pub(crate) struct Budget {
     minute: usize,
     spent: usize,
     per_field: usize,
-    warned: bool,
-    skipped: usize,
+    notes: LogNotes,
 }
 
 impl Budget {
@@ -83,8 +128,7 @@ impl Budget {
             minute: budgets.inflated_per_minute,
             spent: 0,
             per_field: budgets.inflated_per_field,
-            warned: false,
-            skipped: 0,
+            notes: LogNotes::default(),
         }
     }
 
@@ -93,9 +137,9 @@ impl Budget {
         self.spent
     }
 
-    /// Items skipped so far because they are not log records.
-    pub(crate) fn skipped(&self) -> usize {
-        self.skipped
+    /// What went wrong so far.
+    pub(crate) fn notes(&self) -> &LogNotes {
+        &self.notes
     }
 
     /// What the device may still inflate this minute, as just taken from its
@@ -104,36 +148,31 @@ impl Budget {
         self.minute = left;
     }
 
-    /// The log record `item` of `device`, ready to store, inflated within the budget; `None`,
-    /// counted and warned about once, when it is not a log record.
-    pub(crate) fn entry(&mut self, device: &str, item: &minijson::Value) -> Option<LogEntry> {
+    /// The log record `item`, ready to store, inflated within the budget; `None` (counted and
+    /// noted) when it is not a log record.
+    pub(crate) fn entry(&mut self, item: &minijson::Value) -> Option<LogEntry> {
         match minijson::from_value::<LogRecord>(item) {
-            Ok(record) => Some(log_entry(device, record, self)),
+            Ok(record) => Some(log_entry(record, self)),
             Err(e) => {
-                if self.skipped == 0 {
-                    warn!(device = %Escaped(device), "skipping invalid log record: {}", Escaped(&e.to_string()));
-                }
-                self.skipped += 1;
+                self.notes.skipped += 1;
+                self.notes.first_invalid.get_or_insert_with(|| e.to_string());
                 None
             }
         }
     }
 
-    /// The per-field limit for the next field, or `None` once the budget is spent.
-    fn limit(&mut self, device: &str) -> Option<usize> {
+    /// The per-field limit for the next field, or `None` (noted) once the budget is spent.
+    fn limit(&mut self) -> Option<usize> {
         let left = self.left.min(self.minute);
         if left == 0 {
-            if !self.warned {
-                warn!(
-                    device = %Escaped(device),
-                    "log records inflate beyond the bound (per frame or request, or per device \
-                     and minute): the rest are stored as sent"
-                );
-                self.warned = true;
-            }
+            self.notes.budget_spent = true;
             return None;
         }
         Some(left.min(self.per_field))
+    }
+
+    fn undecodable(&mut self, e: impl std::fmt::Display) {
+        self.notes.first_undecodable.get_or_insert_with(|| e.to_string());
     }
 
     fn spend(&mut self, n: usize) {
@@ -143,20 +182,18 @@ impl Budget {
     }
 }
 
-fn log_entry(device: &str, record: LogRecord, budget: &mut Budget) -> LogEntry {
+fn log_entry(record: LogRecord, budget: &mut Budget) -> LogEntry {
     let message = match &record.message {
         LogMessage::Text(t) => t.clone(),
         LogMessage::Encoded { encoding, content } => {
-            let decoded = budget
-                .limit(device)
-                .map(|limit| record.message.text_within(limit));
+            let decoded = budget.limit().map(|limit| record.message.text_within(limit));
             match decoded {
                 Some(Ok(text)) => {
                     budget.spend(text.len());
                     text.into_owned()
                 }
                 Some(Err(e)) => {
-                    warn!(device = %Escaped(device), "storing a log message that cannot be inflated as sent: {}", Escaped(&e.to_string()));
+                    budget.undecodable(&e);
                     format!("[undecodable {encoding} message] {content}")
                 }
                 None => format!("[{encoding} message not inflated: budget spent] {content}"),
@@ -164,14 +201,10 @@ fn log_entry(device: &str, record: LogRecord, budget: &mut Budget) -> LogEntry {
         }
     };
     if let Some(traceback) = &record.exception_traceback {
-        if let Some(limit) = budget.limit(device) {
+        if let Some(limit) = budget.limit() {
             match decode_traceback(traceback, limit) {
                 Ok(json) => budget.spend(json.len()),
-                Err(e) => warn!(
-                    device = %Escaped(device),
-                    "storing an exception_traceback that cannot be shown: {}",
-                    Escaped(&e.to_string())
-                ),
+                Err(e) => budget.undecodable(format!("exception_traceback: {e}")),
             }
         }
     }
@@ -214,7 +247,7 @@ mod tests {
     }
 
     fn entries(items: &[minijson::Value], budget: &mut Budget) -> Vec<LogEntry> {
-        items.iter().filter_map(|i| budget.entry("d", i)).collect()
+        items.iter().filter_map(|i| budget.entry(i)).collect()
     }
 
     #[test]
@@ -223,7 +256,8 @@ mod tests {
         let record = LogRecord::new("s", 1, Level::ERROR, "m").with_exception("E: x", doc);
         let mut budget = Budget::new(&Budgets::default());
         let entries = entries(&[item(&record), minijson::Value::Null], &mut budget);
-        assert_eq!(budget.skipped(), 1);
+        assert_eq!(budget.notes().skipped, 1);
+        assert!(budget.notes().first_invalid.is_some());
         assert_eq!(entries[0].exception_text.as_deref(), Some("E: x"));
         assert_eq!(entries[0].exception_traceback, record.exception_traceback);
         let shown = traceback_for_display(entries[0].exception_traceback.as_deref().unwrap(), FIELD);
@@ -236,8 +270,10 @@ mod tests {
         // A message and a traceback each inflating beyond the per-field bound.
         let huge = "x".repeat(FIELD + 1);
         let record = LogRecord::new("s", 1, Level::INFO, huge.clone()).with_exception("E", huge.as_bytes());
-        let e = entries(&[item(&record)], &mut Budget::new(&Budgets::default()));
+        let mut budget = Budget::new(&Budgets::default());
+        let e = entries(&[item(&record)], &mut budget);
         assert!(e[0].message.starts_with("[undecodable base64-gzip message]"));
+        assert!(budget.notes().first_undecodable.is_some(), "{:?}", budget.notes());
         let shown = traceback_for_display(e[0].exception_traceback.as_deref().unwrap(), FIELD);
         assert!(
             shown["undecodable"].as_str().unwrap().contains("more than"),
@@ -254,6 +290,7 @@ mod tests {
         assert_eq!(inflated, REQUEST / FIELD);
         assert_eq!(budget.spent(), REQUEST);
         assert!(e[n - 1].message.contains("budget spent"));
+        assert!(budget.notes().budget_spent);
         // The device's minute bounds it too.
         let mut budget = Budget::new(&Budgets::default());
         budget.set_minute(FIELD);

@@ -1,7 +1,9 @@
 //! Strings an operator or a device chose reach the log escaped, never raw: device ids, keys and
 //! uuids with a newline, ANSI codes or a bidirectional override, given to the admin API and the
-//! device HTTP API over real sockets, and the log captured as the server writes it.
+//! device HTTP API over real sockets, and the log captured as the server writes it. Junk a
+//! device sends at will is warned about once per connection.
 
+use ngtt_proto::{Frame, FrameType};
 use ngtt_testkit::{http_device, CapturedLogs, TestPki, TestServer};
 use reqwest::Method;
 use serde_json::json;
@@ -71,6 +73,34 @@ async fn admin_and_device_supplied_strings_are_logged_escaped() {
     }
     assert!(
         text.contains("order queued") && text.contains("metadata set by an operator"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn junk_log_records_are_warned_about_once_per_connection() {
+    let log = CapturedLogs::install();
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&pki, dir.path().join("db"), |_| {}).await;
+    let mut dev = server.device(&pki, "junk-logger").await;
+    // Each frame: 100 items that are no log records, one with a forged line in its text.
+    let junk = minijson::to_vec(&vec!["junk\n2026-01-01T00:00:00Z  WARN forged"; 100]).unwrap();
+    for _ in 0..20 {
+        dev.send(Frame::new(FrameType::Logs, 0, junk.clone())).await;
+    }
+    dev.ping(1).await;
+    server.stop().await;
+    let text = log.text();
+    assert_eq!(log.count("skipping invalid log records"), 1, "{text}");
+    assert!(
+        text.contains("kind=\"invalid log records\" count=19"),
+        "the repeats are counted:\n{text}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("2026-01-01T00:00:00Z  WARN forged")),
         "{text}"
     );
 }

@@ -68,10 +68,13 @@ pub(crate) enum Outcome {
     Tids(u16),
     /// Whether [`Op::AnswerOrder`] found the order pending.
     Answered(bool),
-    /// How many samples or records [`Op::StoreSeries`] or [`Op::StoreLogs`] stored.
+    /// How many samples [`Op::StoreSeries`] stored.
     Stored(usize),
     /// The answer of [`Op::BaobSync`].
     Baob(SyncBaobResponse),
+    /// How many records [`Op::StoreLogs`] stored, and what went wrong, for the session to log
+    /// once per connection.
+    Logs(usize, crate::log_records::LogNotes),
 }
 
 /// Why a connection is stopped from outside.

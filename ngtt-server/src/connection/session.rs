@@ -23,6 +23,7 @@ use tracing::{debug, error, info, warn};
 use super::ops::{End, Op, OpId, Outcome, Stop};
 use super::window::OrderWindow;
 use crate::budgets::{Encoding, Shape};
+use crate::log_records::LogNotes;
 use crate::storage::{OrderAnswer, OrderId, PendingOrder, StorageError};
 
 /// ORDER tids reserved from the device's sequence at a time: 128 connections that carried
@@ -386,7 +387,22 @@ impl Session {
                 debug!(tid, paths, stored, "DATA_STREAM stored");
                 self.push(Frame::data_stream_confirm(tid));
             }
-            (Waiting::Logs, Outcome::Stored(stored)) => debug!(stored, "LOGS stored"),
+            (Waiting::Logs, Outcome::Logs(stored, notes)) => {
+                debug!(stored, "LOGS stored");
+                // Each kind once per connection (the span names the device): a device chooses
+                // how many frames it sends.
+                let notes = LogNotes {
+                    first_invalid: notes
+                        .first_invalid
+                        .filter(|_| self.warnings.first("invalid log records")),
+                    first_undecodable: notes
+                        .first_undecodable
+                        .filter(|_| self.warnings.first("undecodable log parts")),
+                    budget_spent: notes.budget_spent && self.warnings.first("log inflation budget spent"),
+                    ..notes
+                };
+                notes.warn(None);
+            }
             (Waiting::Baob { tid }, Outcome::Baob(answer)) => match Frame::sync_baob_response(tid, &answer) {
                 Ok(frame) => self.push(frame),
                 Err(e) => self.finish(End::from(e)),

@@ -365,6 +365,10 @@ fn frames_over_the_decode_budget_are_refused_before_decoding() {
     assert!(matches!(op(&mut s).1, Op::StoreSeries { .. }));
 }
 
+fn items_again() -> Bytes {
+    Bytes::from(minijson::to_vec(&vec![minijson::Value::from(1i64)]).unwrap())
+}
+
 #[test]
 fn logs_are_stored_without_an_answer_and_junk_is_a_protocol_error() {
     let t0 = Instant::now();
@@ -373,8 +377,19 @@ fn logs_are_stored_without_an_answer_and_junk_is_a_protocol_error() {
     s.handle_frame(Frame::new(FrameType::Logs, 0, items), t0);
     let (id, o) = op(&mut s);
     assert!(matches!(&o, Op::StoreLogs { items } if items.len() == 1), "{o:?}");
-    s.handle_stored(id, Ok(Outcome::Stored(0)), t0);
+    // The item is no log record: noted, and warned about once per connection.
+    let notes = crate::log_records::LogNotes {
+        skipped: 1,
+        first_invalid: Some("not a map".into()),
+        ..Default::default()
+    };
+    s.handle_stored(id, Ok(Outcome::Logs(0, notes.clone())), t0);
     assert!(drain(&mut s, t0).is_empty(), "LOGS have no answer");
+    s.handle_frame(Frame::new(FrameType::Logs, 0, items_again()), t0);
+    let (id, _) = op(&mut s);
+    s.handle_stored(id, Ok(Outcome::Logs(0, notes)), t0);
+    let repeats: Vec<_> = s.warnings.suppressed().collect();
+    assert_eq!(repeats, [("invalid log records", 1)]);
     // An empty list stores nothing.
     s.handle_frame(
         Frame::new(FrameType::Logs, 0, minijson::to_vec(&Vec::<u8>::new()).unwrap()),

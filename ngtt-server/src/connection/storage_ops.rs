@@ -56,7 +56,7 @@ impl Executor {
                 let budgets = shared.limits.budgets;
                 crate::log_batches::store_logs(db, limits, budgets, &device, items)
                     .await
-                    .map(|(stored, _)| Outcome::Stored(stored))
+                    .map(|(stored, notes)| Outcome::Logs(stored, notes))
             }
             Op::BaobSync { request } => db
                 .call(move |s| super::baob_sync::response(s, &device, &request))

@@ -221,9 +221,10 @@ pub(super) async fn logs(
         let items: Vec<minijson::Value> = decode_body(&headers, body, &state.budgets)
             .map_err(|f| Fault::new(f.status, format!("not a list of log records: {}", f.reason)))?;
         let limits = state.registry.inflate_limits();
-        let (stored, skipped) =
+        let (stored, notes) =
             crate::log_batches::store_logs(&state.db, limits, state.budgets, &device, items).await?;
-        Ok(json!({ "stored": stored, "skipped": skipped }))
+        notes.warn(Some(&device));
+        Ok(json!({ "stored": stored, "skipped": notes.skipped }))
     };
     let result = result.await;
     logged::answer(format, &device, "PUT /v1/device/device_logs", result)
