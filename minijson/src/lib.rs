@@ -40,7 +40,7 @@ mod ser;
 mod tag;
 mod value;
 
-pub use cost::{decoded_size_estimate, value_count};
+pub use cost::{decoded_size_estimate, value_count, ValueCount};
 pub use de::{Deserializer, DEFAULT_MAX_DEPTH};
 pub use error::{Error, Result};
 pub use ser::Serializer;

@@ -8,6 +8,7 @@
 //! Exit statuses: 0 success, 1 bad input (or an I/O error), 2 usage error (clap's default).
 //! Only the command's output goes to stdout; diagnostics go to stderr as `ngtt: <message>`.
 
+mod admin_answer;
 mod admin_json;
 mod admin_token;
 mod archive_cmd;
@@ -32,6 +33,7 @@ mod predicate_cmd;
 mod runtime;
 mod sensor_cmd;
 mod sensor_write_cmd;
+mod serve_budgets;
 mod serve_cmd;
 
 use std::io::{BufWriter, Write};
@@ -92,7 +94,7 @@ enum Command {
 
     /// Run an NGTT server with its admin API and the device HTTP API.
     #[command(after_help = serve_cmd::EXAMPLES)]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 
     /// Queue orders and read their state through a server's admin API.
     #[command(subcommand, after_help = order_cmd::EXAMPLES)]

@@ -19,7 +19,9 @@ pub const EXAMPLES: &str = r#"Examples:
   ngtt order list --admin http://127.0.0.1:2406 --device dev1 --state sent
 
 The token comes from --admin-token-file, NGTT_ADMIN_TOKEN_FILE, NGTT_ADMIN_TOKEN or
-./ngtt.db.admin-token (written by `ngtt serve` beside its database). A non-2xx answer exits with status 1
+./ngtt.db.admin-token (written by `ngtt serve` beside its database). For a server run with
+--admin-tls, give an https:// URL and the CA that signed its certificate:
+  ngtt order list --admin https://127.0.0.1:2406 --admin-ca pki/ca.pem --device dev1 A non-2xx answer exits with status 1
 and the server's reason on stderr."#;
 
 /// Where the admin API is and how to authenticate.
@@ -36,7 +38,15 @@ pub struct AdminArgs {
     /// Deprecated: the bearer token itself, visible to every user in `ps`.
     #[arg(long = "admin-token", value_name = "TOKEN", hide = true)]
     pub(crate) admin_token: Option<String>,
+    /// PEM file of the CA that signed the admin API's certificate, for an https:// URL of a
+    /// server run with `ngtt serve --admin-tls` (its PKI directory's ca.pem) [env:
+    /// NGTT_ADMIN_CA].
+    #[arg(long = "admin-ca", value_name = "PATH")]
+    pub(crate) admin_ca: Option<PathBuf>,
 }
+
+/// The environment variable naming the admin API's CA file when `--admin-ca` is not given.
+const ADMIN_CA_ENV: &str = "NGTT_ADMIN_CA";
 
 /// The order's sections, given inline or in a file.
 #[derive(Debug, Args)]
@@ -134,15 +144,18 @@ pub(crate) async fn call_as(
         .await
         .map_err(|e| CliError::Admin(format!("{url}: {e}")))?;
     let status = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| CliError::Admin(format!("{url}: reading the answer: {e}")))?;
+    let text = crate::admin_answer::read(response, &url).await?;
+    crate::admin_answer::check_decode(&text)?;
     let json: Option<Value> = serde_json::from_str(&text).ok();
     if !status.is_success() {
         return Err(refused(status, &text));
     }
-    json.ok_or_else(|| CliError::Admin(format!("the server's answer is not JSON: {text}")))
+    json.ok_or_else(|| {
+        CliError::Admin(format!(
+            "the server's answer is not JSON: {}",
+            ngtt_proto::Escaped(&text)
+        ))
+    })
 }
 
 /// A request to the admin API, with the token when one is given.
@@ -151,11 +164,23 @@ pub(crate) fn request(
     method: Method,
     url: Url,
 ) -> Result<reqwest::RequestBuilder, CliError> {
-    let client = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| CliError::Admin(e.to_string()))?;
+        .timeout(Duration::from_secs(60));
+    let ca = admin
+        .admin_ca
+        .clone()
+        .or_else(|| std::env::var_os(ADMIN_CA_ENV).map(PathBuf::from));
+    if let Some(path) = ca {
+        let pem = std::fs::read(&path).map_err(|source| CliError::Io {
+            context: "reading the admin API's CA file",
+            source,
+        })?;
+        let ca = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| CliError::Admin(format!("{}: not a PEM certificate: {e}", path.display())))?;
+        builder = builder.add_root_certificate(ca);
+    }
+    let client = builder.build().map_err(|e| CliError::Admin(e.to_string()))?;
     let mut request = client.request(method, url);
     let token =
         crate::admin_token::client_token(admin.admin_token_file.as_deref(), admin.admin_token.as_deref())?;
@@ -173,7 +198,11 @@ pub(crate) fn refused(status: reqwest::StatusCode, text: &str) -> CliError {
         .and_then(|j| j.get("status"))
         .and_then(Value::as_str)
         .map_or_else(|| text.trim().to_owned(), str::to_owned);
-    CliError::Admin(format!("server answered {status}: {reason}"))
+    // The reason is the server's text: escaped, so that it cannot drive the terminal.
+    CliError::Admin(format!(
+        "server answered {status}: {}",
+        ngtt_proto::Escaped(&reason)
+    ))
 }
 
 fn read_body(body: &OrderBody, input: &mut dyn Read) -> Result<Vec<u8>, CliError> {

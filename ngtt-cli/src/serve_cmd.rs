@@ -17,7 +17,7 @@ Examples:
   ngtt serve --pki pki --db ngtt.db
   ngtt serve --pki pki --db 'postgres://ngtt@db.example/ngtt?schema=fleet&pool_size=16'
   ngtt serve --pki pki --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --http-listen 127.0.0.1:0
-  ngtt serve --pki pki --admin-listen 0.0.0.0:2406 --admin-host admin.example.net
+  ngtt serve --pki pki --admin-listen 0.0.0.0:2406 --admin-host admin.example.net --admin-tls
   ngtt order list --admin-token-file ngtt.db.admin-token --device dev1
   ngtt serve --pki pki --http-listen 127.0.0.1:8080 --http-plain --trust-proxy-header  # behind a TLS proxy
   ngtt serve --pki pki --listen 0.0.0.0:2405 --listen 0.0.0.0:2408   # also the first revision's port
@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// when missing [default: <db>.admin-token].
     #[arg(long = "admin-token-file", value_name = "PATH")]
     admin_token_file: Option<PathBuf>,
+    /// Serve the admin API over HTTPS with the server's certificate (--pki's server.pem);
+    /// clients give an https:// URL and --admin-ca.
+    #[arg(long = "admin-tls")]
+    admin_tls: bool,
     /// A name the admin API answers to in the Host header, besides IP addresses and
     /// localhost (repeatable); other names are refused (DNS rebinding).
     #[arg(long = "admin-host", value_name = "NAME", action = clap::ArgAction::Append)]
@@ -143,6 +147,9 @@ pub struct ServeArgs {
     /// Seconds between two takeovers of one device id beyond --takeovers-per-minute.
     #[arg(long = "takeover-spacing", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
     takeover_spacing: Duration,
+    /// Budgets on what payloads may cost.
+    #[command(flatten)]
+    budgets: crate::serve_budgets::BudgetArgs,
 }
 
 /// A positive number of seconds, fractions allowed, at most a day.
@@ -233,6 +240,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.admin_token = crate::admin_token::serve_token(args.admin_token.as_deref());
     config.admin_token_file = args.admin_token_file.clone();
     config.admin_hosts = args.admin_host.clone();
+    config.admin_tls = args.admin_tls;
     config.admin_allow_origins = args.admin_allow_origin.clone();
     config.http_listen = (!args.no_http).then(|| http_listen_addr(args.http_listen, args.trust_proxy_header));
     config.trust_proxy_header = args.trust_proxy_header;
@@ -252,6 +260,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.takeovers_per_minute = args.takeovers_per_minute;
     config.takeover_spacing = args.takeover_spacing;
     config.write_timeout = Duration::from_secs(args.write_timeout.max(1));
+    config.budgets = args.budgets.budgets();
     let runtime = crate::runtime::runtime(true)?;
     runtime.block_on(async {
         let signal = shutdown_signal()?;

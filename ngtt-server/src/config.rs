@@ -127,6 +127,9 @@ pub struct ServerConfig {
     /// ([`crate::default_admin_token_file`]). Created with mode 0600 and 256 random bits
     /// when missing.
     pub admin_token_file: Option<PathBuf>,
+    /// Serve the admin API over HTTPS with the server's certificate ([`TlsPems::server_cert`]),
+    /// without client certificates (the bearer token authenticates). Off by default.
+    pub admin_tls: bool,
     /// Names the admin API answers to in the `Host` header, besides IP addresses and
     /// `localhost` (e.g. `admin.example.net`); other names are refused, against DNS rebinding.
     pub admin_hosts: Vec<String>,
@@ -206,6 +209,9 @@ pub struct ServerConfig {
     /// The storage's worker pool and group commit batches (see [`crate::storage::Store`]).
     /// `batch_ops = 1` gives every hot-path write its own commit, as before group commit.
     pub storage: crate::storage::StoreLimits,
+    /// What a peer's payload may cost: inflation of compressed logs, decoded memory, log
+    /// batches ([`crate::Budgets`], documented in `docs/operations.md`, "Security").
+    pub budgets: crate::Budgets,
 }
 
 /// Default of [`ServerConfig::handshake_timeout`].
@@ -249,6 +255,7 @@ impl ServerConfig {
             http_plain: false,
             admin_token: None,
             admin_token_file: None,
+            admin_tls: false,
             admin_hosts: Vec::new(),
             admin_allow_origins: Vec::new(),
             db_path: db_path.into(),
@@ -272,6 +279,7 @@ impl ServerConfig {
             takeovers_per_minute: DEFAULT_TAKEOVERS_PER_MINUTE,
             takeover_spacing: DEFAULT_TAKEOVER_SPACING,
             storage: crate::storage::StoreLimits::default(),
+            budgets: crate::Budgets::default(),
         }
     }
 
@@ -325,6 +333,7 @@ impl ServerConfig {
         if self.idle_timeout.is_zero() || self.write_timeout.is_zero() || self.handshake_timeout.is_zero() {
             return Err(ServerError::Config("timeouts must not be zero".into()));
         }
+        self.budgets.validate().map_err(ServerError::Config)?;
         if let Some(token) = &self.admin_token {
             if token.is_empty() {
                 return Err(ServerError::Config("the admin token must not be empty".into()));

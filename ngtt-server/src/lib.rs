@@ -64,6 +64,7 @@ mod config;
 mod connection;
 mod device_api;
 mod error;
+mod log_batches;
 mod log_records;
 mod registry;
 mod server;
@@ -73,6 +74,11 @@ mod warn_limit;
 
 pub use admin::auth::{
     default_token_file as default_admin_token_file, BAOB_CONTENT_TYPE as ADMIN_BAOB_CONTENT_TYPE,
+};
+pub use budgets::{
+    Budgets, DEFAULT_ADMIN_DECODE_FACTOR, DEFAULT_DECODE_FACTOR, DEFAULT_INFLATED_PER_FIELD,
+    DEFAULT_INFLATED_PER_MINUTE, DEFAULT_INFLATED_PER_REQUEST, DEFAULT_LOG_BATCH_BYTES,
+    DEFAULT_LOG_BATCH_RECORDS,
 };
 pub use config::{
     ServerConfig, TlsPems, DEFAULT_ADMIN_PORT, DEFAULT_FETCH_GRACE, DEFAULT_HTTP_PORT, DEFAULT_MAX_BAOB_LEN,

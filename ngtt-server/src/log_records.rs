@@ -3,31 +3,25 @@
 //!
 //! A record's compressed parts — a `{"encoding": "base64-gzip"}` message and the
 //! `exception_traceback` (base64 of gzip of JSON) — are inflated at most to
-//! [`MAX_INFLATED_FIELD`] bytes each, at most [`MAX_INFLATED_BATCH`] bytes in total per LOGS
-//! frame or HTTP request, and at most [`MAX_INFLATED_PER_MINUTE`] bytes per device and minute,
-//! NGTT and HTTP together ([`InflateLimits`]). Messages are stored inflated; tracebacks are stored as sent (they are
-//! only checked on receipt) and inflated again for display by the admin API with the very same
-//! per-field bound, so a traceback shows exactly when it passed on receipt.
+//! [`Budgets::inflated_per_field`] bytes each, at most [`Budgets::inflated_per_request`] bytes
+//! in total per LOGS frame or HTTP request, and at most [`Budgets::inflated_per_minute`] bytes
+//! per device and minute, NGTT and HTTP together ([`InflateLimits`]). Messages are stored
+//! inflated; tracebacks are stored as sent (they are only checked on receipt) and inflated
+//! again for display by the admin API with the very same per-field bound, so a traceback shows
+//! exactly when it passed on receipt. Records are made ready batch by batch
+//! ([`crate::log_batches`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ngtt_proto::payload::{decode_traceback, LogMessage, LogRecord};
+use ngtt_proto::Escaped;
 use serde_json::{json, Value as Json};
 use tracing::warn;
 
+use crate::budgets::Budgets;
 use crate::storage::LogEntry;
-
-/// The most one compressed message or traceback is inflated to: 1 MiB.
-pub(crate) const MAX_INFLATED_FIELD: usize = ngtt_proto::payload::MAX_INFLATED;
-
-/// The most inflated per LOGS frame or HTTP request, all records together: 16 MiB. Beyond it,
-/// messages are stored as sent (with a note) and tracebacks are stored unchecked.
-pub(crate) const MAX_INFLATED_BATCH: usize = 16 << 20;
-
-/// The most inflated per device and minute, NGTT and HTTP together: 64 MiB.
-pub(crate) const MAX_INFLATED_PER_MINUTE: usize = 64 << 20;
 
 /// What each device may still inflate in its current minute. Cheap to clone (shared); one
 /// entry of a few dozen bytes per device that ever sent compressed logs.
@@ -56,83 +50,134 @@ impl Window {
 }
 
 impl InflateLimits {
-    /// The log records among `items` of `device`, ready to store, and how many items were
-    /// skipped because they are not log records (each LOGS payload or HTTP body is judged
-    /// record by record: one bad record does not cost the others). Inflates within the
-    /// device's allowance for this minute, and charges it. Warns once per call.
-    pub(crate) fn log_entries(&self, device: &str, items: &[minijson::Value]) -> (Vec<LogEntry>, usize) {
-        let now = Instant::now();
-        let allowance = self.take(device, now, 0);
-        let (entries, skipped, inflated) = log_entries(items, allowance.min(MAX_INFLATED_BATCH));
-        self.take(device, now, inflated);
-        (entries, skipped)
-    }
-
-    /// Charges `used` bytes to `device` at `now`; returns what is left of its minute.
-    fn take(&self, device: &str, now: Instant, used: usize) -> usize {
+    /// What `device` may still inflate at `now` (`per_minute` a minute), after charging it
+    /// `used` bytes.
+    pub(crate) fn take(&self, device: &str, now: Instant, used: usize, per_minute: usize) -> usize {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let window = windows
             .entry(device.to_owned())
             .or_insert(Window { start: now, used: 0 });
-        let available = window.available(now, MAX_INFLATED_PER_MINUTE);
+        let available = window.available(now, per_minute);
         window.used = window.used.saturating_add(used);
         available.saturating_sub(used)
     }
 }
 
-/// The log records among `items` with at most `budget` bytes inflated in all: the records, how
-/// many items were skipped, and how many bytes were inflated.
-fn log_entries(items: &[minijson::Value], budget: usize) -> (Vec<LogEntry>, usize, usize) {
-    let mut entries = Vec::with_capacity(items.len());
-    let mut skipped = 0usize;
-    let mut budget = Budget {
-        left: budget,
-        spent: 0,
-        warned: false,
-    };
-    for item in items {
-        match minijson::from_value::<LogRecord>(item) {
-            Ok(record) => entries.push(log_entry(record, &mut budget)),
-            Err(e) => {
-                if skipped == 0 {
-                    warn!("skipping invalid log record: {e}");
-                }
-                skipped += 1;
-            }
-        }
-    }
-    if skipped > 1 {
-        warn!(skipped, "skipped invalid log records");
-    }
-    (entries, skipped, budget.spent)
+/// What went wrong with a frame's or request's log records, for one warning per frame or
+/// request (HTTP) or per connection (NGTT) rather than one per record: a peer chooses how many
+/// records it sends.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LogNotes {
+    /// Items skipped because they are not log records.
+    pub(crate) skipped: usize,
+    /// Why the first of them is not a log record.
+    pub(crate) first_invalid: Option<String>,
+    /// Why the first message or traceback that could not be inflated could not be (it is
+    /// stored as sent).
+    pub(crate) first_undecodable: Option<String>,
+    /// Some compressed parts were stored as sent because the inflation budget was spent.
+    pub(crate) budget_spent: bool,
 }
 
-/// What may still be inflated for one frame or request.
-struct Budget {
+impl LogNotes {
+    /// Logs what is noted, as one warning each, with the escaped device id (`None`: the
+    /// span already names the device).
+    pub(crate) fn warn(&self, device: Option<&str>) {
+        let device = device.map(|d| tracing::field::display(Escaped(d)));
+        if let Some(e) = &self.first_invalid {
+            warn!(
+                device,
+                skipped = self.skipped,
+                "skipping invalid log records; the first: {}",
+                Escaped(e)
+            );
+        }
+        if let Some(e) = &self.first_undecodable {
+            warn!(
+                device,
+                "storing log parts that cannot be inflated as sent; the first: {}",
+                Escaped(e)
+            );
+        }
+        if self.budget_spent {
+            warn!(
+                device,
+                "log records inflate beyond the bound (per frame or request, or per device and \
+                 minute): the rest are stored as sent"
+            );
+        }
+    }
+}
+
+/// What may still be inflated for one frame or request, and what went wrong so far.
+#[derive(Debug)]
+pub(crate) struct Budget {
     left: usize,
+    /// What is left of the device's minute, as last taken ([`Budget::set_minute`]).
+    minute: usize,
     spent: usize,
-    warned: bool,
+    per_field: usize,
+    notes: LogNotes,
 }
 
 impl Budget {
-    /// The per-field limit for the next field, or `None` once the batch's budget is spent.
-    fn limit(&mut self) -> Option<usize> {
-        if self.left == 0 {
-            if !self.warned {
-                warn!(
-                    "log records inflate beyond the bound ({MAX_INFLATED_BATCH} bytes per frame \
-                     or request, {MAX_INFLATED_PER_MINUTE} per device and minute): the rest are \
-                     stored as sent"
-                );
-                self.warned = true;
+    /// A frame's or request's budget.
+    pub(crate) fn new(budgets: &Budgets) -> Budget {
+        Budget {
+            left: budgets.inflated_per_request,
+            minute: budgets.inflated_per_minute,
+            spent: 0,
+            per_field: budgets.inflated_per_field,
+            notes: LogNotes::default(),
+        }
+    }
+
+    /// Bytes inflated so far.
+    pub(crate) fn spent(&self) -> usize {
+        self.spent
+    }
+
+    /// What went wrong so far.
+    pub(crate) fn notes(&self) -> &LogNotes {
+        &self.notes
+    }
+
+    /// What the device may still inflate this minute, as just taken from its
+    /// [`InflateLimits`].
+    pub(crate) fn set_minute(&mut self, left: usize) {
+        self.minute = left;
+    }
+
+    /// The log record `item`, ready to store, inflated within the budget; `None` (counted and
+    /// noted) when it is not a log record.
+    pub(crate) fn entry(&mut self, item: &minijson::Value) -> Option<LogEntry> {
+        match minijson::from_value::<LogRecord>(item) {
+            Ok(record) => Some(log_entry(record, self)),
+            Err(e) => {
+                self.notes.skipped += 1;
+                self.notes.first_invalid.get_or_insert_with(|| e.to_string());
+                None
             }
+        }
+    }
+
+    /// The per-field limit for the next field, or `None` (noted) once the budget is spent.
+    fn limit(&mut self) -> Option<usize> {
+        let left = self.left.min(self.minute);
+        if left == 0 {
+            self.notes.budget_spent = true;
             return None;
         }
-        Some(self.left.min(MAX_INFLATED_FIELD))
+        Some(left.min(self.per_field))
+    }
+
+    fn undecodable(&mut self, e: impl std::fmt::Display) {
+        self.notes.first_undecodable.get_or_insert_with(|| e.to_string());
     }
 
     fn spend(&mut self, n: usize) {
         self.left = self.left.saturating_sub(n);
+        self.minute = self.minute.saturating_sub(n);
         self.spent = self.spent.saturating_add(n);
     }
 }
@@ -148,7 +193,7 @@ fn log_entry(record: LogRecord, budget: &mut Budget) -> LogEntry {
                     text.into_owned()
                 }
                 Some(Err(e)) => {
-                    warn!("storing a log message that cannot be inflated as sent: {e}");
+                    budget.undecodable(&e);
                     format!("[undecodable {encoding} message] {content}")
                 }
                 None => format!("[{encoding} message not inflated: budget spent] {content}"),
@@ -159,7 +204,7 @@ fn log_entry(record: LogRecord, budget: &mut Budget) -> LogEntry {
         if let Some(limit) = budget.limit() {
             match decode_traceback(traceback, limit) {
                 Ok(json) => budget.spend(json.len()),
-                Err(e) => warn!("storing an exception_traceback that cannot be shown: {e}"),
+                Err(e) => budget.undecodable(format!("exception_traceback: {e}")),
             }
         }
     }
@@ -176,10 +221,10 @@ fn log_entry(record: LogRecord, budget: &mut Budget) -> LogEntry {
 }
 
 /// A stored `exception_traceback` for display: the JSON document it carries, inflated under
-/// the same per-field bound as on receipt; `{"undecodable": reason}` when it cannot be (not
-/// base64 of gzip, too large, or not JSON).
-pub(crate) fn traceback_for_display(stored: &str) -> Json {
-    match decode_traceback(stored, MAX_INFLATED_FIELD) {
+/// the same per-field bound as on receipt (`per_field`); `{"undecodable": reason}` when it
+/// cannot be (not base64 of gzip, too large, or not JSON).
+pub(crate) fn traceback_for_display(stored: &str, per_field: usize) -> Json {
+    match decode_traceback(stored, per_field) {
         Ok(text) => match serde_json::from_str::<Json>(&text) {
             Ok(document) => document,
             Err(e) => json!({ "undecodable": format!("exception_traceback is not JSON: {e}") }),
@@ -193,69 +238,76 @@ mod tests {
     use super::*;
     use ngtt_proto::payload::Level;
 
+    const FIELD: usize = crate::budgets::DEFAULT_INFLATED_PER_FIELD;
+    const REQUEST: usize = crate::budgets::DEFAULT_INFLATED_PER_REQUEST;
+    const MINUTE: usize = crate::budgets::DEFAULT_INFLATED_PER_MINUTE;
+
     fn item(record: &LogRecord) -> minijson::Value {
         minijson::to_value(record).unwrap()
+    }
+
+    fn entries(items: &[minijson::Value], budget: &mut Budget) -> Vec<LogEntry> {
+        items.iter().filter_map(|i| budget.entry(i)).collect()
     }
 
     #[test]
     fn tracebacks_are_kept_as_sent_and_shown_decoded() {
         let doc = br#"{"frames":[],"formatted_traceback":"Traceback (most recent call last)"}"#;
         let record = LogRecord::new("s", 1, Level::ERROR, "m").with_exception("E: x", doc);
-        let (entries, skipped) = InflateLimits::default().log_entries("d", &[item(&record)]);
-        assert_eq!(skipped, 0);
+        let mut budget = Budget::new(&Budgets::default());
+        let entries = entries(&[item(&record), minijson::Value::Null], &mut budget);
+        assert_eq!(budget.notes().skipped, 1);
+        assert!(budget.notes().first_invalid.is_some());
         assert_eq!(entries[0].exception_text.as_deref(), Some("E: x"));
         assert_eq!(entries[0].exception_traceback, record.exception_traceback);
-        let shown = traceback_for_display(entries[0].exception_traceback.as_deref().unwrap());
+        let shown = traceback_for_display(entries[0].exception_traceback.as_deref().unwrap(), FIELD);
         assert_eq!(shown["formatted_traceback"], "Traceback (most recent call last)");
-        assert!(traceback_for_display("%%%")["undecodable"].is_string());
+        assert!(traceback_for_display("%%%", FIELD)["undecodable"].is_string());
     }
 
     #[test]
-    fn what_is_inflated_is_bounded_per_field_and_per_batch() {
+    fn what_is_inflated_is_bounded_per_field_and_per_request() {
         // A message and a traceback each inflating beyond the per-field bound.
-        let huge = "x".repeat(MAX_INFLATED_FIELD + 1);
+        let huge = "x".repeat(FIELD + 1);
         let record = LogRecord::new("s", 1, Level::INFO, huge.clone()).with_exception("E", huge.as_bytes());
-        let (entries, _, _) = log_entries(&[item(&record)], MAX_INFLATED_BATCH);
-        assert!(entries[0]
-            .message
-            .starts_with("[undecodable base64-gzip message]"));
-        let shown = traceback_for_display(entries[0].exception_traceback.as_deref().unwrap());
+        let mut budget = Budget::new(&Budgets::default());
+        let e = entries(&[item(&record)], &mut budget);
+        assert!(e[0].message.starts_with("[undecodable base64-gzip message]"));
+        assert!(budget.notes().first_undecodable.is_some(), "{:?}", budget.notes());
+        let shown = traceback_for_display(e[0].exception_traceback.as_deref().unwrap(), FIELD);
         assert!(
             shown["undecodable"].as_str().unwrap().contains("more than"),
             "{shown}"
         );
-        // Records within the per-field bound, but together beyond the batch's.
-        let big = "y".repeat(MAX_INFLATED_FIELD);
+        // Records within the per-field bound, but together beyond the request's.
+        let big = "y".repeat(FIELD);
         let record = LogRecord::new("s", 1, Level::INFO, big.clone());
-        let n = MAX_INFLATED_BATCH / MAX_INFLATED_FIELD + 2;
+        let n = REQUEST / FIELD + 2;
         let items: Vec<_> = (0..n).map(|_| item(&record)).collect();
-        let (entries, _, spent) = log_entries(&items, MAX_INFLATED_BATCH);
-        let inflated = entries.iter().filter(|e| e.message == big).count();
-        assert_eq!(inflated, MAX_INFLATED_BATCH / MAX_INFLATED_FIELD);
-        assert_eq!(spent, MAX_INFLATED_BATCH);
-        assert!(entries[n - 1].message.contains("budget spent"));
+        let mut budget = Budget::new(&Budgets::default());
+        let e = entries(&items, &mut budget);
+        let inflated = e.iter().filter(|e| e.message == big).count();
+        assert_eq!(inflated, REQUEST / FIELD);
+        assert_eq!(budget.spent(), REQUEST);
+        assert!(e[n - 1].message.contains("budget spent"));
+        assert!(budget.notes().budget_spent);
+        // The device's minute bounds it too.
+        let mut budget = Budget::new(&Budgets::default());
+        budget.set_minute(FIELD);
+        let e = entries(&items[..3], &mut budget);
+        assert_eq!(e.iter().filter(|e| e.message == big).count(), 1);
     }
 
     #[test]
     fn each_device_has_its_minute() {
         let limits = InflateLimits::default();
         let t0 = Instant::now();
-        assert_eq!(limits.take("a", t0, 0), MAX_INFLATED_PER_MINUTE);
-        assert_eq!(limits.take("a", t0, 1000), MAX_INFLATED_PER_MINUTE - 1000);
-        assert_eq!(
-            limits.take("a", t0 + Duration::from_secs(30), MAX_INFLATED_PER_MINUTE),
-            0
-        );
-        assert_eq!(limits.take("a", t0 + Duration::from_secs(59), 0), 0);
-        assert_eq!(
-            limits.take("b", t0, 0),
-            MAX_INFLATED_PER_MINUTE,
-            "another device's minute"
-        );
+        assert_eq!(limits.take("a", t0, 0, MINUTE), MINUTE);
+        assert_eq!(limits.take("a", t0, 1000, MINUTE), MINUTE - 1000);
+        assert_eq!(limits.take("a", t0 + Duration::from_secs(30), MINUTE, MINUTE), 0);
+        assert_eq!(limits.take("a", t0 + Duration::from_secs(59), 0, MINUTE), 0);
+        assert_eq!(limits.take("b", t0, 0, MINUTE), MINUTE, "another device's minute");
         // A new minute starts once the last one is over.
-        assert_eq!(
-            limits.take("a", t0 + Duration::from_secs(60), 0),
-            MAX_INFLATED_PER_MINUTE
-        );
+        assert_eq!(limits.take("a", t0 + Duration::from_secs(60), 0, MINUTE), MINUTE);
     }
 }

@@ -219,6 +219,7 @@ impl Server {
                 handshake_timeout: config.handshake_timeout,
                 close_timeout: config.close_timeout,
                 fetch_grace: config.fetch_grace,
+                budgets: config.budgets,
             },
             takeovers: std::sync::Mutex::new(TakeoverLimiter::new(
                 config.takeovers_per_minute,
@@ -319,9 +320,15 @@ impl Server {
                 allow_origins: config.admin_allow_origins.clone(),
                 max_order_len: config.max_frame_len,
                 max_baob_len: config.max_baob_len,
+                budgets: config.budgets,
             });
-            info!(%admin_addr, "admin API listening");
-            tasks.spawn(admin::serve(admin_listener, state, shutdown.clone()));
+            let tls = match config.admin_tls {
+                true => Some((tls::admin_acceptor(&config.tls)?, config.handshake_timeout)),
+                false => None,
+            };
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            info!(%admin_addr, scheme, "admin API listening");
+            tasks.spawn(admin::serve(admin_listener, state, tls, shutdown.clone()));
         }
         if let Some((mut http_listener, http_addr)) = http {
             let state = Arc::new(DeviceApiState {
@@ -329,6 +336,7 @@ impl Server {
                 registry: shared.registry.clone(),
                 header_verifier: http_listener.header_verifier.take(),
                 max_baob_len: config.max_baob_len,
+                budgets: config.budgets,
             });
             let scheme = if http_listener.tls.is_some() {
                 "https"
@@ -340,7 +348,7 @@ impl Server {
             let router = device_api::router(state);
             tasks.spawn(device_api::serve(http_listener, router, shutdown.clone()));
         }
-        info!(budgets = %crate::budgets::summary(), "budgets");
+        info!(budgets = %config.budgets.summary(), "budgets");
         for local_addr in &local_addrs {
             info!(%local_addr, tls_max_record = config.tls_max_record, "NGTT listening");
         }

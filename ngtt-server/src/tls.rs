@@ -63,3 +63,15 @@ pub(crate) fn acceptor(pems: &TlsPems, max_record: usize) -> Result<TlsAcceptor,
 pub(crate) fn http_acceptor(pems: &TlsPems, optional_client_cert: bool) -> Result<TlsAcceptor, ServerError> {
     acceptor_with(pems, auth(optional_client_cert), None)
 }
+
+/// The admin API's acceptor (`--admin-tls`): the server's certificate, no client certificates
+/// (the bearer token authenticates), TLS 1.2 and 1.3 with the ring provider.
+pub(crate) fn admin_acceptor(pems: &TlsPems) -> Result<TlsAcceptor, ServerError> {
+    let chain = tls::certificates(&pems.server_cert, "server certificate")?;
+    let key = tls::private_key(&pems.server_key, "server key")?;
+    let config = rustls::ServerConfig::builder_with_provider(tls::provider())
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+        .map_err(|e| ServerError::Config(format!("the admin API's TLS configuration: {e}")))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}

@@ -2,46 +2,12 @@
 //! trickled device HTTP API body, the device HTTP API's connection cap, and two devices sharing
 //! one certificate taking each other's place.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use ngtt_testkit::{RawDevice, TestPki, TestServer, WAIT};
+use ngtt_testkit::{CapturedLogs, RawDevice, TestPki, TestServer, WAIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// Every log line of this test binary, for the tests that check what was logged.
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    Arc::clone(LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&logs);
-        let _ = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .with_writer(move || Capture(Arc::clone(&sink)))
-            .try_init();
-        logs
-    }))
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn count(logs: &Arc<Mutex<Vec<u8>>>, needle: &str) -> usize {
-    String::from_utf8_lossy(&logs.lock().unwrap())
-        .matches(needle)
-        .count()
-}
 
 /// Whether the server closed `tcp` (EOF or reset) within `limit`.
 async fn closed_within(tcp: &mut TcpStream, limit: Duration) -> bool {
@@ -180,7 +146,7 @@ async fn keep_connecting(
 
 #[tokio::test]
 async fn two_devices_sharing_a_certificate_are_rate_limited_and_reported_once() {
-    let logs = captured_logs();
+    let logs = CapturedLogs::install();
     let pki = Arc::new(TestPki::new());
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, dir.path().join("db"), |c| {
@@ -199,10 +165,10 @@ async fn two_devices_sharing_a_certificate_are_rate_limited_and_reported_once() 
     let b = tokio::spawn(keep_connecting(server.addr, Arc::clone(&pki), cert, until));
     a.await.unwrap();
     b.await.unwrap();
-    let replaced = count(&logs, "replacing the device's previous connection");
+    let replaced = logs.count("replacing the device's previous connection");
     // Unlimited, the two replace each other hundreds of times a second; limited: three free
     // takeovers, then one a second.
     assert!((3..=10).contains(&replaced), "{replaced} takeovers in 4 s");
-    assert_eq!(count(&logs, "probably two devices share one certificate"), 1);
+    assert_eq!(logs.count("probably two devices share one certificate"), 1);
     server.stop().await;
 }

@@ -1,35 +1,12 @@
 //! Device ids that forge log lines are refused at the handshake, over real sockets, and the
 //! log shows them escaped and cut: a newline, ANSI codes, a 20 KiB id.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use ngtt_pki::DeviceCertOptions;
-use ngtt_testkit::{RawDevice, TestPki, TestServer};
-
-/// Everything the server logs, for the test to read.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use ngtt_testkit::{CapturedLogs, RawDevice, TestPki, TestServer};
 
 #[tokio::test]
 async fn forged_ids_are_refused_and_never_logged_raw() {
-    let log = Captured::default();
-    let writer = log.clone();
-    tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .init();
+    let log = CapturedLogs::install();
     let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(&pki, dir.path().join("db"), |_| {}).await;
@@ -58,7 +35,7 @@ async fn forged_ids_are_refused_and_never_logged_raw() {
     device.ping(1).await;
     server.stop().await;
 
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = log.text();
     assert!(!text.contains('\x1b'), "raw ANSI in the log:\n{text}");
     assert!(
         !text

@@ -14,6 +14,7 @@
 //! * The real `ngtt` binary: [`cli`]; BAOB requests as the Python client makes them: [`baob`].
 //! * The published Python client as a device against `ngtt serve`: [`python_device`].
 //! * [`pipelined_uploads`]: many uploads in flight at once on one transport.
+//! * [`CapturedLogs`]: what a test binary logged, for tests of what reaches the log.
 //! * [`smok_client_installed`]: whether the published Python client can be run.
 //! * PostgreSQL: [`postgres::TestDatabase`], a schema of its own per test.
 //! * [`both_modes!`]: one async scenario, one test per device mode (NGTT and HTTP).
@@ -24,6 +25,7 @@ pub mod cli;
 mod device;
 pub mod fakes;
 mod http_device;
+mod logs;
 mod modes;
 mod pki;
 pub mod postgres;
@@ -41,6 +43,7 @@ use std::time::Duration;
 
 pub use device::{device_config, lively_device_config, test_backoff, test_timings};
 pub use http_device::{header_form, Answer, HttpDevice, MINIJSON};
+pub use logs::CapturedLogs;
 pub use ngtt_net::{CountingRelay, Traffic};
 pub use pki::TestPki;
 pub use proxy::{FaultProxy, ProxyStats};

@@ -36,7 +36,7 @@ async fn replace(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let device = device_id(path)?;
-    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let body = super::reply::budgeted_body(body, &state.budgets, &device)?;
     let given: Vec<ArchiveEntry> = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "expected [{{\"interval\": seconds, \"pathpoints\": [names]}}]: {e}"
@@ -44,7 +44,7 @@ async fn replace(
     })?;
     let entries = normalise_archives(given).map_err(ApiError::bad_request)?;
     state.db.set_archives(&device, &entries).await?;
-    tracing::info!(device, intervals = entries.len(), "archive settings replaced");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), intervals = entries.len(), "archive settings replaced");
     Ok(Json(entries))
 }
 
@@ -52,6 +52,6 @@ async fn replace(
 async fn clear(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Answer {
     let device = device_id(path)?;
     state.db.set_archives(&device, &[]).await?;
-    tracing::info!(device, "archive settings cleared");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), "archive settings cleared");
     Ok(Json(Vec::new()))
 }

@@ -119,7 +119,7 @@ async fn upload(
         .await?;
     match outcome {
         BaobWrite::Stored(version) => {
-            tracing::info!(device, key, version, size, "BAOB stored by an operator");
+            tracing::info!(device = %ngtt_proto::Escaped(&device), key = %ngtt_proto::Escaped(&key), version, size, "BAOB stored by an operator");
             Ok(Json(json!({"key": key, "version": version, "size": size})).into_response())
         }
         refused => {
@@ -143,8 +143,8 @@ async fn remove(
     match state.db.delete_baob(&dev, &k, Writer::Admin).await? {
         Some(version) => {
             tracing::info!(
-                device,
-                key,
+                device = %ngtt_proto::Escaped(&device),
+                key = %ngtt_proto::Escaped(&key),
                 version,
                 "BAOB deleted by an operator (tombstone kept)"
             );

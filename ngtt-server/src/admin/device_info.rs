@@ -25,9 +25,13 @@ use crate::storage::device_info::{ident, DeviceInfo, Instrumentation, Instrument
 type AppState = Arc<AdminState>;
 type Answer = Result<Json<Value>, ApiError>;
 
-/// The body as JSON.
-pub(super) fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
-    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+/// The body of a request about `device` as JSON, within the admin decode budget.
+pub(super) fn json_body(
+    body: Result<Bytes, BytesRejection>,
+    budgets: &crate::Budgets,
+    device: &str,
+) -> Result<Value, ApiError> {
+    let body = super::reply::budgeted_body(body, budgets, device)?;
     serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
 }
 
@@ -43,7 +47,7 @@ pub(super) async fn get_info(
 
 async fn store(state: &AdminState, device: String, info: DeviceInfo) -> Answer {
     state.db.set_device_info(&device, &info).await?;
-    tracing::info!(device, "device information changed");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), "device information changed");
     Ok(Json(info.document(&device)))
 }
 
@@ -54,7 +58,7 @@ pub(super) async fn put_info(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let device = device_id(path)?;
-    let given = json_body(body)?;
+    let given = json_body(body, &state.budgets, &device)?;
     let mut info = DeviceInfo::default();
     info.apply(&device, &given).map_err(ApiError::bad_request)?;
     store(&state, device, info).await
@@ -67,7 +71,7 @@ pub(super) async fn patch_info(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let device = device_id(path)?;
-    let given = json_body(body)?;
+    let given = json_body(body, &state.budgets, &device)?;
     let mut info = state.db.device_info(&device).await?;
     info.apply(&device, &given).map_err(ApiError::bad_request)?;
     store(&state, device, info).await
@@ -105,7 +109,7 @@ pub(super) async fn patch_instrumentation(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let (device, slave) = slave_path(path)?;
-    let mut given = json_body(body)?;
+    let mut given = json_body(body, &state.budgets, &device)?;
     if let Some(ls) = given.get_mut("linkstate").filter(|v| v.is_object()) {
         *ls = Value::String(ls.to_string());
     }

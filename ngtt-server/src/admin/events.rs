@@ -84,7 +84,7 @@ pub(super) async fn close(
     let given = if empty {
         Value::Object(Default::default())
     } else {
-        json_body(body)?
+        json_body(body, &state.budgets, &device)?
     };
     let map = given
         .as_object()
@@ -117,6 +117,6 @@ pub(super) async fn close(
         .close_event(&dev, &key, ended_on, handled_by.as_deref())
         .await?;
     let closed = closed.ok_or_else(|| ApiError::not_found(format!("no event {uuid:?}")))?;
-    tracing::info!(device, event = uuid, "event closed by an operator");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), event = %ngtt_proto::Escaped(&uuid), "event closed by an operator");
     Ok(Json(closed.to_json()))
 }

@@ -114,12 +114,12 @@ pub(super) async fn queue_order(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let device = device_id(path)?;
-    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let body = super::reply::budgeted_body(body, &state.budgets, &device)?;
     let payload = order_payload(&body, state.max_order_len)?;
     let id = state.db.queue_order(&device, payload.into()).await?;
     // Committed: now wake the device's connection, if it has one.
     state.registry.notify(&device);
-    tracing::info!(device, order = id, "order queued");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), order = id, "order queued");
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
@@ -195,7 +195,11 @@ pub(super) async fn logs(
     let map = params(query, &["limit"])?;
     let limit = limit(&map, 100, 10_000)?;
     let logs = state.db.read_logs(&device, limit).await?;
-    Ok(Json(Value::Array(logs.iter().map(log_json).collect())))
+    Ok(Json(Value::Array(
+        logs.iter()
+            .map(|l| log_json(l, state.budgets.inflated_per_field))
+            .collect(),
+    )))
 }
 
 #[cfg(test)]

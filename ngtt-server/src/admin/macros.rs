@@ -127,7 +127,7 @@ async fn put(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (device, macro_id) = device_and_macro(path)?;
-    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let body = super::reply::budgeted_body(body, &state.budgets, &device)?;
     let record = validate(macro_id.clone(), &body).map_err(ApiError::bad_request)?;
     let (dev, m) = (device.clone(), macro_id.clone());
     let created = state
@@ -139,7 +139,7 @@ async fn put(
         .await?;
     match created {
         (Some(new), Some(stored)) => {
-            tracing::info!(device, macro_id, new, "macro stored");
+            tracing::info!(device = %ngtt_proto::Escaped(&device), macro_id = %ngtt_proto::Escaped(&macro_id), new, "macro stored");
             let code = if new { StatusCode::CREATED } else { StatusCode::OK };
             Ok((code, Json(macro_json(&stored, true))))
         }
@@ -161,7 +161,7 @@ async fn remove(
 ) -> Result<Json<Value>, ApiError> {
     let (device, macro_id) = device_and_macro(path)?;
     if state.db.delete_macro(&device, &macro_id).await? {
-        tracing::info!(device, macro_id, "macro deleted");
+        tracing::info!(device = %ngtt_proto::Escaped(&device), macro_id = %ngtt_proto::Escaped(&macro_id), "macro deleted");
         Ok(Json(json!({"macro_id": macro_id, "deleted": true})))
     } else {
         Err(ApiError::not_found(format!(

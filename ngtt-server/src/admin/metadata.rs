@@ -88,7 +88,7 @@ async fn put(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let (device, key) = device_and_key(path)?;
-    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    let body = super::reply::budgeted_body(body, &state.budgets, &device)?;
     let given: Put = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "expected {{\"value\": str, \"timestamp\"?: seconds}}: {e}"
@@ -119,7 +119,7 @@ async fn put(
             s.metadata(&dev, &k)
         })
         .await?;
-    tracing::info!(device, key, "metadata set by an operator");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), key = %ngtt_proto::Escaped(&key), "metadata set by an operator");
     entry
         .map(|e| Json(entry_json(&e)))
         .ok_or_else(|| ApiError::not_found(format!("metadata key {key:?} was deleted meanwhile")))

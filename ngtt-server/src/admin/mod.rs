@@ -42,6 +42,7 @@ mod reply;
 mod sensor_writes;
 mod sensors;
 mod settings;
+mod tls_serve;
 
 use std::sync::Arc;
 
@@ -70,6 +71,8 @@ pub(crate) struct AdminState {
     pub(crate) max_order_len: usize,
     /// Largest BAOB an operator may store, in bytes.
     pub(crate) max_baob_len: u64,
+    /// What bodies may cost to decode; the bound for showing stored tracebacks.
+    pub(crate) budgets: crate::Budgets,
 }
 
 type AppState = Arc<AdminState>;
@@ -149,10 +152,19 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves the admin API on `listener` until `shutdown` is cancelled, then finishes the
-/// requests in progress.
-pub(crate) async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) {
+/// Serves the admin API on `listener` — over TLS with `tls` — until `shutdown` is cancelled,
+/// then finishes the requests in progress.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    tls: Option<(tokio_rustls::TlsAcceptor, std::time::Duration)>,
+    shutdown: CancellationToken,
+) {
     let app = router(state);
+    if let Some((acceptor, handshake_timeout)) = tls {
+        tls_serve::serve_tls(listener, acceptor, handshake_timeout, app, shutdown).await;
+        return;
+    }
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;

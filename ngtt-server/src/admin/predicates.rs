@@ -61,7 +61,7 @@ async fn write(
     body: Result<Bytes, BytesRejection>,
     patch: bool,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let given = json_body(body)?;
+    let given = json_body(body, &state.budgets, &device)?;
     let existing = state.db.predicate(&device, &pid).await?;
     let is_new = existing.is_none();
     let mut predicate = match (existing, patch) {
@@ -79,7 +79,7 @@ async fn write(
         }
     }
     let created = state.db.put_predicate(&device, &predicate).await?;
-    tracing::info!(device, predicate = pid, created, "predicate stored");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), predicate = %ngtt_proto::Escaped(&pid), created, "predicate stored");
     let code = if created {
         StatusCode::CREATED
     } else {

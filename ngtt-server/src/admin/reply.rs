@@ -1,11 +1,14 @@
 //! Answers of the admin API: JSON errors `{"status": reason}` and the JSON forms of stored
 //! records. Times are integers, milliseconds since the Unix epoch (UTC).
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value as Json_};
 
+use crate::budgets::Budgets;
 use crate::log_records::traceback_for_display;
 use crate::storage::{DeviceRecord, LogEntry, OrderRecord, StorageError};
 
@@ -38,6 +41,21 @@ impl From<StorageError> for ApiError {
         tracing::error!("admin API: storage failed: {e}");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("storage failed: {e}"))
     }
+}
+
+/// The body of a request about `device`; refused with `413` (and logged) when decoding it as
+/// JSON would take more memory than the admin decode budget ([`Budgets::admin_decode_factor`]).
+pub(crate) fn budgeted_body(
+    body: Result<Bytes, BytesRejection>,
+    budgets: &Budgets,
+    device: &str,
+) -> Result<Bytes, ApiError> {
+    let body = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    if let Err(over) = budgets.check_admin_body(&body) {
+        tracing::warn!(device = %ngtt_proto::Escaped(device), "admin request refused: {over}");
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, over.to_string()));
+    }
+    Ok(body)
 }
 
 impl IntoResponse for ApiError {
@@ -84,9 +102,10 @@ pub(crate) fn device_json(device: &DeviceRecord, connected: bool) -> Json_ {
     })
 }
 
-/// A log record as JSON: `exception_text` as sent, `exception_traceback` decoded (the JSON
-/// document inside it, or `{"undecodable": reason}`), both `null` when absent.
-pub(crate) fn log_json(log: &LogEntry) -> Json_ {
+/// A log record as JSON: `exception_text` as sent, `exception_traceback` decoded within
+/// `per_field` bytes (the JSON document inside it, or `{"undecodable": reason}`), both `null`
+/// when absent.
+pub(crate) fn log_json(log: &LogEntry, per_field: usize) -> Json_ {
     json!({
         "id": log.id,
         "service": log.service,
@@ -94,7 +113,10 @@ pub(crate) fn log_json(log: &LogEntry) -> Json_ {
         "level": log.level,
         "message": log.message,
         "exception_text": log.exception_text,
-        "exception_traceback": log.exception_traceback.as_deref().map(traceback_for_display),
+        "exception_traceback": log
+            .exception_traceback
+            .as_deref()
+            .map(|t| traceback_for_display(t, per_field)),
         "received_at": log.received_at_ms,
     })
 }

@@ -48,7 +48,7 @@ pub(super) async fn replace(
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     let device = device_id(path)?;
-    let given = json_body(body)?;
+    let given = json_body(body, &state.budgets, &device)?;
     let items = given
         .as_array()
         .ok_or_else(|| ApiError::bad_request("expected a JSON list of sensors"))?;
@@ -67,7 +67,7 @@ pub(super) async fn replace(
         sensors.push(s);
     }
     state.db.put_sensors(&device, &sensors, true).await?;
-    tracing::info!(device, sensors = sensors.len(), "sensors replaced");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), sensors = sensors.len(), "sensors replaced");
     Ok(Json(Value::Array(sensors.iter().map(Sensor::to_json).collect())))
 }
 
@@ -91,7 +91,7 @@ pub(super) async fn put_one(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (device, fqts) = sensor_path(path)?;
-    let mut given = json_body(body)?;
+    let mut given = json_body(body, &state.budgets, &device)?;
     let map = given
         .as_object_mut()
         .ok_or_else(|| ApiError::bad_request("expected an object {\"path\", \"type\"}"))?;
@@ -112,7 +112,7 @@ pub(super) async fn put_one(
     }
     let one = sensor.clone();
     let created = state.db.put_sensors(&device, &[one], false).await? == 1;
-    tracing::info!(device, fqts = sensor.fqts, created, "sensor stored");
+    tracing::info!(device = %ngtt_proto::Escaped(&device), fqts = %ngtt_proto::Escaped(&sensor.fqts), created, "sensor stored");
     let code = if created {
         StatusCode::CREATED
     } else {

@@ -67,6 +67,7 @@ pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity,
             idle_timeout: limits.idle_timeout,
             write_timeout: limits.write_timeout,
             fetch_grace: limits.fetch_grace,
+            decode_factor: limits.budgets.decode_factor,
         },
         now(),
     );

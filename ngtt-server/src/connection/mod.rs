@@ -41,6 +41,8 @@ pub(crate) struct Limits {
     pub(crate) close_timeout: Duration,
     /// Orders flow this long after the handshake without FETCH_ORDERS (`None`: never).
     pub(crate) fetch_grace: Option<Duration>,
+    /// What a device's payloads may cost.
+    pub(crate) budgets: crate::Budgets,
 }
 
 /// What every connection task shares.

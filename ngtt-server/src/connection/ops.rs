@@ -68,10 +68,13 @@ pub(crate) enum Outcome {
     Tids(u16),
     /// Whether [`Op::AnswerOrder`] found the order pending.
     Answered(bool),
-    /// How many samples or records [`Op::StoreSeries`] or [`Op::StoreLogs`] stored.
+    /// How many samples [`Op::StoreSeries`] stored.
     Stored(usize),
     /// The answer of [`Op::BaobSync`].
     Baob(SyncBaobResponse),
+    /// How many records [`Op::StoreLogs`] stored, and what went wrong, for the session to log
+    /// once per connection.
+    Logs(usize, crate::log_records::LogNotes),
 }
 
 /// Why a connection is stopped from outside.
@@ -124,7 +127,10 @@ impl End {
             }
             End::Replaced => info!("connection replaced by a newer one from the same device"),
             End::Shutdown => info!("closing connection: server shutting down"),
-            End::Protocol(e) => warn!("protocol error, closing connection: {e}"),
+            End::Protocol(e) => warn!(
+                "protocol error, closing connection: {}",
+                ngtt_proto::Escaped(&e.to_string())
+            ),
             End::Io(e) => info!("connection lost: {e}"),
             End::Storage(e) => error!("storage failed, closing connection: {e}"),
         }

@@ -22,6 +22,8 @@ use tracing::{debug, error, info, warn};
 
 use super::ops::{End, Op, OpId, Outcome, Stop};
 use super::window::OrderWindow;
+use crate::budgets::{Encoding, Shape};
+use crate::log_records::LogNotes;
 use crate::storage::{OrderAnswer, OrderId, PendingOrder, StorageError};
 
 /// ORDER tids reserved from the device's sequence at a time: 128 connections that carried
@@ -45,6 +47,8 @@ pub(crate) struct SessionConfig {
     pub(crate) write_timeout: Duration,
     /// Orders flow this long after the handshake without FETCH_ORDERS (`None`: never).
     pub(crate) fetch_grace: Option<Duration>,
+    /// Decoding a LOGS or DATA_STREAM frame may take this many times its size (plus 1 MiB).
+    pub(crate) decode_factor: usize,
 }
 
 /// What the outstanding operation is for.
@@ -270,13 +274,16 @@ impl Session {
                 // Our devices may say why (docs/protocol.md); the rejection counts either way.
                 if let Ok(Some(reason)) = frame.payload_opt::<&str>() {
                     let reason: String = reason.chars().take(MAX_REJECT_REASON_CHARS).collect();
-                    info!(tid = frame.tid, reason = ?reason, "the device gave a reason for ORDER_REJECT");
+                    info!(tid = frame.tid, reason = %ngtt_proto::Escaped(&reason), "the device gave a reason for ORDER_REJECT");
                 }
                 self.on_answer(frame.tid, OrderAnswer::Rejected)
             }
             FrameType::DataStream => self.on_data_stream(&frame),
             FrameType::Logs => {
-                if let Err(reason) = crate::budgets::check_decoded_memory(&frame.payload) {
+                let factor = self.config.decode_factor;
+                let check =
+                    crate::Budgets::check_decoded(factor, Encoding::MiniJson, Shape::Values, &frame.payload);
+                if let Err(reason) = check {
                     // LOGS has no answer: a batch over the decode budget is dropped, the
                     // connection kept (invalid MiniJSON still closes it, below).
                     if self.warnings.first("LOGS over the decode budget") {
@@ -380,7 +387,22 @@ impl Session {
                 debug!(tid, paths, stored, "DATA_STREAM stored");
                 self.push(Frame::data_stream_confirm(tid));
             }
-            (Waiting::Logs, Outcome::Stored(stored)) => debug!(stored, "LOGS stored"),
+            (Waiting::Logs, Outcome::Logs(stored, notes)) => {
+                debug!(stored, "LOGS stored");
+                // Each kind once per connection (the span names the device): a device chooses
+                // how many frames it sends.
+                let notes = LogNotes {
+                    first_invalid: notes
+                        .first_invalid
+                        .filter(|_| self.warnings.first("invalid log records")),
+                    first_undecodable: notes
+                        .first_undecodable
+                        .filter(|_| self.warnings.first("undecodable log parts")),
+                    budget_spent: notes.budget_spent && self.warnings.first("log inflation budget spent"),
+                    ..notes
+                };
+                notes.warn(None);
+            }
             (Waiting::Baob { tid }, Outcome::Baob(answer)) => match Frame::sync_baob_response(tid, &answer) {
                 Ok(frame) => self.push(frame),
                 Err(e) => self.finish(End::from(e)),
@@ -434,6 +456,18 @@ impl Session {
 
     fn on_data_stream(&mut self, frame: &Frame) {
         let tid = frame.tid;
+        let factor = self.config.decode_factor;
+        let check = crate::Budgets::check_decoded(factor, Encoding::MiniJson, Shape::Samples, &frame.payload);
+        if let Err(over) = check {
+            // Refused whole, before decoding: the device must not send it again.
+            if self.warnings.first("DATA_STREAM over the decode budget") {
+                warn!(tid, "rejecting DATA_STREAM: {over} (repeats are counted)");
+            }
+            let reason = over.to_string();
+            let reject = Frame::data_stream_reject_because(tid, &reason)
+                .unwrap_or_else(|_| Frame::data_stream_reject(tid));
+            return self.push(reject);
+        }
         match frame.payload_as::<Vec<PathpointSeries>>() {
             Ok(series) => {
                 let paths = series.len();

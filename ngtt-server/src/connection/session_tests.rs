@@ -17,6 +17,7 @@ fn config(grace: Option<Duration>) -> SessionConfig {
         max_inflight: 2,
         idle_timeout: 120 * S,
         write_timeout: 90 * S,
+        decode_factor: crate::DEFAULT_DECODE_FACTOR,
         fetch_grace: grace,
     }
 }
@@ -325,6 +326,50 @@ fn a_data_stream_that_is_not_series_is_rejected_with_a_bounded_reason() {
 }
 
 #[test]
+fn frames_over_the_decode_budget_are_refused_before_decoding() {
+    let t0 = Instant::now();
+    let mut s = connected(None, t0);
+    // 1 Mi samples of [0, 0]: 4 MiB on the wire, ~40 MiB as samples.
+    let tiny = PathpointSeries::new("W1", (0..1 << 20).map(|_| Sample::value(0, 0i64)));
+    let tiny = minijson::to_vec(&vec![tiny]).unwrap();
+    s.handle_frame(Frame::new(FrameType::DataStream, 3, Bytes::from(tiny)), t0);
+    assert!(s.poll_op().is_none(), "nothing is stored");
+    let sent = drain(&mut s, t0);
+    assert_eq!((sent[0].kind, sent[0].tid), (FrameType::DataStreamReject, 3));
+    let reason: String = sent[0].payload_as().expect("a reason");
+    assert!(reason.contains("decode budget"), "{reason}");
+    // LOGS have no answer: dropped, the connection kept.
+    let nulls = minijson::to_vec(&vec![(); 1 << 20]).unwrap();
+    s.handle_frame(Frame::new(FrameType::Logs, 0, Bytes::from(nulls)), t0);
+    assert!(s.poll_op().is_none() && drain(&mut s, t0).is_empty());
+    assert!(s.end().is_none());
+    // With a larger factor the same upload is stored.
+    let mut s = Session::new(
+        SessionConfig {
+            decode_factor: 64,
+            ..config(None)
+        },
+        t0,
+    );
+    let (id, _) = op(&mut s);
+    s.handle_stored(id, Ok(Outcome::Done), t0);
+    let tiny = PathpointSeries::new("W1", (0..1 << 20).map(|_| Sample::value(0, 0i64)));
+    s.handle_frame(
+        Frame::new(
+            FrameType::DataStream,
+            4,
+            Bytes::from(minijson::to_vec(&vec![tiny]).unwrap()),
+        ),
+        t0,
+    );
+    assert!(matches!(op(&mut s).1, Op::StoreSeries { .. }));
+}
+
+fn items_again() -> Bytes {
+    Bytes::from(minijson::to_vec(&vec![minijson::Value::from(1i64)]).unwrap())
+}
+
+#[test]
 fn logs_are_stored_without_an_answer_and_junk_is_a_protocol_error() {
     let t0 = Instant::now();
     let mut s = connected(None, t0);
@@ -332,8 +377,19 @@ fn logs_are_stored_without_an_answer_and_junk_is_a_protocol_error() {
     s.handle_frame(Frame::new(FrameType::Logs, 0, items), t0);
     let (id, o) = op(&mut s);
     assert!(matches!(&o, Op::StoreLogs { items } if items.len() == 1), "{o:?}");
-    s.handle_stored(id, Ok(Outcome::Stored(0)), t0);
+    // The item is no log record: noted, and warned about once per connection.
+    let notes = crate::log_records::LogNotes {
+        skipped: 1,
+        first_invalid: Some("not a map".into()),
+        ..Default::default()
+    };
+    s.handle_stored(id, Ok(Outcome::Logs(0, notes.clone())), t0);
     assert!(drain(&mut s, t0).is_empty(), "LOGS have no answer");
+    s.handle_frame(Frame::new(FrameType::Logs, 0, items_again()), t0);
+    let (id, _) = op(&mut s);
+    s.handle_stored(id, Ok(Outcome::Logs(0, notes)), t0);
+    let repeats: Vec<_> = s.warnings.suppressed().collect();
+    assert_eq!(repeats, [("invalid log records", 1)]);
     // An empty list stores nothing.
     s.handle_frame(
         Frame::new(FrameType::Logs, 0, minijson::to_vec(&Vec::<u8>::new()).unwrap()),

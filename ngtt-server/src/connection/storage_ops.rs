@@ -50,15 +50,13 @@ impl Executor {
             Op::AnswerOrder { order, answer } => db.answer_order(order, answer).await.map(Outcome::Answered),
             Op::StoreSeries { series } => db.store_series(&device, series).await.map(Outcome::Stored),
             Op::StoreLogs { items } => {
-                // Inflating is work too: done on the storage thread, within the device's
-                // budgets (shared with the device HTTP API).
-                let limits = shared.registry.inflate_limits().clone();
-                let dev = device.clone();
-                let entries = db.call(move |_| Ok(limits.log_entries(&dev, &items).0)).await?;
-                if entries.is_empty() {
-                    return Ok(Outcome::Stored(0));
-                }
-                db.store_logs(&device, entries).await.map(Outcome::Stored)
+                // Inflated on the storage workers within the device's budgets (shared with the
+                // device HTTP API), stored in bounded batches.
+                let limits = shared.registry.inflate_limits();
+                let budgets = shared.limits.budgets;
+                crate::log_batches::store_logs(db, limits, budgets, &device, items)
+                    .await
+                    .map(|(stored, notes)| Outcome::Logs(stored, notes))
             }
             Op::BaobSync { request } => db
                 .call(move |s| super::baob_sync::response(s, &device, &request))

@@ -74,7 +74,7 @@ async fn round(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = async {
-        let held: Vec<Held> = decode_body(&headers, body)
+        let held: Vec<Held> = decode_body(&headers, body, &state.budgets)
             .map_err(|f| Fault::new(f.status, format!("not a list of {{key, version}}: {}", f.reason)))?;
         if held.len() > MAX_BAOBS_PER_DEVICE {
             return Err(Fault::bad_request(format!(
@@ -92,7 +92,7 @@ async fn round(
             }
             if let Err(e) = valid_baob_key(&h.key) {
                 // Never downloadable nor uploadable: left out, so that the others still sync.
-                tracing::warn!(device = id.device_id, "BAOB round: key left out: {e}");
+                tracing::warn!(device = %ngtt_proto::Escaped(&id.device_id), "BAOB round: key left out: {}", ngtt_proto::Escaped(&e.to_string()));
                 continue;
             }
             if device.insert(h.key.clone(), h.version).is_some() {
@@ -102,7 +102,7 @@ async fn round(
         let dev = id.device_id.clone();
         let records = state.db.list_baobs(&dev).await?;
         let plan = plan_round(&device, &records);
-        tracing::debug!(device = id.device_id, ?plan, "BAOB round");
+        tracing::debug!(device = %ngtt_proto::Escaped(&id.device_id), ?plan, "BAOB round");
         Ok(json!({
             "should_delete": plan.should_delete,
             "should_download": plan.should_download,
@@ -241,8 +241,8 @@ async fn upload(
         match outcome {
             BaobWrite::Stored(version) => {
                 tracing::info!(
-                    device = id.device_id,
-                    key,
+                    device = %ngtt_proto::Escaped(&id.device_id),
+                    key = %ngtt_proto::Escaped(&key),
                     version,
                     size,
                     "BAOB uploaded by the device"

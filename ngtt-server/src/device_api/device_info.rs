@@ -85,12 +85,12 @@ pub(super) async fn patch_instrumentation(
     let device_name = id.device_id.clone();
     let result = async {
         let slave = slave_id(path)?;
-        let given: Value = decode_body(&headers, body)?;
+        let given: Value = decode_body(&headers, body, &state.budgets)?;
         let patch = InstrumentationPatch::from_json(&given).map_err(Fault::bad_request)?;
         let (device, key) = (id.device_id.clone(), slave.clone());
         let stored = state.db.patch_instrumentation(&device, &key, &patch).await?;
         let stored = stored.ok_or_else(|| no_slave(&id.device_id, &slave))?;
-        tracing::info!(device = id.device_id, slave, "slave instrumentation patched");
+        tracing::info!(device = %ngtt_proto::Escaped(&id.device_id), slave = %ngtt_proto::Escaped(&slave), "slave instrumentation patched");
         Ok(answer(stored))
     };
     logged::answer(

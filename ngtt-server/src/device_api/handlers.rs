@@ -7,15 +7,18 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use ngtt_proto::payload::PathpointSeries;
+use ngtt_proto::Escaped;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Device;
-use super::wire::{decode_body, Fault, Format};
+use super::logged;
+use super::wire::{decode_body, decode_shaped, Fault, Format};
 use super::DeviceApiState;
+use crate::budgets::{Budgets, Shape};
 use crate::storage::{RegisteredPathpoint, StorageLevel};
 
 type AppState = Arc<DeviceApiState>;
@@ -30,7 +33,7 @@ pub(super) async fn orders(State(state): State<AppState>, format: Format, Device
         let _held = gate.lock().await;
         if state.registry.orders_on_ngtt(&device) {
             tracing::debug!(
-                device,
+                device = %ngtt_proto::Escaped(&device),
                 "orders polled over HTTP while NGTT carries them: none handed out"
             );
             return Ok(Vec::new());
@@ -50,7 +53,7 @@ pub(super) async fn orders(State(state): State<AppState>, format: Format, Device
         }
         if !handed.is_empty() {
             tracing::info!(
-                device,
+                device = %ngtt_proto::Escaped(&device),
                 orders = handed.len(),
                 "orders handed out over HTTP (confirmed)"
             );
@@ -74,7 +77,7 @@ pub(super) async fn message(
         }
         let (device, key) = (id.device_id.clone(), uuid.clone());
         let new = state.db.record_message(&device, &key).await?;
-        tracing::info!(device = id.device_id, uuid, new, "message order reported");
+        tracing::info!(device = %ngtt_proto::Escaped(&id.device_id), uuid = %ngtt_proto::Escaped(&uuid), new, "message order reported");
         Ok(json!({ "uuid": uuid, "new": new }))
     };
     format.answer(result.await)
@@ -88,14 +91,14 @@ pub(super) async fn upload(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let device = id.device_id;
     let result = async {
-        let (series, rejected) = split_series(&headers, body)?;
-        let device = id.device_id;
+        let (series, rejected) = split_series(&headers, body, &state.budgets)?;
         if !rejected.is_empty() {
             tracing::warn!(
-                device = %device.escape_debug(),
+                device = %Escaped(&device),
                 rejected = rejected.len(),
-                first = %rejected[0]["reason"].as_str().unwrap_or_default().escape_debug(),
+                first = %Escaped(rejected[0]["reason"].as_str().unwrap_or_default()),
                 "pathpoint upload: malformed series skipped, the rest stored"
             );
         }
@@ -105,7 +108,8 @@ pub(super) async fn upload(
             false => json!({ "stored": stored, "rejected": rejected }),
         })
     };
-    format.answer(result.await)
+    let result = result.await;
+    logged::answer(format, &device, "POST /v1/device/pathpoints", result)
 }
 
 /// Splits an upload into the series that can be stored and the ones that cannot
@@ -115,13 +119,16 @@ pub(super) async fn upload(
 fn split_series(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    budgets: &Budgets,
 ) -> Result<(Vec<PathpointSeries>, Vec<serde_json::Value>), Fault> {
     let body = body?;
     // The common case, a well-formed upload, decodes straight into series.
-    if let Ok(series) = decode_body::<Vec<PathpointSeries>>(headers, Ok(body.clone())) {
-        return Ok((series, Vec::new()));
+    match decode_shaped::<Vec<PathpointSeries>>(headers, Ok(body.clone()), budgets, Shape::Samples) {
+        Ok(series) => return Ok((series, Vec::new())),
+        Err(fault) if fault.status == StatusCode::PAYLOAD_TOO_LARGE => return Err(fault),
+        Err(_) => {}
     }
-    let items: Vec<minijson::Value> = decode_body(headers, Ok(body))
+    let items: Vec<minijson::Value> = decode_body(headers, Ok(body), budgets)
         .map_err(|f| Fault::new(f.status, format!("not a list of pathpoint series: {}", f.reason)))?;
     let total = items.len();
     let (mut good, mut bad) = (Vec::new(), Vec::new());
@@ -159,8 +166,9 @@ pub(super) async fn register(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let device = id.device_id;
     let result = async {
-        let given: Vec<Registration> = decode_body(&headers, body)?;
+        let given: Vec<Registration> = decode_body(&headers, body, &state.budgets)?;
         let mut pathpoints = Vec::with_capacity(given.len());
         for (i, r) in given.into_iter().enumerate() {
             if r.path.is_empty() || r.path.chars().any(char::is_control) {
@@ -180,7 +188,6 @@ pub(super) async fn register(
                 storage_level,
             });
         }
-        let device = id.device_id;
         let all = state.db.register_pathpoints(&device, &pathpoints).await?;
         Ok(all
             .into_iter()
@@ -190,11 +197,13 @@ pub(super) async fn register(
             })
             .collect::<Vec<_>>())
     };
-    format.answer(result.await)
+    let result = result.await;
+    logged::answer(format, &device, "PUT /v1/device/pathpoints", result)
 }
 
-/// `PUT /v1/device/device_logs`: stores log records. As on NGTT, a record that does not parse
-/// is skipped (and counted); a body that is not a list is refused.
+/// `PUT /v1/device/device_logs`: stores log records, in bounded batches ([`crate::log_batches`]:
+/// the answer comes after the last one committed). As on NGTT, a record that does not parse is
+/// skipped (and counted); a body that is not a list, or over the decode budget, is refused.
 pub(super) async fn logs(
     State(state): State<AppState>,
     format: Format,
@@ -202,19 +211,18 @@ pub(super) async fn logs(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let device = id.device_id;
     let result = async {
-        let items: Vec<minijson::Value> = decode_body(&headers, body)
+        let items: Vec<minijson::Value> = decode_body(&headers, body, &state.budgets)
             .map_err(|f| Fault::new(f.status, format!("not a list of log records: {}", f.reason)))?;
-        let device = id.device_id;
-        let (entries, skipped) = state.registry.inflate_limits().log_entries(&device, &items);
-        let stored = if entries.is_empty() {
-            0
-        } else {
-            state.db.store_logs(&device, entries).await?
-        };
-        Ok(json!({ "stored": stored, "skipped": skipped }))
+        let limits = state.registry.inflate_limits();
+        let (stored, notes) =
+            crate::log_batches::store_logs(&state.db, limits, state.budgets, &device, items).await?;
+        notes.warn(Some(&device));
+        Ok(json!({ "stored": stored, "skipped": notes.skipped }))
     };
-    format.answer(result.await)
+    let result = result.await;
+    logged::answer(format, &device, "PUT /v1/device/device_logs", result)
 }
 
 /// Any other path or method.

@@ -16,7 +16,7 @@ pub(super) fn answer<T: Serialize>(
 ) -> Response {
     if let Err(fault) = &result {
         if fault.status.is_client_error() {
-            tracing::info!(device, route, status = fault.status.as_u16(), reason = ?fault.reason, "device HTTP request refused");
+            tracing::info!(device = %ngtt_proto::Escaped(device), route, status = fault.status.as_u16(), reason = ?fault.reason, "device HTTP request refused");
         }
     }
     format.answer(result)

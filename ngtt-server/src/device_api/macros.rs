@@ -126,8 +126,8 @@ async fn completed(
             Some(new) => {
                 if new {
                     tracing::info!(
-                        device = id.device_id,
-                        macro_id,
+                        device = %ngtt_proto::Escaped(&id.device_id),
+                        macro_id = %ngtt_proto::Escaped(&macro_id),
                         timestamp,
                         "macro occurrence completed"
                     );

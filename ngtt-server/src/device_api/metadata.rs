@@ -96,7 +96,7 @@ async fn write(
 ) -> Response {
     let result = async {
         let key = form_decoded_key(&uri)?;
-        let put: Put = decode_body(&headers, body).map_err(|f| {
+        let put: Put = decode_body(&headers, body, &state.budgets).map_err(|f| {
             Fault::new(
                 f.status,
                 format!(
@@ -130,8 +130,8 @@ async fn write(
             })
             .await?;
         tracing::debug!(
-            device = id.device_id,
-            key,
+            device = %ngtt_proto::Escaped(&id.device_id),
+            key = %ngtt_proto::Escaped(&key),
             stored,
             "metadata written by the device"
         );

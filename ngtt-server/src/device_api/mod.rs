@@ -57,6 +57,8 @@ pub(crate) struct DeviceApiState {
     pub(crate) header_verifier: Option<Arc<dyn ClientCertVerifier>>,
     /// Largest BAOB a device may upload, in bytes.
     pub(crate) max_baob_len: u64,
+    /// What a device's bodies may cost.
+    pub(crate) budgets: crate::Budgets,
 }
 
 /// The router of the device HTTP API.

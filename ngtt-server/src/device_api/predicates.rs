@@ -50,7 +50,7 @@ pub(super) async fn alarms(
 ) -> Response {
     let device_name = id.device_id.clone();
     let result = async {
-        let items: Vec<Value> = decode_body(&headers, body)
+        let items: Vec<Value> = decode_body(&headers, body, &state.budgets)
             .map_err(|f| Fault::new(f.status, format!("not a list of events: {}", f.reason)))?;
         if items.len() > MAX_ALARMS {
             return Err(Fault::bad_request(format!(
@@ -68,7 +68,7 @@ pub(super) async fn alarms(
         let device = id.device_id.clone();
         let uuids = state.db.report_events(&device, &events).await?;
         if !uuids.is_empty() {
-            tracing::info!(device = id.device_id, events = uuids.len(), "events reported");
+            tracing::info!(device = %ngtt_proto::Escaped(&id.device_id), events = uuids.len(), "events reported");
         }
         Ok(uuids
             .into_iter()

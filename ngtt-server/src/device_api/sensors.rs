@@ -43,7 +43,7 @@ pub(super) async fn write_log(
 ) -> Response {
     let device_name = id.device_id.clone();
     let result = async {
-        let items: Vec<Value> = decode_body(&headers, body)
+        let items: Vec<Value> = decode_body(&headers, body, &state.budgets)
             .map_err(|f| Fault::new(f.status, format!("not a list of write records: {}", f.reason)))?;
         let writes = items
             .iter()
@@ -54,7 +54,7 @@ pub(super) async fn write_log(
             .collect::<Result<Vec<_>, _>>()?;
         let device = id.device_id.clone();
         let stored = state.db.store_sensor_writes(&device, &writes).await?;
-        tracing::debug!(device = id.device_id, stored, "sensor writes logged");
+        tracing::debug!(device = %ngtt_proto::Escaped(&id.device_id), stored, "sensor writes logged");
         Ok(json!({ "stored": stored }))
     };
     logged::answer(

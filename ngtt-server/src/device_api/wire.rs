@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::budgets::{Budgets, Encoding, Shape};
 use crate::storage::StorageError;
 
 /// The media type of MiniJSON bodies.
@@ -134,10 +135,22 @@ impl From<BytesRejection> for Fault {
     }
 }
 
-/// Decodes a request body as `T`, in the encoding its `Content-Type` names.
+/// Decodes a request body as `T`, in the encoding its `Content-Type` names, within the decode
+/// budget (`413` beyond it; see [`Budgets::check_decoded`]).
 pub(crate) fn decode_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    budgets: &Budgets,
+) -> Result<T, Fault> {
+    decode_shaped(headers, body, budgets, Shape::Values)
+}
+
+/// [`decode_body`] for a body decoded into `shape`.
+pub(crate) fn decode_shaped<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    budgets: &Budgets,
+    shape: Shape,
 ) -> Result<T, Fault> {
     let body = body?;
     let media = headers
@@ -148,6 +161,12 @@ pub(crate) fn decode_body<T: DeserializeOwned>(
                 .map_err(|_| Fault::bad_request("the Content-Type header is not text"))
         })
         .transpose()?;
+    let encoding = match media.as_deref() {
+        Some(JSON) => Encoding::Json,
+        _ => Encoding::MiniJson,
+    };
+    Budgets::check_decoded(budgets.decode_factor, encoding, shape, &body)
+        .map_err(|over| Fault::new(StatusCode::PAYLOAD_TOO_LARGE, over.to_string()))?;
     match media.as_deref() {
         None | Some(MINIJSON) => {
             minijson::from_slice(&body).map_err(|e| Fault::bad_request(format!("invalid MiniJSON body: {e}")))
@@ -187,20 +206,30 @@ mod tests {
 
     #[test]
     fn body_decoding_by_content_type() {
+        let b = &Budgets::default();
         let mut h = HeaderMap::new();
         let mj = Bytes::from(minijson::to_vec(&vec![1u8, 2]).unwrap());
-        assert_eq!(decode_body::<Vec<u8>>(&h, Ok(mj.clone())).unwrap(), [1, 2]);
+        assert_eq!(decode_body::<Vec<u8>>(&h, Ok(mj.clone()), b).unwrap(), [1, 2]);
         h.insert(
             CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
-        assert_eq!(decode_body::<Vec<u8>>(&h, Ok(Bytes::from("[3]"))).unwrap(), [3]);
         assert_eq!(
-            decode_body::<Vec<u8>>(&h, Ok(mj)).unwrap_err().status,
+            decode_body::<Vec<u8>>(&h, Ok(Bytes::from("[3]")), b).unwrap(),
+            [3]
+        );
+        assert_eq!(
+            decode_body::<Vec<u8>>(&h, Ok(mj), b).unwrap_err().status,
             StatusCode::BAD_REQUEST
         );
         h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        let err = decode_body::<Vec<u8>>(&h, Ok(Bytes::from("[3]"))).unwrap_err();
+        let err = decode_body::<Vec<u8>>(&h, Ok(Bytes::from("[3]")), b).unwrap_err();
         assert_eq!(err.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        // A body of tiny values over the decode budget.
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let zeros = Bytes::from(serde_json::to_vec(&vec![0u8; 1 << 20]).unwrap());
+        let err = decode_body::<Vec<u8>>(&h, Ok(zeros), b).unwrap_err();
+        assert_eq!(err.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(err.reason.contains("decode budget"), "{}", err.reason);
     }
 }
