@@ -114,6 +114,13 @@ async fn restart_and_crash_lose_nothing() {
     let first = server.queue("d3", read_order("W1")).await;
     let order = tokio::time::timeout(WAIT, orders.recv()).await.unwrap().unwrap();
     server.stop().await;
+    // Once the device has seen its link go down (not before: an ack racing the close may still
+    // be written into the dying connection), the order cannot be acknowledged any more.
+    let mut state = transport.watch_state();
+    tokio::time::timeout(WAIT, state.wait_for(|s| !s.is_connected()))
+        .await
+        .expect("the device notices the stopped server")
+        .unwrap();
     assert!(
         order.ack().await.is_err(),
         "the answer cannot reach a stopped server"
