@@ -3,9 +3,11 @@
 //! them in, runs its operations ([`Executor`]), writes its frames, sleeps until its deadline —
 //! and closes the connection when the session has ended.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::BytesMut;
 use futures::StreamExt;
@@ -19,6 +21,7 @@ use tracing::{debug, info, warn};
 use super::ops::{Op, OpId, Outcome, Stop};
 use super::session::{Session, SessionConfig};
 use super::storage_ops::Executor;
+use super::uploads::{MAX_UPLOADS_IN_FLIGHT, MAX_UPLOAD_BYTES_IN_FLIGHT};
 use super::{Shared, Tls};
 use crate::storage::StorageError;
 
@@ -33,12 +36,22 @@ fn now() -> std::time::Instant {
 // records of its own (at most `tls_max_record` bytes of plaintext each: the Python client
 // handles one frame per read and 512 bytes per wake-up, NGTT.md §8).
 
-/// The outcome of the outstanding operation, or never when there is none.
-async fn outcome(pending: &mut Option<Pending>) -> (OpId, Result<Outcome, StorageError>) {
-    match pending {
-        Some(f) => f.await,
-        None => std::future::pending().await,
-    }
+/// The outcome of the first outstanding operation to end, or never when there is none.
+///
+/// The operations are polled in the order the session handed them out, so that each reaches
+/// the storage (the writer's queue, whose waiters are served first come, first served) in that
+/// order: one device's uploads commit in the order it sent them.
+async fn outcome(pending: &mut VecDeque<Pending>) -> (OpId, Result<Outcome, StorageError>) {
+    std::future::poll_fn(|cx| {
+        for at in 0..pending.len() {
+            if let Poll::Ready(done) = pending[at].as_mut().poll(cx) {
+                drop(pending.remove(at));
+                return Poll::Ready(done);
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 fn start(executor: &Executor, id: OpId, op: Op) -> Pending {
@@ -67,6 +80,8 @@ pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity,
             idle_timeout: limits.idle_timeout,
             write_timeout: limits.write_timeout,
             fetch_grace: limits.fetch_grace,
+            max_uploads: MAX_UPLOADS_IN_FLIGHT,
+            max_upload_bytes: MAX_UPLOAD_BYTES_IN_FLIGHT,
         },
         now(),
     );
@@ -81,11 +96,11 @@ pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity,
     let mut reader = FramedRead::new(reader, NgttCodec::with_max_frame_len(limits.max_frame_len));
     let mut wbuf = BytesMut::new();
     let mut dirty = false;
-    let mut pending: Option<Pending> = None;
+    let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut stopped = false;
     loop {
-        if pending.is_none() {
-            pending = session.poll_op().map(|(id, op)| start(&executor, id, op));
+        while let Some((id, op)) = session.poll_op() {
+            pending.push_back(start(&executor, id, op));
         }
         if !dirty {
             if let Some(frame) = session.poll_transmit(now()) {
@@ -105,8 +120,7 @@ pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity,
                 stopped = true;
                 session.handle_stop(if shared.shutdown.is_cancelled() { Stop::Shutdown } else { Stop::Replaced });
             }
-            (id, result) = outcome(&mut pending) => {
-                pending = None;
+            (id, result) = outcome(&mut pending), if !pending.is_empty() => {
                 session.handle_stored(id, result, now());
             }
             step = write_step(&mut writer, &mut wbuf), if writing => match step {

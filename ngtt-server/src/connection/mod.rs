@@ -7,6 +7,7 @@ mod driver;
 mod ops;
 mod session;
 mod storage_ops;
+mod uploads;
 mod window;
 
 use std::net::SocketAddr;

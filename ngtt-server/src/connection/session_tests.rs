@@ -18,6 +18,8 @@ fn config(grace: Option<Duration>) -> SessionConfig {
         idle_timeout: 120 * S,
         write_timeout: 90 * S,
         fetch_grace: grace,
+        max_uploads: 4,
+        max_upload_bytes: 1 << 20,
     }
 }
 
