@@ -17,6 +17,7 @@ const TOKEN_ENV: &str = "NGTT_ADMIN_TOKEN";
 /// A server `ngtt serve` started by the bench.
 pub struct LocalServer {
     child: Child,
+    exe: PathBuf,
     pki: PathBuf,
     db: PathBuf,
     max_connections: usize,
@@ -30,17 +31,27 @@ pub struct LocalServer {
 impl LocalServer {
     /// Starts `ngtt serve` on free loopback ports with a database in `dir`, and waits until it
     /// listens.
+    /// `exe` is the `ngtt` executable to run (default: this one).
     pub async fn start(
+        exe: Option<&Path>,
         pki: &Path,
         dir: &Path,
         max_connections: usize,
         token: String,
     ) -> Result<LocalServer, CliError> {
+        let exe = match exe {
+            Some(exe) => exe.to_owned(),
+            None => std::env::current_exe().map_err(|source| CliError::Io {
+                context: "finding the ngtt executable",
+                source,
+            })?,
+        };
         let any: SocketAddr = ([127, 0, 0, 1], 0).into();
         let db = dir.join("fleet.db");
-        let (child, listen, admin) = spawn(pki, &db, any, any, max_connections, &token).await?;
+        let (child, listen, admin) = spawn(&exe, pki, &db, any, any, max_connections, &token).await?;
         Ok(LocalServer {
             child,
+            exe,
             pki: pki.to_owned(),
             db,
             max_connections,
@@ -76,6 +87,7 @@ impl LocalServer {
         let mut last = None;
         for _ in 0..50 {
             match spawn(
+                &self.exe,
                 &self.pki,
                 &self.db,
                 self.listen,
@@ -103,6 +115,7 @@ impl LocalServer {
 }
 
 async fn spawn(
+    exe: &Path,
     pki: &Path,
     db: &Path,
     listen: SocketAddr,
@@ -110,10 +123,6 @@ async fn spawn(
     max_connections: usize,
     token: &str,
 ) -> Result<(Child, SocketAddr, SocketAddr), CliError> {
-    let exe = std::env::current_exe().map_err(|source| CliError::Io {
-        context: "finding the ngtt executable",
-        source,
-    })?;
     let mut child = Command::new(exe)
         .arg("serve")
         .arg("--pki")
