@@ -64,6 +64,7 @@ mod connection;
 mod device_api;
 mod error;
 mod log_records;
+mod memory;
 mod registry;
 mod server;
 pub mod storage;

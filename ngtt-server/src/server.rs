@@ -346,8 +346,16 @@ impl Server {
         )));
         // Warn once per burst of refusals, not once per refused socket.
         let mut refusing = false;
+        let mut trim = crate::memory::TrimPolicy::new();
+        let mut trim_tick = tokio::time::interval(crate::memory::CHECK_EVERY);
+        trim_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = trim_tick.tick() => {
+                    if trim.check(tasks.len().saturating_sub(services), std::time::Instant::now()) {
+                        tokio::task::spawn_blocking(crate::memory::trim);
+                    }
+                }
                 () = &mut signal => break,
                 () = shutdown.cancelled() => break,
                 accepted = accept_any(&listeners) => match accepted {

@@ -93,8 +93,12 @@ pub(crate) struct Session {
     fetch: bool,
     /// Taking the orders was asked for (and why), not done yet.
     start_wanted: Option<&'static str>,
-    /// There may be orders to claim: set on FETCH_ORDERS, answers, new orders, the grace.
+    /// There may be orders to claim: set on FETCH_ORDERS, new orders, the grace; stays set
+    /// while claims fill the window (an answer then makes room for the next claim).
     refill: bool,
+    /// Orders were queued since the last claim started: a claim that came back short may have
+    /// missed them, so it does not end the refill.
+    queued_since_claim: bool,
     /// When orders start without FETCH_ORDERS.
     grace_at: Option<Instant>,
     /// The idle clock's start: the last frame, or when reading resumed after handling one.
@@ -125,6 +129,7 @@ impl Session {
             fetch: false,
             start_wanted: None,
             refill: false,
+            queued_since_claim: false,
             grace_at: config.fetch_grace.map(|grace| now + grace),
             last_rx: now,
             paused_by_frame: false,
@@ -254,6 +259,7 @@ impl Session {
     pub(crate) fn handle_new_orders(&mut self) {
         if self.fetch {
             self.refill = true;
+            self.queued_since_claim = true;
             self.advance();
         }
     }
@@ -332,7 +338,9 @@ impl Session {
                 info!("{why}");
             }
             (Waiting::Claim { want }, Outcome::Claimed(batch)) => {
-                if batch.len() < want {
+                if batch.len() < want && !self.queued_since_claim {
+                    // Nothing more is pending: the next claim waits for new orders (an answer
+                    // alone does not make one, sparing a transaction per order).
                     self.refill = false;
                 }
                 self.send_orders(batch.into());
@@ -343,7 +351,6 @@ impl Session {
                 self.send_orders(rest);
             }
             (Waiting::Answer { tid, order, answer }, Outcome::Answered(pending)) => {
-                self.refill = true;
                 if pending {
                     let done = match answer {
                         OrderAnswer::Confirmed => "confirmed",
@@ -430,6 +437,7 @@ impl Session {
         let want = self.window.free();
         if self.refill && want > 0 {
             let after = self.window.cursor();
+            self.queued_since_claim = false;
             self.start(Waiting::Claim { want }, Op::ClaimOrders { after, limit: want });
         }
     }
