@@ -244,6 +244,8 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.takeovers_per_minute = args.takeovers_per_minute;
     config.takeover_spacing = args.takeover_spacing;
     config.write_timeout = Duration::from_secs(args.write_timeout.max(1));
+    // Before the runtime's threads exist, so that they share the capped arenas.
+    ngtt_server::tune_allocator();
     let runtime = crate::runtime::runtime(true)?;
     runtime.block_on(async {
         let signal = shutdown_signal()?;

@@ -85,5 +85,6 @@ pub use config::{
     DEFAULT_TAKEOVERS_PER_MINUTE, DEFAULT_TAKEOVER_SPACING,
 };
 pub use error::ServerError;
+pub use memory::tune_allocator;
 pub use server::{Server, ServerHandle};
 pub use storage::{OrderState, SqliteStorage, Storage, StorageError};

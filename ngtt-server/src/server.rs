@@ -347,12 +347,15 @@ impl Server {
         // Warn once per burst of refusals, not once per refused socket.
         let mut refusing = false;
         let mut trim = crate::memory::TrimPolicy::new();
+        // Connections started plus connections ended: what a trim may give back.
+        let mut churn: u64 = 0;
         let mut trim_tick = tokio::time::interval(crate::memory::CHECK_EVERY);
         trim_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = trim_tick.tick() => {
-                    if trim.check(tasks.len().saturating_sub(services), std::time::Instant::now()) {
+                    let live = tasks.len().saturating_sub(services);
+                    if trim.check(live, churn, std::time::Instant::now()) {
                         tokio::task::spawn_blocking(crate::memory::trim);
                     }
                 }
@@ -376,6 +379,7 @@ impl Server {
                         if displaced {
                             tracing::debug!(%peer, "handshake limit of the source reached: its oldest handshake gives up its slot");
                         }
+                        churn += 1;
                         tasks.spawn(connection::handle(Arc::clone(&shared), tcp, peer, conn_no, ticket));
                     }
                     Err(e) => {
@@ -386,6 +390,7 @@ impl Server {
                     }
                 },
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    churn += 1;
                     if let Err(e) = done {
                         if e.is_panic() {
                             error!("a connection task panicked: {e}");

@@ -23,7 +23,7 @@ use crate::error::CliError;
 const ADMIN_CONCURRENCY: usize = 64;
 
 /// How long after the fleet left the server's memory is read again.
-const LEFT_WAIT: Duration = Duration::from_secs(5);
+const LEFT_WAIT: Duration = Duration::from_secs(10);
 
 /// Keepalive exchanges per idle hour (one every 30 s).
 const EXCHANGES_PER_HOUR: f64 = 120.0;
@@ -200,8 +200,10 @@ async fn measure_ngtt(
     report.certificates_secs = started.elapsed().as_secs_f64();
     report.connect = connect(&mut fleet, timeout).await?;
     fleet.wait(Duration::from_secs(1), |_| false).await;
-    report.server_rss = rss(pid, rss_idle, report.connect.connected);
     report.idle_cpu = idle_cpu(&mut fleet, pid, args.idle_secs).await;
+    // Read once the fleet has idled: the memory a connected fleet holds, not the connection
+    // wave's.
+    report.server_rss = rss(pid, rss_idle, report.connect.connected);
     report.keepalive = keepalive(&mut fleet).await?;
     let mut seq = 0u64;
     if args.orders > 0 {
@@ -378,8 +380,8 @@ async fn measure_mqtt(
         let mut fleet = Fleet::spawn(pki, broker.addr, args.devices as usize, args.per_process, true).await?;
         let connect = connect(&mut fleet, timeout).await?;
         fleet.wait(Duration::from_secs(1), |_| false).await;
-        let broker_rss = rss(pid, rss_idle, connect.connected);
         let idle_cpu = idle_cpu(&mut fleet, pid, args.idle_secs).await;
+        let broker_rss = rss(pid, rss_idle, connect.connected);
         let keepalive = keepalive(&mut fleet).await?;
         fleet.stop().await;
         Ok(Mqtt {

@@ -13,7 +13,7 @@ use bytes::BytesMut;
 use futures::StreamExt;
 use ngtt_net::{write_step, WriteStep};
 use ngtt_proto::{DeviceIdentity, NgttCodec};
-use tokio::io::{AsyncWriteExt, WriteHalf};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::time::Instant as TokioInstant;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
@@ -61,7 +61,13 @@ fn start(executor: &Executor, id: OpId, op: Op) -> Pending {
 
 /// Serves an identified connection: takes over from the device's previous connection, then
 /// drives the session until it ends, then closes.
-pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity, conn: u64) {
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    reader: ReadHalf<Tls>,
+    mut writer: WriteHalf<Tls>,
+    identity: DeviceIdentity,
+    conn: u64,
+) {
     let (registration, replaced) = shared
         .registry
         .register(&identity.device_id, conn, &shared.shutdown);
@@ -92,7 +98,6 @@ pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity,
     };
     let stop = registration.stop.clone();
     let notify = Arc::clone(&registration.notify);
-    let (reader, mut writer) = tokio::io::split(tls);
     let mut reader = FramedRead::with_capacity(
         reader,
         NgttCodec::with_max_frame_len(limits.max_frame_len),

@@ -102,11 +102,16 @@ pub(crate) async fn handle(
         }
     };
     let span = info_span!("conn", device = %ngtt_proto::Escaped(&identity.device_id), %peer, conn);
+    // Split at once: from here on the TLS state lives in one heap allocation, not in this task's
+    // future; and the driver's future is boxed, so that this task is sized for the handshake
+    // only instead of for the handshake and the driver side by side (thousands of idle
+    // connections each pay for whatever the largest state is).
+    let (reader, writer) = tokio::io::split(tls);
     async move {
         if !pace_takeover(&shared, &identity.device_id).await {
             return;
         }
-        driver::run(shared, tls, identity, conn).await;
+        Box::pin(driver::run(shared, reader, writer, identity, conn)).await;
     }
     .instrument(span)
     .await;

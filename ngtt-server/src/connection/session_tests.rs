@@ -173,7 +173,10 @@ fn stale_and_repeated_answers_are_ignored() {
     s.handle_frame(Frame::order_confirm(40), t0);
     let (id, _) = op(&mut s);
     s.handle_stored(id, Ok(Outcome::Answered(false)), t0); // already answered: only a warning
-    assert!(s.poll_op().is_none(), "the claim came back short: no claim after the answer");
+    assert!(
+        s.poll_op().is_none(),
+        "the claim came back short: no claim after the answer"
+    );
     // The same tid again: no longer in the window.
     s.handle_frame(Frame::order_confirm(40), t0);
     assert!(s.poll_op().is_none());
