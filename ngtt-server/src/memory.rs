@@ -16,6 +16,10 @@ const MIN_CHURN: usize = 256;
 /// Trims at most this often.
 const MIN_INTERVAL: Duration = Duration::from_secs(2);
 
+/// While connections keep coming and going, trims at most this often (a trim holds the
+/// allocator's locks while it walks the heap: not in the middle of a reconnect storm).
+const BUSY_INTERVAL: Duration = Duration::from_secs(30);
+
 /// How often the accept loop asks [`TrimPolicy::check`].
 pub(crate) const CHECK_EVERY: Duration = Duration::from_secs(2);
 
@@ -24,20 +28,23 @@ pub(crate) const CHECK_EVERY: Duration = Duration::from_secs(2);
 const MAX_ARENAS: i32 = 2;
 
 /// When to give freed memory back: once connections started plus connections ended since the
-/// last trim reach [`MIN_CHURN`] and an eighth of the connections now, at most once per
-/// [`MIN_INTERVAL`].
+/// last trim reach [`MIN_CHURN`] and an eighth of the connections now, and the wave is over
+/// (nothing came or went since the previous check) — or it goes on for [`BUSY_INTERVAL`].
 #[derive(Debug)]
 pub(crate) struct TrimPolicy {
     churn_at_last: u64,
-    last: Option<Instant>,
+    churn_at_check: u64,
+    /// The last trim, or when the policy started.
+    last: Instant,
 }
 
 impl TrimPolicy {
-    /// A policy that has not trimmed yet.
-    pub(crate) fn new() -> TrimPolicy {
+    /// A policy started at `now`, that has not trimmed yet.
+    pub(crate) fn new(now: Instant) -> TrimPolicy {
         TrimPolicy {
             churn_at_last: 0,
-            last: None,
+            churn_at_check: 0,
+            last: now,
         }
     }
 
@@ -45,13 +52,16 @@ impl TrimPolicy {
     /// started, at `now`: whether to trim now.
     pub(crate) fn check(&mut self, live: usize, churn: u64, now: Instant) -> bool {
         let since = churn.saturating_sub(self.churn_at_last);
+        let quiet = churn == self.churn_at_check;
+        self.churn_at_check = churn;
         if since < MIN_CHURN.max(live / 8) as u64 {
             return false;
         }
-        if self.last.is_some_and(|last| now < last + MIN_INTERVAL) {
+        let wait = if quiet { MIN_INTERVAL } else { BUSY_INTERVAL };
+        if now < self.last + wait {
             return false;
         }
-        self.last = Some(now);
+        self.last = now;
         self.churn_at_last = churn;
         true
     }
@@ -82,32 +92,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn trims_after_enough_churn_and_not_too_often() {
+    fn trims_once_a_wave_of_connections_is_over() {
         let t0 = Instant::now();
-        let mut p = TrimPolicy::new();
-        assert!(!p.check(100, 100, t0), "a hundred connections: not worth it");
-        assert!(p.check(20_000, 20_000, t0), "a wave of connections");
-        assert!(
-            !p.check(20_000, 20_000, t0 + 10 * MIN_INTERVAL),
-            "nothing came or went since"
-        );
-        assert!(
-            !p.check(19_000, 21_000, t0 + 10 * MIN_INTERVAL),
-            "a twentieth left"
-        );
-        assert!(p.check(10_000, 30_000, t0 + 10 * MIN_INTERVAL), "half left");
-        assert!(
-            !p.check(0, 40_000, t0 + 10 * MIN_INTERVAL),
-            "at most once per interval"
-        );
-        assert!(p.check(0, 40_000, t0 + 11 * MIN_INTERVAL));
+        let mut p = TrimPolicy::new(t0);
+        let at = |n: u32| t0 + n * MIN_INTERVAL;
+        assert!(!p.check(100, 100, at(1)), "a hundred connections: not worth it");
+        assert!(!p.check(12_000, 12_000, at(2)), "still coming: wait");
+        assert!(!p.check(20_000, 20_000, at(3)), "still coming");
+        assert!(p.check(20_000, 20_000, at(4)), "over: trim");
+        assert!(!p.check(20_000, 20_000, at(10)), "nothing came or went since");
+        assert!(!p.check(19_000, 21_000, at(11)), "a twentieth left");
+        assert!(!p.check(10_000, 30_000, at(12)), "half left, still leaving");
+        assert!(p.check(10_000, 30_000, at(13)), "they stopped leaving");
+    }
+
+    #[test]
+    fn endless_churn_trims_now_and_then() {
+        let t0 = Instant::now();
+        let mut p = TrimPolicy::new(t0);
+        assert!(!p.check(1_000, 1_000, t0 + MIN_INTERVAL));
+        assert!(!p.check(1_000, 3_000, t0 + BUSY_INTERVAL / 2));
+        assert!(p.check(1_000, 4_000, t0 + BUSY_INTERVAL));
+        assert!(!p.check(1_000, 5_000, t0 + BUSY_INTERVAL + MIN_INTERVAL));
     }
 
     #[test]
     fn a_small_server_trims_after_a_few_hundred_departures() {
         let t0 = Instant::now();
-        let mut p = TrimPolicy::new();
-        assert!(!p.check(0, 200, t0));
-        assert!(p.check(0, 300, t0));
+        let mut p = TrimPolicy::new(t0);
+        let at = |n: u32| t0 + n * MIN_INTERVAL;
+        p.check(0, 200, at(1));
+        assert!(!p.check(0, 200, at(2)), "fewer than MIN_CHURN");
+        p.check(0, 300, at(3));
+        assert!(p.check(0, 300, at(4)));
     }
 }

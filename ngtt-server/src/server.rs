@@ -346,7 +346,7 @@ impl Server {
         )));
         // Warn once per burst of refusals, not once per refused socket.
         let mut refusing = false;
-        let mut trim = crate::memory::TrimPolicy::new();
+        let mut trim = crate::memory::TrimPolicy::new(std::time::Instant::now());
         // Connections started plus connections ended: what a trim may give back.
         let mut churn: u64 = 0;
         let mut trim_tick = tokio::time::interval(crate::memory::CHECK_EVERY);
