@@ -261,6 +261,8 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.takeover_spacing = args.takeover_spacing;
     config.write_timeout = Duration::from_secs(args.write_timeout.max(1));
     config.budgets = args.budgets.budgets();
+    // Before the runtime's threads exist, so that they share the capped arenas.
+    ngtt_server::tune_allocator();
     let runtime = crate::runtime::runtime(true)?;
     runtime.block_on(async {
         let signal = shutdown_signal()?;

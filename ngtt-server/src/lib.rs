@@ -66,6 +66,7 @@ mod device_api;
 mod error;
 mod log_batches;
 mod log_records;
+mod memory;
 mod registry;
 mod server;
 pub mod storage;
@@ -91,5 +92,6 @@ pub use config::{
     DEFAULT_TAKEOVERS_PER_MINUTE, DEFAULT_TAKEOVER_SPACING,
 };
 pub use error::ServerError;
+pub use memory::tune_allocator;
 pub use server::{Server, ServerHandle};
 pub use storage::{OrderState, PostgresStorage, PostgresUrl, SqliteStorage, Storage, StorageError};

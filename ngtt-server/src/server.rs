@@ -362,8 +362,19 @@ impl Server {
         )));
         // Warn once per burst of refusals, not once per refused socket.
         let mut refusing = false;
+        let mut trim = crate::memory::TrimPolicy::new(std::time::Instant::now());
+        // Connections started plus connections ended: what a trim may give back.
+        let mut churn: u64 = 0;
+        let mut trim_tick = tokio::time::interval(crate::memory::CHECK_EVERY);
+        trim_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = trim_tick.tick() => {
+                    let live = tasks.len().saturating_sub(services);
+                    if trim.check(live, churn, std::time::Instant::now()) {
+                        tokio::task::spawn_blocking(crate::memory::trim);
+                    }
+                }
                 () = &mut signal => break,
                 () = shutdown.cancelled() => break,
                 accepted = accept_any(&listeners) => match accepted {
@@ -384,6 +395,7 @@ impl Server {
                         if displaced {
                             tracing::debug!(%peer, "handshake limit of the source reached: its oldest handshake gives up its slot");
                         }
+                        churn += 1;
                         tasks.spawn(connection::handle(Arc::clone(&shared), tcp, peer, conn_no, ticket));
                     }
                     Err(e) => {
@@ -394,6 +406,7 @@ impl Server {
                     }
                 },
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    churn += 1;
                     if let Err(e) = done {
                         if e.is_panic() {
                             error!("a connection task panicked: {e}");

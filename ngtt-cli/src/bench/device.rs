@@ -44,8 +44,11 @@ pub enum Event {
 pub struct Shared {
     /// Where the server (or broker) listens.
     pub server: SocketAddr,
-    /// The local address the devices connect from.
+    /// The first local address the devices connect from.
     pub source: IpAddr,
+    /// How many consecutive addresses from `source` the devices are spread over (a fleet comes
+    /// from many addresses; the server limits handshakes in progress per address).
+    pub sources: u32,
     /// Bytes on the wire of all devices.
     pub counters: Arc<Counters>,
     /// Limits the TLS handshakes in progress at once.
@@ -117,11 +120,23 @@ struct Outcome {
 
 type Tls = tokio_rustls::client::TlsStream<wire::Counted>;
 
-async fn handshake(shared: &Shared, tls: &Arc<ClientConfig>) -> Option<Tls> {
+/// The source address of device `idx`: the `idx % sources`-th after `first` (IPv4).
+pub fn source_of(first: IpAddr, sources: u32, idx: usize) -> IpAddr {
+    match first {
+        IpAddr::V4(v4) if sources > 1 => {
+            let offset = (idx % sources as usize) as u32;
+            IpAddr::V4(u32::from(v4).wrapping_add(offset).into())
+        }
+        other => other,
+    }
+}
+
+async fn handshake(shared: &Shared, idx: usize, tls: &Arc<ClientConfig>) -> Option<Tls> {
     let _permit = shared.handshakes.acquire().await.ok()?;
+    let source = source_of(shared.source, shared.sources, idx);
     let tcp = tokio::time::timeout(
         Duration::from_secs(10),
-        wire::connect(shared.source, shared.server, shared.counters.clone()),
+        wire::connect(source, shared.server, shared.counters.clone()),
     )
     .await
     .ok()?
@@ -148,7 +163,7 @@ pub fn order_seq(payload: &[u8]) -> Option<u64> {
 
 async fn ngtt_session(shared: &Shared, idx: usize, tls: &Arc<ClientConfig>, jitter: &mut Jitter) -> Outcome {
     let down = Outcome { was_up: false };
-    let Some(mut stream) = handshake(shared, tls).await else {
+    let Some(mut stream) = handshake(shared, idx, tls).await else {
         return down;
     };
     let mut out = BytesMut::new();
@@ -254,7 +269,7 @@ const PINGREQ: [u8; 2] = [0xC0, 0x00];
 
 async fn mqtt_session(shared: &Shared, idx: usize, tls: &Arc<ClientConfig>, jitter: &mut Jitter) -> Outcome {
     let down = Outcome { was_up: false };
-    let Some(mut stream) = handshake(shared, tls).await else {
+    let Some(mut stream) = handshake(shared, idx, tls).await else {
         return down;
     };
     if stream
@@ -314,6 +329,15 @@ mod tests {
         assert_eq!(order_seq(b"\x01xx fleet#000000000042 yy"), Some(42));
         assert_eq!(order_seq(b"fleet#12"), None);
         assert_eq!(order_seq(b"no marker"), None);
+    }
+
+    #[test]
+    fn devices_are_spread_over_consecutive_source_addresses() {
+        let first: IpAddr = "127.1.0.1".parse().unwrap();
+        assert_eq!(source_of(first, 64, 0), first);
+        assert_eq!(source_of(first, 64, 65).to_string(), "127.1.0.2");
+        assert_eq!(source_of(first, 300, 299).to_string(), "127.1.1.44");
+        assert_eq!(source_of(first, 1, 5), first);
     }
 
     #[test]

@@ -64,6 +64,10 @@ pub struct FleetArgs {
     /// Admin API of the running server.
     #[arg(long, value_name = "URL", requires = "server")]
     admin: Option<String>,
+    /// The `ngtt` executable the bench runs as its local server (default: this one): another
+    /// build measured with the same load generator, for a before/after in one run.
+    #[arg(long = "server-exe", value_name = "PATH", conflicts_with = "server")]
+    server_exe: Option<PathBuf>,
     /// Process id of the running server, for its memory and CPU (`/proc/PID`).
     #[arg(long, value_name = "PID", requires = "server")]
     pid: Option<u32>,

@@ -12,7 +12,7 @@ use super::admin::Admin;
 use super::broker::{self, Broker};
 use super::device::now_nanos;
 use super::proc::{cpu_seconds, rss_bytes, ListenDrops};
-use super::report::{Connect, Fanout, IdleCpu, Keepalive, Latency, Mqtt, Report, Rss, Storm};
+use super::report::{Connect, Fanout, IdleCpu, Keepalive, Latency, Left, Mqtt, Report, Rss, Storm};
 use super::server::LocalServer;
 use super::worker::device_id;
 use super::workers::Fleet;
@@ -21,6 +21,9 @@ use crate::error::CliError;
 
 /// Admin requests in flight during the fan-out and before the storm.
 const ADMIN_CONCURRENCY: usize = 64;
+
+/// How long after the fleet left the server's memory is read again.
+const LEFT_WAIT: Duration = Duration::from_secs(10);
 
 /// Keepalive exchanges per idle hour (one every 30 s).
 const EXCHANGES_PER_HOUR: f64 = 120.0;
@@ -69,7 +72,14 @@ pub async fn run(args: &FleetArgs) -> Result<Report, CliError> {
             (Target::External, *server, Admin::new(admin, token)?, args.pid)
         }
         _ => {
-            let local = LocalServer::start(&pki_root, tmp.path(), size + 100, fresh_token()?).await?;
+            let local = LocalServer::start(
+                args.server_exe.as_deref(),
+                &pki_root,
+                tmp.path(),
+                size + 100,
+                fresh_token()?,
+            )
+            .await?;
             let admin = Admin::new(&format!("http://{}", local.admin), Some(local.token().to_owned()))?;
             let (listen, pid) = (local.listen, local.pid());
             (Target::Local(Box::new(local)), listen, admin, pid)
@@ -190,8 +200,10 @@ async fn measure_ngtt(
     report.certificates_secs = started.elapsed().as_secs_f64();
     report.connect = connect(&mut fleet, timeout).await?;
     fleet.wait(Duration::from_secs(1), |_| false).await;
-    report.server_rss = rss(pid, rss_idle, report.connect.connected);
     report.idle_cpu = idle_cpu(&mut fleet, pid, args.idle_secs).await;
+    // Read once the fleet has idled: the memory a connected fleet holds, not the connection
+    // wave's.
+    report.server_rss = rss(pid, rss_idle, report.connect.connected);
     report.keepalive = keepalive(&mut fleet).await?;
     let mut seq = 0u64;
     if args.orders > 0 {
@@ -200,12 +212,26 @@ async fn measure_ngtt(
     if !args.no_fanout {
         report.fanout = Some(fanout(&mut fleet, admin, &mut seq, timeout).await?);
     }
-    if let (Target::Local(local), false) = (target, args.no_storm) {
+    if let (Target::Local(local), false) = (&mut *target, args.no_storm) {
         report.storm = Some(storm(&mut fleet, admin, local, args.storm_orders, &mut seq, timeout).await?);
     }
     fleet.poll();
     report.orders_duplicated = fleet.receipts.values().map(|r| r.len() as u64 - 1).sum();
+    // The storm restarted the server: its process now.
+    let pid = match target {
+        Target::Local(local) => local.pid(),
+        Target::External => pid,
+    };
+    let connected = pid.and_then(rss_bytes);
     fleet.stop().await;
+    tokio::time::sleep(LEFT_WAIT).await;
+    report.left = connected
+        .zip(pid.and_then(rss_bytes))
+        .map(|(connected_bytes, left_bytes)| Left {
+            connected_bytes,
+            after_secs: LEFT_WAIT.as_secs_f64(),
+            left_bytes,
+        });
     Ok(())
 }
 
@@ -354,8 +380,8 @@ async fn measure_mqtt(
         let mut fleet = Fleet::spawn(pki, broker.addr, args.devices as usize, args.per_process, true).await?;
         let connect = connect(&mut fleet, timeout).await?;
         fleet.wait(Duration::from_secs(1), |_| false).await;
-        let broker_rss = rss(pid, rss_idle, connect.connected);
         let idle_cpu = idle_cpu(&mut fleet, pid, args.idle_secs).await;
+        let broker_rss = rss(pid, rss_idle, connect.connected);
         let keepalive = keepalive(&mut fleet).await?;
         fleet.stop().await;
         Ok(Mqtt {

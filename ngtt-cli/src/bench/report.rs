@@ -33,6 +33,9 @@ pub struct Report {
     pub storm: Option<Storm>,
     /// Orders delivered more than once over the whole run.
     pub orders_duplicated: u64,
+    /// Server memory with the fleet connected at the end of the run and once every device has
+    /// left: whether the server gives memory back.
+    pub left: Option<Left>,
     /// The same idle fleet against Mosquitto.
     pub mqtt: Option<Mqtt>,
     /// Why the MQTT comparison did not run, when asked for and impossible.
@@ -59,6 +62,17 @@ pub struct Rss {
     pub connected_bytes: u64,
     /// The difference divided by the devices connected, bytes.
     pub per_connection_bytes: u64,
+}
+
+/// Server memory before and after the whole fleet disconnected.
+#[derive(Debug, Default, Serialize)]
+pub struct Left {
+    /// With the fleet connected (at the end of the run, after the storm if there was one).
+    pub connected_bytes: u64,
+    /// Seconds after the last device disconnected.
+    pub after_secs: f64,
+    /// Then.
+    pub left_bytes: u64,
 }
 
 /// CPU of the server while the fleet is connected and idle.
@@ -271,6 +285,13 @@ impl Report {
                     opt(s.listen_overflows, |n| n.to_string()),
                     opt(s.listen_drops, |n| n.to_string())
                 ),
+                String::new(),
+            ));
+        }
+        if let Some(l) = &self.left {
+            rows.push((
+                format!("server RSS, all connected → {:.0} s after all left", l.after_secs),
+                format!("{} → {}", mib(l.connected_bytes), mib(l.left_bytes)),
                 String::new(),
             ));
         }

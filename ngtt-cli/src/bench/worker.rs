@@ -39,9 +39,12 @@ pub struct WorkerArgs {
     /// Number of devices.
     #[arg(long, value_name = "N")]
     pub count: usize,
-    /// Loopback source address to connect from.
+    /// Loopback source address to connect from (the first of `--sources`).
     #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
     pub source: IpAddr,
+    /// Consecutive source addresses the devices are spread over.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub sources: u32,
     /// Speak MQTT instead of NGTT.
     #[arg(long)]
     pub mqtt: bool,
@@ -96,6 +99,7 @@ async fn drive(args: &WorkerArgs, configs: Vec<Arc<rustls::ClientConfig>>) -> Re
     let shared = Arc::new(Shared {
         server: args.server,
         source: args.source,
+        sources: args.sources.max(1),
         counters: Arc::new(Counters::default()),
         handshakes: Semaphore::new(args.handshakes.max(1)),
         events,

@@ -17,6 +17,11 @@ use crate::error::CliError;
 /// on the same host needs its own share of ephemeral ports per source address.
 pub const DEFAULT_PER_PROCESS: usize = 8_000;
 
+/// Source addresses each worker spreads its devices over: with 256 handshakes in flight per
+/// worker, four per address, within the server's default per-address handshake limit (16), as a
+/// fleet behind many addresses would be.
+pub const SOURCES_PER_PROCESS: u32 = 64;
+
 /// One event of one worker.
 #[derive(Debug)]
 enum Line {
@@ -90,8 +95,9 @@ impl Fleet {
         let per_process = per_process.max(1);
         for (w, first) in (0..size).step_by(per_process).enumerate() {
             let count = per_process.min(size - first);
-            // 127.0.0.2, .3, ...: each worker its own source address and ephemeral ports.
-            let source = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (w % 250) as u8));
+            // 127.1.0.1, 127.2.0.1, ...: each worker its own range of source addresses (and
+            // so its own ephemeral ports).
+            let source = IpAddr::V4(Ipv4Addr::new(127, 1 + (w % 250) as u8, 0, 1));
             let mut command = Command::new(&exe);
             command
                 .args(["bench", "fleet-worker", "--pki"])
@@ -99,6 +105,7 @@ impl Fleet {
                 .args(["--server", &server.to_string()])
                 .args(["--first", &first.to_string(), "--count", &count.to_string()])
                 .args(["--source", &source.to_string()])
+                .args(["--sources", &SOURCES_PER_PROCESS.to_string()])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())

@@ -3,15 +3,17 @@
 //! them in, runs its operations ([`Executor`]), writes its frames, sleeps until its deadline —
 //! and closes the connection when the session has ended.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::BytesMut;
 use futures::StreamExt;
 use ngtt_net::{write_step, WriteStep};
 use ngtt_proto::{DeviceIdentity, NgttCodec};
-use tokio::io::{AsyncWriteExt, WriteHalf};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::time::Instant as TokioInstant;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
@@ -19,6 +21,7 @@ use tracing::{debug, info, warn};
 use super::ops::{Op, OpId, Outcome, Stop};
 use super::session::{Session, SessionConfig};
 use super::storage_ops::Executor;
+use super::uploads::{MAX_UPLOADS_IN_FLIGHT, MAX_UPLOAD_BYTES_IN_FLIGHT};
 use super::{Shared, Tls};
 use crate::storage::StorageError;
 
@@ -33,12 +36,22 @@ fn now() -> std::time::Instant {
 // records of its own (at most `tls_max_record` bytes of plaintext each: the Python client
 // handles one frame per read and 512 bytes per wake-up, NGTT.md §8).
 
-/// The outcome of the outstanding operation, or never when there is none.
-async fn outcome(pending: &mut Option<Pending>) -> (OpId, Result<Outcome, StorageError>) {
-    match pending {
-        Some(f) => f.await,
-        None => std::future::pending().await,
-    }
+/// The outcome of the first outstanding operation to end, or never when there is none.
+///
+/// The operations are polled in the order the session handed them out, so that each reaches
+/// the storage (the writer's queue, whose waiters are served first come, first served) in that
+/// order: one device's uploads commit in the order it sent them.
+async fn outcome(pending: &mut VecDeque<Pending>) -> (OpId, Result<Outcome, StorageError>) {
+    std::future::poll_fn(|cx| {
+        for at in 0..pending.len() {
+            if let Poll::Ready(done) = pending[at].as_mut().poll(cx) {
+                drop(pending.remove(at));
+                return Poll::Ready(done);
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 fn start(executor: &Executor, id: OpId, op: Op) -> Pending {
@@ -48,7 +61,13 @@ fn start(executor: &Executor, id: OpId, op: Op) -> Pending {
 
 /// Serves an identified connection: takes over from the device's previous connection, then
 /// drives the session until it ends, then closes.
-pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity, conn: u64) {
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    reader: ReadHalf<Tls>,
+    mut writer: WriteHalf<Tls>,
+    identity: DeviceIdentity,
+    conn: u64,
+) {
     let (registration, replaced) = shared
         .registry
         .register(&identity.device_id, conn, &shared.shutdown);
@@ -68,6 +87,8 @@ pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity,
             write_timeout: limits.write_timeout,
             fetch_grace: limits.fetch_grace,
             decode_factor: limits.budgets.decode_factor,
+            max_uploads: MAX_UPLOADS_IN_FLIGHT,
+            max_upload_bytes: MAX_UPLOAD_BYTES_IN_FLIGHT,
         },
         now(),
     );
@@ -78,15 +99,27 @@ pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity,
     };
     let stop = registration.stop.clone();
     let notify = Arc::clone(&registration.notify);
-    let (reader, mut writer) = tokio::io::split(tls);
-    let mut reader = FramedRead::new(reader, NgttCodec::with_max_frame_len(limits.max_frame_len));
+    let mut reader = FramedRead::with_capacity(
+        reader,
+        NgttCodec::with_max_frame_len(limits.max_frame_len),
+        READ_BUFFER,
+    );
     let mut wbuf = BytesMut::new();
     let mut dirty = false;
-    let mut pending: Option<Pending> = None;
+    let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut stopped = false;
+    // The stop signal, the order notification and the timer live across iterations: an idle
+    // connection registers its wakers once instead of on every frame it handles.
+    let stop_signal = stop.cancelled();
+    tokio::pin!(stop_signal);
+    let notified = notify.notified();
+    tokio::pin!(notified);
+    let timer = tokio::time::sleep_until(TokioInstant::now());
+    tokio::pin!(timer);
+    let mut alarm = Alarm::default();
     loop {
-        if pending.is_none() {
-            pending = session.poll_op().map(|(id, op)| start(&executor, id, op));
+        while let Some((id, op)) = session.poll_op() {
+            pending.push_back(start(&executor, id, op));
         }
         if !dirty {
             if let Some(frame) = session.poll_transmit(now()) {
@@ -98,33 +131,42 @@ pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity,
             break;
         }
         let deadline = session.poll_timeout();
-        let far = now() + std::time::Duration::from_secs(86_400);
+        if let Some(at) = alarm.arm(deadline) {
+            timer.as_mut().reset(TokioInstant::from_std(at));
+        }
         let writing = dirty && session.end().is_none();
         tokio::select! {
             biased;
-            () = stop.cancelled(), if !stopped => {
+            () = &mut stop_signal, if !stopped => {
                 stopped = true;
                 session.handle_stop(if shared.shutdown.is_cancelled() { Stop::Shutdown } else { Stop::Replaced });
             }
-            (id, result) = outcome(&mut pending) => {
-                pending = None;
+            (id, result) = outcome(&mut pending), if !pending.is_empty() => {
                 session.handle_stored(id, result, now());
             }
             step = write_step(&mut writer, &mut wbuf), if writing => match step {
                 Ok(WriteStep::Wrote) => session.on_written(now(), false),
                 Ok(WriteStep::Flushed) => {
                     dirty = false;
+                    shrink(&mut wbuf, 0);
                     session.on_written(now(), true);
                 }
                 Err(e) => session.handle_write_error(e),
             },
             item = reader.next(), if session.wants_read() => match item {
-                Some(Ok(frame)) => session.handle_frame(frame, now()),
+                Some(Ok(frame)) => {
+                    shrink(reader.read_buffer_mut(), READ_BUFFER);
+                    session.handle_frame(frame, now());
+                }
                 Some(Err(e)) => session.handle_read_error(e),
                 None => session.handle_peer_closed(),
             },
-            () = notify.notified(), if session.wants_orders() => session.handle_new_orders(),
-            () = tokio::time::sleep_until(TokioInstant::from_std(deadline.unwrap_or(far))), if deadline.is_some() => {
+            () = &mut notified, if session.wants_orders() => {
+                notified.set(notify.notified());
+                session.handle_new_orders();
+            }
+            () = &mut timer, if alarm.is_armed() => {
+                alarm.fired();
                 session.handle_timeout(now());
             }
         }
@@ -133,6 +175,54 @@ pub(super) async fn run(shared: Arc<Shared>, tls: Tls, identity: DeviceIdentity,
         close(&mut session, &mut writer, wbuf, limits.close_timeout).await;
     }
     drop(registration);
+}
+
+/// When the connection's timer is set for. A deadline that moves later (the idle clock restarts
+/// with every frame) leaves the timer where it is: it fires early once, the session finds
+/// nothing due, and it is set again — one timer operation per idle timeout instead of one per
+/// frame.
+#[derive(Debug, Default)]
+struct Alarm {
+    at: Option<std::time::Instant>,
+}
+
+impl Alarm {
+    /// For the session's next `deadline`: the instant to set the timer to, when it must move.
+    fn arm(&mut self, deadline: Option<std::time::Instant>) -> Option<std::time::Instant> {
+        let deadline = deadline?;
+        if self.at.is_some_and(|at| at <= deadline) {
+            return None;
+        }
+        self.at = Some(deadline);
+        self.at
+    }
+
+    /// Whether the timer is set.
+    fn is_armed(&self) -> bool {
+        self.at.is_some()
+    }
+
+    /// The timer fired: it is set again at the next [`Alarm::arm`].
+    fn fired(&mut self) {
+        self.at = None;
+    }
+}
+
+/// The read buffer a connection starts with: an idle device's frames (PING, ORDER_CONFIRM) fit
+/// in it; it grows for a larger frame (the codec reserves what a frame needs once its header
+/// arrived) and [`shrink`] gives that back.
+const READ_BUFFER: usize = 256;
+
+/// Buffers above this capacity are released once empty, so that one large frame does not stay
+/// allocated for the rest of a connection (thousands of idle connections each keeping their
+/// largest frame's buffer add up).
+const KEEP_BUFFER: usize = 4096;
+
+/// Replaces `buf` by one of `capacity` when it is empty and larger than [`KEEP_BUFFER`].
+fn shrink(buf: &mut BytesMut, capacity: usize) {
+    if buf.is_empty() && buf.capacity() > KEEP_BUFFER {
+        *buf = BytesMut::with_capacity(capacity);
+    }
 }
 
 fn encode(frame: &ngtt_proto::Frame, buf: &mut BytesMut) {
@@ -165,5 +255,44 @@ async fn close(
         Ok(Ok(())) => {}
         Ok(Err(e)) => debug!("closing the connection: {e}"),
         Err(_) => debug!("closing the connection timed out"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use bytes::BytesMut;
+
+    use super::{shrink, Alarm, KEEP_BUFFER};
+
+    #[test]
+    fn the_alarm_moves_only_earlier_and_is_set_again_after_firing() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut alarm = Alarm::default();
+        assert_eq!(alarm.arm(None), None);
+        assert!(!alarm.is_armed());
+        assert_eq!(alarm.arm(Some(t0 + 120 * s)), Some(t0 + 120 * s));
+        assert_eq!(alarm.arm(Some(t0 + 150 * s)), None, "later: left where it is");
+        assert_eq!(alarm.arm(Some(t0 + 90 * s)), Some(t0 + 90 * s), "earlier: moved");
+        assert!(alarm.is_armed());
+        alarm.fired();
+        assert!(!alarm.is_armed());
+        assert_eq!(alarm.arm(Some(t0 + 150 * s)), Some(t0 + 150 * s));
+    }
+
+    #[test]
+    fn only_large_empty_buffers_are_released() {
+        let mut small = BytesMut::with_capacity(KEEP_BUFFER);
+        shrink(&mut small, 0);
+        assert_eq!(small.capacity(), KEEP_BUFFER);
+        let mut large = BytesMut::with_capacity(64 * 1024);
+        large.extend_from_slice(b"x");
+        shrink(&mut large, 0);
+        assert!(large.capacity() > KEEP_BUFFER, "not while it holds data");
+        large.clear();
+        shrink(&mut large, 256);
+        assert!(large.capacity() < KEEP_BUFFER);
     }
 }

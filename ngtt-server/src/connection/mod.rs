@@ -7,6 +7,7 @@ mod driver;
 mod ops;
 mod session;
 mod storage_ops;
+mod uploads;
 mod window;
 
 use std::net::SocketAddr;
@@ -59,6 +60,11 @@ pub(crate) struct Shared {
 type Tls = TlsStream<TcpStream>;
 
 /// Serves one accepted TCP connection until it ends. Never fails: problems are logged.
+///
+/// This task lives as long as the connection, and its future is allocated once at the size of
+/// its largest state: so the handshake (the TLS stream mid-handshake and its timers) and the
+/// refusal of a connection run boxed, freed once done, and the identified connection's driver
+/// is boxed as well — an idle connection keeps only what it uses.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     tcp: TcpStream,
@@ -66,48 +72,26 @@ pub(crate) async fn handle(
     conn: u64,
     ticket: HandshakeTicket,
 ) {
-    // ORDER frames go out at once, in records of their own (see session::send).
-    let _ = tcp.set_nodelay(true);
-    let handshake = tokio::time::timeout(shared.limits.handshake_timeout, shared.acceptor.accept(tcp));
-    let tls = tokio::select! {
-        result = handshake => match result {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                // A probe or port scan: connected and left without a word.
-                tracing::debug!(%peer, conn, "connection closed during the TLS handshake: {e}");
-                return;
-            }
-            Ok(Err(e)) => {
-                warn!(%peer, conn, "TLS handshake failed, connection refused: {e}");
-                return;
-            }
-            Err(_) => {
-                warn!(%peer, conn, "TLS handshake timed out, connection refused");
-                return;
-            }
-        },
-        () = shared.shutdown.cancelled() => return,
-        () = ticket.evicted.cancelled() => {
-            tracing::debug!(%peer, conn, "TLS handshake gave up its slot to a newer connection");
-            return;
-        }
+    let Some(tls) = Box::pin(handshake(&shared, tcp, peer, conn, ticket)).await else {
+        return;
     };
-    drop(ticket);
     let identity = match peer_identity(&tls) {
         Ok(identity) => identity,
         Err(reason) => {
             warn!(%peer, conn, "connection refused: {reason}");
-            let mut framed = Framed::new(tls, NgttCodec::new());
-            close(&mut framed, shared.limits.close_timeout).await;
+            Box::pin(refuse(*tls, shared.limits.close_timeout)).await;
             return;
         }
     };
     let span = info_span!("conn", device = %ngtt_proto::Escaped(&identity.device_id), %peer, conn);
+    // Split at once: from here on the TLS state lives in one heap allocation (the halves'),
+    // not in this task's future.
+    let (reader, writer) = tokio::io::split(*tls);
     async move {
         if !pace_takeover(&shared, &identity.device_id).await {
             return;
         }
-        driver::run(shared, tls, identity, conn).await;
+        Box::pin(driver::run(shared, reader, writer, identity, conn)).await;
     }
     .instrument(span)
     .await;
@@ -148,6 +132,49 @@ async fn pace_takeover(shared: &Shared, device_id: &str) -> bool {
             false
         }
     }
+}
+
+/// The TLS handshake of an accepted connection, within the handshake timeout, giving up when
+/// the server shuts down or the source's handshake slot is taken ([`HandshakeTicket`]).
+async fn handshake(
+    shared: &Shared,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    conn: u64,
+    ticket: HandshakeTicket,
+) -> Option<Box<Tls>> {
+    // ORDER frames go out at once, in records of their own (see session::send).
+    let _ = tcp.set_nodelay(true);
+    let handshake = tokio::time::timeout(shared.limits.handshake_timeout, shared.acceptor.accept(tcp));
+    tokio::select! {
+        result = handshake => match result {
+            Ok(Ok(tls)) => Some(Box::new(tls)),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                // A probe or port scan: connected and left without a word.
+                tracing::debug!(%peer, conn, "connection closed during the TLS handshake: {e}");
+                None
+            }
+            Ok(Err(e)) => {
+                warn!(%peer, conn, "TLS handshake failed, connection refused: {e}");
+                None
+            }
+            Err(_) => {
+                warn!(%peer, conn, "TLS handshake timed out, connection refused");
+                None
+            }
+        },
+        () = shared.shutdown.cancelled() => None,
+        () = ticket.evicted.cancelled() => {
+            tracing::debug!(%peer, conn, "TLS handshake gave up its slot to a newer connection");
+            None
+        }
+    }
+}
+
+/// Closes a connection refused after the handshake, cleanly.
+async fn refuse(tls: Tls, limit: Duration) {
+    let mut framed = Framed::new(tls, NgttCodec::new());
+    close(&mut framed, limit).await;
 }
 
 /// The device identity of the peer's end-entity certificate.

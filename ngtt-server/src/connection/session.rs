@@ -8,21 +8,23 @@
 //! frames to write ([`Session::poll_transmit`]), operations to carry out ([`Session::poll_op`])
 //! and the next instant to wake it ([`Session::poll_timeout`]).
 //!
-//! Frames are handled one at a time, each to its end: while an operation is outstanding or a
-//! frame waits to be written, the session reads nothing ([`Session::wants_read`]). So answers go
-//! out in the order of the frames they answer, nothing is acknowledged before its commit, and
-//! what a connection holds in memory is bounded by one frame each way and the order window.
+//! Frames are handled one at a time, each to its end, with one exception: DATA_STREAM uploads
+//! are pipelined. While an operation is outstanding or a frame waits to be written, the session
+//! reads nothing ([`Session::wants_read`]); but uploads commit several at once ([`Uploads`]),
+//! their answers released in frame order, and any other frame read while uploads commit waits
+//! until they are answered. So answers go out in the order of the frames they answer, nothing is
+//! acknowledged before its commit, and what a connection holds in memory is bounded by one frame
+//! each way, the uploads' byte budget and the order window.
 
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use ngtt_proto::payload::{PathpointSeries, SyncBaobRequest};
 use ngtt_proto::{Frame, FrameType, ProtoError};
 use tracing::{debug, error, info, warn};
 
 use super::ops::{End, Op, OpId, Outcome, Stop};
+use super::uploads::Uploads;
 use super::window::OrderWindow;
-use crate::budgets::{Encoding, Shape};
 use crate::log_records::LogNotes;
 use crate::storage::{OrderAnswer, OrderId, PendingOrder, StorageError};
 
@@ -49,6 +51,10 @@ pub(crate) struct SessionConfig {
     pub(crate) fetch_grace: Option<Duration>,
     /// Decoding a LOGS or DATA_STREAM frame may take this many times its size (plus 1 MiB).
     pub(crate) decode_factor: usize,
+    /// Uploads committing at once, at most.
+    pub(crate) max_uploads: usize,
+    /// Payload bytes of the uploads committing at once, about (see [`Uploads`]).
+    pub(crate) max_upload_bytes: usize,
 }
 
 /// What the outstanding operation is for.
@@ -65,10 +71,6 @@ enum Waiting {
         order: OrderId,
         answer: OrderAnswer,
     },
-    Series {
-        tid: u16,
-        paths: usize,
-    },
     Logs,
     Baob {
         tid: u16,
@@ -81,16 +83,25 @@ pub(crate) struct Session {
     config: SessionConfig,
     window: OrderWindow,
     out: VecDeque<Frame>,
-    /// The operation to hand to the driver, and what its outcome is for.
-    op: Option<(OpId, Op)>,
+    /// The operations to hand to the driver, in order.
+    ops: VecDeque<(OpId, Op)>,
+    /// The outstanding operation other than uploads, and what its outcome is for.
     busy: Option<(OpId, Waiting)>,
+    /// Uploads committing or waiting for an earlier one's answer.
+    uploads: Uploads,
+    /// Read while uploads were unanswered: handled once they are.
+    deferred: Option<Deferred>,
     next_op: OpId,
     /// Orders may be sent: FETCH_ORDERS received, or the grace period passed without it.
     fetch: bool,
     /// Taking the orders was asked for (and why), not done yet.
     start_wanted: Option<&'static str>,
-    /// There may be orders to claim: set on FETCH_ORDERS, answers, new orders, the grace.
+    /// There may be orders to claim: set on FETCH_ORDERS, new orders, the grace; stays set
+    /// while claims fill the window (an answer then makes room for the next claim).
     refill: bool,
+    /// Orders were queued since the last claim started: a claim that came back short may have
+    /// missed them, so it does not end the refill.
+    queued_since_claim: bool,
     /// When orders start without FETCH_ORDERS.
     grace_at: Option<Instant>,
     /// The idle clock's start: the last frame, or when reading resumed after handling one.
@@ -113,12 +124,15 @@ impl Session {
         let mut session = Session {
             window: OrderWindow::new(config.max_inflight),
             out: VecDeque::new(),
-            op: None,
+            ops: VecDeque::new(),
             busy: None,
+            uploads: Uploads::new(config.max_uploads, config.max_upload_bytes),
+            deferred: None,
             next_op: 1,
             fetch: false,
             start_wanted: None,
             refill: false,
+            queued_since_claim: false,
             grace_at: config.fetch_grace.map(|grace| now + grace),
             last_rx: now,
             paused_by_frame: false,
@@ -138,8 +152,16 @@ impl Session {
         self.end.is_none()
             && self.stopping.is_none()
             && self.busy.is_none()
+            && self.deferred.is_none()
+            && self.uploads.has_room()
             && self.out.is_empty()
             && self.unwritten_since.is_none()
+    }
+
+    /// Whether the idle clock runs: reading, and no upload committing (a slow commit is not the
+    /// device's idleness).
+    fn idle_clock_runs(&self) -> bool {
+        self.wants_read() && self.uploads.is_empty()
     }
 
     /// Whether the driver should tell the session about newly queued orders.
@@ -154,7 +176,7 @@ impl Session {
 
     /// Ended, and no operation outstanding: the driver may close the connection.
     pub(crate) fn is_finished(&self) -> bool {
-        self.end.is_some() && self.busy.is_none()
+        self.end.is_some() && self.busy.is_none() && self.uploads.committing() == 0
     }
 
     /// Unanswered ORDER frames.
@@ -163,9 +185,10 @@ impl Session {
         self.window.len()
     }
 
-    /// The next operation to carry out (one at a time: the next comes after the outcome).
+    /// The next operation to carry out, in order (uploads several at once, anything else one
+    /// at a time: the next comes after the outcome). The driver submits them in this order.
     pub(crate) fn poll_op(&mut self) -> Option<(OpId, Op)> {
-        self.op.take()
+        self.ops.pop_front()
     }
 
     /// The next frame to write, handed out at `now`. The write deadline runs from then until
@@ -192,7 +215,7 @@ impl Session {
         }
         let write = self.unwritten_since.map(|t| t + self.config.write_timeout);
         let idle = self
-            .wants_read()
+            .idle_clock_runs()
             .then_some(self.last_rx + self.config.idle_timeout);
         let grace = self
             .grace_at
@@ -211,7 +234,7 @@ impl Session {
                 return self.finish(End::WriteStalled(self.config.write_timeout));
             }
         }
-        if self.wants_read() && now >= self.last_rx + self.config.idle_timeout {
+        if self.idle_clock_runs() && now >= self.last_rx + self.config.idle_timeout {
             return self.finish(End::Idle(self.config.idle_timeout));
         }
         if let Some(at) = self.grace_at {
@@ -239,13 +262,18 @@ impl Session {
     pub(crate) fn handle_new_orders(&mut self) {
         if self.fetch {
             self.refill = true;
+            self.queued_since_claim = true;
             self.advance();
         }
     }
 
-    /// The peer closed the connection.
+    /// The peer closed the connection (its uploads still committing are answered first).
     pub(crate) fn handle_peer_closed(&mut self) {
-        self.finish(End::PeerClosed);
+        if self.uploads.is_empty() {
+            self.finish(End::PeerClosed);
+        } else {
+            self.deferred = Some(Deferred::PeerClosed);
+        }
     }
 
     /// Reading failed (a frame that breaks the protocol, or the transport).
@@ -266,60 +294,11 @@ impl Session {
         }
         self.last_rx = now;
         self.paused_by_frame = true;
-        match frame.kind {
-            FrameType::Ping => self.push(Frame::new(FrameType::Ping, frame.tid, frame.payload)),
-            FrameType::FetchOrders => self.want_orders("device asked for orders"),
-            FrameType::OrderConfirm => self.on_answer(frame.tid, OrderAnswer::Confirmed),
-            FrameType::OrderReject => {
-                // Our devices may say why (docs/protocol.md); the rejection counts either way.
-                if let Ok(Some(reason)) = frame.payload_opt::<&str>() {
-                    let reason: String = reason.chars().take(MAX_REJECT_REASON_CHARS).collect();
-                    info!(tid = frame.tid, reason = %ngtt_proto::Escaped(&reason), "the device gave a reason for ORDER_REJECT");
-                }
-                self.on_answer(frame.tid, OrderAnswer::Rejected)
-            }
-            FrameType::DataStream => self.on_data_stream(&frame),
-            FrameType::Logs => {
-                let factor = self.config.decode_factor;
-                let check =
-                    crate::Budgets::check_decoded(factor, Encoding::MiniJson, Shape::Values, &frame.payload);
-                if let Err(reason) = check {
-                    // LOGS has no answer: a batch over the decode budget is dropped, the
-                    // connection kept (invalid MiniJSON still closes it, below).
-                    if self.warnings.first("LOGS over the decode budget") {
-                        warn!(
-                            tid = frame.tid,
-                            "LOGS frame dropped: {reason} (repeats are counted)"
-                        );
-                    }
-                } else {
-                    match frame.payload_as::<Vec<minijson::Value>>() {
-                        Ok(items) if items.is_empty() => {}
-                        Ok(items) => self.start(Waiting::Logs, Op::StoreLogs { items }),
-                        Err(e) => self.finish(End::from(e)),
-                    }
-                }
-            }
-            FrameType::SyncBaobRequest => match frame.payload_as::<SyncBaobRequest>() {
-                Ok(request) => self.start(Waiting::Baob { tid: frame.tid }, Op::BaobSync { request }),
-                Err(e) => self.finish(End::from(e)),
-            },
-            FrameType::Order
-            | FrameType::DataStreamConfirm
-            | FrameType::DataStreamReject
-            | FrameType::SyncBaobResponse => {
-                if self.warnings.first("unexpected frame") {
-                    warn!(
-                        tid = frame.tid,
-                        "unexpected {} frame from a device; ignored (repeats are counted)", frame.kind
-                    );
-                }
-            }
-            FrameType::Unknown(n) => {
-                if self.unknown_seen.insert(n) {
-                    warn!("ignoring frames of unknown type {n} (logged once per connection)");
-                }
-            }
+        if frame.kind != FrameType::DataStream && !self.uploads.is_empty() {
+            // Answered after the uploads before it: keeps answers in frame order.
+            self.deferred = Some(Deferred::Frame(frame));
+        } else {
+            self.dispatch(frame);
         }
         self.advance();
         self.settle(now);
@@ -328,6 +307,12 @@ impl Session {
     /// The outcome of operation `id`, at `now`. A storage failure ends the session: nothing
     /// more can be acknowledged.
     pub(crate) fn handle_stored(&mut self, id: OpId, result: Result<Outcome, StorageError>, now: Instant) {
+        if self.uploads.contains(id) {
+            self.on_upload_stored(id, result);
+            self.advance();
+            self.settle(now);
+            return;
+        }
         let waiting = match self.busy.take() {
             Some((busy, waiting)) if busy == id => waiting,
             other => {
@@ -356,7 +341,9 @@ impl Session {
                 info!("{why}");
             }
             (Waiting::Claim { want }, Outcome::Claimed(batch)) => {
-                if batch.len() < want {
+                if batch.len() < want && !self.queued_since_claim {
+                    // Nothing more is pending: the next claim waits for new orders (an answer
+                    // alone does not make one, sparing a transaction per order).
                     self.refill = false;
                 }
                 self.send_orders(batch.into());
@@ -367,7 +354,6 @@ impl Session {
                 self.send_orders(rest);
             }
             (Waiting::Answer { tid, order, answer }, Outcome::Answered(pending)) => {
-                self.refill = true;
                 if pending {
                     let done = match answer {
                         OrderAnswer::Confirmed => "confirmed",
@@ -382,10 +368,6 @@ impl Session {
                         orders::answer_name(answer)
                     );
                 }
-            }
-            (Waiting::Series { tid, paths }, Outcome::Stored(stored)) => {
-                debug!(tid, paths, stored, "DATA_STREAM stored");
-                self.push(Frame::data_stream_confirm(tid));
             }
             (Waiting::Logs, Outcome::Logs(stored, notes)) => {
                 debug!(stored, "LOGS stored");
@@ -426,20 +408,43 @@ impl Session {
 
     /// Hands `op` to the driver, remembering what its outcome is for.
     fn start(&mut self, waiting: Waiting, op: Op) {
+        let id = self.queue_op(op);
+        self.busy = Some((id, waiting));
+    }
+
+    /// Queues `op` for the driver; its id.
+    fn queue_op(&mut self, op: Op) -> OpId {
         let id = self.next_op;
         self.next_op += 1;
-        self.busy = Some((id, waiting));
-        self.op = Some((id, op));
+        self.ops.push_back((id, op));
+        id
     }
 
     /// Starts the next piece of the session's own work when nothing is outstanding: ends a
     /// stopped session, takes the orders, claims orders while the window has room.
     fn advance(&mut self) {
+        self.release_uploads();
         if self.end.is_some() || self.busy.is_some() {
             return;
         }
         if let Some(stop) = self.stopping {
-            return self.finish(End::from(stop));
+            // What was read behind the uploads is not acted on: the device sends it again.
+            if self.uploads.is_empty() {
+                self.deferred = None;
+                self.finish(End::from(stop));
+            }
+            return;
+        }
+        if self.uploads.is_empty() {
+            match self.deferred.take() {
+                Some(Deferred::Frame(frame)) => self.dispatch(frame),
+                Some(Deferred::PeerClosed) => self.finish(End::PeerClosed),
+                None => {}
+            }
+            self.release_uploads();
+            if self.end.is_some() || self.busy.is_some() {
+                return;
+            }
         }
         if !self.fetch {
             if let Some(why) = self.start_wanted.take() {
@@ -450,49 +455,14 @@ impl Session {
         let want = self.window.free();
         if self.refill && want > 0 {
             let after = self.window.cursor();
+            self.queued_since_claim = false;
             self.start(Waiting::Claim { want }, Op::ClaimOrders { after, limit: want });
-        }
-    }
-
-    fn on_data_stream(&mut self, frame: &Frame) {
-        let tid = frame.tid;
-        let factor = self.config.decode_factor;
-        let check = crate::Budgets::check_decoded(factor, Encoding::MiniJson, Shape::Samples, &frame.payload);
-        if let Err(over) = check {
-            // Refused whole, before decoding: the device must not send it again.
-            if self.warnings.first("DATA_STREAM over the decode budget") {
-                warn!(tid, "rejecting DATA_STREAM: {over} (repeats are counted)");
-            }
-            let reason = over.to_string();
-            let reject = Frame::data_stream_reject_because(tid, &reason)
-                .unwrap_or_else(|_| Frame::data_stream_reject(tid));
-            return self.push(reject);
-        }
-        match frame.payload_as::<Vec<PathpointSeries>>() {
-            Ok(series) => {
-                let paths = series.len();
-                self.start(Waiting::Series { tid, paths }, Op::StoreSeries { series });
-            }
-            Err(e) => {
-                let mut reason = format!("not a list of pathpoint series: {e}");
-                truncate(&mut reason, MAX_DATA_REJECT_REASON);
-                if self.warnings.first("DATA_STREAM rejected") {
-                    warn!(
-                        tid,
-                        "rejecting DATA_STREAM: {} (repeats are counted)",
-                        ngtt_proto::Escaped(&reason)
-                    );
-                }
-                let reject = Frame::data_stream_reject_because(tid, &reason)
-                    .unwrap_or_else(|_| Frame::data_stream_reject(tid));
-                self.push(reject);
-            }
         }
     }
 
     /// Restarts the idle clock when reading resumes after handling a frame.
     fn settle(&mut self, now: Instant) {
-        if self.paused_by_frame && self.wants_read() {
+        if self.paused_by_frame && self.idle_clock_runs() {
             self.paused_by_frame = false;
             self.last_rx = now;
         }
@@ -507,10 +477,14 @@ impl Session {
         if !end.closes_cleanly() {
             self.out.clear();
         }
-        if self.op.take().is_some() {
+        for (id, _) in std::mem::take(&mut self.ops) {
             // Never handed to the driver: nothing to wait for.
-            self.busy = None;
+            if self.busy.as_ref().is_some_and(|(busy, _)| *busy == id) {
+                self.busy = None;
+            }
+            self.uploads.forget(id);
         }
+        self.deferred = None;
         end.log();
         for (kind, count) in self.warnings.suppressed() {
             warn!(kind, count, "repeated warnings not logged on this connection");
@@ -525,20 +499,28 @@ impl Session {
     }
 }
 
-/// Cuts `s` to at most `max` bytes, on a character boundary.
-fn truncate(s: &mut String, max: usize) {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
+/// Something read while uploads were unanswered, acted on once they are.
+#[derive(Debug)]
+enum Deferred {
+    /// A frame other than DATA_STREAM.
+    Frame(Frame),
+    /// The peer closed the connection.
+    PeerClosed,
 }
+
+#[path = "session_frames.rs"]
+mod frames;
 
 #[path = "session_orders.rs"]
 mod orders;
 
+#[path = "session_uploads.rs"]
+mod uploads;
+
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "session_upload_tests.rs"]
+mod upload_tests;

@@ -19,6 +19,8 @@ fn config(grace: Option<Duration>) -> SessionConfig {
         write_timeout: 90 * S,
         decode_factor: crate::DEFAULT_DECODE_FACTOR,
         fetch_grace: grace,
+        max_uploads: 4,
+        max_upload_bytes: 1 << 20,
     }
 }
 
@@ -172,7 +174,10 @@ fn stale_and_repeated_answers_are_ignored() {
     s.handle_frame(Frame::order_confirm(40), t0);
     let (id, _) = op(&mut s);
     s.handle_stored(id, Ok(Outcome::Answered(false)), t0); // already answered: only a warning
-    claim(&mut s, t0, 5, vec![]);
+    assert!(
+        s.poll_op().is_none(),
+        "the claim came back short: no claim after the answer"
+    );
     // The same tid again: no longer in the window.
     s.handle_frame(Frame::order_confirm(40), t0);
     assert!(s.poll_op().is_none());
@@ -239,6 +244,20 @@ fn new_orders_are_claimed_once_orders_are_taken() {
     assert!(s.poll_op().is_none(), "an empty claim ends the refill");
     s.handle_new_orders();
     claim(&mut s, t0, 0, vec![order(3)]);
+    reserve(&mut s, t0, 1);
+    drain(&mut s, t0);
+    // The claim came back short: the answer is committed, and no claim follows it.
+    s.handle_frame(Frame::order_confirm(1), t0);
+    let (id, _) = op(&mut s);
+    s.handle_stored(id, Ok(Outcome::Answered(true)), t0);
+    assert!(s.poll_op().is_none(), "nothing pending: no claim after an answer");
+    // An order queued while a claim is outstanding is claimed next, though that claim came
+    // back short (it may have read the queue before the order's commit).
+    s.handle_new_orders();
+    let (id, _) = op(&mut s);
+    s.handle_new_orders();
+    s.handle_stored(id, Ok(Outcome::Claimed(vec![])), t0);
+    claim(&mut s, t0, 3, vec![order(4)]);
 }
 
 #[test]
