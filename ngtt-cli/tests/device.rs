@@ -209,11 +209,7 @@ async fn a_repeated_server_moves_past_a_dead_node() {
     let pki = TestPki::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let server = ScriptedServer::start(&pki).await;
-    // Nothing listens there: bound by the OS, then released.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .to_string();
+    let dead = ngtt_testkit::smok::vacant_addr().to_string();
     let mut device = Device::start(&pki, dir.path(), &server, &["--server", &dead, "--no-orders"]);
     let mut conn = server.accept().await;
     device

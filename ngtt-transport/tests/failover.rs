@@ -7,14 +7,9 @@ use std::net::SocketAddr;
 
 use ngtt_proto::payload::{PathpointSeries, Sample};
 use ngtt_server::OrderState;
+use ngtt_testkit::smok::vacant_addr;
 use ngtt_testkit::{device_config, read_order, TestPki, TestServer, PATIENCE};
 use ngtt_transport::{ConnectionState, Orders, Transport};
-
-/// A loopback address nothing listens on: bound by the OS, then released.
-fn dead_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address")
-}
 
 /// Waits until the transport is connected, and returns the server address it is connected to.
 async fn connected_to(transport: &Transport) -> SocketAddr {
@@ -57,7 +52,7 @@ async fn serves(server: &TestServer, transport: &Transport, orders: &mut Orders,
 async fn a_dead_first_server_is_skipped() {
     let pki = TestPki::new();
     let live = TestServer::start(&pki, pki.scratch("live.db"), |_| {}).await;
-    let dead = dead_addr();
+    let dead = vacant_addr();
     let config = device_config(&pki, "dev-skip", dead)
         .with_servers([dead.to_string(), live.addr.to_string()])
         .expect("servers");
@@ -114,7 +109,7 @@ async fn the_device_moves_on_when_its_server_dies_and_keeps_delivering() {
 async fn a_dns_name_is_resolved_and_tried_like_an_address() {
     let pki = TestPki::new();
     let live = TestServer::start(&pki, pki.scratch("named.db"), |_| {}).await;
-    let dead = dead_addr();
+    let dead = vacant_addr();
     // `localhost` resolves (through the system's resolver) to the loopback address(es): every
     // one is a target, tried in turn after the dead node's.
     let config = device_config(&pki, "dev-named", dead)
