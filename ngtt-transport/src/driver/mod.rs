@@ -27,7 +27,7 @@ use crate::error::TransportError;
 use crate::io::CountingIo;
 use crate::logbuf::LogBuffer;
 use crate::orders::ReceivedOrder;
-use crate::servers::{Rotation, Step, Target};
+use crate::servers::{Rotation, ServerAddr, Step, Target};
 use crate::session::{Session, SessionConfig, UploadId};
 use crate::state::{ConnectionState, Counters};
 use crate::tls::TlsSetup;
@@ -160,7 +160,13 @@ impl Driver {
             let attempt = self.failed_attempts + 1;
             self.state.send_replace(ConnectionState::Connecting { attempt });
             if self.rotation.round_over() {
-                let Some(resolved) = self.serve_while(resolve(self.config.clone())).await else {
+                let Some(resolved) = self
+                    .serve_while(resolve(
+                        self.config.servers.clone(),
+                        self.config.timings.connect_timeout,
+                    ))
+                    .await
+                else {
                     return self.finish(false);
                 };
                 self.targets = Target::list(&resolved.0);
@@ -338,14 +344,17 @@ impl Driver {
     }
 }
 
-/// Resolves every configured server, in order: the addresses of each (empty when its name
-/// did not resolve), and the last resolution error if any.
-async fn resolve(config: Config) -> (Vec<Vec<SocketAddr>>, Option<TransportError>) {
-    let mut resolved = Vec::with_capacity(config.servers.len());
+/// Resolves every server, in order, each within `timeout`: the addresses of each (empty when
+/// its name did not resolve), and the last resolution error if any.
+async fn resolve(
+    servers: Vec<ServerAddr>,
+    timeout: Duration,
+) -> (Vec<Vec<SocketAddr>>, Option<TransportError>) {
+    let mut resolved = Vec::with_capacity(servers.len());
     let mut error = None;
-    for server in &config.servers {
+    for server in &servers {
         let lookup = tokio::time::timeout(
-            config.timings.connect_timeout,
+            timeout,
             tokio::net::lookup_host((server.host.as_str(), server.port)),
         )
         .await
