@@ -11,6 +11,14 @@ use ngtt_testkit::smok::vacant_addr;
 use ngtt_testkit::{device_config, read_order, TestPki, TestServer, PATIENCE};
 use ngtt_transport::{ConnectionState, Orders, Transport};
 
+/// Device `id` of `pki` with these servers, in this order.
+fn spawn(pki: &TestPki, id: &str, servers: &[String]) -> (Transport, Orders) {
+    let config = device_config(pki, id, vacant_addr())
+        .with_servers(servers)
+        .expect("servers");
+    Transport::spawn(config).expect("spawn")
+}
+
 /// Waits until the transport is connected, and returns the server address it is connected to.
 async fn connected_to(transport: &Transport) -> SocketAddr {
     let mut watch = transport.watch_state();
@@ -53,10 +61,7 @@ async fn a_dead_first_server_is_skipped() {
     let pki = TestPki::new();
     let live = TestServer::start(&pki, pki.scratch("live.db"), |_| {}).await;
     let dead = vacant_addr();
-    let config = device_config(&pki, "dev-skip", dead)
-        .with_servers([dead.to_string(), live.addr.to_string()])
-        .expect("servers");
-    let (transport, mut orders) = Transport::spawn(config).expect("spawn");
+    let (transport, mut orders) = spawn(&pki, "dev-skip", &[dead.to_string(), live.addr.to_string()]);
     assert_eq!(connected_to(&transport).await, live.addr);
     serves(&live, &transport, &mut orders, "dev-skip", 1).await;
     assert!(transport.close(PATIENCE).await.flushed);
@@ -68,10 +73,8 @@ async fn the_device_moves_on_when_its_server_dies_and_keeps_delivering() {
     let pki = TestPki::new();
     let first = TestServer::start(&pki, pki.scratch("first.db"), |_| {}).await;
     let second = TestServer::start(&pki, pki.scratch("second.db"), |_| {}).await;
-    let config = device_config(&pki, "dev-move", first.addr)
-        .with_servers([first.addr.to_string(), second.addr.to_string()])
-        .expect("servers");
-    let (transport, mut orders) = Transport::spawn(config).expect("spawn");
+    let servers = [first.addr.to_string(), second.addr.to_string()];
+    let (transport, mut orders) = spawn(&pki, "dev-move", &servers);
     assert_eq!(connected_to(&transport).await, first.addr);
     serves(&first, &transport, &mut orders, "dev-move", 1).await;
 
@@ -112,13 +115,11 @@ async fn a_dns_name_is_resolved_and_tried_like_an_address() {
     let dead = vacant_addr();
     // `localhost` resolves (through the system's resolver) to the loopback address(es): every
     // one is a target, tried in turn after the dead node's.
-    let config = device_config(&pki, "dev-named", dead)
-        .with_servers([
-            format!("localhost:{}", dead.port()),
-            format!("localhost:{}", live.addr.port()),
-        ])
-        .expect("servers");
-    let (transport, mut orders) = Transport::spawn(config).expect("spawn");
+    let servers = [
+        format!("localhost:{}", dead.port()),
+        format!("localhost:{}", live.addr.port()),
+    ];
+    let (transport, mut orders) = spawn(&pki, "dev-named", &servers);
     let server = connected_to(&transport).await;
     assert_eq!(server.port(), live.addr.port());
     assert!(server.ip().is_loopback());
