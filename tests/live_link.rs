@@ -114,6 +114,14 @@ async fn restart_and_crash_lose_nothing() {
     let first = server.queue("d3", read_order("W1")).await;
     let order = tokio::time::timeout(WAIT, orders.recv()).await.unwrap().unwrap();
     server.stop().await;
+    // The server closes without waiting for the device: until the device has read the close,
+    // an answer could still be written into the dead connection's socket.
+    let mut state = transport.watch_state();
+    tokio::time::timeout(WAIT, state.wait_for(|s| !s.is_connected()))
+        .await
+        .expect("the device sees the connection close")
+        .expect("transport alive");
+    drop(state);
     assert!(
         order.ack().await.is_err(),
         "the answer cannot reach a stopped server"
