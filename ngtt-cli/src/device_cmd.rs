@@ -42,11 +42,13 @@ Example:
 #[derive(Debug, clap::Args)]
 #[command(after_help = DEVICE_HELP)]
 pub struct DeviceArgs {
-    /// Server address: HOST, HOST:PORT or [IPv6]:PORT (port 2405 when left out).
-    #[arg(long, value_name = "ADDR")]
-    server: String,
+    /// Server address: HOST, HOST:PORT or [IPv6]:PORT (port 2405 when left out). Repeat it
+    /// (or separate addresses with commas) for several server nodes: they are tried in turn,
+    /// moving to the next one when a connection fails or drops.
+    #[arg(long, value_name = "ADDR", required = true)]
+    server: Vec<String>,
 
-    /// Name the server certificate must be valid for [default: the host of --server].
+    /// Name every server certificate must be valid for [default: each server's own host].
     #[arg(long, value_name = "NAME")]
     server_name: Option<String>,
 
@@ -86,7 +88,7 @@ fn read_pem(path: &Path) -> Result<String, TransportError> {
 
 async fn device(args: &DeviceArgs) -> Result<(), CliError> {
     let mut config = Config::new(
-        &args.server,
+        &args.server.join(","),
         read_pem(&args.ca)?,
         read_pem(&args.cert)?,
         read_pem(&args.key)?,
@@ -96,7 +98,7 @@ async fn device(args: &DeviceArgs) -> Result<(), CliError> {
         config = config.with_server_name(name.clone());
     }
     let (transport, orders) = Transport::spawn(config)?;
-    info!(device_id = %transport.device_identity().device_id, server = %args.server, "device started");
+    info!(device_id = %transport.device_identity().device_id, server = %args.server.join(","), "device started");
     let order_task = tokio::spawn(serve_orders(orders, args.exec.clone()));
 
     let mut uploads = JoinSet::new();

@@ -20,7 +20,8 @@ struct Device {
 }
 
 impl Device {
-    /// Starts `ngtt device` for `pki`'s device against `server`, with `extra` arguments.
+    /// Starts `ngtt device` for `pki`'s device against `server`, with `extra` arguments before
+    /// its `--server` (so that another `--server` there is tried first).
     fn start(pki: &TestPki, dir: &Path, server: &ScriptedServer, extra: &[&str]) -> Device {
         let device = pki.device("dev-1");
         for (name, pem) in [
@@ -32,6 +33,7 @@ impl Device {
         }
         let mut child = Command::new(env!("CARGO_BIN_EXE_ngtt"))
             .arg("device")
+            .args(extra)
             .args(["--server", &server.addr.to_string()])
             .arg("--ca")
             .arg(dir.join("ca.pem"))
@@ -39,7 +41,6 @@ impl Device {
             .arg(dir.join("dev.pem"))
             .arg("--key")
             .arg(dir.join("dev.key"))
-            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -195,6 +196,27 @@ async fn no_orders_means_no_fetch_orders_and_eof_waits_for_uploads() {
     let upload = conn.recv().await;
     assert_eq!(upload.kind, FrameType::DataStream);
     conn.expect_silence(Duration::from_millis(200)).await;
+    conn.send(Frame::data_stream_confirm(upload.tid)).await;
+    assert_eq!(
+        device.read_json().await,
+        json!({"upload": "confirmed", "line": 1})
+    );
+    device.finish(conn).await;
+}
+
+#[tokio::test]
+async fn a_repeated_server_moves_past_a_dead_node() {
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = ScriptedServer::start(&pki).await;
+    let dead = ngtt_testkit::smok::vacant_addr().to_string();
+    let mut device = Device::start(&pki, dir.path(), &server, &["--server", &dead, "--no-orders"]);
+    let mut conn = server.accept().await;
+    device
+        .send_line(r#"[{"path":"W1","values":[[1700000000000,1]]}]"#)
+        .await;
+    let upload = conn.recv().await;
+    assert_eq!(upload.kind, FrameType::DataStream);
     conn.send(Frame::data_stream_confirm(upload.tid)).await;
     assert_eq!(
         device.read_json().await,

@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::TransportError;
+use crate::servers::ServerAddr;
 
 /// The NGTT port used when an address names none (NGTT.md §1).
 pub const DEFAULT_PORT: u16 = 2405;
@@ -104,18 +105,18 @@ impl Default for BackoffConfig {
     }
 }
 
-/// How a device connects: server, certificates (PEM, in memory) and session settings.
+/// How a device connects: servers, certificates (PEM, in memory) and session settings.
 ///
 /// Built with [`Config::new`] and adjusted with the `with_*` methods; every field is public.
 /// Nothing is checked until [`Config::device_identity`] or [`crate::Transport::spawn`].
 #[derive(Clone)]
 pub struct Config {
-    /// Host of the server (a DNS name or an IP address, without brackets).
-    pub host: String,
-    /// TCP port of the server.
-    pub port: u16,
-    /// Name the server certificate must be valid for: the host unless changed.
-    pub server_name: String,
+    /// The server nodes, tried in this order (see [`crate::Rotation`]); a DNS name stands for
+    /// every address it resolves to. At least one.
+    pub servers: Vec<ServerAddr>,
+    /// Name every server certificate must be valid for; `None` (the default): each server's
+    /// own host.
+    pub server_name: Option<String>,
     /// CA certificates (PEM, one or more) the server certificate must chain to.
     pub ca_pem: String,
     /// The device certificate, then any intermediates (PEM).
@@ -148,8 +149,7 @@ impl fmt::Debug for Config {
     /// Everything but the private key.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("host", &self.host)
-            .field("port", &self.port)
+            .field("servers", &self.servers)
             .field("server_name", &self.server_name)
             .field("timings", &self.timings)
             .field("backoff", &self.backoff)
@@ -166,19 +166,19 @@ impl fmt::Debug for Config {
 
 impl Config {
     /// A configuration for the server at `server` (`host`, `host:port`, `[v6]:port`; the port
-    /// defaults to 2405) with the given CA certificates, device certificate chain and key, all
-    /// PEM. The TLS server name defaults to the host.
+    /// defaults to 2405), or for several server nodes separated by commas
+    /// (`"a.example:2405,b.example:2405"`), with the given CA certificates, device certificate
+    /// chain and key, all PEM. Each server's certificate is verified against its own host
+    /// unless [`Config::with_server_name`] says otherwise.
     pub fn new(
         server: &str,
         ca_pem: impl Into<String>,
         cert_pem: impl Into<String>,
         key_pem: impl Into<String>,
     ) -> Result<Config, TransportError> {
-        let (host, port) = split_host_port(server)?;
         Ok(Config {
-            server_name: host.clone(),
-            host,
-            port,
+            servers: ServerAddr::parse_list(server)?,
+            server_name: None,
             ca_pem: ca_pem.into(),
             cert_pem: cert_pem.into(),
             key_pem: key_pem.into(),
@@ -194,10 +194,27 @@ impl Config {
         })
     }
 
-    /// The same configuration verifying the server certificate against `name`.
+    /// The same configuration verifying every server certificate against `name`.
     pub fn with_server_name(mut self, name: impl Into<String>) -> Self {
-        self.server_name = name.into();
+        self.server_name = Some(name.into());
         self
+    }
+
+    /// The same configuration with these server nodes (each as [`Config::new`] takes one),
+    /// tried in this order.
+    pub fn with_servers<S: AsRef<str>>(
+        mut self,
+        servers: impl IntoIterator<Item = S>,
+    ) -> Result<Self, TransportError> {
+        let servers = servers
+            .into_iter()
+            .map(|s| ServerAddr::parse(s.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if servers.is_empty() {
+            return Err(TransportError::Config("no server address".into()));
+        }
+        self.servers = servers;
+        Ok(self)
     }
 
     /// The same configuration with other timings.
@@ -242,12 +259,18 @@ impl Config {
         self
     }
 
-    /// `host:port`, with brackets around an IPv6 host.
+    /// The servers as `host:port` (brackets around an IPv6 host), separated by commas: the
+    /// form [`Config::new`] takes.
     pub fn addr(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
+        let shown: Vec<String> = self.servers.iter().map(ToString::to_string).collect();
+        shown.join(",")
+    }
+
+    /// The name server number `index`'s certificate must be valid for.
+    pub fn server_name_of(&self, index: usize) -> Option<&str> {
+        match &self.server_name {
+            Some(name) => Some(name),
+            None => self.servers.get(index).map(|s| s.host.as_str()),
         }
     }
 }
@@ -312,7 +335,7 @@ mod tests {
             .with_log_buffer(3)
             .with_max_frame_len(10);
         assert_eq!(c.addr(), "[::1]:7");
-        assert_eq!(c.server_name, "server.test");
+        assert_eq!(c.server_name_of(0), Some("server.test"));
         assert!(!c.fetch_orders);
         assert_eq!((c.log_buffer, c.max_frame_len), (3, 10));
         assert_eq!(c.timings.ping_after, Duration::from_secs(30));
@@ -320,5 +343,23 @@ mod tests {
         assert_eq!(c.upload_limits, UploadLimits::default());
         assert_eq!(c.max_open_orders, DEFAULT_MAX_OPEN_ORDERS);
         assert!(!format!("{c:?}").contains("key_pem"));
+    }
+
+    #[test]
+    fn several_servers() {
+        let c = Config::new("a.example:1, b.example", "ca", "cert", "key").expect("valid");
+        assert_eq!(c.addr(), "a.example:1,b.example:2405");
+        assert_eq!(
+            (c.server_name_of(0), c.server_name_of(1)),
+            (Some("a.example"), Some("b.example"))
+        );
+        let c = c.with_servers(["[::1]:3", "c.example:4"]).expect("valid");
+        assert_eq!(c.addr(), "[::1]:3,c.example:4");
+        assert_eq!(c.server_name_of(2), None);
+        let c = c.with_server_name("node.test");
+        assert_eq!(c.server_name_of(1), Some("node.test"));
+        assert!(c.clone().with_servers(Vec::<String>::new()).is_err());
+        assert!(c.with_servers(["ok:1", "bad:x"]).is_err());
+        assert!(Config::new("a:1,", "ca", "cert", "key").is_err());
     }
 }

@@ -26,6 +26,16 @@ pub enum TransportError {
     #[error("protocol error: {0}")]
     Proto(#[from] ngtt_proto::ProtoError),
 
+    /// No configured server's name could be resolved to an address (DNS failure, or a name
+    /// with no address).
+    #[error("cannot resolve {server}: {source}")]
+    Resolve {
+        /// The server address (or addresses) that were looked up.
+        server: String,
+        /// What the resolver said.
+        source: io::Error,
+    },
+
     /// The TCP connection to the server could not be made.
     #[error("cannot connect to {addr}: {source}")]
     Connect {
@@ -130,6 +140,7 @@ impl TransportError {
         matches!(
             self,
             TransportError::Connect { .. }
+                | TransportError::Resolve { .. }
                 | TransportError::Handshake { .. }
                 | TransportError::ConnectTimeout { .. }
                 | TransportError::Io(_)
@@ -170,6 +181,15 @@ mod tests {
         assert!(TransportError::ClosedByPeer.is_no_link());
         assert!(TransportError::ConnectionLost.is_no_link());
         assert!(!TransportError::Closed.is_no_link());
+        let unresolved = TransportError::Resolve {
+            server: "nowhere.invalid:2405".into(),
+            source: io::Error::other("no address"),
+        };
+        assert!(unresolved.is_no_link());
+        assert_eq!(
+            unresolved.to_string(),
+            "cannot resolve nowhere.invalid:2405: no address"
+        );
         let refused = TransportError::Refused {
             reason: Some("bad path".into()),
         };

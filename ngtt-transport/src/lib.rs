@@ -2,7 +2,8 @@
 //! server that carries orders in and logs and pathpoint data out (see `NGTT.md` and
 //! `docs/transport.md`).
 //!
-//! * [`Config`] holds everything in memory: server address and TLS name, CA certificates,
+//! * [`Config`] holds everything in memory: the server nodes (several, tried in turn by the
+//!   pure [`Rotation`]; a DNS name stands for all its addresses) and TLS name, CA certificates,
 //!   device certificate chain and key as PEM, [`Timings`], [`BackoffConfig`], the log buffer
 //!   bound, the [`UploadLimits`], the number of orders held at once, whether to fetch orders
 //!   and the largest frame read (larger ones are read past: [`InboundCodec`]).
@@ -73,6 +74,7 @@ mod io;
 mod logbuf;
 mod orders;
 mod rng;
+mod servers;
 pub mod session;
 mod state;
 mod tls;
@@ -88,6 +90,7 @@ pub use inbound::{Inbound, InboundCodec};
 pub use logbuf::LogBuffer;
 pub use orders::{Orders, ReceivedOrder};
 pub use rng::SplitMix64;
+pub use servers::{Rotation, ServerAddr, Step, Target, MAX_TARGETS};
 pub use session::Session;
 pub use state::{ConnectionState, Stats};
 pub use transport::{CloseOutcome, Transport};

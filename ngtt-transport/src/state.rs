@@ -1,5 +1,6 @@
 //! [`ConnectionState`] (watchable) and [`Stats`] (counters) of a transport.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,6 +27,9 @@ pub enum ConnectionState {
         epoch: u64,
         /// When the handshake completed.
         since: Instant,
+        /// The server address of this connection (one of the addresses the configured servers
+        /// resolved to).
+        server: SocketAddr,
     },
     /// Waiting before the next attempt after a failure or a dropped connection.
     Backoff {

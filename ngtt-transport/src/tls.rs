@@ -11,12 +11,12 @@ use rustls_pki_types::ServerName;
 use crate::config::Config;
 use crate::error::TransportError;
 
-/// Everything [`Config`] yields once checked: the rustls client configuration, the server
-/// name to verify and the device's identity.
+/// Everything [`Config`] yields once checked: the rustls client configuration, the name to
+/// verify for each configured server and the device's identity.
 #[derive(Debug, Clone)]
 pub(crate) struct TlsSetup {
     pub client: Arc<ClientConfig>,
-    pub server_name: ServerName<'static>,
+    pub server_names: Vec<ServerName<'static>>,
     pub identity: DeviceIdentity,
 }
 
@@ -37,11 +37,19 @@ impl Config {
             name: "device",
         };
         let client = tls::client_config(roots, Some(device))?;
-        let server_name = ServerName::try_from(self.server_name.clone())
-            .map_err(|e| TransportError::Config(format!("server name {:?}: {e}", self.server_name)))?;
+        if self.servers.is_empty() {
+            return Err(TransportError::Config("no server address".into()));
+        }
+        let server_names = (0..self.servers.len())
+            .map(|i| {
+                let name = self.server_name_of(i).unwrap_or_default().to_owned();
+                ServerName::try_from(name.clone())
+                    .map_err(|e| TransportError::Config(format!("server name {name:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(TlsSetup {
             client: Arc::new(client),
-            server_name,
+            server_names,
             identity,
         })
     }
@@ -70,7 +78,7 @@ mod tests {
         let setup = c.tls_setup().expect("valid");
         assert_eq!(setup.identity.device_id, "dev-7");
         assert_eq!(setup.identity.environment, Environment::Staging);
-        assert!(matches!(setup.server_name, ServerName::IpAddress(_)));
+        assert!(matches!(setup.server_names[..], [ServerName::IpAddress(_)]));
     }
 
     #[test]
@@ -83,6 +91,9 @@ mod tests {
         assert!(c.validate().is_err());
         let c = config().with_server_name("not a name!");
         assert!(matches!(c.validate(), Err(TransportError::Config(m)) if m.contains("server name")));
+        let mut c = config();
+        c.servers.clear();
+        assert!(matches!(c.validate(), Err(TransportError::Config(m)) if m.contains("no server")));
         let mut c = config();
         c.cert_pem = c.ca_pem.clone(); // a CA certificate has no device id
         assert!(matches!(c.validate(), Err(TransportError::Proto(_))));

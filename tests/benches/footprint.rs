@@ -2,15 +2,24 @@
 //! "Measure"): each as its own process, a device with 1 000 registered pathpoints and 50
 //! sensors polling one in-process `ngtt-server` over plain HTTP (the Python client's local
 //! development environment), first idle, then executing one read order a second. For each
-//! phase: CPU seconds per minute (user + system, from `/proc/PID/stat`) and resident memory at
-//! its end (`VmRSS`), with the peak (`VmHWM`).
+//! phase: CPU seconds per minute (user + system of every thread, from the process's CPU-time
+//! clock, nanosecond resolution) and memory at its end from `/proc/PID/smaps_rollup`: resident
+//! (`Rss`, shared pages included), proportional (`Pss`, shared pages divided among their
+//! users), anonymous (`Anonymous`: heap and stacks), with the peak (`VmHWM`) and the threads.
 //!
-//! Both clients poll every 5 s (the Python client's 60 s communicator cycle is a module
-//! constant; the footprint script sets it, as `poll_interval` does for ours) so that a window
-//! of a few dozen seconds sees several cycles; orders arrive in batches at each poll.
+//! Both clients poll every `FOOTPRINT_POLL_SECS` (default 60 s, the default of both: the Python
+//! client's communicator cycle is a module constant that the footprint script sets, ours is
+//! `poll_interval`); orders arrive in batches at each poll. A shorter interval (5 s) weighs
+//! the cost of one poll more heavily.
 //!
-//! `cargo bench -p ngtt-e2e --bench footprint` (FOOTPRINT_SECS sets the window, default 30 s;
-//! it takes about 2 × that plus the boots). Skipped when the Python client is not installed.
+//! Our device is `tests/src/bin/smok_footprint_device.rs` built as a device would ship it:
+//! the `device` profile (size-optimised, LTO, stripped) and linked statically (see
+//! [`device_binary`]); `FOOTPRINT_DEVICE=PATH` runs another build of it instead.
+//!
+//! `cargo bench -p ngtt-e2e --bench footprint` (FOOTPRINT_SECS sets each window, default five
+//! poll intervals and at least 60 s; it takes about 2 × that plus the boots and, the first
+//! time, the device build).
+//! Skipped when the Python client is not installed.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -26,49 +35,95 @@ use tokio::process::{Child, Command};
 
 const PATHPOINTS: usize = 1_000;
 const SENSORS: usize = 50;
-const POLL_SECS: &str = "5";
 
-/// CPU ticks (user + system) and memory of a process.
+/// The flags that link the device binary statically (glibc), without position independence:
+/// no dynamic loader, only the parts of the C library it calls, nothing to relocate at start.
+const STATIC_LINK: [&str; 4] = [
+    "-C",
+    "target-feature=+crt-static",
+    "-C",
+    "relocation-model=static",
+];
+
+/// CPU time and memory of a process.
 #[derive(Clone, Copy, Debug)]
 struct Usage {
-    ticks: u64,
+    cpu: Duration,
     rss_kib: u64,
+    pss_kib: u64,
     anon_kib: u64,
     hwm_kib: u64,
+    threads: u64,
+}
+
+/// The CPU time of every thread of `pid`, living or gone (its process CPU-time clock).
+fn cpu_time(pid: u32) -> Duration {
+    let mut clock: libc::clockid_t = 0;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: both pointers are to live locals of the types the functions take.
+    let ok = unsafe {
+        libc::clock_getcpuclockid(pid as libc::pid_t, &mut clock) == 0
+            && libc::clock_gettime(clock, &mut ts) == 0
+    };
+    assert!(ok, "no CPU clock for process {pid}");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The value in KiB of `key` in a `/proc` file of `key: value kB` lines.
+fn kib(text: &str, key: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn usage(pid: u32) -> Usage {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).expect("smaps_rollup");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
-    let kib = |key: &str| -> u64 {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
     Usage {
-        ticks,
-        rss_kib: kib("VmRSS:"),
-        anon_kib: kib("RssAnon:"),
-        hwm_kib: kib("VmHWM:"),
+        cpu: cpu_time(pid),
+        rss_kib: kib(&rollup, "Rss:"),
+        pss_kib: kib(&rollup, "Pss:"),
+        anon_kib: kib(&rollup, "Anonymous:"),
+        hwm_kib: kib(&status, "VmHWM:"),
+        threads: kib(&status, "Threads:"),
     }
 }
 
-fn ticks_per_second() -> f64 {
-    let out = std::process::Command::new("getconf")
-        .arg("CLK_TCK")
+/// Builds the device program with the `device` profile, linked statically, and returns its
+/// path (or `FOOTPRINT_DEVICE`, when set).
+fn device_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("FOOTPRINT_DEVICE") {
+        return path.into();
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "rustc",
+            "--profile",
+            "device",
+            "-p",
+            "ngtt-e2e",
+            "--bin",
+            "smok_footprint_device",
+        ])
+        .args(["--message-format", "json-render-diagnostics", "--"])
+        .args(STATIC_LINK)
+        .current_dir(repo())
+        .stderr(Stdio::inherit())
         .output()
-        .expect("getconf");
+        .expect("cargo runs");
+    assert!(out.status.success(), "the device program did not build");
     String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(100.0)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["target"]["name"] == "smok_footprint_device")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .expect("cargo names the device executable")
 }
 
 async fn wait_ready(child: &mut Child, what: &str) {
@@ -98,12 +153,10 @@ async fn main() {
     if std::env::args().any(|a| a == "--list") || !smok_client_installed() {
         return;
     }
-    let window = Duration::from_secs(
-        std::env::var("FOOTPRINT_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(30),
-    );
+    let env_secs = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    let poll_secs = env_secs("FOOTPRINT_POLL_SECS").unwrap_or(60).max(1);
+    let window = Duration::from_secs(env_secs("FOOTPRINT_SECS").unwrap_or((5 * poll_secs).max(60)));
+    let device = device_binary();
     let pki = TestPki::new();
     let tls = TlsPems {
         device_ca: pki.ca_pem().to_owned(),
@@ -139,16 +192,16 @@ async fn main() {
                 .arg(&base)
                 .arg(&cert)
                 .arg(&key)
-                .arg(POLL_SECS)
+                .arg(poll_secs.to_string())
                 .arg(PATHPOINTS.to_string())
                 .env("PYTHONPATH", repo().join("python"));
             cmd
         } else {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_smok_footprint_device"));
+            let mut cmd = Command::new(&device);
             cmd.env("SMOK_CERT", &cert)
                 .env("SMOK_KEY", &key)
                 .env("SMOK_HTTP", &base)
-                .env("SMOK_POLL_SECS", POLL_SECS)
+                .env("SMOK_POLL_SECS", poll_secs.to_string())
                 .env("SMOK_PATHPOINTS", PATHPOINTS.to_string());
             cmd
         };
@@ -162,8 +215,7 @@ async fn main() {
         children.push((id, child));
     }
     tokio::time::sleep(Duration::from_secs(10)).await; // boot tails: registrations, first polls
-    let hz = ticks_per_second();
-    let per_minute = |a: Usage, b: Usage| (b.ticks - a.ticks) as f64 / hz * 60.0 / window.as_secs_f64();
+    let per_minute = |a: Usage, b: Usage| (b.cpu - a.cpu).as_secs_f64() * 60.0 / window.as_secs_f64();
     let pids: Vec<u32> = children.iter().map(|(_, c)| c.id().expect("running")).collect();
 
     let start: Vec<Usage> = pids.iter().map(|p| usage(*p)).collect();
@@ -190,39 +242,49 @@ async fn main() {
             .map_or(0, |o| o.len())
     };
 
-    let tick = 60.0 / hz / window.as_secs_f64(); // one clock tick, as CPU seconds a minute
     println!(
-        "device with {PATHPOINTS} pathpoints and {SENSORS} sensors, polling every {POLL_SECS} s; windows of {} s",
-        window.as_secs()
+        "device with {PATHPOINTS} pathpoints and {SENSORS} sensors, polling every {poll_secs} s; windows of {} s; our device: {}",
+        window.as_secs(),
+        device.display()
     );
     println!(
-        "{:<14} {:>13} {:>10} {:>13} {:>10} {:>12} {:>10}",
-        "", "idle CPU/min", "idle RSS", "load CPU/min", "load RSS", "of it anon", "peak RSS"
+        "{:<14} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "",
+        "idle CPU/min",
+        "load CPU/min",
+        "idle RSS",
+        "load RSS",
+        "load PSS",
+        "anonymous",
+        "peak RSS",
+        "threads"
     );
     for (i, (id, _)) in children.iter().enumerate() {
         println!(
-            "{:<14} {:>11.3} s {:>6} KiB {:>11.3} s {:>6} KiB {:>8} KiB {:>6} KiB  ({} orders not fetched yet)",
+            "{:<14} {:>10.4} s {:>10.4} s {:>6} KiB {:>6} KiB {:>6} KiB {:>6} KiB {:>6} KiB {:>8}  ({} orders not fetched yet)",
             id,
             per_minute(start[i], idle[i]),
-            idle[i].rss_kib,
             per_minute(idle[i], loaded[i]),
+            idle[i].rss_kib,
             loaded[i].rss_kib,
+            loaded[i].pss_kib,
             loaded[i].anon_kib,
             loaded[i].hwm_kib,
+            loaded[i].threads,
             orders_left(id)
         );
     }
-    // CPU is counted in clock ticks: a figure under one tick is taken as one, so the CPU
-    // ratios are lower bounds.
-    let cpu_ratio = |rust: f64, python: f64| python / rust.max(tick);
+    let ratio = |rust: f64, python: f64| python / rust.max(f64::MIN_POSITIVE);
+    let kib_ratio = |rust: u64, python: u64| ratio(rust as f64, python as f64);
     println!(
-        "Python / Rust: idle CPU >= {:.0}x, load CPU >= {:.0}x, RSS {:.1}x idle and {:.1}x under load, anonymous memory {:.1}x",
-        cpu_ratio(per_minute(start[0], idle[0]), per_minute(start[1], idle[1])),
-        cpu_ratio(per_minute(idle[0], loaded[0]), per_minute(idle[1], loaded[1])),
-        idle[1].rss_kib as f64 / idle[0].rss_kib.max(1) as f64,
-        loaded[1].rss_kib as f64 / loaded[0].rss_kib.max(1) as f64,
-        loaded[1].anon_kib as f64 / loaded[0].anon_kib.max(1) as f64,
+        "Python / Rust: CPU {:.1}x idle and {:.1}x under load; RSS {:.1}x idle and {:.1}x under load; PSS {:.1}x; anonymous {:.1}x; peak RSS {:.1}x",
+        ratio(per_minute(start[0], idle[0]), per_minute(start[1], idle[1])),
+        ratio(per_minute(idle[0], loaded[0]), per_minute(idle[1], loaded[1])),
+        kib_ratio(idle[0].rss_kib, idle[1].rss_kib),
+        kib_ratio(loaded[0].rss_kib, loaded[1].rss_kib),
+        kib_ratio(loaded[0].pss_kib, loaded[1].pss_kib),
+        kib_ratio(loaded[0].anon_kib, loaded[1].anon_kib),
+        kib_ratio(loaded[0].hwm_kib, loaded[1].hwm_kib),
     );
-    println!("(CPU in clock ticks of 1/{hz} s: one tick is {tick:.3} s a minute in these windows)");
     handle.shutdown();
 }

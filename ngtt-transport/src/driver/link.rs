@@ -1,6 +1,7 @@
 //! One established connection: frames in, frames out, timers, commands.
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -40,14 +41,18 @@ fn read_error(e: ProtoError) -> TransportError {
 impl Driver {
     /// Runs an established connection until it is lost (`Err`) or closed as asked
     /// (`Ok(flushed)`, false when the close timed out before everything was written).
-    pub(super) async fn run_link(&mut self, stream: Stream) -> Result<bool, TransportError> {
+    pub(super) async fn run_link(
+        &mut self,
+        stream: Stream,
+        server: SocketAddr,
+    ) -> Result<bool, TransportError> {
         let since = now();
         let epoch = self.session.connect(since);
         self.shared.live_epoch.store(epoch, Ordering::Release);
         add(&self.shared.counters.connects, 1);
         self.backoff.connected(since);
         self.state
-            .send_replace(ConnectionState::Connected { epoch, since });
+            .send_replace(ConnectionState::Connected { epoch, since, server });
         tracing::Span::current().record("epoch", epoch);
         info!("connected");
 
@@ -86,7 +91,7 @@ impl Driver {
                         add(&self.shared.counters.frames_received, 1);
                         add(&self.shared.counters.bytes_received, frame.encoded_len());
                         if let Err(e) = self.session.handle_frame(frame, now()) {
-                            warn!(error = %e, server = %self.config.addr(), "protocol error: closing the connection");
+                            warn!(error = %e, %server, "protocol error: closing the connection");
                             break Err(e);
                         }
                     }

@@ -6,6 +6,9 @@
 mod link;
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,6 +27,7 @@ use crate::error::TransportError;
 use crate::io::CountingIo;
 use crate::logbuf::LogBuffer;
 use crate::orders::ReceivedOrder;
+use crate::servers::{Rotation, ServerAddr, Step, Target};
 use crate::session::{Session, SessionConfig, UploadId};
 use crate::state::{ConnectionState, Counters};
 use crate::tls::TlsSetup;
@@ -92,6 +96,10 @@ pub(crate) struct Driver {
     tls: TlsSetup,
     session: Session,
     backoff: Backoff,
+    /// Which server address to try next.
+    rotation: Rotation,
+    /// The addresses of the current round (the servers resolved when it began).
+    targets: Vec<Target>,
     commands: mpsc::Receiver<Command>,
     /// Given to received orders; weak so that dropping every handle closes the transport.
     command_sender: mpsc::WeakSender<Command>,
@@ -134,6 +142,8 @@ impl Driver {
         });
         Driver {
             backoff: Backoff::new(config.backoff),
+            rotation: Rotation::new(),
+            targets: Vec::new(),
             config,
             tls,
             session,
@@ -150,17 +160,51 @@ impl Driver {
         }
     }
 
-    /// Connects, runs connections and backs off until closed.
+    /// Connects, runs connections and backs off until closed: every server address of a round
+    /// is tried in turn (see [`Rotation`]), and the backoff delay comes only after all of them
+    /// failed.
     pub async fn run(mut self) {
         loop {
             let attempt = self.failed_attempts + 1;
             self.state.send_replace(ConnectionState::Connecting { attempt });
-            let error = match self.connect().await {
+            if self.rotation.round_over() {
+                let Some(resolved) = self
+                    .serve_while(resolve(
+                        self.config.servers.clone(),
+                        self.config.timings.connect_timeout,
+                    ))
+                    .await
+                else {
+                    return self.finish(false);
+                };
+                self.targets = Target::list(&resolved.0);
+                self.rotation.begin_round(self.targets.len());
+                if self.targets.is_empty() {
+                    let error = resolved.1.unwrap_or_else(|| TransportError::Resolve {
+                        server: self.config.addr(),
+                        source: io::Error::other("no address"),
+                    });
+                    self.failed_attempts = self.failed_attempts.saturating_add(1);
+                    if !self.back_off(error).await {
+                        return self.finish(false);
+                    }
+                    continue;
+                }
+            }
+            let Some(target) = self.rotation.current().and_then(|i| self.targets.get(i).copied()) else {
+                continue; // a round with no address: begin a new one
+            };
+            let error = match self.connect(target).await {
                 None => return self.finish(false),
                 Some(Ok(stream)) => {
                     self.failed_attempts = 0;
-                    let span = tracing::info_span!("connection", epoch = tracing::field::Empty);
-                    match self.run_link(stream).instrument(span).await {
+                    self.rotation.connected();
+                    let span = tracing::info_span!(
+                        "connection",
+                        epoch = tracing::field::Empty,
+                        server = %target.addr
+                    );
+                    match self.run_link(stream, target.addr).instrument(span).await {
                         Ok(flushed) => return self.finish(flushed),
                         Err(e) => e,
                     }
@@ -170,34 +214,52 @@ impl Driver {
                     e
                 }
             };
-            let until = self.backoff.next_deadline(now());
-            warn!(error = %error, retry_in = ?until.saturating_duration_since(now()), "no link to the server");
-            self.state.send_replace(ConnectionState::Backoff {
-                until,
-                attempt: self.backoff.failures(),
-                last_error: Arc::new(error),
-            });
-            if !self.wait_until(until).await {
-                return self.finish(false);
+            match self.rotation.failed() {
+                Step::TryNext => {
+                    warn!(error = %error, server = %target.addr, "no link to this server: trying the next one");
+                }
+                Step::BackOff => {
+                    if !self.back_off(error).await {
+                        return self.finish(false);
+                    }
+                }
             }
         }
     }
 
-    /// One connection attempt, serving commands meanwhile; `None` when a close was asked.
-    async fn connect(&mut self) -> Option<Result<Stream, TransportError>> {
+    /// Waits for the backoff delay after `error`, serving commands; false when a close was
+    /// asked.
+    async fn back_off(&mut self, error: TransportError) -> bool {
+        let until = self.backoff.next_deadline(now());
+        warn!(error = %error, retry_in = ?until.saturating_duration_since(now()), "no link to any server");
+        self.state.send_replace(ConnectionState::Backoff {
+            until,
+            attempt: self.backoff.failures(),
+            last_error: Arc::new(error),
+        });
+        self.wait_until(until).await
+    }
+
+    /// One connection attempt to `target`, serving commands meanwhile; `None` when a close was
+    /// asked.
+    async fn connect(&mut self, target: Target) -> Option<Result<Stream, TransportError>> {
+        let server_name = self.tls.server_names.get(target.server).cloned()?;
         let attempt = connect_tls(
-            self.config.host.clone(),
-            self.config.port,
-            self.config.addr(),
+            target.addr,
             TlsConnector::from(self.tls.client.clone()),
-            self.tls.server_name.clone(),
+            server_name,
             self.shared.counters.clone(),
             self.config.timings.connect_timeout,
         );
-        tokio::pin!(attempt);
+        self.serve_while(attempt).await
+    }
+
+    /// Runs `work` to its end while serving commands; `None` when a close was asked first.
+    async fn serve_while<F: Future>(&mut self, work: F) -> Option<F::Output> {
+        tokio::pin!(work);
         loop {
             tokio::select! {
-                result = &mut attempt => return Some(result),
+                result = &mut work => return Some(result),
                 command = self.commands.recv() => if !self.offline_command(command) {
                     return None;
                 },
@@ -297,21 +359,63 @@ impl Driver {
     }
 }
 
+/// Resolves every server, in order, each within `timeout`: the addresses of each (empty when
+/// its name did not resolve), and the last resolution error if any.
+async fn resolve(
+    servers: Vec<ServerAddr>,
+    timeout: Duration,
+) -> (Vec<Vec<SocketAddr>>, Option<TransportError>) {
+    let mut resolved = Vec::with_capacity(servers.len());
+    let mut error = None;
+    for server in &servers {
+        let lookup = tokio::time::timeout(
+            timeout,
+            tokio::net::lookup_host((server.host.as_str(), server.port)),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "name resolution timed out",
+            ))
+        });
+        match lookup {
+            Ok(addrs) => {
+                let addrs: Vec<SocketAddr> = addrs.collect();
+                if addrs.is_empty() {
+                    error = Some(TransportError::Resolve {
+                        server: server.to_string(),
+                        source: io::Error::other("no address"),
+                    });
+                }
+                resolved.push(addrs);
+            }
+            Err(source) => {
+                warn!(error = %source, server = %server, "cannot resolve a server address");
+                error = Some(TransportError::Resolve {
+                    server: server.to_string(),
+                    source,
+                });
+                resolved.push(Vec::new());
+            }
+        }
+    }
+    (resolved, error)
+}
+
 /// TCP connect and TLS handshake, within `timeout`.
 async fn connect_tls(
-    host: String,
-    port: u16,
-    addr: String,
+    addr: SocketAddr,
     connector: TlsConnector,
     server_name: rustls_pki_types::ServerName<'static>,
     counters: Arc<Counters>,
     timeout: Duration,
 ) -> Result<Stream, TransportError> {
     let attempt = async {
-        let tcp = TcpStream::connect((host.as_str(), port))
+        let tcp = TcpStream::connect(addr)
             .await
             .map_err(|source| TransportError::Connect {
-                addr: addr.clone(),
+                addr: addr.to_string(),
                 source,
             })?;
         // Frames are small and latency matters more than packet count.
@@ -320,14 +424,14 @@ async fn connect_tls(
             .connect(server_name, CountingIo::new(tcp, counters))
             .await
             .map_err(|source| TransportError::Handshake {
-                addr: addr.clone(),
+                addr: addr.to_string(),
                 source,
             })
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(result) => result,
         Err(_) => Err(TransportError::ConnectTimeout {
-            addr: addr.clone(),
+            addr: addr.to_string(),
             after: timeout,
         }),
     }

@@ -38,7 +38,7 @@ pub struct SmokDeviceBuilder {
     pub(super) key_pem: String,
     pub(super) ca_pem: Option<String>,
     pub(super) use_ngtt: bool,
-    pub(super) ngtt_server: Option<String>,
+    pub(super) ngtt_servers: Vec<String>,
     pub(super) ngtt_server_name: Option<String>,
     pub(super) http_base_url: Option<String>,
     pub(super) http_auth: AuthMode,
@@ -65,7 +65,7 @@ impl std::fmt::Debug for SmokDeviceBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SmokDeviceBuilder")
             .field("use_ngtt", &self.use_ngtt)
-            .field("ngtt_server", &self.ngtt_server)
+            .field("ngtt_servers", &self.ngtt_servers)
             .field("http_base_url", &self.http_base_url)
             .field("poll_interval", &self.poll_interval)
             .field("store", &self.store)
@@ -84,7 +84,7 @@ impl SmokDeviceBuilder {
             key_pem: key_pem.into(),
             ca_pem: None,
             use_ngtt: false,
-            ngtt_server: None,
+            ngtt_servers: Vec::new(),
             ngtt_server_name: None,
             http_base_url: None,
             http_auth: AuthMode::ClientCertificate,
@@ -180,13 +180,23 @@ impl SmokDeviceBuilder {
         self
     }
 
-    /// The NGTT server as `host:port` (default: the environment's host, port 2405).
+    /// The NGTT server as `host:port` (default: the environment's host, port 2405); several
+    /// server nodes may be given separated by commas, as with [`ngtt_servers`](Self::ngtt_servers).
     pub fn ngtt_server(mut self, addr: impl Into<String>) -> Self {
-        self.ngtt_server = Some(addr.into());
+        self.ngtt_servers = vec![addr.into()];
         self
     }
 
-    /// The name the NGTT server's certificate must carry (default: the server's host).
+    /// Several NGTT server nodes, each `host:port` (a DNS name stands for every address it
+    /// resolves to): the device connects to the first that answers, and when a connection
+    /// fails or drops moves on to the next at once, backing off only after every one failed
+    /// (see `ngtt_transport::Rotation`).
+    pub fn ngtt_servers<S: Into<String>>(mut self, addrs: impl IntoIterator<Item = S>) -> Self {
+        self.ngtt_servers = addrs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The name every NGTT server's certificate must carry (default: each server's own host).
     pub fn ngtt_server_name(mut self, name: impl Into<String>) -> Self {
         self.ngtt_server_name = Some(name.into());
         self
@@ -254,15 +264,45 @@ impl SmokDeviceBuilder {
         Ok(DeviceIdentity::from_pem(self.cert_pem.as_bytes()).map_err(ngtt_proto::ProtoError::from)?)
     }
 
-    /// The NGTT server address: the override, or the environment's host on port 2405.
+    /// The NGTT server addresses, separated by commas: the ones set, or the environment's host
+    /// on port 2405.
     pub(super) fn ngtt_addr(&self, identity: &DeviceIdentity) -> Result<String> {
-        match (&self.ngtt_server, identity.default_host()) {
-            (Some(addr), _) => Ok(addr.clone()),
-            (None, Some(host)) => Ok(format!("{host}:{DEFAULT_NGTT_PORT}")),
-            (None, None) => Err(ClientError::Config(format!(
+        match (self.ngtt_servers.is_empty(), identity.default_host()) {
+            (false, _) => Ok(self.ngtt_servers.join(",")),
+            (true, Some(host)) => Ok(format!("{host}:{DEFAULT_NGTT_PORT}")),
+            (true, None) => Err(ClientError::Config(format!(
                 "the {} environment has no default NGTT server: set ngtt_server",
                 identity.environment
             ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ngtt_servers_are_joined_for_the_transport() {
+        let local = identity(ngtt_proto::Environment::LocalDevelopment);
+        let b = SmokDeviceBuilder::new("cert", "key");
+        assert!(
+            b.ngtt_addr(&local).is_err(),
+            "local development has no default server"
+        );
+        let b = b.ngtt_server("a.example:1");
+        assert_eq!(b.ngtt_addr(&local).expect("set"), "a.example:1");
+        let b = b.ngtt_servers(["a.example:1", "b.example:2"]);
+        assert_eq!(b.ngtt_addr(&local).expect("set"), "a.example:1,b.example:2");
+        let staging = identity(ngtt_proto::Environment::Staging);
+        let b = b.ngtt_servers(Vec::<String>::new());
+        assert!(b.ngtt_addr(&staging).expect("default").ends_with(":2405"));
+    }
+
+    fn identity(environment: ngtt_proto::Environment) -> DeviceIdentity {
+        DeviceIdentity {
+            device_id: "7".into(),
+            environment,
         }
     }
 }

@@ -37,6 +37,12 @@ const LOG_BATCH: usize = 1_000;
 /// The longest one sensor sync may take (the HTTP request timeout ends it sooner).
 const SENSOR_SYNC_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How often the pathpoint registration looks for a change nobody signalled. Every change to
+/// the registry signals `registry_changed` (with `notify_one`, which keeps the wake-up for a
+/// task not waiting yet), so this is only a safety net; a short one woke an idle device for
+/// nothing (it was 5 s, a third of an idle device's CPU time).
+const REGISTRATION_RECHECK: Duration = Duration::from_secs(300);
+
 /// What the sync tasks share.
 #[derive(Clone, Debug)]
 pub(crate) struct SyncContext {
@@ -190,7 +196,7 @@ pub(crate) async fn register_pathpoints(ctx: SyncContext) {
         }
         tokio::select! {
             _ = ctx.fw.registry_changed.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = tokio::time::sleep(REGISTRATION_RECHECK) => {}
             _ = ctx.cancel.cancelled() => return,
         }
     }

@@ -1,6 +1,8 @@
 //! The `smok-client` side of the footprint benchmark (`tests/benches/footprint.rs`): a device
 //! with 1 000 registered pathpoints executing read orders through the framework, polling the
-//! HTTP API. Prints `ready` once its first sensor sync ended, then runs until killed.
+//! HTTP API. Prints `ready` once its first sensor sync ended, then runs until killed. The
+//! benchmark builds it as a device would ship it: the workspace's `device` profile, linked
+//! statically; one thread (a current-thread runtime).
 //!
 //! Environment: `SMOK_CERT`, `SMOK_KEY` (files), `SMOK_HTTP` (plain-HTTP base URL; the
 //! certificate goes in the proxy header), `SMOK_POLL_SECS`, `SMOK_PATHPOINTS`.

@@ -1,0 +1,47 @@
+//! A `smok-client` device given several NGTT server nodes (issue 11, "Devices find a live
+//! node"), against real servers over real TLS: it skips a dead first address, and when the
+//! node it is connected to dies it moves on to the next one and keeps working there — orders
+//! acknowledged, uploads confirmed.
+
+use ngtt_server::OrderState;
+use ngtt_testkit::smok::{
+    any_port, device_builder, next_order, start_server, ten_samples, vacant_addr, Mode,
+};
+use ngtt_testkit::{read_order, TestPki, TestServer, WAIT};
+use smok_client::{DeviceOrders, SmokDevice};
+use tokio::time::timeout;
+
+/// `server` delivers an order that the device acknowledges, and stores an upload of `path`.
+async fn served_by(server: &TestServer, device: &SmokDevice, orders: &mut DeviceOrders, path: &str) {
+    let id = server.queue("dev", read_order(path)).await;
+    let order = next_order(orders).await;
+    order.ack().await.expect("acknowledged");
+    server
+        .until("the ORDER_CONFIRM", |s| s.state(id) == OrderState::Confirmed)
+        .await;
+    timeout(WAIT, device.sync_pathpoints(ten_samples(path)))
+        .await
+        .expect("uploaded in time")
+        .expect("stored");
+    assert_eq!(server.stored_samples("dev"), 10, "the upload is on this node");
+}
+
+#[tokio::test]
+async fn the_device_skips_a_dead_node_and_moves_on_when_its_node_dies() {
+    let pki = TestPki::new();
+    let first = start_server(&pki, pki.scratch("first.db"), any_port(), any_port()).await;
+    let second = start_server(&pki, pki.scratch("second.db"), any_port(), any_port()).await;
+    let dead = vacant_addr();
+    let (device, mut orders) = device_builder(&pki, "dev", Mode::Ngtt, dead, first.http_addr())
+        .ngtt_servers([dead, first.addr, second.addr].map(|a| a.to_string()))
+        .sync_sensors(false)
+        .build()
+        .expect("device");
+    served_by(&first, &device, &mut orders, "W1").await;
+    assert_eq!(second.stored_samples("dev"), 0);
+
+    first.crash().await;
+    served_by(&second, &device, &mut orders, "W2").await;
+    device.close(WAIT).await;
+    second.stop().await;
+}
