@@ -143,6 +143,18 @@ pub struct ServeArgs {
     /// Seconds between two takeovers of one device id beyond --takeovers-per-minute.
     #[arg(long = "takeover-spacing", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
     takeover_spacing: Duration,
+    /// With a PostgreSQL --db, this node's id among the nodes sharing the database [default:
+    /// host, process id and start time: new at every start].
+    #[arg(long = "node-id", value_name = "ID")]
+    node_id: Option<String>,
+    /// With a PostgreSQL --db, seconds a node counts as alive after renewing (every fifth of
+    /// it): the longest the devices of a killed node wait for their orders on another node.
+    #[arg(long = "lease-ttl", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    lease_ttl: Duration,
+    /// With a PostgreSQL --db, seconds between two sweeps waking every connection of this node
+    /// to look for orders whose cross-node notification was lost.
+    #[arg(long = "cluster-sweep", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    cluster_sweep: Duration,
 }
 
 /// A positive number of seconds, fractions allowed, at most a day.
@@ -251,6 +263,11 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.fd_reserve = args.fd_reserve;
     config.takeovers_per_minute = args.takeovers_per_minute;
     config.takeover_spacing = args.takeover_spacing;
+    if let Some(node_id) = &args.node_id {
+        config.cluster.node_id = node_id.clone();
+    }
+    config.cluster.lease_ttl = args.lease_ttl;
+    config.cluster.sweep_every = args.cluster_sweep;
     config.write_timeout = Duration::from_secs(args.write_timeout.max(1));
     let runtime = crate::runtime::runtime(true)?;
     runtime.block_on(async {

@@ -206,6 +206,11 @@ pub struct ServerConfig {
     /// The storage's worker pool and group commit batches (see [`crate::storage::Store`]).
     /// `batch_ops = 1` gives every hot-path write its own commit, as before group commit.
     pub storage: crate::storage::StoreLimits,
+    /// With [`ServerConfig::postgres`], several nodes may share the database: how this node
+    /// coordinates with the others (which node delivers a device's orders, wake-ups across
+    /// nodes; docs/architecture.md, "Several nodes"). Unused on SQLite (one node, coordinated
+    /// in-process).
+    pub cluster: crate::ClusterConfig,
 }
 
 /// Default of [`ServerConfig::handshake_timeout`].
@@ -272,11 +277,13 @@ impl ServerConfig {
             takeovers_per_minute: DEFAULT_TAKEOVERS_PER_MINUTE,
             takeover_spacing: DEFAULT_TAKEOVER_SPACING,
             storage: crate::storage::StoreLimits::default(),
+            cluster: crate::ClusterConfig::default(),
         }
     }
 
     /// Checks the limits, the admin token and the device HTTP API's flags.
     pub fn validate(&self) -> Result<(), ServerError> {
+        self.cluster.validate()?;
         if self.http_plain && !self.trust_proxy_header {
             return Err(ServerError::Config(
                 "plain HTTP for the device HTTP API (--http-plain) requires trusting the proxy \

@@ -59,6 +59,7 @@
 mod accept;
 mod admin;
 mod budgets;
+mod cluster;
 mod config;
 mod connection;
 mod device_api;
@@ -73,6 +74,7 @@ mod warn_limit;
 pub use admin::auth::{
     default_token_file as default_admin_token_file, BAOB_CONTENT_TYPE as ADMIN_BAOB_CONTENT_TYPE,
 };
+pub use cluster::{ClusterConfig, DEFAULT_LEASE_TTL, DEFAULT_SWEEP};
 pub use config::{
     ServerConfig, TlsPems, DEFAULT_ADMIN_PORT, DEFAULT_FETCH_GRACE, DEFAULT_HTTP_PORT, DEFAULT_MAX_BAOB_LEN,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INFLIGHT_ORDERS, DEFAULT_PORT, DEFAULT_POSTGRES_TOKEN_FILE,
