@@ -92,7 +92,7 @@ enum Command {
 
     /// Run an NGTT server with its admin API and the device HTTP API.
     #[command(after_help = serve_cmd::EXAMPLES)]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 
     /// Queue orders and read their state through a server's admin API.
     #[command(subcommand, after_help = order_cmd::EXAMPLES)]

@@ -143,7 +143,7 @@ impl Cluster {
         });
         {
             let client = cluster.client().await?;
-            cluster.sql.create(&**client).await?;
+            cluster.sql.create(&client).await?;
         }
         cluster.renew().await?;
         let (tx, rx) = mpsc::channel(WAKE_QUEUE);
@@ -173,7 +173,7 @@ impl Cluster {
         let sent = Instant::now();
         let client = self.client().await?;
         self.sql
-            .heartbeat(&**client, self.node_id(), self.config.lease_ttl)
+            .heartbeat(&client, self.node_id(), self.config.lease_ttl)
             .await?;
         self.book().renewed(sent);
         Ok(())
@@ -184,7 +184,7 @@ impl Cluster {
     /// close its connection.
     pub(crate) async fn acquire(&self, device: &str, conn: u64) -> Result<(), ServerError> {
         let client = self.client().await?;
-        let (epoch, draining) = self.sql.take(&**client, device, self.node_id()).await?;
+        let (epoch, draining) = self.sql.take(&client, device, self.node_id()).await?;
         self.book().taken(device, conn, epoch, draining);
         debug!(epoch, draining, "device lease taken");
         let taken = Message::Taken {
@@ -192,7 +192,7 @@ impl Cluster {
             node: self.node_id().to_owned(),
             device: device.to_owned(),
         };
-        self.sql.notify(&**client, &[taken.encode()]).await
+        self.sql.notify(&client, &[taken.encode()]).await
     }
 
     /// Whether connection `conn` of `device` may claim orders now: it holds the current epoch
@@ -227,7 +227,7 @@ impl Cluster {
             return Ok(());
         }
         let client = self.client().await?;
-        let rows = self.sql.observe(&**client, devices, self.node_id()).await?;
+        let rows = self.sql.observe(&client, devices, self.node_id()).await?;
         drop(client);
         let mut book = self.book();
         let mut found = std::collections::HashMap::with_capacity(rows.len());
@@ -263,12 +263,12 @@ impl Cluster {
 
     async fn release(&self, device: &str, epoch: Option<book::Epoch>) -> Result<(), ServerError> {
         let client = self.client().await?;
-        self.sql.release(&**client, device, self.node_id(), epoch).await?;
+        self.sql.release(&client, device, self.node_id(), epoch).await?;
         let released = Message::Released {
             node: self.node_id().to_owned(),
             device: device.to_owned(),
         };
-        self.sql.notify(&**client, &[released.encode()]).await
+        self.sql.notify(&client, &[released.encode()]).await
     }
 
     /// Carries out a notification from the channel.
@@ -308,7 +308,7 @@ impl Cluster {
     pub(crate) async fn leave(&self) {
         let left = async {
             let client = self.client().await?;
-            self.sql.leave(&**client, self.node_id()).await
+            self.sql.leave(&client, self.node_id()).await
         };
         if let Err(e) = left.await {
             warn!("leaving the cluster (the others wait for this node to expire): {e}");

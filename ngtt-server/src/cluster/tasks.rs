@@ -129,7 +129,7 @@ async fn send_wakes(cluster: Arc<Cluster>, mut wakes: mpsc::Receiver<String>, sh
         batch.dedup();
         let sent = async {
             let client = cluster.client().await?;
-            cluster.sql.notify(&**client, &batch).await
+            cluster.sql.notify(&client, &batch).await
         };
         match sent.await {
             Ok(()) => failing = false,
