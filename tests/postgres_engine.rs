@@ -168,3 +168,34 @@ async fn orders_are_acknowledged_and_rejected_on_postgres_and_survive_a_crash() 
     assert!(!pki.scratch("unused.db").exists(), "no SQLite file is made");
     server.stop().await;
 }
+
+#[test]
+fn a_database_that_cannot_be_reached_is_reported_without_its_password() {
+    let pki = TestPki::new();
+    let pki_dir = pki.dir().to_str().unwrap();
+    let token = pki.scratch("admin-token");
+    for db in [
+        // Nothing listens on port 1 of loopback.
+        "postgres://ngtt:s3cret-pw@127.0.0.1:1/test",
+        "postgresql://ngtt:s3cret-pw@127.0.0.1:1/test?bogus_option=1",
+    ] {
+        let out = ngtt_testkit::cli::output(&[
+            "serve",
+            "--pki",
+            pki_dir,
+            "--db",
+            db,
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--no-http",
+            "--admin-token-file",
+            token.to_str().unwrap(),
+        ]);
+        let stderr = ngtt_testkit::cli::stderr(&out);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(!stderr.contains("s3cret"), "the password leaked: {stderr}");
+        assert!(stderr.contains("ngtt:***@127.0.0.1:1"), "{stderr}");
+    }
+}

@@ -5,7 +5,8 @@
 //! * [`Server`] accepts TLS connections whose client certificate chains to the device CA and
 //!   identifies the device from the certificate's NGTT extensions. One connection per device:
 //!   a new one replaces the old, which is fully stopped before the new one sends orders.
-//! * Orders are stored in SQLite ([`SqliteStorage`], behind the [`Storage`] trait) before
+//! * Orders are stored in SQLite ([`SqliteStorage`]) or PostgreSQL ([`PostgresStorage`],
+//!   [`ServerConfig::postgres`]), behind the [`Storage`] trait, before
 //!   anything is acknowledged, sent in a bounded window (`max_inflight_orders`) once the
 //!   device sent FETCH_ORDERS (or a grace period after the handshake without it), and kept
 //!   until the device answers ORDER_CONFIRM or ORDER_REJECT; unanswered orders are sent again

@@ -26,7 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
 /// `GET /v1/devices/{id}/archives`.
 async fn read(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Answer {
     let device = device_id(path)?;
-    Ok(Json(state.db.call(move |s| s.archives(&device)).await?))
+    Ok(Json(state.db.archives(&device).await?))
 }
 
 /// `PUT /v1/devices/{id}/archives`.
@@ -43,8 +43,7 @@ async fn replace(
         ))
     })?;
     let entries = normalise_archives(given).map_err(ApiError::bad_request)?;
-    let (dev, stored) = (device.clone(), entries.clone());
-    state.db.call(move |s| s.set_archives(&dev, &stored)).await?;
+    state.db.set_archives(&device, &entries).await?;
     tracing::info!(device, intervals = entries.len(), "archive settings replaced");
     Ok(Json(entries))
 }
@@ -52,8 +51,7 @@ async fn replace(
 /// `DELETE /v1/devices/{id}/archives`.
 async fn clear(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Answer {
     let device = device_id(path)?;
-    let dev = device.clone();
-    state.db.call(move |s| s.set_archives(&dev, &[])).await?;
+    state.db.set_archives(&device, &[]).await?;
     tracing::info!(device, "archive settings cleared");
     Ok(Json(Vec::new()))
 }

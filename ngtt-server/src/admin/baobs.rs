@@ -66,7 +66,7 @@ async fn list(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let device = device_id(path)?;
-    let records = state.db.call(move |s| s.list_baobs(&device)).await?;
+    let records = state.db.list_baobs(&device).await?;
     Ok(Json(Value::Array(records.iter().map(record_json).collect())))
 }
 
@@ -76,8 +76,7 @@ async fn download(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let (device, key) = device_and_key(path)?;
-    let (dev, k) = (device.clone(), key.clone());
-    match state.db.call(move |s| s.baob(&dev, &k)).await? {
+    match state.db.baob(&device, &key).await? {
         Some(r) if !r.deleted => Ok(baob_response(&state.db, device, &r)),
         Some(r) => Err(ApiError::not_found(format!(
             "BAOB {key:?} of {device:?} was deleted (at version {})",
@@ -141,11 +140,7 @@ async fn remove(
 ) -> Result<Json<Value>, ApiError> {
     let (device, key) = device_and_key(path)?;
     let (dev, k) = (device.clone(), key.clone());
-    match state
-        .db
-        .call(move |s| s.delete_baob(&dev, &k, Writer::Admin))
-        .await?
-    {
+    match state.db.delete_baob(&dev, &k, Writer::Admin).await? {
         Some(version) => {
             tracing::info!(
                 device,

@@ -37,14 +37,12 @@ pub(super) async fn get_info(
     path: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let device = device_id(path)?;
-    let dev = device.clone();
-    let info = state.db.call(move |s| s.device_info(&dev)).await?;
+    let info = state.db.device_info(&device).await?;
     Ok(Json(info.document(&device)))
 }
 
 async fn store(state: &AdminState, device: String, info: DeviceInfo) -> Answer {
-    let (dev, stored) = (device.clone(), info.clone());
-    state.db.call(move |s| s.set_device_info(&dev, &stored)).await?;
+    state.db.set_device_info(&device, &info).await?;
     tracing::info!(device, "device information changed");
     Ok(Json(info.document(&device)))
 }
@@ -70,8 +68,7 @@ pub(super) async fn patch_info(
 ) -> Answer {
     let device = device_id(path)?;
     let given = json_body(body)?;
-    let dev = device.clone();
-    let mut info = state.db.call(move |s| s.device_info(&dev)).await?;
+    let mut info = state.db.device_info(&device).await?;
     info.apply(&device, &given).map_err(ApiError::bad_request)?;
     store(&state, device, info).await
 }
@@ -94,8 +91,7 @@ pub(super) async fn get_instrumentation(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Answer {
     let (device, slave) = slave_path(path)?;
-    let (d, s2) = (device.clone(), slave.clone());
-    let found = state.db.call(move |s| s.instrumentation(&d, &s2)).await?;
+    let found = state.db.instrumentation(&device, &slave).await?;
     found
         .map(|i| Json(instrumentation_json(i)))
         .ok_or_else(|| ApiError::not_found(format!("device {device:?} has no slave device {slave:?}")))
@@ -115,10 +111,7 @@ pub(super) async fn patch_instrumentation(
     }
     let patch = InstrumentationPatch::from_json(&given).map_err(ApiError::bad_request)?;
     let (d, s2) = (device.clone(), slave.clone());
-    let stored = state
-        .db
-        .call(move |s| s.patch_instrumentation(&d, &s2, &patch))
-        .await?;
+    let stored = state.db.patch_instrumentation(&d, &s2, &patch).await?;
     stored
         .map(|i| Json(instrumentation_json(i)))
         .ok_or_else(|| ApiError::not_found(format!("device {device:?} has no slave device {slave:?}")))

@@ -55,7 +55,7 @@ pub(super) async fn list(
         open,
         limit: limit(&map, 100, 10_000)?,
     };
-    let events = state.db.call(move |s| s.list_events(&device, query)).await?;
+    let events = state.db.list_events(&device, query).await?;
     Ok(Json(Value::Array(
         events.iter().map(EventRecord::to_json).collect(),
     )))
@@ -67,8 +67,7 @@ pub(super) async fn get_one(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Answer {
     let (device, uuid) = event_path(path)?;
-    let key = uuid.clone();
-    let found = state.db.call(move |s| s.event(&device, &key)).await?;
+    let found = state.db.event(&device, &uuid).await?;
     found
         .map(|e| Json(e.to_json()))
         .ok_or_else(|| ApiError::not_found(format!("no event {uuid:?}")))
@@ -115,7 +114,7 @@ pub(super) async fn close(
     let (dev, key) = (device.clone(), uuid.clone());
     let closed = state
         .db
-        .call(move |s| s.close_event(&dev, &key, ended_on, handled_by.as_deref()))
+        .close_event(&dev, &key, ended_on, handled_by.as_deref())
         .await?;
     let closed = closed.ok_or_else(|| ApiError::not_found(format!("no event {uuid:?}")))?;
     tracing::info!(device, event = uuid, "event closed by an operator");

@@ -132,7 +132,7 @@ pub(super) async fn get_order(
     let id: i64 = raw
         .parse()
         .map_err(|_| ApiError::bad_request(format!("invalid order id {raw:?}")))?;
-    match state.db.call(move |s| s.order(id)).await? {
+    match state.db.order(id).await? {
         Some(order) => Ok(Json(order_json(&order))),
         None => Err(ApiError::not_found(format!("no order {id}"))),
     }
@@ -151,16 +151,13 @@ pub(super) async fn list_orders(
         .map(|s| OrderState::from_str(s).map_err(ApiError::bad_request))
         .transpose()?;
     let limit = limit(&map, 1000, 100_000)?;
-    let orders = state
-        .db
-        .call(move |s| s.list_orders(&device, wanted, limit))
-        .await?;
+    let orders = state.db.list_orders(&device, wanted, limit).await?;
     Ok(Json(Value::Array(orders.iter().map(order_json).collect())))
 }
 
 /// `GET /v1/devices`.
 pub(super) async fn list_devices(State(state): State<AppState>) -> Answer {
-    let devices = state.db.call(|s| s.list_devices()).await?;
+    let devices = state.db.list_devices().await?;
     let list = devices
         .iter()
         .map(|d| device_json(d, state.registry.is_connected(&d.device_id)))
@@ -182,7 +179,7 @@ pub(super) async fn pathpoints(
         to_ms: param(&map, "to")?,
         limit: limit(&map, 10_000, 1_000_000)?,
     };
-    let series = state.db.call(move |s| s.read_series(&device, &query)).await?;
+    let series = state.db.read_series(&device, &query).await?;
     serde_json::to_value(&series)
         .map(Json)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
@@ -197,7 +194,7 @@ pub(super) async fn logs(
     let device = device_id(path)?;
     let map = params(query, &["limit"])?;
     let limit = limit(&map, 100, 10_000)?;
-    let logs = state.db.call(move |s| s.read_logs(&device, limit)).await?;
+    let logs = state.db.read_logs(&device, limit).await?;
     Ok(Json(Value::Array(logs.iter().map(log_json).collect())))
 }
 

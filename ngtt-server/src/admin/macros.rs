@@ -100,7 +100,7 @@ async fn list(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let device = device_id(path)?;
-    let macros = state.db.call(move |s| s.macros(&device, None)).await?;
+    let macros = state.db.macros(&device, None).await?;
     Ok(Json(Value::Array(
         macros.iter().map(|m| macro_json(m, true)).collect(),
     )))
@@ -112,8 +112,7 @@ async fn one(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let (device, macro_id) = device_and_macro(path)?;
-    let (dev, m) = (device.clone(), macro_id.clone());
-    match state.db.call(move |s| s.macro_record(&dev, &m)).await? {
+    match state.db.macro_record(&device, &macro_id).await? {
         Some(record) => Ok(Json(macro_json(&record, true))),
         None => Err(ApiError::not_found(format!(
             "device {device:?} has no macro {macro_id:?}"
@@ -161,8 +160,7 @@ async fn remove(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let (device, macro_id) = device_and_macro(path)?;
-    let (dev, m) = (device.clone(), macro_id.clone());
-    if state.db.call(move |s| s.delete_macro(&dev, &m)).await? {
+    if state.db.delete_macro(&device, &macro_id).await? {
         tracing::info!(device, macro_id, "macro deleted");
         Ok(Json(json!({"macro_id": macro_id, "deleted": true})))
     } else {

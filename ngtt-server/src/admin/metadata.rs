@@ -58,15 +58,14 @@ fn device_and_key(path: Result<Path<(String, String)>, PathRejection>) -> Result
 /// `GET /v1/devices/{id}/metadata`.
 async fn list(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Answer {
     let device = device_id(path)?;
-    let entries = state.db.call(move |s| s.list_metadata(&device)).await?;
+    let entries = state.db.list_metadata(&device).await?;
     Ok(Json(Value::Array(entries.iter().map(entry_json).collect())))
 }
 
 /// `GET /v1/devices/{id}/metadata/{key}`.
 async fn one(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> Answer {
     let (device, key) = device_and_key(path)?;
-    let (dev, k) = (device.clone(), key.clone());
-    match state.db.call(move |s| s.metadata(&dev, &k)).await? {
+    match state.db.metadata(&device, &key).await? {
         Some(entry) => Ok(Json(entry_json(&entry))),
         None => Err(ApiError::not_found(format!(
             "device {device:?} has no metadata key {key:?}"
@@ -132,7 +131,6 @@ async fn remove(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Answer {
     let (device, key) = device_and_key(path)?;
-    let (dev, k) = (device.clone(), key.clone());
-    let deleted = state.db.call(move |s| s.delete_metadata(&dev, &k)).await?;
+    let deleted = state.db.delete_metadata(&device, &key).await?;
     Ok(Json(json!({"key": key, "deleted": deleted})))
 }

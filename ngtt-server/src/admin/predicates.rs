@@ -38,7 +38,7 @@ fn predicate_path(path: Result<Path<(String, String)>, PathRejection>) -> Result
 /// `GET /v1/devices/{id}/predicates`.
 pub(super) async fn list(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Answer {
     let device = device_id(path)?;
-    let list = state.db.call(move |s| s.list_predicates(&device)).await?;
+    let list = state.db.list_predicates(&device).await?;
     Ok(Json(Value::Array(list.iter().map(Predicate::to_json).collect())))
 }
 
@@ -48,8 +48,7 @@ pub(super) async fn get_one(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Answer {
     let (device, pid) = predicate_path(path)?;
-    let key = pid.clone();
-    let found = state.db.call(move |s| s.predicate(&device, &key)).await?;
+    let found = state.db.predicate(&device, &pid).await?;
     found
         .map(|p| Json(p.to_json()))
         .ok_or_else(|| ApiError::not_found(format!("no predicate {pid:?}")))
@@ -63,8 +62,7 @@ async fn write(
     patch: bool,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let given = json_body(body)?;
-    let (dev, key) = (device.clone(), pid.clone());
-    let existing = state.db.call(move |s| s.predicate(&dev, &key)).await?;
+    let existing = state.db.predicate(&device, &pid).await?;
     let is_new = existing.is_none();
     let mut predicate = match (existing, patch) {
         (Some(p), true) => p,
@@ -73,16 +71,14 @@ async fn write(
     };
     predicate.apply(&given).map_err(ApiError::bad_request)?;
     if is_new {
-        let dev = device.clone();
-        let count = state.db.call(move |s| s.list_predicates(&dev)).await?.len();
+        let count = state.db.list_predicates(&device).await?.len();
         if count >= MAX_PREDICATES {
             return Err(ApiError::bad_request(format!(
                 "a device has at most {MAX_PREDICATES} predicates"
             )));
         }
     }
-    let (dev, stored) = (device.clone(), predicate.clone());
-    let created = state.db.call(move |s| s.put_predicate(&dev, &stored)).await?;
+    let created = state.db.put_predicate(&device, &predicate).await?;
     tracing::info!(device, predicate = pid, created, "predicate stored");
     let code = if created {
         StatusCode::CREATED
@@ -118,8 +114,7 @@ pub(super) async fn delete_one(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Answer {
     let (device, pid) = predicate_path(path)?;
-    let key = pid.clone();
-    if state.db.call(move |s| s.delete_predicate(&device, &key)).await? {
+    if state.db.delete_predicate(&device, &pid).await? {
         Ok(Json(json!({"deleted": pid})))
     } else {
         Err(ApiError::not_found(format!("no predicate {pid:?}")))

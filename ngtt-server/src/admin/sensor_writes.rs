@@ -30,7 +30,7 @@ pub(super) async fn list(
         .transpose()?;
     let writes = state
         .db
-        .call(move |s| s.list_sensor_writes(&device, fqts.as_deref(), limit))
+        .list_sensor_writes(&device, fqts.as_deref(), limit)
         .await?;
     Ok(Json(Value::Array(
         writes.iter().map(SensorWrite::to_json).collect(),

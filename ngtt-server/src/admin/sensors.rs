@@ -37,7 +37,7 @@ fn sensor_path(path: Result<Path<(String, String)>, PathRejection>) -> Result<(S
 /// `GET /v1/devices/{id}/sensors`.
 pub(super) async fn list(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Answer {
     let device = device_id(path)?;
-    let list = state.db.call(move |s| s.list_sensors(&device)).await?;
+    let list = state.db.list_sensors(&device).await?;
     Ok(Json(Value::Array(list.iter().map(Sensor::to_json).collect())))
 }
 
@@ -66,8 +66,7 @@ pub(super) async fn replace(
         }
         sensors.push(s);
     }
-    let (dev, list) = (device.clone(), sensors.clone());
-    state.db.call(move |s| s.put_sensors(&dev, &list, true)).await?;
+    state.db.put_sensors(&device, &sensors, true).await?;
     tracing::info!(device, sensors = sensors.len(), "sensors replaced");
     Ok(Json(Value::Array(sensors.iter().map(Sensor::to_json).collect())))
 }
@@ -78,7 +77,7 @@ pub(super) async fn get_one(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Answer {
     let (device, fqts) = sensor_path(path)?;
-    let list = state.db.call(move |s| s.list_sensors(&device)).await?;
+    let list = state.db.list_sensors(&device).await?;
     list.iter()
         .find(|s| s.fqts == fqts)
         .map(|s| Json(s.to_json()))
@@ -105,15 +104,14 @@ pub(super) async fn put_one(
     }
     map.insert("fqts".into(), json!(fqts));
     let sensor = Sensor::from_json(&given).map_err(ApiError::bad_request)?;
-    let dev = device.clone();
-    let existing = state.db.call(move |s| s.list_sensors(&dev)).await?;
+    let existing = state.db.list_sensors(&device).await?;
     if existing.len() >= MAX_SENSORS && !existing.iter().any(|s| s.fqts == sensor.fqts) {
         return Err(ApiError::bad_request(format!(
             "a device has at most {MAX_SENSORS} sensors"
         )));
     }
-    let (dev, one) = (device.clone(), sensor.clone());
-    let created = state.db.call(move |s| s.put_sensors(&dev, &[one], false)).await? == 1;
+    let one = sensor.clone();
+    let created = state.db.put_sensors(&device, &[one], false).await? == 1;
     tracing::info!(device, fqts = sensor.fqts, created, "sensor stored");
     let code = if created {
         StatusCode::CREATED
@@ -129,8 +127,7 @@ pub(super) async fn delete_one(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Answer {
     let (device, fqts) = sensor_path(path)?;
-    let key = fqts.clone();
-    if state.db.call(move |s| s.delete_sensor(&device, &key)).await? {
+    if state.db.delete_sensor(&device, &fqts).await? {
         Ok(Json(json!({"deleted": fqts})))
     } else {
         Err(ApiError::not_found(format!("no sensor {fqts:?}")))

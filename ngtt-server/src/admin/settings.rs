@@ -23,7 +23,7 @@ pub(super) async fn messages(
     let device = device_id(path)?;
     let map = params(query, &["limit"])?;
     let limit = limit(&map, 100, 10_000)?;
-    let reports = state.db.call(move |s| s.list_messages(&device, limit)).await?;
+    let reports = state.db.list_messages(&device, limit).await?;
     let list = reports
         .iter()
         .map(|r| json!({ "uuid": r.uuid, "reported_at": r.reported_at_ms }))

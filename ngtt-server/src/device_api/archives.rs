@@ -26,6 +26,6 @@ pub(super) fn routes() -> Router<AppState> {
 /// `GET /v1/device/pathpoints/archived`.
 async fn archived(State(state): State<AppState>, format: Format, Device(id): Device) -> Response {
     let device = id.device_id;
-    let result = state.db.call(move |s| s.archives(&device)).await;
+    let result = state.db.archives(&device).await;
     format.answer(result.map_err(Into::into))
 }

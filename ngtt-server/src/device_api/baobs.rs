@@ -100,7 +100,7 @@ async fn round(
             }
         }
         let dev = id.device_id.clone();
-        let records = state.db.call(move |s| s.list_baobs(&dev)).await?;
+        let records = state.db.list_baobs(&dev).await?;
         let plan = plan_round(&device, &records);
         tracing::debug!(device = id.device_id, ?plan, "BAOB round");
         Ok(json!({
@@ -128,7 +128,7 @@ async fn download(
     let result = async {
         let key = key_of(path)?;
         let (dev, k) = (id.device_id.clone(), key.clone());
-        let record = state.db.call(move |s| s.baob(&dev, &k)).await?;
+        let record = state.db.baob(&dev, &k).await?;
         match record {
             Some(r) if !r.deleted => Ok(r),
             Some(_) => Err(Fault::new(

@@ -26,7 +26,7 @@ pub(super) async fn device(State(state): State<AppState>, format: Format, Device
     let device_name = id.device_id.clone();
     let result = async {
         let device = id.device_id.clone();
-        let info = state.db.call(move |s| s.device_info(&device)).await?;
+        let info = state.db.device_info(&device).await?;
         Ok(info.document(&id.device_id))
     };
     logged::answer(format, &device_name, "GET /v1/device", result.await)
@@ -61,7 +61,7 @@ pub(super) async fn get_instrumentation(
     let result = async {
         let slave = slave_id(path)?;
         let (device, key) = (id.device_id.clone(), slave.clone());
-        let found = state.db.call(move |s| s.instrumentation(&device, &key)).await?;
+        let found = state.db.instrumentation(&device, &key).await?;
         found.map(answer).ok_or_else(|| no_slave(&id.device_id, &slave))
     };
     logged::answer(
@@ -88,10 +88,7 @@ pub(super) async fn patch_instrumentation(
         let given: Value = decode_body(&headers, body)?;
         let patch = InstrumentationPatch::from_json(&given).map_err(Fault::bad_request)?;
         let (device, key) = (id.device_id.clone(), slave.clone());
-        let stored = state
-            .db
-            .call(move |s| s.patch_instrumentation(&device, &key, &patch))
-            .await?;
+        let stored = state.db.patch_instrumentation(&device, &key, &patch).await?;
         let stored = stored.ok_or_else(|| no_slave(&id.device_id, &slave))?;
         tracing::info!(device = id.device_id, slave, "slave instrumentation patched");
         Ok(answer(stored))

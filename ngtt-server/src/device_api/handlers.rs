@@ -35,8 +35,7 @@ pub(super) async fn orders(State(state): State<AppState>, format: Format, Device
             );
             return Ok(Vec::new());
         }
-        let dev = device.clone();
-        let handed = state.db.call(move |s| s.hand_out_orders(&dev)).await?;
+        let handed = state.db.hand_out_orders(&device).await?;
         let mut sections = Vec::new();
         for order in &handed {
             match minijson::from_slice::<minijson::Value>(&order.payload) {
@@ -74,7 +73,7 @@ pub(super) async fn message(
             return Err(Fault::bad_request(format!("invalid message uuid {uuid:?}")));
         }
         let (device, key) = (id.device_id.clone(), uuid.clone());
-        let new = state.db.call(move |s| s.record_message(&device, &key)).await?;
+        let new = state.db.record_message(&device, &key).await?;
         tracing::info!(device = id.device_id, uuid, new, "message order reported");
         Ok(json!({ "uuid": uuid, "new": new }))
     };
@@ -182,10 +181,7 @@ pub(super) async fn register(
             });
         }
         let device = id.device_id;
-        let all = state
-            .db
-            .call(move |s| s.register_pathpoints(&device, &pathpoints))
-            .await?;
+        let all = state.db.register_pathpoints(&device, &pathpoints).await?;
         Ok(all
             .into_iter()
             .map(|p| Registration {

@@ -101,7 +101,7 @@ async fn occurrences(
         let Path(text) = path.map_err(|e| Fault::bad_request(e.body_text()))?;
         let span = window(&text)?;
         let device = id.device_id;
-        let macros = state.db.call(move |s| s.macros(&device, Some(span))).await?;
+        let macros = state.db.macros(&device, Some(span)).await?;
         Ok(Value::Array(
             macros.iter().map(|m| macro_json(m, false)).collect(),
         ))
@@ -121,10 +121,7 @@ async fn completed(
         valid_macro_id(&macro_id).map_err(Fault::bad_request)?;
         let timestamp = seconds(&ts, "timestamp")?;
         let (device, m) = (id.device_id.clone(), macro_id.clone());
-        let outcome = state
-            .db
-            .call(move |s| s.complete_occurrence(&device, &m, timestamp))
-            .await?;
+        let outcome = state.db.complete_occurrence(&device, &m, timestamp).await?;
         match outcome {
             Some(new) => {
                 if new {

@@ -67,7 +67,7 @@ async fn read(State(state): State<AppState>, format: Format, Device(id): Device,
     let result = async {
         let key = form_decoded_key(&uri)?;
         let (device, k) = (id.device_id, key.clone());
-        match state.db.call(move |s| s.metadata(&device, &k)).await? {
+        match state.db.metadata(&device, &k).await? {
             Some(entry) => Ok(json!({"value": entry.value, "timestamp": timestamp_json(entry.timestamp)})),
             None => Err(Fault::new(
                 StatusCode::NOT_FOUND,
@@ -145,7 +145,7 @@ async fn remove(State(state): State<AppState>, format: Format, Device(id): Devic
     let result = async {
         let key = form_decoded_key(&uri)?;
         let device = id.device_id;
-        let deleted = state.db.call(move |s| s.delete_metadata(&device, &key)).await?;
+        let deleted = state.db.delete_metadata(&device, &key).await?;
         Ok(json!({"deleted": deleted}))
     };
     format.answer(result.await)

@@ -33,7 +33,7 @@ pub(super) async fn predicates(
     let device_name = id.device_id.clone();
     let result = async {
         let device = id.device_id;
-        let list = state.db.call(move |s| s.list_predicates(&device)).await?;
+        let list = state.db.list_predicates(&device).await?;
         Ok(list.iter().map(Predicate::to_json).collect::<Vec<_>>())
     };
     logged::answer(format, &device_name, "GET /v1/device/predicates", result.await)
@@ -66,7 +66,7 @@ pub(super) async fn alarms(
             })
             .collect::<Result<Vec<_>, _>>()?;
         let device = id.device_id.clone();
-        let uuids = state.db.call(move |s| s.report_events(&device, &events)).await?;
+        let uuids = state.db.report_events(&device, &events).await?;
         if !uuids.is_empty() {
             tracing::info!(device = id.device_id, events = uuids.len(), "events reported");
         }

@@ -26,7 +26,7 @@ pub(super) async fn sensors(State(state): State<AppState>, format: Format, Devic
     let device_name = id.device_id.clone();
     let result = async {
         let device = id.device_id;
-        let list = state.db.call(move |s| s.list_sensors(&device)).await?;
+        let list = state.db.list_sensors(&device).await?;
         Ok(list.iter().map(Sensor::to_json).collect::<Vec<_>>())
     };
     logged::answer(format, &device_name, "GET /v1/device/sensors", result.await)
@@ -53,10 +53,7 @@ pub(super) async fn write_log(
             })
             .collect::<Result<Vec<_>, _>>()?;
         let device = id.device_id.clone();
-        let stored = state
-            .db
-            .call(move |s| s.store_sensor_writes(&device, &writes))
-            .await?;
+        let stored = state.db.store_sensor_writes(&device, &writes).await?;
         tracing::debug!(device = id.device_id, stored, "sensor writes logged");
         Ok(json!({ "stored": stored }))
     };

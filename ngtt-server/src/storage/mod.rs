@@ -35,6 +35,7 @@ pub mod predicates;
 mod schema;
 pub mod sensors;
 mod sqlite;
+mod store_calls;
 mod types;
 mod write_op;
 mod writer;

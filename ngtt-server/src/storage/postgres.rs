@@ -66,7 +66,11 @@ impl From<tokio_postgres::Error> for StorageError {
                 Some(detail) => format!("{}: {} ({detail})", db.code().code(), db.message()),
                 None => format!("{}: {}", db.code().code(), db.message()),
             },
-            None => e.to_string(),
+            // "error connecting to server" says little without its cause.
+            None => match std::error::Error::source(&e) {
+                Some(cause) => format!("{e}: {cause}"),
+                None => e.to_string(),
+            },
         };
         StorageError::Engine {
             engine: "postgres",
@@ -87,13 +91,20 @@ impl From<deadpool_postgres::PoolError> for StorageError {
     }
 }
 
+/// The advisory-lock class (first key of the two-key form) of the storage's locks: the
+/// two-key space never meets the one-key (`bigint`) space, so other users of advisory locks
+/// (e.g. per-device leases) cannot collide with these by accident.
+pub(super) const LOCK_CLASS_DEVICE: i32 = 0x4E47_0001;
+/// The advisory-lock class of schema migrations.
+pub(super) const LOCK_CLASS_SCHEMA: i32 = 0x4E47_0002;
+
 /// Takes `device_id`'s advisory lock until the end of the transaction: the resource operations
 /// of one device run one at a time, across every node.
 pub(super) async fn lock_device(tx: &Tx<'_>, device_id: &str) -> Result<(), StorageError> {
     let stmt = tx
-        .prepare_cached("SELECT pg_advisory_xact_lock(hashtextextended($1, 7405))")
+        .prepare_cached("SELECT pg_advisory_xact_lock($1, hashtext($2))")
         .await?;
-    tx.execute(&stmt, &[&device_id]).await?;
+    tx.execute(&stmt, &[&LOCK_CLASS_DEVICE, &device_id]).await?;
     Ok(())
 }
 

@@ -88,7 +88,16 @@ impl PostgresStorage {
             pool,
             url: url.clone(),
         };
-        storage.block(super::schema::migrate(&storage, url.schema()))?;
+        storage
+            .block(super::schema::migrate(&storage, url.schema()))
+            .map_err(|e| match e {
+                // Which database could not be used (its password hidden).
+                StorageError::Engine { engine, message } => StorageError::Engine {
+                    engine,
+                    message: format!("{url}: {message}"),
+                },
+                other => other,
+            })?;
         let stale = storage.block(super::baobs::remove_stale_uploads(&storage))?;
         if stale > 0 {
             tracing::info!(stale, "removed abandoned BAOB uploads");

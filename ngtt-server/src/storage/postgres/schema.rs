@@ -219,8 +219,8 @@ pub(super) async fn migrate(storage: &PostgresStorage, schema: &str) -> Result<(
     let tx = client.transaction().await?;
     // One migration at a time per schema, whichever node starts it.
     tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 2405))",
-        &[&format!("ngtt-schema:{schema}")],
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+        &[&super::LOCK_CLASS_SCHEMA, &schema],
     )
     .await?;
     // `schema` was checked to be letters, digits and '_' (PostgresUrl).

@@ -93,10 +93,14 @@ impl PostgresUrl {
 
     /// The driver's configuration: the URL, with the schema as every connection's search path.
     pub(crate) fn driver_config(&self) -> Result<tokio_postgres::Config, String> {
-        let mut config: tokio_postgres::Config = self
-            .driver
-            .parse()
-            .map_err(|e| format!("invalid PostgreSQL URL {self}: {e}"))?;
+        let mut config: tokio_postgres::Config =
+            self.driver
+                .parse()
+                .map_err(|e: tokio_postgres::Error| match std::error::Error::source(&e) {
+                    // The cause names the option at fault, never its value.
+                    Some(cause) => format!("invalid PostgreSQL URL {self}: {e}: {cause}"),
+                    None => format!("invalid PostgreSQL URL {self}: {e}"),
+                })?;
         let search_path = format!("-c search_path={}", self.schema);
         let options = match config.get_options() {
             Some(given) if !given.is_empty() => format!("{given} {search_path}"),
