@@ -22,6 +22,7 @@ pub(crate) struct Sql {
     release: String,
     heartbeat: String,
     leave: String,
+    queued: String,
 }
 
 /// A database error as the server reports it.
@@ -84,6 +85,11 @@ impl Sql {
                  ON CONFLICT (node_id) DO UPDATE SET expires_at = EXCLUDED.expires_at"
             ),
             leave: format!("DELETE FROM {s}.ngtt_nodes WHERE node_id = $1"),
+            // The engine's `orders` table (storage/postgres/schema.rs): state 0 is queued; its
+            // partial index `orders_pending` serves this.
+            queued: format!(
+                "SELECT DISTINCT device_id FROM {s}.orders WHERE state = 0 AND device_id = ANY($1)"
+            ),
         }
     }
 
@@ -148,6 +154,19 @@ impl Sql {
             .await
             .map(drop)
             .map_err(|e| db_error("releasing a device lease", e))
+    }
+
+    /// Which of `devices` have orders queued (never handed to a device yet).
+    pub(crate) async fn queued(
+        &self,
+        client: &Client,
+        devices: &[String],
+    ) -> Result<Vec<String>, ServerError> {
+        let rows = client
+            .query(&self.queued, &[&devices])
+            .await
+            .map_err(|e| db_error("looking for queued orders", e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     /// Renews `node`'s liveness for `ttl`.

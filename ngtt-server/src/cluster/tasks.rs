@@ -183,13 +183,28 @@ async fn renew_and_sweep(cluster: Arc<Cluster>, shutdown: CancellationToken) {
     }
 }
 
-/// Re-reads every local lease (stopping connections that lost theirs) and wakes every local
-/// connection to look for orders.
+/// Re-reads every local lease (stopping connections that lost theirs) and wakes the local
+/// connections of the devices with queued orders (a wake-up may have been lost).
 async fn sweep(cluster: &Arc<Cluster>) {
     let held = cluster.book().held();
     observe_all(cluster, &held).await;
-    for device in cluster.book().held() {
-        cluster.registry.notify_local(&device);
+    let held = cluster.book().held();
+    for chunk in held.chunks(OBSERVE_CHUNK) {
+        let queued = async {
+            let client = cluster.client().await?;
+            cluster.sql.queued(&client, chunk).await
+        };
+        match queued.await {
+            Ok(devices) => {
+                for device in devices {
+                    cluster.registry.notify_local(&device);
+                }
+            }
+            Err(e) => {
+                warn!("sweep: {e}");
+                return;
+            }
+        }
     }
 }
 

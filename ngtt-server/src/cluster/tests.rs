@@ -14,12 +14,21 @@ use ngtt_testkit::postgres::TestDatabase;
 const PATIENCE: Duration = Duration::from_secs(60);
 
 async fn node(db: &TestDatabase, name: &str, ttl: Duration) -> (Arc<Cluster>, Registry, CancellationToken) {
+    node_sweeping(db, name, ttl, crate::cluster::DEFAULT_SWEEP).await
+}
+
+async fn node_sweeping(
+    db: &TestDatabase,
+    name: &str,
+    ttl: Duration,
+    sweep_every: Duration,
+) -> (Arc<Cluster>, Registry, CancellationToken) {
     let registry = Registry::default();
     let shutdown = CancellationToken::new();
     let config = ClusterConfig {
         node_id: name.to_owned(),
         lease_ttl: ttl,
-        ..ClusterConfig::default()
+        sweep_every,
     };
     let url = PostgresUrl::parse(&db.url()).expect("test URL");
     let cluster = Cluster::start(&url, config, registry.clone(), &shutdown)
@@ -119,4 +128,34 @@ async fn a_takeover_on_the_same_node_does_not_wait_for_itself() {
     a.ended("d", 1).await;
     assert!(a.may_claim("d", 2).await);
     assert!(!a.may_claim("d", 1).await);
+}
+
+#[tokio::test]
+async fn the_sweep_finds_an_order_whose_wake_up_was_lost() {
+    let Some(db) = TestDatabase::create("cluster_sweep") else {
+        return;
+    };
+    let url = PostgresUrl::parse(&db.url()).expect("test URL");
+    let storage = tokio::task::spawn_blocking(move || crate::storage::PostgresStorage::connect(&url))
+        .await
+        .unwrap()
+        .expect("engine on the test schema");
+    let (a, reg_a, _sa) = node_sweeping(&db, "a", Duration::from_secs(2), Duration::from_millis(200)).await;
+    let parent = CancellationToken::new();
+    let (conn, _) = reg_a.register("d", 1, &parent);
+    a.acquire("d", 1).await.unwrap();
+    let woken = conn.notify.notified();
+    // Queued straight into the storage: nobody notifies.
+    let storage = Arc::new(storage);
+    let queue = Arc::clone(&storage);
+    tokio::task::spawn_blocking(move || {
+        use crate::storage::Storage;
+        queue.queue_order("d", &minijson::to_vec(&Vec::<()>::new()).unwrap())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    tokio::time::timeout(PATIENCE, woken)
+        .await
+        .expect("woken by the sweep");
 }
