@@ -72,3 +72,55 @@ fn demo_refuses_nonsense() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn demo_with_two_nodes_delivers_orders_across_nodes() {
+    let Some(db) = ngtt_testkit::postgres::TestDatabase::create("demo_nodes") else {
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_ngtt"))
+        .args([
+            "demo",
+            "--nodes",
+            "2",
+            "--devices",
+            "2",
+            "--orders",
+            "3",
+            "--db",
+            &db.url(),
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run ngtt demo --nodes 2");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let crossed: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.ends_with("(queued on node 1)"))
+        .collect();
+    assert_eq!(crossed.len(), 2, "{stdout}");
+    for line in crossed {
+        assert!(line.contains(" 3/3 "), "{line}");
+    }
+    assert!(
+        stdout.contains("every order arrived and was confirmed, across nodes"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn demo_with_nodes_needs_a_postgres_database() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ngtt"))
+        .args(["demo", "--nodes", "2"])
+        .output()
+        .expect("run ngtt demo --nodes 2");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--db postgres://"), "{stderr}");
+}
