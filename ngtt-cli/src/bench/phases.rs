@@ -69,7 +69,11 @@ pub async fn run(args: &FleetArgs) -> Result<Report, CliError> {
             (Target::External, *server, Admin::new(admin, token)?, args.pid)
         }
         _ => {
-            let local = LocalServer::start(&pki_root, tmp.path(), size + 100, fresh_token()?).await?;
+            let db = match &args.db {
+                Some(url) => std::ffi::OsString::from(url),
+                None => tmp.path().join("fleet.db").into_os_string(),
+            };
+            let local = LocalServer::start(&pki_root, db, size + 100, fresh_token()?).await?;
             let admin = Admin::new(&format!("http://{}", local.admin), Some(local.token().to_owned()))?;
             let (listen, pid) = (local.listen, local.pid());
             (Target::Local(Box::new(local)), listen, admin, pid)

@@ -1,6 +1,7 @@
 //! The server under test: an `ngtt serve` child on loopback that the bench starts (and kills
 //! with SIGKILL and restarts for the reconnect storm), or a running one given by address.
 
+use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -18,7 +19,7 @@ const TOKEN_ENV: &str = "NGTT_ADMIN_TOKEN";
 pub struct LocalServer {
     child: Child,
     pki: PathBuf,
-    db: PathBuf,
+    db: OsString,
     max_connections: usize,
     token: String,
     /// NGTT listen address.
@@ -28,16 +29,15 @@ pub struct LocalServer {
 }
 
 impl LocalServer {
-    /// Starts `ngtt serve` on free loopback ports with a database in `dir`, and waits until it
-    /// listens.
+    /// Starts `ngtt serve` on free loopback ports with database `db` (a SQLite file or a
+    /// PostgreSQL URL), and waits until it listens.
     pub async fn start(
         pki: &Path,
-        dir: &Path,
+        db: OsString,
         max_connections: usize,
         token: String,
     ) -> Result<LocalServer, CliError> {
         let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-        let db = dir.join("fleet.db");
         let (child, listen, admin) = spawn(pki, &db, any, any, max_connections, &token).await?;
         Ok(LocalServer {
             child,
@@ -96,7 +96,8 @@ impl LocalServer {
         Err(last.unwrap_or_else(|| CliError::Bench("the server did not restart".into())))
     }
 
-    /// Stops the server with SIGKILL (its database is a temporary file).
+    /// Stops the server with SIGKILL (its database is a temporary file, or the given
+    /// PostgreSQL schema).
     pub async fn stop(mut self) {
         let _ = self.kill9().await;
     }
@@ -104,7 +105,7 @@ impl LocalServer {
 
 async fn spawn(
     pki: &Path,
-    db: &Path,
+    db: &OsStr,
     listen: SocketAddr,
     admin: SocketAddr,
     max_connections: usize,
