@@ -1,13 +1,17 @@
 //! `kill -9` of `ngtt serve` while several devices upload at full speed, so that the server is
 //! in the middle of group commits: every upload that a device saw confirmed
-//! (DATA_STREAM_CONFIRM) is in the database after the restart, and none is stored twice.
+//! (DATA_STREAM_CONFIRM) is in the database after the restart, and none is stored twice. On
+//! SQLite and on PostgreSQL (skipped without one, unless `NGTT_REQUIRE_POSTGRES=1`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ngtt_proto::payload::{PathpointSeries, Sample};
-use ngtt_server::storage::{SeriesQuery, SqliteStorage, Storage};
+use std::path::PathBuf;
+
+use ngtt_server::storage::{PostgresStorage, PostgresUrl, SeriesQuery, SqliteStorage, Storage};
 use ngtt_testkit::cli::Serve;
+use ngtt_testkit::postgres::TestDatabase;
 use ngtt_testkit::{device_config, TestPki};
 use ngtt_transport::Transport;
 
@@ -21,16 +25,64 @@ fn upload(ts: u64) -> Vec<PathpointSeries> {
     vec![PathpointSeries::new("W1r4002", [Sample::value(ts, ts as i64)])]
 }
 
+/// Where the server keeps its data.
+enum Db {
+    Sqlite(PathBuf),
+    Postgres { db: TestDatabase, token: PathBuf },
+}
+
+impl Db {
+    async fn serve(&self, pki: &TestPki) -> Serve {
+        match self {
+            Db::Sqlite(path) => Serve::start(pki.dir(), path).await,
+            Db::Postgres { db, token } => Serve::start_postgres(pki.dir(), &db.url(), token).await,
+        }
+    }
+
+    /// The storage, opened beside the server (off the async threads).
+    async fn open(&self) -> Box<dyn Storage> {
+        let target = match self {
+            Db::Sqlite(path) => Ok(path.clone()),
+            Db::Postgres { db, .. } => Err(PostgresUrl::parse(&format!("{}&pool_size=2", db.url())).unwrap()),
+        };
+        tokio::task::spawn_blocking(move || -> Box<dyn Storage> {
+            match target {
+                Ok(path) => Box::new(SqliteStorage::open(path).unwrap()),
+                Err(url) => Box::new(PostgresStorage::connect(&url).unwrap()),
+            }
+        })
+        .await
+        .unwrap()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_group_commit_loses_no_confirmed_upload() {
     let pki = TestPki::new();
-    let db = pki.scratch("ngtt.db");
-    let serve = Serve::start(pki.dir(), &db).await;
+    let db = Db::Sqlite(pki.scratch("ngtt.db"));
+    kill_9_during_uploads(&pki, &db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_group_commit_on_postgres_loses_no_confirmed_upload() {
+    let Some(db) = TestDatabase::create("group_commit_kill") else {
+        return;
+    };
+    let pki = TestPki::new();
+    let db = Db::Postgres {
+        db,
+        token: pki.scratch("admin-token"),
+    };
+    kill_9_during_uploads(&pki, &db).await;
+}
+
+async fn kill_9_during_uploads(pki: &TestPki, db: &Db) {
+    let serve = db.serve(pki).await;
     let confirmed: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
     let mut tasks = Vec::new();
     for d in 0..DEVICES {
         let id = format!("dev{d}");
-        let (transport, _orders) = Transport::spawn(device_config(&pki, &id, serve.ngtt)).unwrap();
+        let (transport, _orders) = Transport::spawn(device_config(pki, &id, serve.ngtt)).unwrap();
         for lane in 0..IN_FLIGHT {
             let (transport, id, confirmed) = (transport.clone(), id.clone(), Arc::clone(&confirmed));
             tasks.push(tokio::spawn(async move {
@@ -61,8 +113,8 @@ async fn kill_9_during_group_commit_loses_no_confirmed_upload() {
     assert!(confirmed.len() >= CONFIRMED_BEFORE_KILL);
 
     // The server reopens the database (WAL recovery) and serves again.
-    let serve = Serve::start(pki.dir(), &db).await;
-    let storage = SqliteStorage::open(&db).unwrap();
+    let serve = db.serve(pki).await;
+    let storage = db.open().await;
     for d in 0..DEVICES {
         let id = format!("dev{d}");
         let all = SeriesQuery {

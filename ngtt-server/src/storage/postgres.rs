@@ -19,10 +19,8 @@
 //! * **Schema**: created and migrated by [`PostgresStorage::connect`] in the schema the URL
 //!   names ([`PostgresUrl`]), `public` by default.
 
-use bytes::Bytes;
-use ngtt_proto::payload::{PathpointSeries, PathpointValue, ReadError, Sample};
+use ngtt_proto::payload::PathpointSeries;
 use ngtt_proto::DeviceIdentity;
-use tokio_postgres::Row;
 
 use super::device_info::{DeviceInfo, Instrumentation, InstrumentationPatch};
 use super::events::{EventQuery, EventRecord, EventReport};
@@ -30,10 +28,11 @@ use super::predicates::Predicate;
 use super::sensors::{Sensor, SensorWrite};
 use super::sqlite::{now_ms, to_i64};
 use super::types::{
-    AnsweredVia, DeviceRecord, LogEntry, MessageReport, OrderAnswer, OrderId, OrderRecord, OrderState,
-    PendingOrder, RegisteredPathpoint, SeriesQuery,
+    DeviceRecord, LogEntry, MessageReport, OrderAnswer, OrderId, OrderRecord, OrderState, PendingOrder,
+    RegisteredPathpoint, SeriesQuery,
 };
 use super::{Storage, StorageError, WriteOp, WriteOutcome};
+use rows::{order_from_row, sample_from_row, ORDER_COLUMNS};
 
 pub use bridge::PostgresStorage;
 
@@ -95,8 +94,11 @@ impl From<deadpool_postgres::PoolError> for StorageError {
 /// two-key space never meets the one-key (`bigint`) space, so other users of advisory locks
 /// (e.g. per-device leases) cannot collide with these by accident.
 pub(super) const LOCK_CLASS_DEVICE: i32 = 0x4E47_0001;
-/// The advisory-lock class of schema migrations.
-pub(super) const LOCK_CLASS_SCHEMA: i32 = 0x4E47_0002;
+/// The advisory-lock class of schema changes: `pg_advisory_xact_lock(LOCK_CLASS_SCHEMA,
+/// hashtext(schema))` before any DDL in a schema (the storage's migrations take it; other
+/// tables a node creates in the same schema should too, so that nodes starting together never
+/// race to create the schema).
+pub(crate) const LOCK_CLASS_SCHEMA: i32 = 0x4E47_0002;
 
 /// Takes `device_id`'s advisory lock until the end of the transaction: the resource operations
 /// of one device run one at a time, across every node.
@@ -120,64 +122,6 @@ pub(super) async fn ensure_device(tx: &Tx<'_>, device_id: &str) -> Result<(), St
 /// A `usize` limit as a `BIGINT`.
 pub(super) fn limit_of(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
-const ORDER_COLUMNS: &str =
-    "id, device_id, state, deliveries, queued_at, sent_at, answered_at, answered_via, sections";
-
-fn order_from_row(row: &Row) -> Result<OrderRecord, StorageError> {
-    let state: i64 = row.try_get(2)?;
-    let via: Option<String> = row.try_get(7)?;
-    let deliveries: i64 = row.try_get(3)?;
-    let sections: Vec<u8> = row.try_get(8)?;
-    Ok(OrderRecord {
-        id: row.try_get(0)?,
-        device_id: row.try_get(1)?,
-        state: OrderState::from_code(state).unwrap_or(OrderState::Queued),
-        deliveries: u32::try_from(deliveries).unwrap_or(u32::MAX),
-        queued_at_ms: row.try_get(4)?,
-        sent_at_ms: row.try_get(5)?,
-        answered_at_ms: row.try_get(6)?,
-        answered_via: via.map(|v| {
-            if v == "http" {
-                AnsweredVia::Http
-            } else {
-                AnsweredVia::Ngtt
-            }
-        }),
-        sections: Bytes::from(sections),
-    })
-}
-
-/// The columns a sample is stored in: integer, float, text, error code.
-pub(super) type SampleColumns = (i64, Option<i64>, Option<f64>, Option<String>, Option<String>);
-
-pub(super) fn sample_columns(sample: &Sample) -> SampleColumns {
-    match sample {
-        Sample::Value { ts, value } => match value {
-            PathpointValue::Int(i) => (to_i64(*ts), Some(*i), None, None, None),
-            PathpointValue::Float(f) => (to_i64(*ts), None, Some(*f), None, None),
-            PathpointValue::Text(t) => (to_i64(*ts), None, None, Some(t.clone()), None),
-        },
-        Sample::Error { ts, error } => (to_i64(*ts), None, None, None, Some(error.as_str().to_owned())),
-    }
-}
-
-fn sample_from_row(row: &Row) -> Result<Sample, StorageError> {
-    let ts = u64::try_from(row.try_get::<_, i64>(1)?).unwrap_or(0);
-    if let Some(code) = row.try_get::<_, Option<String>>(5)? {
-        return Ok(Sample::error(ts, ReadError::from(code.as_str())));
-    }
-    let value = if let Some(i) = row.try_get::<_, Option<i64>>(2)? {
-        PathpointValue::Int(i)
-    } else if let Some(f) = row.try_get::<_, Option<f64>>(3)? {
-        PathpointValue::Float(f)
-    } else if let Some(t) = row.try_get::<_, Option<String>>(4)? {
-        PathpointValue::Text(t)
-    } else {
-        PathpointValue::Float(f64::NAN)
-    };
-    Ok(Sample::Value { ts, value })
 }
 
 impl Storage for PostgresStorage {
@@ -471,36 +415,7 @@ mod group_commit;
 mod hot_writes;
 mod macros;
 mod predicates;
+mod rows;
 mod schema;
 mod sensors;
 mod url;
-
-#[cfg(test)]
-impl crate::storage::conformance::Inspect for PostgresStorage {
-    fn count_rows(&self, table: &str) -> i64 {
-        self.block(async {
-            let client = self.client().await?;
-            let row = client
-                .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
-                .await?;
-            Ok::<i64, StorageError>(row.try_get(0)?)
-        })
-        .expect("count")
-    }
-
-    fn refuse_bad_logs(&self) {
-        self.block(async {
-            let client = self.client().await?;
-            client
-                .batch_execute(
-                    "CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS
-                         $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
-                     CREATE TRIGGER refuse BEFORE INSERT ON logs FOR EACH ROW
-                         WHEN (NEW.service = 'bad') EXECUTE FUNCTION refuse_bad();",
-                )
-                .await?;
-            Ok::<(), StorageError>(())
-        })
-        .expect("trigger");
-    }
-}

@@ -123,3 +123,29 @@ fn sqlite_processes_share_one_file() {
     ];
     super::shared::nodes_share_one_database(&nodes);
 }
+
+/// The synchronous bridge neither panics nor deadlocks whatever thread calls it: inside a
+/// current-thread runtime (a plain `#[tokio::test]`), on its blocking pool, on a plain thread;
+/// and dropping the storage inside a runtime is allowed.
+#[tokio::test]
+async fn postgres_calls_work_from_any_thread() {
+    use crate::storage::Storage;
+    let Some(schema) = TestDatabase::create("postgres_any_thread") else {
+        return;
+    };
+    let storage = Arc::new(postgres(&schema));
+    // On the runtime's only thread (blocking it briefly, which the trait allows tests to do).
+    assert_eq!(storage.reserve_order_tids("t", 10).unwrap(), 1);
+    let on_pool = Arc::clone(&storage);
+    let first = tokio::task::spawn_blocking(move || on_pool.reserve_order_tids("t", 10).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(first, 11);
+    let on_thread = Arc::clone(&storage);
+    let first = std::thread::spawn(move || on_thread.reserve_order_tids("t", 10).unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(first, 21);
+    // The last handle goes here, inside the runtime.
+    drop(storage);
+}

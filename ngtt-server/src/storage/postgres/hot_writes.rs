@@ -4,7 +4,8 @@
 use ngtt_proto::payload::PathpointSeries;
 use ngtt_proto::DeviceIdentity;
 
-use super::{ensure_device, limit_of, now_ms, sample_columns, to_i64, Tx};
+use super::rows::sample_columns;
+use super::{ensure_device, limit_of, now_ms, to_i64, Tx};
 use crate::storage::{LogEntry, OrderAnswer, OrderId, OrderState, PendingOrder, StorageError};
 
 use crate::storage::sqlite::hot_writes::{advance, MAX_TID};
