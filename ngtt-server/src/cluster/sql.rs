@@ -40,8 +40,12 @@ impl Sql {
         channel.truncate(63);
         Sql {
             channel,
+            // Under the engine's schema-change lock (nodes starting together create once),
+            // in one transaction.
             create: format!(
-                "CREATE SCHEMA IF NOT EXISTS {s};
+                "BEGIN;
+                 SELECT pg_advisory_xact_lock({lock}, hashtext('{s}'));
+                 CREATE SCHEMA IF NOT EXISTS {s};
                  CREATE TABLE IF NOT EXISTS {s}.ngtt_nodes (
                      node_id text PRIMARY KEY,
                      expires_at timestamptz NOT NULL);
@@ -49,7 +53,9 @@ impl Sql {
                      device_id text PRIMARY KEY,
                      epoch bigint NOT NULL,
                      node_id text,
-                     draining text[] NOT NULL DEFAULT '{{}}');"
+                     draining text[] NOT NULL DEFAULT '{{}}');
+                 COMMIT;",
+                lock = crate::storage::postgres::LOCK_CLASS_SCHEMA
             ),
             // The row lock of the upsert orders concurrent takers; the previous holder, when it
             // is another live node, joins the nodes that must release the device first.
