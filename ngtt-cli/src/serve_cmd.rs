@@ -143,7 +143,7 @@ pub struct ServeArgs {
     /// Seconds between two takeovers of one device id beyond --takeovers-per-minute.
     #[arg(long = "takeover-spacing", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
     takeover_spacing: Duration,
-    /// With a PostgreSQL --db, this node's id among the nodes sharing the database [default:
+    /// With a PostgreSQL --db, this node's id (no tab nor comma) among the nodes sharing the database [default:
     /// host, process id and start time: new at every start].
     #[arg(long = "node-id", value_name = "ID")]
     node_id: Option<String>,

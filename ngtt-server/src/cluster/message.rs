@@ -11,12 +11,15 @@ pub(crate) enum Message {
         /// The device.
         device: String,
     },
-    /// `node` took the device's lease at `epoch`: connections under older epochs close.
+    /// `node` took the device's lease at `epoch`: connections under older epochs close, and
+    /// the `draining` nodes release the device.
     Taken {
         /// The new epoch.
         epoch: Epoch,
         /// The node that took it.
         node: String,
+        /// The live nodes it waits for (node ids have no tab nor comma).
+        draining: Vec<String>,
         /// The device.
         device: String,
     },
@@ -34,7 +37,12 @@ impl Message {
     pub(crate) fn encode(&self) -> String {
         match self {
             Message::Order { device } => format!("o\t{device}"),
-            Message::Taken { epoch, node, device } => format!("t\t{epoch}\t{node}\t{device}"),
+            Message::Taken {
+                epoch,
+                node,
+                draining,
+                device,
+            } => format!("t\t{epoch}\t{node}\t{}\t{device}", draining.join(",")),
             Message::Released { node, device } => format!("r\t{node}\t{device}"),
         }
     }
@@ -47,11 +55,22 @@ impl Message {
                 device: rest.to_owned(),
             }),
             "t" => {
-                let mut parts = rest.splitn(3, '\t');
+                let mut parts = rest.splitn(4, '\t');
                 let epoch = parts.next()?.parse().ok()?;
                 let node = parts.next()?.to_owned();
+                let draining = parts
+                    .next()?
+                    .split(',')
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned)
+                    .collect();
                 let device = parts.next()?.to_owned();
-                Some(Message::Taken { epoch, node, device })
+                Some(Message::Taken {
+                    epoch,
+                    node,
+                    draining,
+                    device,
+                })
             }
             "r" => {
                 let (node, device) = rest.split_once('\t')?;
@@ -79,6 +98,13 @@ mod tests {
             Message::Taken {
                 epoch: 42,
                 node: "n1".into(),
+                draining: vec!["n2".into(), "n3".into()],
+                device: device.clone(),
+            },
+            Message::Taken {
+                epoch: 1,
+                node: "n1".into(),
+                draining: Vec::new(),
                 device: device.clone(),
             },
             Message::Released {
@@ -92,7 +118,7 @@ mod tests {
 
     #[test]
     fn foreign_payloads_are_ignored() {
-        for bad in ["", "o", "x\tdev", "t\tnot-a-number\tn\td", "t\t1\tn", "r\tn"] {
+        for bad in ["", "o", "x\tdev", "t\tnot-a-number\tn\t\td", "t\t1\tn\t", "r\tn"] {
             assert_eq!(Message::decode(bad), None, "{bad:?}");
         }
     }

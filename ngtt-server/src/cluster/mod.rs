@@ -50,7 +50,7 @@ const WAKE_QUEUE: usize = 8192;
 /// the database's schema, beside the engine's). Used whenever the server runs on PostgreSQL.
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {
-    /// This node's id: unique among the nodes alive at a time. The default (host, process,
+    /// This node's id (no tab nor comma): unique among the nodes alive at a time. The default (host, process,
     /// start time) is new at each start, so that a restarted node never inherits the leases of
     /// its previous life.
     pub node_id: String,
@@ -81,8 +81,10 @@ impl Default for ClusterConfig {
 impl ClusterConfig {
     /// Checks the values.
     pub fn validate(&self) -> Result<(), ServerError> {
-        if self.node_id.is_empty() || self.node_id.len() > 200 || self.node_id.contains('\t') {
-            return Err(ServerError::Config("node id: 1 to 200 bytes, no tab".to_owned()));
+        if self.node_id.is_empty() || self.node_id.len() > 200 || self.node_id.contains(['\t', ',']) {
+            return Err(ServerError::Config(
+                "node id: 1 to 200 bytes, no tab nor comma".to_owned(),
+            ));
         }
         if self.lease_ttl < Duration::from_secs(2) || self.sweep_every < Duration::from_millis(100) {
             return Err(ServerError::Config(
@@ -185,14 +187,19 @@ impl Cluster {
     pub(crate) async fn acquire(&self, device: &str, conn: u64) -> Result<(), ServerError> {
         let client = self.client().await?;
         let (epoch, draining) = self.sql.take(&client, device, self.node_id()).await?;
-        self.book().taken(device, conn, epoch, draining);
-        debug!(epoch, draining, "device lease taken");
+        self.book().taken(device, conn, epoch, !draining.is_empty());
+        debug!(epoch, ?draining, "device lease taken");
         let taken = Message::Taken {
             epoch,
             node: self.node_id().to_owned(),
+            draining,
             device: device.to_owned(),
         };
-        self.sql.notify(&client, &[taken.encode()]).await
+        if let Err(e) = self.sql.notify(&client, &[taken.encode()]).await {
+            // The previous holder finds out at its next sweep instead.
+            warn!("announcing the device lease: {e}");
+        }
+        Ok(())
     }
 
     /// Whether connection `conn` of `device` may claim orders now: it holds the current epoch
@@ -276,9 +283,15 @@ impl Cluster {
         match message {
             Message::Order { device } => self.registry.notify_local(&device),
             Message::Taken { node, .. } if node == self.node_id() => {}
-            Message::Taken { epoch, device, .. } => {
+            Message::Taken {
+                epoch,
+                device,
+                draining,
+                ..
+            } => {
                 let action = self.book().superseded(&device, epoch);
-                if action == Action::None && !self.registry.is_connected(&device) {
+                let waited_for = draining.iter().any(|n| n == self.node_id());
+                if action == Action::None && waited_for && !self.registry.is_connected(&device) {
                     // Nothing of ours delivers to it: stop counting as releasing it (a release
                     // that failed, or one that crossed this takeover).
                     let me = Arc::clone(self);

@@ -70,7 +70,7 @@ impl Sql {
                          WHERE d IS NOT NULL AND d <> $2 AND EXISTS (
                              SELECT 1 FROM {s}.ngtt_nodes n
                              WHERE n.node_id = d AND n.expires_at > now()))
-                 RETURNING epoch, cardinality(draining) > 0"
+                 RETURNING epoch, draining"
             ),
             observe: format!(
                 "SELECT l.device_id, l.epoch, COALESCE(l.node_id = $2, false),
@@ -107,14 +107,14 @@ impl Sql {
             .map_err(|e| db_error("creating the cluster tables", e))
     }
 
-    /// Takes `device`'s lease for `node`: its new epoch, and whether other live nodes must
+    /// Takes `device`'s lease for `node`: its new epoch, and the other live nodes that must
     /// release the device first.
     pub(crate) async fn take(
         &self,
         client: &Client,
         device: &str,
         node: &str,
-    ) -> Result<(Epoch, bool), ServerError> {
+    ) -> Result<(Epoch, Vec<String>), ServerError> {
         let row = client
             .query_one(&self.take, &[&device, &node])
             .await
