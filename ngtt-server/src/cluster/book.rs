@@ -169,6 +169,11 @@ impl LeaseBook {
         self.select(|l| l.state == State::Draining)
     }
 
+    /// Every device with a local connection, lost or not.
+    pub(crate) fn local(&self) -> Vec<String> {
+        self.select(|_| true)
+    }
+
     /// The devices held (not lost), for a sweep.
     pub(crate) fn held(&self) -> Vec<String> {
         self.select(|l| l.state != State::Lost)

@@ -23,6 +23,7 @@ pub(crate) struct Sql {
     heartbeat: String,
     leave: String,
     queued: String,
+    forget: String,
 }
 
 /// A database error as the server reports it.
@@ -54,6 +55,8 @@ impl Sql {
                      epoch bigint NOT NULL,
                      node_id text,
                      draining text[] NOT NULL DEFAULT '{{}}');
+                 CREATE INDEX IF NOT EXISTS ngtt_leases_draining ON {s}.ngtt_leases
+                     USING gin (draining);
                  COMMIT;",
                 lock = crate::storage::postgres::LOCK_CLASS_SCHEMA
             ),
@@ -91,6 +94,11 @@ impl Sql {
                  ON CONFLICT (node_id) DO UPDATE SET expires_at = EXCLUDED.expires_at"
             ),
             leave: format!("DELETE FROM {s}.ngtt_nodes WHERE node_id = $1"),
+            forget: format!(
+                "UPDATE {s}.ngtt_leases SET draining = array_remove(draining, $1)
+                 WHERE draining @> ARRAY[$1] AND NOT (device_id = ANY($2))
+                 RETURNING device_id"
+            ),
             // The engine's `orders` table (storage/postgres/schema.rs): state 0 is queued; its
             // partial index `orders_pending` serves this.
             queued: format!(
@@ -172,6 +180,21 @@ impl Sql {
             .query(&self.queued, &[&devices])
             .await
             .map_err(|e| db_error("looking for queued orders", e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Stops counting `node` as releasing the devices other than `local` (it has no connection
+    /// of them, so nothing to release: an announcement it missed); returns those devices.
+    pub(crate) async fn forget(
+        &self,
+        client: &Client,
+        node: &str,
+        local: &[String],
+    ) -> Result<Vec<String>, ServerError> {
+        let rows = client
+            .query(&self.forget, &[&node, &local])
+            .await
+            .map_err(|e| db_error("forgetting devices released long ago", e))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 

@@ -186,6 +186,7 @@ async fn renew_and_sweep(cluster: Arc<Cluster>, shutdown: CancellationToken) {
 /// Re-reads every local lease (stopping connections that lost theirs) and wakes the local
 /// connections of the devices with queued orders (a wake-up may have been lost).
 async fn sweep(cluster: &Arc<Cluster>) {
+    forget_released(cluster).await;
     let held = cluster.book().held();
     observe_all(cluster, &held).await;
     let held = cluster.book().held();
@@ -205,6 +206,41 @@ async fn sweep(cluster: &Arc<Cluster>) {
                 return;
             }
         }
+    }
+}
+
+/// Stops this node counting as releasing devices it has no connection of (it missed the
+/// takeover's announcement), and tells the nodes waiting for them. A device whose connection is
+/// being registered right now is not in the book yet, but this node cannot be releasing it:
+/// the takeover that listed this node came before that connection.
+async fn forget_released(cluster: &Arc<Cluster>) {
+    let mut local = cluster.book().local();
+    local.extend(cluster.registry.connected());
+    let forgotten = async {
+        let client = cluster.client().await?;
+        let devices = cluster.sql.forget(&client, cluster.node_id(), &local).await?;
+        let released: Vec<String> = devices
+            .into_iter()
+            .map(|device| {
+                Message::Released {
+                    node: cluster.node_id().to_owned(),
+                    device,
+                }
+                .encode()
+            })
+            .collect();
+        if !released.is_empty() {
+            cluster.sql.notify(&client, &released).await?;
+        }
+        Ok::<usize, ServerError>(released.len())
+    };
+    match forgotten.await {
+        Ok(0) => {}
+        Ok(n) => info!(
+            devices = n,
+            "stopped counting as releasing devices not connected here"
+        ),
+        Err(e) => warn!("sweep: {e}"),
     }
 }
 

@@ -159,3 +159,25 @@ async fn the_sweep_finds_an_order_whose_wake_up_was_lost() {
         .await
         .expect("woken by the sweep");
 }
+
+#[tokio::test]
+async fn a_node_stops_counting_as_releasing_devices_it_has_no_connection_of() {
+    let Some(db) = TestDatabase::create("cluster_forget") else {
+        return;
+    };
+    let (a, _reg_a, _sa) = node(&db, "a", Duration::from_secs(10)).await;
+    // As if a had missed the announcements of these takeovers by b.
+    db.execute(
+        "INSERT INTO ngtt_leases (device_id, epoch, node_id, draining) VALUES
+             ('d', 2, 'b', '{a}'), ('e', 2, 'b', '{a,c}'), ('f', 1, 'b', '{c}')",
+    )
+    .expect("leases inserted");
+    let client = a.client().await.unwrap();
+    // "e" is connected here: its release comes when that connection ends.
+    let forgotten = a.sql.forget(&client, "a", &["e".to_owned()]).await.unwrap();
+    assert_eq!(forgotten, vec!["d".to_owned()]);
+    assert_eq!(
+        a.sql.forget(&client, "a", &[]).await.unwrap(),
+        vec!["e".to_owned()]
+    );
+}
