@@ -79,13 +79,7 @@ fn order_from_row(row: &Row<'_>) -> rusqlite::Result<OrderRecord> {
         queued_at_ms: row.get(4)?,
         sent_at_ms: row.get(5)?,
         answered_at_ms: row.get(6)?,
-        answered_via: via.map(|v| {
-            if v == "http" {
-                AnsweredVia::Http
-            } else {
-                AnsweredVia::Ngtt
-            }
-        }),
+        answered_via: via.as_deref().map(AnsweredVia::parse),
         sections: Bytes::from(sections),
     })
 }

@@ -121,6 +121,15 @@ impl AnsweredVia {
             AnsweredVia::Http => "http",
         }
     }
+
+    /// The way stored as `text` (anything but `http` reads as NGTT).
+    pub fn parse(text: &str) -> AnsweredVia {
+        if text == "http" {
+            AnsweredVia::Http
+        } else {
+            AnsweredVia::Ngtt
+        }
+    }
 }
 
 /// A pending order ready to go into an ORDER frame.

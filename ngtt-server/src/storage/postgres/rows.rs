@@ -25,13 +25,7 @@ pub(super) fn order_from_row(row: &Row) -> Result<OrderRecord, StorageError> {
         queued_at_ms: row.try_get(4)?,
         sent_at_ms: row.try_get(5)?,
         answered_at_ms: row.try_get(6)?,
-        answered_via: via.map(|v| {
-            if v == "http" {
-                AnsweredVia::Http
-            } else {
-                AnsweredVia::Ngtt
-            }
-        }),
+        answered_via: via.as_deref().map(AnsweredVia::parse),
         sections: Bytes::from(sections),
     })
 }
