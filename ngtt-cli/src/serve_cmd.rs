@@ -16,6 +16,7 @@ Examples:
   ngtt pki init --dir pki && ngtt pki device --dir pki --id dev1
   ngtt serve --pki pki --db ngtt.db
   ngtt serve --pki pki --db 'postgres://ngtt@db.example/ngtt?schema=fleet&pool_size=16'
+  ngtt serve --pki pki --db 'postgres://ngtt@db.example/ngtt?schema=fleet' --lease-ttl 5   # one of several nodes
   ngtt serve --pki pki --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --http-listen 127.0.0.1:0
   ngtt serve --pki pki --admin-listen 0.0.0.0:2406 --admin-host admin.example.net
   ngtt order list --admin-token-file ngtt.db.admin-token --device dev1
@@ -151,8 +152,8 @@ pub struct ServeArgs {
     /// it): the longest the devices of a killed node wait for their orders on another node.
     #[arg(long = "lease-ttl", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
     lease_ttl: Duration,
-    /// With a PostgreSQL --db, seconds between two sweeps waking every connection of this node
-    /// to look for orders whose cross-node notification was lost.
+    /// With a PostgreSQL --db, seconds between two sweeps that wake the connections of this
+    /// node whose devices have queued orders (a cross-node notification may have been lost).
     #[arg(long = "cluster-sweep", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
     cluster_sweep: Duration,
 }

@@ -3,8 +3,9 @@
 //!
 //! * **Wake-ups.** After an order is queued (admin API of any node), the node sends a
 //!   notification with the device id; every node listens and wakes its local connection of
-//!   that device. A sweep wakes every local connection periodically and after the listening
-//!   connection was re-established: the safety net for lost notifications.
+//!   that device. A sweep wakes the local connections of devices with queued orders
+//!   periodically and after the listening connection was re-established: the safety net for
+//!   lost notifications.
 //! * **Leases.** A node that accepts a device's connection takes the device's lease (epoch + 1,
 //!   holder). The node that held it before hears of it and closes its connection; the new
 //!   holder claims no order until the previous holder released the device (its connection
@@ -57,8 +58,8 @@ pub struct ClusterConfig {
     /// How long a node counts as alive after renewing (default [`DEFAULT_LEASE_TTL`]): the
     /// longest the devices of a killed node wait for their orders on another node.
     pub lease_ttl: Duration,
-    /// How often every local connection is woken to look for orders whose notification was
-    /// lost (default [`DEFAULT_SWEEP`]).
+    /// How often the local connections of devices with queued orders are woken, in case their
+    /// notification was lost (default [`DEFAULT_SWEEP`]).
     pub sweep_every: Duration,
 }
 
