@@ -57,6 +57,7 @@ impl Sql {
                      draining text[] NOT NULL DEFAULT '{{}}');
                  CREATE INDEX IF NOT EXISTS ngtt_leases_draining ON {s}.ngtt_leases
                      USING gin (draining);
+                 DELETE FROM {s}.ngtt_nodes WHERE expires_at < now() - interval '1 day';
                  COMMIT;",
                 lock = crate::storage::postgres::LOCK_CLASS_SCHEMA
             ),
@@ -107,7 +108,8 @@ impl Sql {
         }
     }
 
-    /// Creates the schema and tables when missing.
+    /// Creates the schema and tables when missing, and forgets nodes dead for a day (killed
+    /// nodes never delete their row).
     pub(crate) async fn create(&self, client: &Client) -> Result<(), ServerError> {
         client
             .batch_execute(&self.create)
