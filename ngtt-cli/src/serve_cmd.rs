@@ -16,6 +16,7 @@ Examples:
   ngtt pki init --dir pki && ngtt pki device --dir pki --id dev1
   ngtt serve --pki pki --db ngtt.db
   ngtt serve --pki pki --db 'postgres://ngtt@db.example/ngtt?schema=fleet&pool_size=16'
+  ngtt serve --pki pki --db 'postgres://ngtt@db.example/ngtt?schema=fleet' --lease-ttl 5   # one of several nodes
   ngtt serve --pki pki --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --http-listen 127.0.0.1:0
   ngtt serve --pki pki --admin-listen 0.0.0.0:2406 --admin-host admin.example.net --admin-tls
   ngtt order list --admin-token-file ngtt.db.admin-token --device dev1
@@ -150,6 +151,18 @@ pub struct ServeArgs {
     /// Budgets on what payloads may cost.
     #[command(flatten)]
     budgets: crate::serve_budgets::BudgetArgs,
+    /// With a PostgreSQL --db, this node's id (no tab nor comma) among the nodes sharing the database [default:
+    /// host, process id and start time: new at every start].
+    #[arg(long = "node-id", value_name = "ID")]
+    node_id: Option<String>,
+    /// With a PostgreSQL --db, seconds a node counts as alive after renewing (every fifth of
+    /// it): the longest the devices of a killed node wait for their orders on another node.
+    #[arg(long = "lease-ttl", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    lease_ttl: Duration,
+    /// With a PostgreSQL --db, seconds between two sweeps that wake the connections of this
+    /// node whose devices have queued orders (a cross-node notification may have been lost).
+    #[arg(long = "cluster-sweep", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    cluster_sweep: Duration,
 }
 
 /// A positive number of seconds, fractions allowed, at most a day.
@@ -259,6 +272,11 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.fd_reserve = args.fd_reserve;
     config.takeovers_per_minute = args.takeovers_per_minute;
     config.takeover_spacing = args.takeover_spacing;
+    if let Some(node_id) = &args.node_id {
+        config.cluster.node_id = node_id.clone();
+    }
+    config.cluster.lease_ttl = args.lease_ttl;
+    config.cluster.sweep_every = args.cluster_sweep;
     config.write_timeout = Duration::from_secs(args.write_timeout.max(1));
     config.budgets = args.budgets.budgets();
     // Before the runtime's threads exist, so that they share the capped arenas.

@@ -212,6 +212,11 @@ pub struct ServerConfig {
     /// What a peer's payload may cost: inflation of compressed logs, decoded memory, log
     /// batches ([`crate::Budgets`], documented in `docs/operations.md`, "Security").
     pub budgets: crate::Budgets,
+    /// With [`ServerConfig::postgres`], several nodes may share the database: how this node
+    /// coordinates with the others (which node delivers a device's orders, wake-ups across
+    /// nodes; docs/architecture.md, "Several nodes"). Unused on SQLite (one node, coordinated
+    /// in-process).
+    pub cluster: crate::ClusterConfig,
 }
 
 /// Default of [`ServerConfig::handshake_timeout`].
@@ -280,11 +285,13 @@ impl ServerConfig {
             takeover_spacing: DEFAULT_TAKEOVER_SPACING,
             storage: crate::storage::StoreLimits::default(),
             budgets: crate::Budgets::default(),
+            cluster: crate::ClusterConfig::default(),
         }
     }
 
     /// Checks the limits, the admin token and the device HTTP API's flags.
     pub fn validate(&self) -> Result<(), ServerError> {
+        self.cluster.validate()?;
         if self.http_plain && !self.trust_proxy_header {
             return Err(ServerError::Config(
                 "plain HTTP for the device HTTP API (--http-plain) requires trusting the proxy \

@@ -45,6 +45,10 @@ pub enum ServerError {
     #[error("invalid configuration: {0}")]
     Config(String),
 
+    /// The coordination of several nodes failed (its PostgreSQL tables or connections).
+    #[error("cluster: {0}")]
+    Cluster(String),
+
     /// Any other I/O error.
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),

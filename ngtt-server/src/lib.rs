@@ -60,6 +60,7 @@
 mod accept;
 mod admin;
 mod budgets;
+mod cluster;
 mod config;
 mod connection;
 mod device_api;
@@ -81,6 +82,7 @@ pub use budgets::{
     DEFAULT_INFLATED_PER_MINUTE, DEFAULT_INFLATED_PER_REQUEST, DEFAULT_LOG_BATCH_BYTES,
     DEFAULT_LOG_BATCH_RECORDS,
 };
+pub use cluster::{ClusterConfig, DEFAULT_LEASE_TTL, DEFAULT_SWEEP};
 pub use config::{
     ServerConfig, TlsPems, DEFAULT_ADMIN_PORT, DEFAULT_FETCH_GRACE, DEFAULT_HTTP_PORT, DEFAULT_MAX_BAOB_LEN,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INFLIGHT_ORDERS, DEFAULT_PORT, DEFAULT_POSTGRES_TOKEN_FILE,

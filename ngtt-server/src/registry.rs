@@ -3,9 +3,9 @@
 //! their orders over NGTT, so that the device HTTP API does not hand the same orders out too.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::log_records::InflateLimits;
@@ -33,6 +33,9 @@ pub(crate) struct Registry {
     /// What each device may still inflate of compressed log parts this minute, NGTT and HTTP
     /// together.
     inflate: InflateLimits,
+    /// With several nodes: where wake-ups for devices connected elsewhere go (the cluster's
+    /// notification sender; bounded, a full queue is left to its periodic sweep).
+    remote: Arc<OnceLock<mpsc::Sender<String>>>,
 }
 
 /// A connection's place in the registry; dropping it (when the connection task ends) removes
@@ -117,10 +120,33 @@ impl Registry {
         &self.inflate
     }
 
-    /// Wakes the live connection of `device_id`, if any, to look for new orders.
+    /// Wakes the live connection of `device_id`, on this node or (with several nodes) on the
+    /// one holding it, to look for new orders.
     pub(crate) fn notify(&self, device_id: &str) {
+        self.notify_local(device_id);
+        if let Some(remote) = self.remote.get() {
+            // A full queue drops the wake-up: the cluster's sweep finds the order.
+            let _ = remote.try_send(device_id.to_owned());
+        }
+    }
+
+    /// Wakes the live connection of `device_id` on this node, if any.
+    pub(crate) fn notify_local(&self, device_id: &str) {
         if let Some(entry) = self.lock().get(device_id) {
             entry.notify.notify_one();
+        }
+    }
+
+    /// Sends wake-ups for devices connected elsewhere to `remote` too (set once).
+    pub(crate) fn set_remote(&self, remote: mpsc::Sender<String>) {
+        let _ = self.remote.set(remote);
+    }
+
+    /// Stops connection `conn` of `device_id` if it is still the live one (its device was
+    /// taken over on another node).
+    pub(crate) fn stop(&self, device_id: &str, conn: u64) {
+        if let Some(entry) = self.lock().get(device_id).filter(|e| e.conn == conn) {
+            entry.stop.cancel();
         }
     }
 

@@ -13,6 +13,7 @@ use tracing::{error, info, warn};
 use crate::accept::takeover::TakeoverLimiter;
 use crate::accept::{self, HandshakeSlots, HandshakeTicket};
 use crate::admin::{self, AdminState};
+use crate::cluster::Cluster;
 use crate::config::ServerConfig;
 use crate::connection::{self, Limits, Shared};
 use crate::device_api::{self, DeviceApiState, HttpListener};
@@ -143,6 +144,8 @@ impl Server {
     }
 
     /// Like [`bind`](Server::bind), with another storage engine (`config.db_path` unused).
+    /// With [`ServerConfig::postgres`] set, the node coordinates with the others on that
+    /// database ([`ServerConfig::cluster`]), whatever `storage` is.
     pub async fn bind_with_storage(
         config: ServerConfig,
         storage: Arc<dyn Storage>,
@@ -206,6 +209,18 @@ impl Server {
         let store = Db::with_limits(Arc::clone(&storage), &config.storage);
         let shutdown = CancellationToken::new();
         let registry = Registry::default();
+        let cluster = match &config.postgres {
+            Some(database) => {
+                let cluster =
+                    Cluster::start(database, config.cluster.clone(), registry.clone(), &shutdown).await?;
+                info!(
+                    node = cluster.node_id(),
+                    "joined the nodes on the cluster database"
+                );
+                Some(cluster)
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             db: store.clone(),
             registry: registry.clone(),
@@ -226,6 +241,7 @@ impl Server {
                 config.takeover_spacing,
                 config.takeover_spacing * 6,
             )),
+            cluster,
         });
         Ok(Server {
             handle: ServerHandle {
@@ -426,6 +442,9 @@ impl Server {
             );
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
+        }
+        if let Some(cluster) = &shared.cluster {
+            cluster.leave().await;
         }
         info!("server stopped");
         Ok(())

@@ -133,9 +133,17 @@ impl Serve {
     /// `ngtt serve --db URL` on a PostgreSQL database (e.g. a
     /// [`TestDatabase`](crate::postgres::TestDatabase)'s URL), its admin token in `token_file`.
     pub async fn start_postgres(pki: &Path, url: &str, token_file: &Path) -> Serve {
+        Serve::start_postgres_with(pki, url, token_file, &[]).await
+    }
+
+    /// Like [`Serve::start_postgres`], with `extra` arguments (e.g. `--lease-ttl 3`): one node
+    /// of several sharing the database. Nodes sharing `token_file` start one after the other
+    /// (the first generates the token).
+    pub async fn start_postgres_with(pki: &Path, url: &str, token_file: &Path, extra: &[&str]) -> Serve {
         let token_arg = token_file.to_str().expect("a UTF-8 path");
-        let extra = ["--admin-token-file", token_arg];
-        Serve::start_on(pki, url.as_ref(), token_file.to_owned(), &extra).await
+        let mut args = vec!["--admin-token-file", token_arg];
+        args.extend_from_slice(extra);
+        Serve::start_on(pki, url.as_ref(), token_file.to_owned(), &args).await
     }
 
     async fn start_on(pki: &Path, db: &std::ffi::OsStr, token_file: PathBuf, extra: &[&str]) -> Serve {

@@ -27,6 +27,7 @@ Examples:
   ngtt bench fleet --devices 1000                     # starts its own ngtt serve on loopback
   ngtt bench fleet --devices 19900 --json             # spread over worker processes
   ngtt bench fleet --devices 5000 --mqtt              # and the same idle fleet against Mosquitto
+  ngtt bench fleet --devices 1000 --db 'postgres://postgres@127.0.0.1/test?schema=bench'
   ngtt bench fleet --devices 1000 --pki pki --server 127.0.0.1:2405 \\
       --admin http://127.0.0.1:2406 --pid $(pidof ngtt)   # a running server (no storm)
 
@@ -71,6 +72,10 @@ pub struct FleetArgs {
     /// Process id of the running server, for its memory and CPU (`/proc/PID`).
     #[arg(long, value_name = "PID", requires = "server")]
     pid: Option<u32>,
+    /// The database of the server the bench starts: a PostgreSQL URL (postgres://…, with
+    /// ?schema=NAME) instead of a SQLite file in a temporary directory.
+    #[arg(long, value_name = "URL", conflicts_with = "server")]
+    db: Option<String>,
     /// PKI directory (made by `ngtt pki init`) whose CA the server trusts; the devices'
     /// certificates are issued from it. Default: a new one in a temporary directory.
     #[arg(long, value_name = "DIR")]

@@ -72,10 +72,14 @@ pub async fn run(args: &FleetArgs) -> Result<Report, CliError> {
             (Target::External, *server, Admin::new(admin, token)?, args.pid)
         }
         _ => {
+            let db = match &args.db {
+                Some(url) => std::ffi::OsString::from(url),
+                None => tmp.path().join("fleet.db").into_os_string(),
+            };
             let local = LocalServer::start(
                 args.server_exe.as_deref(),
                 &pki_root,
-                tmp.path(),
+                db,
                 size + 100,
                 fresh_token()?,
             )

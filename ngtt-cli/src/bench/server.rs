@@ -1,6 +1,7 @@
 //! The server under test: an `ngtt serve` child on loopback that the bench starts (and kills
 //! with SIGKILL and restarts for the reconnect storm), or a running one given by address.
 
+use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -23,7 +24,7 @@ pub struct LocalServer {
     child: Child,
     exe: PathBuf,
     pki: PathBuf,
-    db: PathBuf,
+    db: OsString,
     max_connections: usize,
     token: String,
     /// NGTT listen address.
@@ -33,13 +34,13 @@ pub struct LocalServer {
 }
 
 impl LocalServer {
-    /// Starts `ngtt serve` on free loopback ports with a database in `dir`, and waits until it
-    /// listens.
+    /// Starts `ngtt serve` on free loopback ports with database `db` (a SQLite file or a
+    /// PostgreSQL URL), and waits until it listens.
     /// `exe` is the `ngtt` executable to run (default: this one).
     pub async fn start(
         exe: Option<&Path>,
         pki: &Path,
-        dir: &Path,
+        db: OsString,
         max_connections: usize,
         token: String,
     ) -> Result<LocalServer, CliError> {
@@ -51,7 +52,6 @@ impl LocalServer {
             })?,
         };
         let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-        let db = dir.join("fleet.db");
         let (child, listen, admin) = spawn(&exe, pki, &db, any, any, max_connections, &token).await?;
         Ok(LocalServer {
             child,
@@ -112,7 +112,8 @@ impl LocalServer {
         Err(last.unwrap_or_else(|| CliError::Bench("the server did not restart".into())))
     }
 
-    /// Stops the server with SIGKILL (its database is a temporary file).
+    /// Stops the server with SIGKILL (its database is a temporary file, or the given
+    /// PostgreSQL schema).
     pub async fn stop(mut self) {
         let _ = self.kill9().await;
     }
@@ -121,7 +122,7 @@ impl LocalServer {
 async fn spawn(
     exe: &Path,
     pki: &Path,
-    db: &Path,
+    db: &OsStr,
     listen: SocketAddr,
     admin: SocketAddr,
     max_connections: usize,

@@ -7,6 +7,7 @@
 //! (`ngtt_net::CountingRelay`).
 
 mod fleet;
+mod nodes;
 mod report;
 
 use std::collections::HashMap;
@@ -34,6 +35,8 @@ Examples:
   ngtt demo                          # one device per transport, 10 orders
   ngtt demo --devices 5 --orders 20  # more of both
   ngtt demo --poll-interval 1        # poll faster (HTTP latency follows the interval)
+  ngtt demo --nodes 2 --db 'postgres://postgres@127.0.0.1/test?schema=ngtt_demo'
+                                     # two server nodes on one PostgreSQL, orders across nodes
 
 Exit status 0 when every order was delivered and every upload confirmed, 1 otherwise.";
 
@@ -50,6 +53,14 @@ pub struct DemoArgs {
     /// polls faster so that it ends within a minute).
     #[arg(long = "poll-interval", value_name = "SECS", default_value_t = 2.0)]
     poll_interval: f64,
+    /// Server nodes sharing the --db PostgreSQL database (more than 1: NGTT devices spread over
+    /// the nodes, every order queued through the first node).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8))]
+    nodes: u16,
+    /// The PostgreSQL database of --nodes (postgres://…, ?schema=NAME recommended: the demo's
+    /// devices and orders stay in it).
+    #[arg(long, value_name = "URL")]
+    db: Option<String>,
 }
 
 /// NGTT devices ping this often during the demo, so that idle traffic shows within seconds;
@@ -70,7 +81,25 @@ pub fn run(args: &DemoArgs, out: &mut impl Write) -> Result<(), CliError> {
         ));
     }
     let runtime = crate::runtime::runtime(true)?;
-    let ok = runtime.block_on(demo(args, out))?;
+    let ok = match (args.nodes, &args.db) {
+        (1, None) => runtime.block_on(demo(args, out))?,
+        (_, Some(db)) => {
+            let db = ngtt_server::PostgresUrl::parse(db).map_err(CliError::Demo)?;
+            let nodes = usize::from(args.nodes);
+            runtime.block_on(nodes::run(
+                &db,
+                nodes,
+                usize::from(args.devices),
+                args.orders,
+                out,
+            ))?
+        }
+        (_, None) => {
+            return Err(CliError::Demo(
+                "--nodes needs a PostgreSQL database shared by the nodes: --db postgres://…".into(),
+            ))
+        }
+    };
     if ok {
         Ok(())
     } else {

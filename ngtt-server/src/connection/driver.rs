@@ -78,6 +78,15 @@ pub(super) async fn run(
         old.stop_and_wait().await;
         debug!(old_conn, "previous connection stopped");
     }
+    if let Some(cluster) = &shared.cluster {
+        // The device's lease (several nodes): the node that held it closes its connection,
+        // and no order is claimed here before it let go.
+        if let Err(e) = cluster.acquire(&identity.device_id, conn).await {
+            warn!("cannot take the device's lease, closing the connection: {e}");
+            cluster.ended(&identity.device_id, conn).await;
+            return;
+        }
+    }
     info!(environment = %identity.environment, "device connected");
     let limits = shared.limits;
     let mut session = Session::new(
@@ -173,6 +182,9 @@ pub(super) async fn run(
     }
     if session.end().is_some_and(|end| end.closes_cleanly()) {
         close(&mut session, &mut writer, wbuf, limits.close_timeout).await;
+    }
+    if let Some(cluster) = &shared.cluster {
+        cluster.ended(&executor.identity.device_id, conn).await;
     }
     drop(registration);
 }

@@ -55,6 +55,8 @@ pub(crate) struct Shared {
     pub(crate) limits: Limits,
     /// How often one device id may replace its live connection.
     pub(crate) takeovers: std::sync::Mutex<TakeoverLimiter>,
+    /// With several nodes: the device leases and cross-node wake-ups.
+    pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 type Tls = TlsStream<TcpStream>;

@@ -44,6 +44,12 @@ impl Executor {
             }
             // The hot path goes through the writer's group commit.
             Op::ClaimOrders { after, limit } => {
+                if let Some(cluster) = &shared.cluster {
+                    // Not while another node may still deliver them: woken when it may.
+                    if !cluster.may_claim(&device, conn).await {
+                        return Ok(Outcome::Claimed(Vec::new()));
+                    }
+                }
                 db.claim_orders(&device, after, limit).await.map(Outcome::Claimed)
             }
             Op::ReserveTids { count } => db.reserve_order_tids(&device, count).await.map(Outcome::Tids),
