@@ -16,6 +16,12 @@
 //! the `device` profile (size-optimised, LTO, stripped) and linked statically (see
 //! [`device_binary`]); `FOOTPRINT_DEVICE=PATH` runs another build of it instead.
 //!
+//! With `FOOTPRINT_RESOURCES=1` (issue 10, "Measure"), the server first gets, for each device,
+//! 20 predicates of the statistic both devices register (`footprint.threshold`: reads one
+//! pathpoint, compares it with a limit), 10 macros with an occurrence every minute through the
+//! whole run (each writes one pathpoint) and 5 BAOBs of 1 KiB; each device is ready only once
+//! it holds them all, and the report adds the macro occurrences each device completed.
+//!
 //! `cargo bench -p ngtt-e2e --bench footprint` (FOOTPRINT_SECS sets each window, default five
 //! poll intervals and at least 60 s; it takes about 2 × that plus the boots and, the first
 //! time, the device build).
@@ -25,7 +31,11 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use ngtt_server::storage::baob::{BaobCommit, VersionRule, Writer};
+use ngtt_server::storage::macros::{CommandValue, MacroCommand, MacroRecord, Occurrence};
+use ngtt_server::storage::predicates::Predicate;
 use ngtt_server::storage::sensors::Sensor;
+use ngtt_server::storage::Storage;
 use ngtt_server::{Server, ServerConfig, TlsPems};
 use ngtt_testkit::smok_client_installed;
 use ngtt_testkit::TestPki;
@@ -35,6 +45,12 @@ use tokio::process::{Child, Command};
 
 const PATHPOINTS: usize = 1_000;
 const SENSORS: usize = 50;
+/// Predicates, macros and BAOBs of each device with `FOOTPRINT_RESOURCES=1`.
+const PREDICATES: usize = 20;
+const MACROS: usize = 10;
+const BAOBS: usize = 5;
+/// The statistic both devices register.
+const STATISTIC: &str = "footprint.threshold";
 
 /// The flags that link the device binary statically (glibc), without position independence:
 /// no dynamic loader, only the parts of the C library it calls, nothing to relocate at start.
@@ -126,10 +142,72 @@ fn device_binary() -> PathBuf {
         .expect("cargo names the device executable")
 }
 
+/// Gives `device` [`PREDICATES`] predicates, [`MACROS`] macros with an occurrence a minute
+/// (each macro at its own second) from now until `span` from now, and [`BAOBS`] BAOBs.
+fn put_resources(storage: &dyn Storage, device: &str, span: Duration) {
+    for k in 0..PREDICATES {
+        let predicate = Predicate {
+            predicate_id: format!("p{k}"),
+            online: true,
+            statistic: STATISTIC.into(),
+            configuration: json!({"path": format!("W{k}"), "limit": 100}),
+            verbose_name: format!("threshold {k}"),
+            group: "B".into(),
+            silencing: Vec::new(),
+        };
+        storage.put_predicate(device, &predicate).expect("predicate");
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    for k in 0..MACROS {
+        let occurrences = (0..=span.as_secs() / 60)
+            .map(|j| Occurrence {
+                timestamp: (now + 60 * j + 6 * k as u64) as f64,
+                completed: false,
+                completed_at_ms: None,
+            })
+            .collect();
+        let record = MacroRecord {
+            macro_id: format!("m{k}"),
+            commands: vec![MacroCommand {
+                path: format!("W{}", PATHPOINTS - 1 - k),
+                value: CommandValue::Int(k as i64),
+            }],
+            occurrences,
+        };
+        let created = storage.put_macro(device, &record, MACROS).expect("macro");
+        assert_eq!(created, Some(true), "macro {k} created");
+    }
+    for k in 0..BAOBS {
+        let contents = vec![b'a' + k as u8; 1024];
+        let commit = BaobCommit {
+            key: &format!("settings-{k}"),
+            rule: VersionRule::Next,
+            by: Writer::Admin,
+            staged: None,
+            tail: &contents,
+            max_keys: BAOBS,
+        };
+        storage.commit_baob(device, &commit).expect("BAOB");
+    }
+}
+
+/// How many occurrences of `device`'s macros the server has as completed.
+fn completed_occurrences(storage: &dyn Storage, device: &str) -> usize {
+    let macros = storage.macros(device, None).expect("macros");
+    macros
+        .iter()
+        .flat_map(|m| &m.occurrences)
+        .filter(|o| o.completed)
+        .count()
+}
+
 async fn wait_ready(child: &mut Child, what: &str) {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let ready = tokio::time::timeout(Duration::from_secs(120), async {
+    let ready = tokio::time::timeout(Duration::from_secs(300), async {
         while let Ok(Some(line)) = lines.next_line().await {
             if line.contains("ready") {
                 return true;
@@ -156,6 +234,7 @@ async fn main() {
     let env_secs = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
     let poll_secs = env_secs("FOOTPRINT_POLL_SECS").unwrap_or(60).max(1);
     let window = Duration::from_secs(env_secs("FOOTPRINT_SECS").unwrap_or((5 * poll_secs).max(60)));
+    let resources = std::env::var("FOOTPRINT_RESOURCES").is_ok_and(|v| v == "1");
     let device = device_binary();
     let pki = TestPki::new();
     let tls = TlsPems {
@@ -185,6 +264,10 @@ async fn main() {
             })
             .collect();
         handle.storage().put_sensors(id, &sensors, true).expect("sensors");
+        if resources {
+            // Boots (up to a few minutes each), the settling, both windows, and a margin.
+            put_resources(&*handle.storage(), id, 2 * window + Duration::from_secs(600));
+        }
         let (cert, key) = pki.device_files(id);
         let mut cmd = if python {
             let mut cmd = Command::new("python3");
@@ -195,6 +278,9 @@ async fn main() {
                 .arg(poll_secs.to_string())
                 .arg(PATHPOINTS.to_string())
                 .env("PYTHONPATH", repo().join("python"));
+            if resources {
+                cmd.args([PREDICATES, MACROS, BAOBS].map(|n| n.to_string()));
+            }
             cmd
         } else {
             let mut cmd = Command::new(&device);
@@ -203,6 +289,10 @@ async fn main() {
                 .env("SMOK_HTTP", &base)
                 .env("SMOK_POLL_SECS", poll_secs.to_string())
                 .env("SMOK_PATHPOINTS", PATHPOINTS.to_string());
+            if resources {
+                cmd.env("SMOK_EXPECT_PREDICATES", PREDICATES.to_string())
+                    .env("SMOK_EXPECT_BAOBS", BAOBS.to_string());
+            }
             cmd
         };
         let mut child = cmd
@@ -247,6 +337,11 @@ async fn main() {
         window.as_secs(),
         device.display()
     );
+    if resources {
+        println!(
+            "and on each {PREDICATES} predicates of {STATISTIC}, {MACROS} macros with an occurrence a minute, {BAOBS} BAOBs"
+        );
+    }
     println!(
         "{:<14} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}",
         "",
@@ -273,6 +368,12 @@ async fn main() {
             loaded[i].threads,
             orders_left(id)
         );
+    }
+    if resources {
+        for (id, _) in &children {
+            let done = completed_occurrences(&*handle.storage(), id);
+            println!("{id}: {done} macro occurrences reported completed");
+        }
     }
     let ratio = |rust: f64, python: f64| python / rust.max(f64::MIN_POSITIVE);
     let kib_ratio = |rust: u64, python: u64| ratio(rust as f64, python as f64);
