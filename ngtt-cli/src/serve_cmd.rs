@@ -16,7 +16,7 @@ Examples:
   ngtt pki init --dir pki && ngtt pki device --dir pki --id dev1
   ngtt serve --pki pki --db ngtt.db
   ngtt serve --pki pki --db 'postgres://ngtt@db.example/ngtt?schema=fleet&pool_size=16'
-  ngtt serve --pki pki --db 'postgres://ngtt@db.example/ngtt?schema=fleet' --lease-ttl 5   # one of several nodes
+  ngtt serve --pki pki --db 'postgres://ngtt@db.example/ngtt?schema=fleet' --lease-ttl 10   # a node, slow database
   ngtt serve --pki pki --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --http-listen 127.0.0.1:0
   ngtt serve --pki pki --admin-listen 0.0.0.0:2406 --admin-host admin.example.net --admin-tls
   ngtt order list --admin-token-file ngtt.db.admin-token --device dev1
@@ -157,7 +157,7 @@ pub struct ServeArgs {
     node_id: Option<String>,
     /// With a PostgreSQL --db, seconds a node counts as alive after renewing (every fifth of
     /// it): the longest the devices of a killed node wait for their orders on another node.
-    #[arg(long = "lease-ttl", value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    #[arg(long = "lease-ttl", value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     lease_ttl: Duration,
     /// With a PostgreSQL --db, seconds between two sweeps that wake the connections of this
     /// node whose devices have queued orders (a cross-node notification may have been lost).

@@ -51,6 +51,9 @@ fn fleet_bench_reports_every_phase() {
         "5",
         "--timeout",
         "60",
+        // Devices `bench-t1-N`: no order is lost only if the orders are queued for them.
+        "--id-prefix",
+        "bench-t1",
         "--json",
     ];
     if mqtt {
@@ -124,4 +127,8 @@ fn fleet_bench_refuses_a_fleet_out_of_bounds() {
     assert_eq!(out.status.code(), Some(2));
     let out = ngtt(&["bench", "fleet", "--admin", "http://127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(2), "--admin needs --server");
+    for prefix in ["", "a b", "x/y", &"p".repeat(33)] {
+        let out = ngtt(&["bench", "fleet", "--id-prefix", prefix]);
+        assert_eq!(out.status.code(), Some(2), "--id-prefix {prefix:?}");
+    }
 }

@@ -30,9 +30,23 @@ Examples:
   ngtt bench fleet --devices 1000 --db 'postgres://postgres@127.0.0.1/test?schema=bench'
   ngtt bench fleet --devices 1000 --pki pki --server 127.0.0.1:2405 \\
       --admin http://127.0.0.1:2406 --pid $(pidof ngtt)   # a running server (no storm)
+  ngtt bench fleet --devices 19900 --id-prefix b --pki pki --server 127.0.0.1:3405 \\
+      --admin http://127.0.0.1:3406 --pid 4242            # at once, another node's own fleet
 
 The admin token comes from --admin-token-file, NGTT_ADMIN_TOKEN_FILE or NGTT_ADMIN_TOKEN (a server the bench starts gets
 one of its own). Only loopback addresses are used.";
+
+/// Device id prefix by default: device ids `fleet-0`, `fleet-1`, ...
+pub const DEFAULT_PREFIX: &str = "fleet";
+
+/// A device id prefix: 1 to 32 ASCII letters, digits and `-` (it becomes a certificate's CN).
+fn parse_prefix(value: &str) -> Result<String, String> {
+    if (1..=32).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        Ok(value.to_owned())
+    } else {
+        Err("1 to 32 ASCII letters, digits and '-'".into())
+    }
+}
 
 /// Most devices one run may simulate.
 pub const MAX_DEVICES: usize = 100_000;
@@ -53,9 +67,13 @@ pub enum BenchCommand {
 /// `ngtt bench fleet` options.
 #[derive(Debug, Args)]
 pub struct FleetArgs {
-    /// Simulated devices (device ids `fleet-0`, `fleet-1`, ...).
+    /// Simulated devices (device ids `fleet-0`, `fleet-1`, ..., see `--id-prefix`).
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=MAX_DEVICES as i64))]
     devices: u32,
+    /// Device id prefix: device ids `PREFIX-0`, `PREFIX-1`, ... Two runs at once against the
+    /// nodes of one database need different prefixes (the same id on two nodes is a takeover).
+    #[arg(long = "id-prefix", value_name = "PREFIX", default_value = DEFAULT_PREFIX, value_parser = parse_prefix)]
+    id_prefix: String,
     /// Devices per worker process (each process needs one file descriptor per device).
     #[arg(long = "per-process", value_name = "N", default_value_t = workers::DEFAULT_PER_PROCESS)]
     per_process: usize,

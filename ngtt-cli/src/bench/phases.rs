@@ -14,7 +14,6 @@ use super::device::now_nanos;
 use super::proc::{cpu_seconds, rss_bytes, ListenDrops};
 use super::report::{Connect, Fanout, IdleCpu, Keepalive, Latency, Left, Mqtt, Report, Rss, Storm};
 use super::server::LocalServer;
-use super::worker::device_id;
 use super::workers::Fleet;
 use super::FleetArgs;
 use crate::error::CliError;
@@ -200,7 +199,7 @@ async fn measure_ngtt(
     let size = report.devices;
     let rss_idle = pid.and_then(rss_bytes);
     let started = Instant::now();
-    let mut fleet = Fleet::spawn(pki, server, size, args.per_process, false).await?;
+    let mut fleet = Fleet::spawn(pki, server, &args.id_prefix, size, args.per_process, false).await?;
     report.certificates_secs = started.elapsed().as_secs_f64();
     report.connect = connect(&mut fleet, timeout).await?;
     fleet.wait(Duration::from_secs(1), |_| false).await;
@@ -256,7 +255,7 @@ async fn paced(
         *seq += 1;
         let this = *seq;
         let sent = now_nanos();
-        admin.queue(&device_id(device), this).await?;
+        admin.queue(&fleet.device_id(device), this).await?;
         if fleet
             .wait(Duration::from_secs(10), |f| f.receipts.contains_key(&this))
             .await
@@ -286,11 +285,12 @@ async fn paced(
 }
 
 /// Queues one order for each of `devices` (sequence numbers from `first`), 64 requests at once.
-async fn queue_many(admin: &Admin, devices: usize, first: u64) -> Result<(), CliError> {
-    let results: Vec<Result<(), CliError>> = stream::iter(0..devices)
-        .map(|i| {
+async fn queue_many(admin: &Admin, fleet: &Fleet, devices: usize, first: u64) -> Result<(), CliError> {
+    let ids: Vec<String> = (0..devices).map(|i| fleet.device_id(i)).collect();
+    let results: Vec<Result<(), CliError>> = stream::iter(ids.into_iter().enumerate())
+        .map(|(i, id)| {
             let admin = admin.clone();
-            async move { admin.queue(&device_id(i), first + i as u64).await }
+            async move { admin.queue(&id, first + i as u64).await }
         })
         .buffer_unordered(ADMIN_CONCURRENCY)
         .collect()
@@ -310,7 +310,7 @@ async fn fanout(
     *seq += n as u64;
     let started_ns = now_nanos();
     let started = Instant::now();
-    queue_many(admin, n, first).await?;
+    queue_many(admin, fleet, n, first).await?;
     let queue_secs = started.elapsed().as_secs_f64();
     let all = |f: &Fleet| (first..first + n as u64).all(|s| f.receipts.contains_key(&s));
     fleet.wait(timeout, all).await;
@@ -342,7 +342,7 @@ async fn storm(
     let k = storm_orders.min(n);
     let first = *seq + 1;
     *seq += k as u64;
-    queue_many(admin, k, first).await?;
+    queue_many(admin, fleet, k, first).await?;
     let drops_before = ListenDrops::read();
     fleet.poll();
     fleet.mark();
@@ -381,7 +381,15 @@ async fn measure_mqtt(
     let pid = broker.pid();
     let rss_idle = pid.and_then(rss_bytes);
     let result = async {
-        let mut fleet = Fleet::spawn(pki, broker.addr, args.devices as usize, args.per_process, true).await?;
+        let mut fleet = Fleet::spawn(
+            pki,
+            broker.addr,
+            &args.id_prefix,
+            args.devices as usize,
+            args.per_process,
+            true,
+        )
+        .await?;
         let connect = connect(&mut fleet, timeout).await?;
         fleet.wait(Duration::from_secs(1), |_| false).await;
         let idle_cpu = idle_cpu(&mut fleet, pid, args.idle_secs).await;

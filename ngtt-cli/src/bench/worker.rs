@@ -33,7 +33,10 @@ pub struct WorkerArgs {
     /// Server (or MQTT broker) address.
     #[arg(long, value_name = "ADDR")]
     pub server: SocketAddr,
-    /// Index of the first device (device ids are `fleet-<index>`).
+    /// Device id prefix (device ids are `<prefix>-<index>`).
+    #[arg(long, value_name = "PREFIX", default_value = super::DEFAULT_PREFIX)]
+    pub prefix: String,
+    /// Index of the first device (device ids are `<prefix>-<index>`).
     #[arg(long, value_name = "N")]
     pub first: usize,
     /// Number of devices.
@@ -53,9 +56,9 @@ pub struct WorkerArgs {
     pub handshakes: usize,
 }
 
-/// The device id of device `idx`.
-pub fn device_id(idx: usize) -> String {
-    format!("fleet-{idx}")
+/// The device id of device `idx` of the fleet whose ids start with `prefix`.
+pub fn device_id(prefix: &str, idx: usize) -> String {
+    format!("{prefix}-{idx}")
 }
 
 fn bench_error(what: &str, e: impl std::fmt::Display) -> CliError {
@@ -69,7 +72,7 @@ fn client_configs(args: &WorkerArgs) -> Result<Vec<Arc<rustls::ClientConfig>>, C
     let ca_pem = pki.read(&pki.ca_cert())?;
     (args.first..args.first + args.count)
         .map(|idx| {
-            let device = ca.issue_device(&device_id(idx), Environment::LocalDevelopment)?;
+            let device = ca.issue_device(&device_id(&args.prefix, idx), Environment::LocalDevelopment)?;
             let roots = tls::roots([ca_pem.as_str()], "CA").map_err(|e| bench_error("CA", e))?;
             let identity = PemIdentity {
                 cert_pem: &device.cert_pem,

@@ -56,6 +56,8 @@ pub struct Fleet {
     rx: mpsc::UnboundedReceiver<(usize, Line)>,
     /// Devices in the fleet.
     pub size: usize,
+    /// Device id prefix of the fleet.
+    prefix: String,
     /// Whether each device is connected now.
     pub up: Vec<bool>,
     /// Connected devices now.
@@ -81,6 +83,7 @@ impl Fleet {
     pub async fn spawn(
         pki: &Path,
         server: SocketAddr,
+        prefix: &str,
         size: usize,
         per_process: usize,
         mqtt: bool,
@@ -103,6 +106,7 @@ impl Fleet {
                 .args(["bench", "fleet-worker", "--pki"])
                 .arg(pki)
                 .args(["--server", &server.to_string()])
+                .args(["--prefix", prefix])
                 .args(["--first", &first.to_string(), "--count", &count.to_string()])
                 .args(["--source", &source.to_string()])
                 .args(["--sources", &SOURCES_PER_PROCESS.to_string()])
@@ -136,6 +140,7 @@ impl Fleet {
             stdins,
             rx,
             size,
+            prefix: prefix.to_owned(),
             up: vec![false; size],
             up_count: 0,
             ups_since_mark: 0,
@@ -154,6 +159,11 @@ impl Fleet {
             ));
         }
         Ok(fleet)
+    }
+
+    /// The device id of device `idx`.
+    pub fn device_id(&self, idx: usize) -> String {
+        super::worker::device_id(&self.prefix, idx)
     }
 
     /// Sends `command` to every worker.

@@ -40,8 +40,10 @@ use book::{Action, ClaimCheck, LeaseBook};
 use message::Message;
 use sql::{db_error, Sql};
 
-/// Default of [`ClusterConfig::lease_ttl`]: 10 s.
-pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
+/// Default of [`ClusterConfig::lease_ttl`]: 5 s, so that the devices of a killed node get their
+/// orders within their backoff plus 5 s (issue 11; measured in docs/benchmarks.md) for one
+/// liveness write per node and second.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(5);
 /// Default of [`ClusterConfig::sweep_every`]: 10 s.
 pub const DEFAULT_SWEEP: Duration = Duration::from_secs(10);
 /// Wake-ups waiting to be sent to the other nodes, at most.
