@@ -73,9 +73,30 @@ pub(crate) fn commands_json(record: &MacroRecord) -> Result<String, StorageError
 }
 
 /// The commands of `macro_id` from their stored JSON text (every engine).
-pub(crate) fn commands_of(macro_id: &str, text: &str) -> Result<Vec<MacroCommand>, StorageError> {
+fn commands_of(macro_id: &str, text: &str) -> Result<Vec<MacroCommand>, StorageError> {
     serde_json::from_str(text)
         .map_err(|e| StorageError::Corrupt(format!("commands of macro {macro_id:?}: {e}")))
+}
+
+impl MacroRecord {
+    /// The record of a stored macro with its `occurrences` (those in `window` when given):
+    /// `None` for a macro with no occurrence in the window asked for, which a windowed listing
+    /// leaves out (every engine).
+    pub(crate) fn from_stored(
+        macro_id: String,
+        commands: &str,
+        occurrences: Vec<Occurrence>,
+        window: Option<(f64, f64)>,
+    ) -> Result<Option<MacroRecord>, StorageError> {
+        if window.is_some() && occurrences.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(MacroRecord {
+            commands: commands_of(&macro_id, commands)?,
+            macro_id,
+            occurrences,
+        }))
+    }
 }
 
 impl Occurrence {
@@ -225,5 +246,21 @@ mod tests {
         let text = commands_json(&record).unwrap();
         assert_eq!(commands_of("m", &text).unwrap(), record.commands);
         assert!(matches!(commands_of("m", "{"), Err(StorageError::Corrupt(_))));
+        let one = vec![Occurrence::stored(1.0, None)];
+        assert!(
+            MacroRecord::from_stored("m".into(), &text, Vec::new(), Some((0.0, 2.0)))
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            MacroRecord::from_stored("m".into(), &text, one.clone(), Some((0.0, 2.0))).unwrap(),
+            Some(MacroRecord {
+                occurrences: one,
+                ..record.clone()
+            })
+        );
+        assert!(MacroRecord::from_stored("m".into(), &text, Vec::new(), None)
+            .unwrap()
+            .is_some());
     }
 }

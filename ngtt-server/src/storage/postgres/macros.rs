@@ -7,7 +7,7 @@ use super::bridge::PostgresStorage;
 use super::{ensure_device, lock_device, now_ms, Tx};
 use crate::storage::archives::{group_rows, ArchiveEntry, ArchiveStore};
 use crate::storage::macros::{
-    commands_json, commands_of, completion, completions, limit_reached, MacroRecord, MacroStore, Occurrence,
+    commands_json, completion, completions, limit_reached, MacroRecord, MacroStore, Occurrence,
 };
 use crate::storage::metadata::{may_replace, MetadataEntry, MetadataStore, MetadataWrite};
 use crate::storage::StorageError;
@@ -133,15 +133,8 @@ impl MacroStore for PostgresStorage {
             for row in rows {
                 let macro_id: String = row.try_get(0)?;
                 let occurrences = occurrences(&client, device_id, &macro_id, window).await?;
-                if window.is_some() && occurrences.is_empty() {
-                    continue;
-                }
-                let commands = commands_of(&macro_id, &row.try_get::<_, String>(1)?)?;
-                out.push(MacroRecord {
-                    macro_id,
-                    commands,
-                    occurrences,
-                });
+                let text: String = row.try_get(1)?;
+                out.extend(MacroRecord::from_stored(macro_id, &text, occurrences, window)?);
             }
             Ok(out)
         })
@@ -159,11 +152,13 @@ impl MacroStore for PostgresStorage {
             let Some(row) = row else {
                 return Ok(None);
             };
-            Ok(Some(MacroRecord {
-                macro_id: macro_id.to_owned(),
-                commands: commands_of(macro_id, &row.try_get::<_, String>(0)?)?,
-                occurrences: occurrences(&client, device_id, macro_id, None).await?,
-            }))
+            let occurrences = occurrences(&client, device_id, macro_id, None).await?;
+            MacroRecord::from_stored(
+                macro_id.to_owned(),
+                &row.try_get::<_, String>(0)?,
+                occurrences,
+                None,
+            )
         })
     }
 

@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use super::{ensure_device, now_ms, SqliteStorage};
 use crate::storage::macros::MacroStore;
 use crate::storage::macros::{
-    commands_json, commands_of, completion, completions, limit_reached, MacroRecord, Occurrence,
+    commands_json, completion, completions, limit_reached, MacroRecord, Occurrence,
 };
 use crate::storage::StorageError;
 
@@ -93,15 +93,7 @@ impl MacroStore for SqliteStorage {
         for row in rows {
             let (macro_id, text) = row?;
             let occurrences = occurrences(&conn, device_id, &macro_id, window)?;
-            if window.is_some() && occurrences.is_empty() {
-                continue;
-            }
-            let commands = commands_of(&macro_id, &text)?;
-            out.push(MacroRecord {
-                macro_id,
-                commands,
-                occurrences,
-            });
+            out.extend(MacroRecord::from_stored(macro_id, &text, occurrences, window)?);
         }
         Ok(out)
     }
@@ -118,11 +110,8 @@ impl MacroStore for SqliteStorage {
         let Some(text) = text else {
             return Ok(None);
         };
-        Ok(Some(MacroRecord {
-            macro_id: macro_id.to_owned(),
-            commands: commands_of(macro_id, &text)?,
-            occurrences: occurrences(&conn, device_id, macro_id, None)?,
-        }))
+        let occurrences = occurrences(&conn, device_id, macro_id, None)?;
+        MacroRecord::from_stored(macro_id.to_owned(), &text, occurrences, None)
     }
 
     fn delete_macro(&self, device_id: &str, macro_id: &str) -> Result<bool, StorageError> {
