@@ -16,11 +16,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use ngtt_proto::payload::{Advise, PathpointValue, ReadError};
+use ngtt_testkit::hostile::{hostile_device, json_answer, serve_plain};
 use ngtt_testkit::{init_logging, wait_until, TestPki};
 use serde_json::{json, Value};
 use smok_client::alarm::{Color, PredicateInfo, Statistic, StatisticContext};
 use smok_client::pathpoint::{Pathpoint, PathpointIo};
-use smok_client::{AuthMode, SmokDevice};
 
 #[derive(Default)]
 struct Hostile {
@@ -31,10 +31,6 @@ struct Hostile {
     /// Reports by `{id}/{ts}`.
     reports: Mutex<HashMap<String, usize>>,
     now: u64,
-}
-
-fn json_answer(v: Value) -> Response {
-    ([("content-type", "application/json")], v.to_string()).into_response()
 }
 
 async fn device_info() -> Response {
@@ -155,16 +151,10 @@ async fn malformed_predicates_macros_and_alarm_answers_are_survived() {
         .route("/v1/device/device_logs", put(ok))
         .route("/v1/device/orders", post(ok))
         .with_state(hostile.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve_plain(app).await;
 
     let pki = TestPki::new();
-    let cert = pki.device("hostile-2");
-    let (device, _orders) = SmokDevice::builder(cert.cert_pem, cert.key_pem)
-        .http_base_url(format!("http://{addr}"))
-        .http_auth(AuthMode::ProxyHeader)
-        .http_retry(Duration::from_millis(10), Duration::from_millis(50))
+    let (device, _orders) = hostile_device(&pki, "hostile-2", addr)
         .sync_sensors(false)
         .fetch_orders(false)
         .predicate_sync_interval(Duration::from_millis(100))

@@ -14,12 +14,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use ngtt_proto::payload::PathpointSeries;
+use ngtt_testkit::hostile::{hostile_device, json_answer, serve_plain};
 use ngtt_testkit::smok::ConstantIo;
 use ngtt_testkit::TestPki;
 use ngtt_testkit::{init_logging, WAIT};
-use serde_json::{json, Value};
+use serde_json::json;
 use smok_client::pathpoint::Pathpoint;
-use smok_client::{AuthMode, SensorsFrom, SmokDevice, StorageLevel};
+use smok_client::{SensorsFrom, StorageLevel};
 use tokio::time::timeout;
 
 #[derive(Default)]
@@ -28,10 +29,6 @@ struct Hostile {
     order_calls: AtomicUsize,
     uploads: Mutex<Vec<PathpointSeries>>,
     registrations: AtomicUsize,
-}
-
-fn json_answer(v: Value) -> Response {
-    ([("content-type", "application/json")], v.to_string()).into_response()
 }
 
 async fn sensors(State(h): State<Arc<Hostile>>) -> Response {
@@ -110,17 +107,11 @@ async fn malformed_answers_are_skipped() {
             axum::routing::put(|| async { StatusCode::OK }),
         )
         .with_state(hostile.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve_plain(app).await;
 
     let pki = TestPki::new();
-    let cert = pki.device("hostile-1");
-    let (device, orders) = SmokDevice::builder(cert.cert_pem, cert.key_pem)
-        .http_base_url(format!("http://{addr}"))
-        .http_auth(AuthMode::ProxyHeader)
+    let (device, orders) = hostile_device(&pki, "hostile-1", addr)
         .poll_interval(Duration::from_millis(50))
-        .http_retry(Duration::from_millis(10), Duration::from_millis(50))
         .sensor_sync_interval(Duration::from_millis(100))
         .build()
         .unwrap();

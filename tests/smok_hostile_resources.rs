@@ -14,23 +14,18 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use ngtt_proto::payload::PathpointSeries;
+use ngtt_testkit::hostile::{hostile_device, json_answer, serve_plain};
 use ngtt_testkit::smok::ConstantIo;
-use ngtt_testkit::{init_logging, TestPki, WAIT};
-use serde_json::{json, Value};
+use ngtt_testkit::{init_logging, wait_until, TestPki};
+use serde_json::json;
 use smok_client::baob::BaobChange;
 use smok_client::pathpoint::Pathpoint;
-use smok_client::{AuthMode, SmokDevice};
-use tokio::time::timeout;
 
 #[derive(Default)]
 struct Hostile {
     baob_rounds: AtomicUsize,
     archive_calls: AtomicUsize,
     uploads: Mutex<Vec<PathpointSeries>>,
-}
-
-fn json_answer(v: Value) -> Response {
-    ([("content-type", "application/json")], v.to_string()).into_response()
 }
 
 /// A 503, then a plan without its lists, then a list, then a plan with one good key among bad
@@ -83,16 +78,6 @@ async fn upload(State(h): State<Arc<Hostile>>, body: Bytes) -> Response {
     StatusCode::OK.into_response()
 }
 
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    timeout(WAIT, async {
-        while !done() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_resource_answers_are_skipped() {
     init_logging();
@@ -119,20 +104,14 @@ async fn malformed_resource_answers_are_skipped() {
         )
         .route("/v1/device/device_logs", put(|| async { StatusCode::OK }))
         .with_state(hostile.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = serve_plain(app).await;
 
     let pki = TestPki::new();
-    let cert = pki.device("hostile-2");
     let changes = Arc::new(Mutex::new(Vec::new()));
     let (successes, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let (seen, ok, failed) = (changes.clone(), successes.clone(), failures.clone());
-    let (device, _orders) = SmokDevice::builder(cert.cert_pem, cert.key_pem)
-        .http_base_url(format!("http://{addr}"))
-        .http_auth(AuthMode::ProxyHeader)
+    let (device, _orders) = hostile_device(&pki, "hostile-2", addr)
         .fetch_orders(false)
-        .http_retry(Duration::from_millis(10), Duration::from_millis(50))
         .archive_refresh_interval(Duration::from_millis(200))
         .max_baob_len(1024)
         .on_baob_changed(move |c| seen.lock().unwrap().push(c))
@@ -150,7 +129,7 @@ async fn malformed_resource_answers_are_skipped() {
 
     // BAOBs: the failing and malformed rounds are retried; the good key of the last plan is
     // downloaded, the others skipped.
-    until("the good BAOB", || !changes.lock().unwrap().is_empty()).await;
+    wait_until("the good BAOB", || !changes.lock().unwrap().is_empty()).await;
     assert_eq!(
         *changes.lock().unwrap(),
         [BaobChange::Updated {
@@ -161,7 +140,7 @@ async fn malformed_resource_answers_are_skipped() {
     // Rounds go on.
     let rounds = hostile.baob_rounds.load(Ordering::SeqCst);
     device.sync_baobs();
-    until("another BAOB round", || {
+    wait_until("another BAOB round", || {
         hostile.baob_rounds.load(Ordering::SeqCst) > rounds
     })
     .await;
@@ -175,7 +154,7 @@ async fn malformed_resource_answers_are_skipped() {
         .all(|c| matches!(c, BaobChange::Updated { key, version: 4 } if key == "good")));
 
     // Archives: the good entry is read and uploaded, again and again; the refresh goes on.
-    until("W1 read twice and uploaded", || {
+    wait_until("W1 read twice and uploaded", || {
         hostile
             .uploads
             .lock()
@@ -187,7 +166,7 @@ async fn malformed_resource_answers_are_skipped() {
     })
     .await;
     let calls = hostile.archive_calls.load(Ordering::SeqCst);
-    until("another archive refresh", || {
+    wait_until("another archive refresh", || {
         hostile.archive_calls.load(Ordering::SeqCst) > calls
     })
     .await;

@@ -24,6 +24,7 @@ pub mod baob;
 pub mod cli;
 mod device;
 pub mod fakes;
+pub mod hostile;
 mod http_device;
 mod logs;
 mod modes;

@@ -70,6 +70,32 @@ pub struct BaobRecord {
 /// The id of stored (or staged) BAOB contents.
 pub type ContentId = i64;
 
+/// A row of `baobs` as every engine stores it: `(key, version, size, content_id, updated_at,
+/// updated_by)`, in the order of the engines' `COLUMNS`.
+pub(crate) type StoredBaob = (String, i64, i64, Option<ContentId>, i64, String);
+
+impl BaobRecord {
+    /// The record of a stored row (every engine): no contents make a tombstone; a negative
+    /// size (never written) reads as 0.
+    pub(crate) fn from_stored((key, version, size, content, updated_at_ms, by): StoredBaob) -> BaobRecord {
+        BaobRecord {
+            key,
+            version,
+            size: u64::try_from(size).unwrap_or(0),
+            deleted: content.is_none(),
+            updated_at_ms,
+            updated_by: Writer::parse(&by),
+            content,
+        }
+    }
+}
+
+/// The error for `content` that is not a staged upload of `device_id`: a caller's bug, since
+/// uploads are only continued by the session that staged them (every engine).
+pub(crate) fn not_staged(device_id: &str, content: ContentId) -> StorageError {
+    StorageError::Corrupt(format!("no staged BAOB upload {content} of {device_id:?}"))
+}
+
 /// What a device must do after a BAOB round (`POST /v1/device/baobs`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BaobPlan {
@@ -328,5 +354,14 @@ mod tests {
             assert!(valid_baob_key(bad).is_err(), "{bad:?}");
         }
         assert!(valid_baob_key(&"k".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn stored_rows() {
+        let live = BaobRecord::from_stored(("k".into(), 3, 10, Some(9), 5, "admin".into()));
+        assert_eq!((live.size, live.deleted, live.content), (10, false, Some(9)));
+        assert_eq!(live.updated_by, Writer::parse("admin"));
+        let tombstone = BaobRecord::from_stored(("k".into(), 3, -1, None, 5, "device".into()));
+        assert_eq!((tombstone.size, tombstone.deleted), (0, true));
     }
 }

@@ -150,6 +150,13 @@ impl EventReport {
     }
 }
 
+/// The metadata of event `uuid` from its stored JSON text ([`EventReport::metadata_json`];
+/// every engine).
+pub(crate) fn metadata_of(uuid: &str, text: &str) -> Result<BTreeMap<String, String>, super::StorageError> {
+    serde_json::from_str(text)
+        .map_err(|err| super::StorageError::Corrupt(format!("event {uuid:?} metadata: {err}")))
+}
+
 /// Seconds as JSON: an integer when whole.
 fn seconds(v: f64) -> Value {
     if v.fract() == 0.0 && v.abs() < 9.0e15 {

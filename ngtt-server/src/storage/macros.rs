@@ -66,6 +66,63 @@ pub(crate) fn completions(known: &[Occurrence]) -> std::collections::BTreeMap<u6
         .collect()
 }
 
+/// The commands of `macro_id` as every engine stores them (JSON text).
+pub(crate) fn commands_json(record: &MacroRecord) -> Result<String, StorageError> {
+    serde_json::to_string(&record.commands)
+        .map_err(|e| StorageError::Corrupt(format!("commands of macro {:?}: {e}", record.macro_id)))
+}
+
+/// The commands of `macro_id` from their stored JSON text (every engine).
+fn commands_of(macro_id: &str, text: &str) -> Result<Vec<MacroCommand>, StorageError> {
+    serde_json::from_str(text)
+        .map_err(|e| StorageError::Corrupt(format!("commands of macro {macro_id:?}: {e}")))
+}
+
+impl MacroRecord {
+    /// The record of a stored macro with its `occurrences` (those in `window` when given):
+    /// `None` for a macro with no occurrence in the window asked for, which a windowed listing
+    /// leaves out (every engine).
+    pub(crate) fn from_stored(
+        macro_id: String,
+        commands: &str,
+        occurrences: Vec<Occurrence>,
+        window: Option<(f64, f64)>,
+    ) -> Result<Option<MacroRecord>, StorageError> {
+        if window.is_some() && occurrences.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(MacroRecord {
+            commands: commands_of(&macro_id, commands)?,
+            macro_id,
+            occurrences,
+        }))
+    }
+}
+
+impl Occurrence {
+    /// An occurrence as stored (every engine): completed when it has a completion time.
+    pub(crate) fn stored(timestamp: f64, completed_at_ms: Option<i64>) -> Occurrence {
+        Occurrence {
+            timestamp,
+            completed: completed_at_ms.is_some(),
+            completed_at_ms,
+        }
+    }
+}
+
+/// Whether a device that has `count` macros (as the engine counts them) may not add another
+/// under `max_macros` (every engine).
+pub(crate) fn limit_reached(count: i64, max_macros: usize) -> bool {
+    usize::try_from(count).unwrap_or(usize::MAX) >= max_macros
+}
+
+/// What [`MacroStore::complete_occurrence`] answers for an occurrence whose stored completion
+/// is `stored` (`None`: no such occurrence): `Some(true)` when it is to be marked completed
+/// now, `Some(false)` when it already was (every engine).
+pub(crate) fn completion(stored: Option<Option<i64>>) -> Option<bool> {
+    stored.map(|completed_at| completed_at.is_none())
+}
+
 /// Macro storage (part of [`super::Storage`]).
 pub trait MacroStore {
     /// Creates or replaces a macro: its commands, and exactly the occurrences given (those
@@ -169,5 +226,41 @@ mod tests {
         assert_eq!(c[0].value, CommandValue::Int(5));
         assert_eq!(c[1].value, CommandValue::Float(1.5));
         assert_eq!(c[2].value, CommandValue::Text("x".into()));
+    }
+
+    #[test]
+    fn stored_rows_and_the_completion_rule() {
+        assert_eq!(completion(None), None);
+        assert_eq!(completion(Some(None)), Some(true));
+        assert_eq!(completion(Some(Some(7))), Some(false));
+        assert!(Occurrence::stored(1.0, Some(7)).completed);
+        assert!(!Occurrence::stored(1.0, None).completed);
+        assert!(!limit_reached(2, 3));
+        assert!(limit_reached(3, 3));
+        assert!(limit_reached(-1, 3), "a count that cannot be real refuses");
+        let record = MacroRecord {
+            macro_id: "m".into(),
+            commands: commands_of("m", r#"[{"path": "W1", "value": 5}]"#).unwrap(),
+            occurrences: Vec::new(),
+        };
+        let text = commands_json(&record).unwrap();
+        assert_eq!(commands_of("m", &text).unwrap(), record.commands);
+        assert!(matches!(commands_of("m", "{"), Err(StorageError::Corrupt(_))));
+        let one = vec![Occurrence::stored(1.0, None)];
+        assert!(
+            MacroRecord::from_stored("m".into(), &text, Vec::new(), Some((0.0, 2.0)))
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            MacroRecord::from_stored("m".into(), &text, one.clone(), Some((0.0, 2.0))).unwrap(),
+            Some(MacroRecord {
+                occurrences: one,
+                ..record.clone()
+            })
+        );
+        assert!(MacroRecord::from_stored("m".into(), &text, Vec::new(), None)
+            .unwrap()
+            .is_some());
     }
 }

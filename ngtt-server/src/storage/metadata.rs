@@ -24,6 +24,23 @@ pub struct MetadataEntry {
     pub updated_by: super::baob::Writer,
 }
 
+/// A row of `metadata` as every engine stores it: `(key, value, timestamp, updated_at,
+/// updated_by)`.
+pub(crate) type StoredMetadata = (String, String, f64, i64, String);
+
+impl MetadataEntry {
+    /// The entry of a stored row (every engine).
+    pub(crate) fn from_stored((key, value, timestamp, updated_at_ms, by): StoredMetadata) -> MetadataEntry {
+        MetadataEntry {
+            key,
+            value,
+            timestamp,
+            updated_at_ms,
+            updated_by: super::baob::Writer::parse(&by),
+        }
+    }
+}
+
 /// A metadata write ([`super::Storage::put_metadata`]).
 #[derive(Clone, Copy, Debug)]
 pub struct MetadataWrite<'a> {

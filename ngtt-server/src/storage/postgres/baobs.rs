@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 use super::bridge::PostgresStorage;
 use super::{ensure_device, lock_device, now_ms, Tx};
 use crate::storage::baob::{
-    new_version, refusal, BaobCommit, BaobRecord, BaobStore, BaobWrite, ContentId, Writer,
+    new_version, not_staged, refusal, BaobCommit, BaobRecord, BaobStore, BaobWrite, ContentId, Writer,
 };
 use crate::storage::StorageError;
 
@@ -17,16 +17,14 @@ const STALE_UPLOAD_MS: i64 = 3_600_000;
 const COLUMNS: &str = "key, version, size, content_id, updated_at, updated_by";
 
 fn record(row: &Row) -> Result<BaobRecord, StorageError> {
-    let content: Option<ContentId> = row.try_get(3)?;
-    Ok(BaobRecord {
-        key: row.try_get(0)?,
-        version: row.try_get(1)?,
-        size: u64::try_from(row.try_get::<_, i64>(2)?).unwrap_or(0),
-        deleted: content.is_none(),
-        updated_at_ms: row.try_get(4)?,
-        updated_by: Writer::parse(&row.try_get::<_, String>(5)?),
-        content,
-    })
+    Ok(BaobRecord::from_stored((
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+        row.try_get(4)?,
+        row.try_get(5)?,
+    )))
 }
 
 async fn drop_content(tx: &Tx<'_>, content: ContentId) -> Result<(), StorageError> {
@@ -79,9 +77,7 @@ async fn staged_of(tx: &Tx<'_>, device_id: &str, content: ContentId) -> Result<C
     if is_staged(tx, device_id, content).await? {
         Ok(content)
     } else {
-        Err(StorageError::Corrupt(format!(
-            "no staged BAOB upload {content} of {device_id:?}"
-        )))
+        Err(not_staged(device_id, content))
     }
 }
 

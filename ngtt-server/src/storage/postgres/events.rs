@@ -1,13 +1,11 @@
 //! Events (alarms) in PostgreSQL (`events`): idempotent creation by identity, updates by uuid
 //! (see [`crate::storage::events`]).
 
-use std::collections::BTreeMap;
-
 use tokio_postgres::Row;
 
 use super::bridge::PostgresStorage;
 use super::{limit_of, lock_device, now_ms, Tx};
-use crate::storage::events::{EventQuery, EventRecord, EventReport};
+use crate::storage::events::{metadata_of, EventQuery, EventRecord, EventReport};
 use crate::storage::StorageError;
 
 const COLUMNS: &str = "uuid, started_on, ended_on, color, alarm_type, token, group_name, message, metadata,
@@ -21,8 +19,7 @@ fn small(r: &Row, i: usize) -> Result<u8, StorageError> {
 fn from_row(r: &Row) -> Result<EventRecord, StorageError> {
     let uuid: String = r.try_get(0)?;
     let metadata: String = r.try_get(8)?;
-    let metadata: BTreeMap<String, String> = serde_json::from_str(&metadata)
-        .map_err(|err| StorageError::Corrupt(format!("event {uuid:?} metadata: {err}")))?;
+    let metadata = metadata_of(&uuid, &metadata)?;
     Ok(EventRecord {
         report: EventReport {
             uuid: Some(uuid.clone()),

@@ -6,15 +6,11 @@ use tokio_postgres::Row;
 use super::bridge::PostgresStorage;
 use super::{ensure_device, lock_device, now_ms, Tx};
 use crate::storage::archives::{group_rows, ArchiveEntry, ArchiveStore};
-use crate::storage::baob::Writer;
-use crate::storage::macros::{completions, MacroCommand, MacroRecord, MacroStore, Occurrence};
+use crate::storage::macros::{
+    commands_json, completion, completions, limit_reached, MacroRecord, MacroStore, Occurrence,
+};
 use crate::storage::metadata::{may_replace, MetadataEntry, MetadataStore, MetadataWrite};
 use crate::storage::StorageError;
-
-fn commands_of(macro_id: &str, text: &str) -> Result<Vec<MacroCommand>, StorageError> {
-    serde_json::from_str(text)
-        .map_err(|e| StorageError::Corrupt(format!("commands of macro {macro_id:?}: {e}")))
-}
 
 /// The occurrences of `macro_id`, oldest first, those in `window` only when given.
 async fn occurrences(
@@ -32,14 +28,7 @@ async fn occurrences(
         )
         .await?;
     rows.iter()
-        .map(|r| {
-            let completed_at_ms: Option<i64> = r.try_get(1)?;
-            Ok(Occurrence {
-                timestamp: r.try_get(0)?,
-                completed: completed_at_ms.is_some(),
-                completed_at_ms,
-            })
-        })
+        .map(|r| Ok(Occurrence::stored(r.try_get(0)?, r.try_get(1)?)))
         .collect()
 }
 
@@ -49,8 +38,7 @@ async fn put_macro(
     record: &MacroRecord,
     max_macros: usize,
 ) -> Result<Option<bool>, StorageError> {
-    let commands = serde_json::to_string(&record.commands)
-        .map_err(|e| StorageError::Corrupt(format!("commands of macro {:?}: {e}", record.macro_id)))?;
+    let commands = commands_json(record)?;
     lock_device(tx, device_id).await?;
     let exists = tx
         .query_opt(
@@ -64,7 +52,7 @@ async fn put_macro(
             .query_one("SELECT COUNT(*) FROM macros WHERE device_id = $1", &[&device_id])
             .await?
             .try_get(0)?;
-        if usize::try_from(count).unwrap_or(usize::MAX) >= max_macros {
+        if limit_reached(count, max_macros) {
             return Ok(None);
         }
     }
@@ -110,20 +98,16 @@ async fn complete(
             &[&device_id, &macro_id, &timestamp],
         )
         .await?;
-    let completed: Option<Option<i64>> = row.map(|r| r.try_get(0)).transpose()?;
-    Ok(match completed {
-        None => None,
-        Some(Some(_)) => Some(false),
-        Some(None) => {
-            tx.execute(
-                "UPDATE macro_occurrences SET completed_at = $4
-                 WHERE device_id = $1 AND macro_id = $2 AND ts = $3",
-                &[&device_id, &macro_id, &timestamp, &now_ms()],
-            )
-            .await?;
-            Some(true)
-        }
-    })
+    let outcome = completion(row.map(|r| r.try_get(0)).transpose()?);
+    if outcome == Some(true) {
+        tx.execute(
+            "UPDATE macro_occurrences SET completed_at = $4
+             WHERE device_id = $1 AND macro_id = $2 AND ts = $3",
+            &[&device_id, &macro_id, &timestamp, &now_ms()],
+        )
+        .await?;
+    }
+    Ok(outcome)
 }
 
 impl MacroStore for PostgresStorage {
@@ -149,15 +133,8 @@ impl MacroStore for PostgresStorage {
             for row in rows {
                 let macro_id: String = row.try_get(0)?;
                 let occurrences = occurrences(&client, device_id, &macro_id, window).await?;
-                if window.is_some() && occurrences.is_empty() {
-                    continue;
-                }
-                let commands = commands_of(&macro_id, &row.try_get::<_, String>(1)?)?;
-                out.push(MacroRecord {
-                    macro_id,
-                    commands,
-                    occurrences,
-                });
+                let text: String = row.try_get(1)?;
+                out.extend(MacroRecord::from_stored(macro_id, &text, occurrences, window)?);
             }
             Ok(out)
         })
@@ -175,11 +152,13 @@ impl MacroStore for PostgresStorage {
             let Some(row) = row else {
                 return Ok(None);
             };
-            Ok(Some(MacroRecord {
-                macro_id: macro_id.to_owned(),
-                commands: commands_of(macro_id, &row.try_get::<_, String>(0)?)?,
-                occurrences: occurrences(&client, device_id, macro_id, None).await?,
-            }))
+            let occurrences = occurrences(&client, device_id, macro_id, None).await?;
+            MacroRecord::from_stored(
+                macro_id.to_owned(),
+                &row.try_get::<_, String>(0)?,
+                occurrences,
+                None,
+            )
         })
     }
 
@@ -245,13 +224,13 @@ impl ArchiveStore for PostgresStorage {
 }
 
 fn entry(row: &Row) -> Result<MetadataEntry, StorageError> {
-    Ok(MetadataEntry {
-        key: row.try_get(0)?,
-        value: row.try_get(1)?,
-        timestamp: row.try_get(2)?,
-        updated_at_ms: row.try_get(3)?,
-        updated_by: Writer::parse(&row.try_get::<_, String>(4)?),
-    })
+    Ok(MetadataEntry::from_stored((
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+        row.try_get(4)?,
+    )))
 }
 
 async fn put_metadata(tx: &Tx<'_>, device_id: &str, write: &MetadataWrite<'_>) -> Result<bool, StorageError> {

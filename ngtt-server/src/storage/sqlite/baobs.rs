@@ -7,7 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::{ensure_device, now_ms, SqliteStorage};
 use crate::storage::baob::BaobStore;
-use crate::storage::baob::{new_version, refusal, BaobCommit, BaobRecord, BaobWrite, ContentId, Writer};
+use crate::storage::baob::{
+    new_version, not_staged, refusal, BaobCommit, BaobRecord, BaobWrite, ContentId, Writer,
+};
 use crate::storage::StorageError;
 
 /// Staged contents older than this are abandoned uploads, removed when the database opens.
@@ -16,16 +18,14 @@ const STALE_UPLOAD_MS: i64 = 3_600_000;
 const COLUMNS: &str = "key, version, size, content_id, updated_at, updated_by";
 
 fn record(row: &Row<'_>) -> rusqlite::Result<BaobRecord> {
-    let content: Option<ContentId> = row.get(3)?;
-    Ok(BaobRecord {
-        key: row.get(0)?,
-        version: row.get(1)?,
-        size: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
-        deleted: content.is_none(),
-        updated_at_ms: row.get(4)?,
-        updated_by: Writer::parse(&row.get::<_, String>(5)?),
-        content,
-    })
+    Ok(BaobRecord::from_stored((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    )))
 }
 
 fn drop_content(conn: &Connection, content: ContentId) -> rusqlite::Result<()> {
@@ -58,7 +58,7 @@ fn staged_of(conn: &Connection, device_id: &str, content: ContentId) -> Result<C
     conn.prepare_cached("SELECT id FROM baob_contents WHERE id = ?1 AND device_id = ?2 AND committed = 0")?
         .query_row(params![content, device_id], |r| r.get(0))
         .optional()?
-        .ok_or_else(|| StorageError::Corrupt(format!("no staged BAOB upload {content} of {device_id:?}")))
+        .ok_or_else(|| not_staged(device_id, content))
 }
 
 /// The version and contents of a key (`None` contents: a tombstone).

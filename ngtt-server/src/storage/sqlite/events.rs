@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::{now_ms, SqliteStorage};
-use crate::storage::events::{EventQuery, EventRecord, EventReport};
+use crate::storage::events::{metadata_of, EventQuery, EventRecord, EventReport};
 use crate::storage::StorageError;
 
 const COLUMNS: &str = "uuid, started_on, ended_on, color, alarm_type, token, group_name, message, metadata,
@@ -37,8 +37,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(EventRecord, String)> {
 }
 
 fn finish((mut e, metadata): (EventRecord, String)) -> Result<EventRecord, StorageError> {
-    e.report.metadata = serde_json::from_str(&metadata)
-        .map_err(|err| StorageError::Corrupt(format!("event {:?} metadata: {err}", e.uuid)))?;
+    e.report.metadata = metadata_of(&e.uuid, &metadata)?;
     Ok(e)
 }
 

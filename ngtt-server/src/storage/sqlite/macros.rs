@@ -4,13 +4,10 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{ensure_device, now_ms, SqliteStorage};
 use crate::storage::macros::MacroStore;
-use crate::storage::macros::{completions, MacroCommand, MacroRecord, Occurrence};
+use crate::storage::macros::{
+    commands_json, completion, completions, limit_reached, MacroRecord, Occurrence,
+};
 use crate::storage::StorageError;
-
-fn commands_of(macro_id: &str, text: &str) -> Result<Vec<MacroCommand>, StorageError> {
-    serde_json::from_str(text)
-        .map_err(|e| StorageError::Corrupt(format!("commands of macro {macro_id:?}: {e}")))
-}
 
 /// The occurrences of `macro_id`, oldest first, those in `window` only when given.
 fn occurrences(
@@ -25,12 +22,7 @@ fn occurrences(
          WHERE device_id = ?1 AND macro_id = ?2 AND ts >= ?3 AND ts <= ?4 ORDER BY ts",
     )?;
     let rows = stmt.query_map(params![device_id, macro_id, from, to], |r| {
-        let completed_at_ms: Option<i64> = r.get(1)?;
-        Ok(Occurrence {
-            timestamp: r.get(0)?,
-            completed: completed_at_ms.is_some(),
-            completed_at_ms,
-        })
+        Ok(Occurrence::stored(r.get(0)?, r.get(1)?))
     })?;
     rows.collect()
 }
@@ -42,8 +34,7 @@ impl MacroStore for SqliteStorage {
         record: &MacroRecord,
         max_macros: usize,
     ) -> Result<Option<bool>, StorageError> {
-        let commands = serde_json::to_string(&record.commands)
-            .map_err(|e| StorageError::Corrupt(format!("commands of macro {:?}: {e}", record.macro_id)))?;
+        let commands = commands_json(record)?;
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let exists = tx
@@ -60,7 +51,7 @@ impl MacroStore for SqliteStorage {
                 [device_id],
                 |r| r.get(0),
             )?;
-            if usize::try_from(count).unwrap_or(usize::MAX) >= max_macros {
+            if limit_reached(count, max_macros) {
                 return Ok(None);
             }
         }
@@ -102,15 +93,7 @@ impl MacroStore for SqliteStorage {
         for row in rows {
             let (macro_id, text) = row?;
             let occurrences = occurrences(&conn, device_id, &macro_id, window)?;
-            if window.is_some() && occurrences.is_empty() {
-                continue;
-            }
-            let commands = commands_of(&macro_id, &text)?;
-            out.push(MacroRecord {
-                macro_id,
-                commands,
-                occurrences,
-            });
+            out.extend(MacroRecord::from_stored(macro_id, &text, occurrences, window)?);
         }
         Ok(out)
     }
@@ -127,11 +110,8 @@ impl MacroStore for SqliteStorage {
         let Some(text) = text else {
             return Ok(None);
         };
-        Ok(Some(MacroRecord {
-            macro_id: macro_id.to_owned(),
-            commands: commands_of(macro_id, &text)?,
-            occurrences: occurrences(&conn, device_id, macro_id, None)?,
-        }))
+        let occurrences = occurrences(&conn, device_id, macro_id, None)?;
+        MacroRecord::from_stored(macro_id.to_owned(), &text, occurrences, None)
     }
 
     fn delete_macro(&self, device_id: &str, macro_id: &str) -> Result<bool, StorageError> {
@@ -164,18 +144,14 @@ impl MacroStore for SqliteStorage {
                 |r| r.get(0),
             )
             .optional()?;
-        let outcome = match completed {
-            None => None,
-            Some(Some(_)) => Some(false),
-            Some(None) => {
-                tx.execute(
-                    "UPDATE macro_occurrences SET completed_at = ?4
-                     WHERE device_id = ?1 AND macro_id = ?2 AND ts = ?3",
-                    params![device_id, macro_id, timestamp, now_ms()],
-                )?;
-                Some(true)
-            }
-        };
+        let outcome = completion(completed);
+        if outcome == Some(true) {
+            tx.execute(
+                "UPDATE macro_occurrences SET completed_at = ?4
+                 WHERE device_id = ?1 AND macro_id = ?2 AND ts = ?3",
+                params![device_id, macro_id, timestamp, now_ms()],
+            )?;
+        }
         tx.commit()?;
         Ok(outcome)
     }

@@ -3,19 +3,18 @@
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 
 use super::{ensure_device, now_ms, SqliteStorage};
-use crate::storage::baob::Writer;
 use crate::storage::metadata::MetadataStore;
 use crate::storage::metadata::{may_replace, MetadataEntry, MetadataWrite};
 use crate::storage::StorageError;
 
 fn entry(row: &Row<'_>) -> rusqlite::Result<MetadataEntry> {
-    Ok(MetadataEntry {
-        key: row.get(0)?,
-        value: row.get(1)?,
-        timestamp: row.get(2)?,
-        updated_at_ms: row.get(3)?,
-        updated_by: Writer::parse(&row.get::<_, String>(4)?),
-    })
+    Ok(MetadataEntry::from_stored((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    )))
 }
 
 impl MetadataStore for SqliteStorage {
