@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use ngtt_proto::payload::{PathpointSeries, PathpointValue, ReadError, Sample};
 use ngtt_proto::DeviceIdentity;
-use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::device_info::{DeviceInfo, Instrumentation, InstrumentationPatch};
@@ -164,17 +164,19 @@ pub(super) fn ensure_device(conn: &Connection, device_id: &str) -> rusqlite::Res
     Ok(())
 }
 
-pub(super) fn sample_row(sample: &Sample) -> (i64, SqlValue, Option<String>) {
+/// The row values of `sample`: its time, its value (NULL for a failed read) and its error code,
+/// borrowed from it.
+pub(super) fn sample_row(sample: &Sample) -> (i64, ValueRef<'_>, Option<&str>) {
     match sample {
         Sample::Value { ts, value } => {
             let v = match value {
-                PathpointValue::Int(i) => SqlValue::Integer(*i),
-                PathpointValue::Float(f) => SqlValue::Real(*f),
-                PathpointValue::Text(t) => SqlValue::Text(t.clone()),
+                PathpointValue::Int(i) => ValueRef::Integer(*i),
+                PathpointValue::Float(f) => ValueRef::Real(*f),
+                PathpointValue::Text(t) => ValueRef::Text(t.as_bytes()),
             };
             (to_i64(*ts), v, None)
         }
-        Sample::Error { ts, error } => (to_i64(*ts), SqlValue::Null, Some(error.as_str().to_owned())),
+        Sample::Error { ts, error } => (to_i64(*ts), ValueRef::Null, Some(error.as_str())),
     }
 }
 

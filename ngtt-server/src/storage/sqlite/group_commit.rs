@@ -1,5 +1,8 @@
-//! Group commit for SQLite: a batch of [`WriteOp`]s in one `BEGIN IMMEDIATE` transaction, each
-//! under its own savepoint, committed (and fsynced, `synchronous = FULL`) once.
+//! Group commit for SQLite: a batch of [`WriteOp`]s in one `BEGIN IMMEDIATE` transaction,
+//! committed (and synced, `synchronous = FULL`) once. The operations run straight in the
+//! transaction; when one fails, the transaction is rolled back and the batch carried out again
+//! with a savepoint per operation, so that the failing one fails alone and its batch-mates are
+//! committed.
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -39,19 +42,22 @@ fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, StorageError> 
     })
 }
 
+/// Runs `sql`, a savepoint statement, prepared once per connection (`prepare_cached`) instead of
+/// parsed for every use as `rusqlite::Savepoint` does.
+fn exec(conn: &Connection, sql: &str) -> Result<(), StorageError> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
 /// Carries out `op` under a savepoint of the open transaction, so that its failure undoes it
-/// alone. The savepoint statements are prepared once per connection (`prepare_cached`) instead
-/// of parsed for every operation, as `rusqlite::Savepoint` does: they are most of a small
-/// operation's cost.
+/// alone.
 fn in_savepoint(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, Failure> {
-    let exec = |sql: &str| -> Result<(), StorageError> {
-        conn.prepare_cached(sql)?.execute([])?;
-        Ok(())
-    };
-    exec("SAVEPOINT op").map_err(Failure::Undone)?;
+    exec(conn, "SAVEPOINT op").map_err(Failure::Undone)?;
     match apply(conn, op) {
-        Ok(outcome) => exec("RELEASE op").map(|()| outcome).map_err(Failure::Broken),
-        Err(e) => match exec("ROLLBACK TO op").and_then(|()| exec("RELEASE op")) {
+        Ok(outcome) => exec(conn, "RELEASE op")
+            .map(|()| outcome)
+            .map_err(Failure::Broken),
+        Err(e) => match exec(conn, "ROLLBACK TO op").and_then(|()| exec(conn, "RELEASE op")) {
             Ok(()) => Err(Failure::Undone(e)),
             Err(undo) => Err(Failure::Broken(undo)),
         },
@@ -67,12 +73,35 @@ enum Failure {
     Broken(StorageError),
 }
 
+/// The fast path: every operation of `ops` straight in the transaction, without savepoints.
+/// `None` when one failed: the caller rolls the transaction back and carries them out again,
+/// each under its own savepoint, so that the failing one fails alone. Savepoints cost more than
+/// their two statements: while one is open SQLite copies every page it is about to change into
+/// a statement journal (spilled to a temporary file past 64 KiB).
+fn all_at_once(conn: &Connection, ops: &[WriteOp]) -> Option<Vec<WriteOutcome>> {
+    ops.iter().map(|op| apply(conn, op).ok()).collect()
+}
+
 impl SqliteStorage {
     pub(super) fn apply_batch_tx(&self, ops: &[WriteOp]) -> Vec<Result<WriteOutcome, StorageError>> {
         let mut conn = self.lock();
         let whole = |e: &StorageError| -> Vec<Result<WriteOutcome, StorageError>> {
             ops.iter().map(|_| Err(e.for_batch_mate())).collect()
         };
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => return whole(&e.into()),
+        };
+        if let Some(outcomes) = all_at_once(&tx, ops) {
+            return match tx.commit() {
+                Ok(()) => outcomes.into_iter().map(Ok).collect(),
+                // Nothing of the batch is durable: every caller learns so (no false success).
+                Err(e) => whole(&e.into()),
+            };
+        }
+        // One failed: undo the whole batch (dropping the transaction rolls it back, also when
+        // SQLite already did), then again with a savepoint per operation.
+        drop(tx);
         let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => return whole(&e.into()),

@@ -4,6 +4,7 @@
 
 use ngtt_proto::payload::PathpointSeries;
 use ngtt_proto::DeviceIdentity;
+use rusqlite::types::ToSqlOutput;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{ensure_device, now_ms, sample_row, to_i64, SqliteStorage};
@@ -96,16 +97,24 @@ pub(super) fn store_series(
     device_id: &str,
     series: &[PathpointSeries],
 ) -> Result<usize, StorageError> {
-    let now = now_ms();
     let mut stored = 0;
     let mut insert = conn.prepare_cached(
         "INSERT OR IGNORE INTO samples (device_id, path, ts, value, error, received_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
+    // The device, the time and each series' path are bound once, not for every sample; the
+    // values are bound borrowed (SQLite copies them), not cloned. A statement keeps its
+    // bindings between executions; the statement cache clears them when it is returned.
+    insert.raw_bind_parameter(1, device_id)?;
+    insert.raw_bind_parameter(6, now_ms())?;
     for s in series {
+        insert.raw_bind_parameter(2, s.path.as_str())?;
         for sample in &s.values {
             let (ts, value, error) = sample_row(sample);
-            stored += insert.execute(params![device_id, s.path, ts, value, error, now])?;
+            insert.raw_bind_parameter(3, ts)?;
+            insert.raw_bind_parameter(4, ToSqlOutput::Borrowed(value))?;
+            insert.raw_bind_parameter(5, error)?;
+            stored += insert.raw_execute()?;
         }
     }
     Ok(stored)
