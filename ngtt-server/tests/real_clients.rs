@@ -89,6 +89,9 @@ async fn a_repeated_confirm_after_reconnecting_confirms_nothing_else() {
     dev.ping(1).await;
     assert_eq!(server.order(first).await["state"], "confirmed");
     drop(dev); // the link is lost: the device cannot know whether its confirm arrived
+               // Queued once the server has seen the close: queued before, it could still be handed to the
+               // dying connection, one delivery more than this test counts.
+    server.until_disconnected("dev1").await;
 
     let second = server.queue("dev1", read_order("second")).await;
     let mut dev = server.device(&pki, "dev1").await;
@@ -104,6 +107,7 @@ async fn a_repeated_confirm_after_reconnecting_confirms_nothing_else() {
         "not confirmed by a stale tid"
     );
     drop(dev);
+    server.until_disconnected("dev1").await;
 
     // Still pending: delivered again on the next connection, and confirmable there.
     let mut dev = server.device(&pki, "dev1").await;

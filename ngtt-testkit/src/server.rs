@@ -193,6 +193,29 @@ impl TestServer {
         .await
     }
 
+    /// Waits until the server no longer counts `device` as connected (it has seen the close of
+    /// a connection the test dropped), failing the test after [`WAIT`].
+    pub async fn until_disconnected(&self, device: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (status, devices) = self.get("/v1/devices").await;
+            assert_eq!(status, 200, "{devices}");
+            let connected = devices
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|d| d["device"] == device && d["connected"] == true);
+            if !connected {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {device} to be disconnected"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until `done` holds, failing the test after [`WAIT`].
     pub async fn until(&self, what: &str, mut done: impl FnMut(&Self) -> bool) {
         let deadline = tokio::time::Instant::now() + WAIT;
