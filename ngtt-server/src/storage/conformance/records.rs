@@ -92,6 +92,23 @@ pub(super) fn samples_are_deduplicated_and_grouped(db: &dyn Inspect) {
     ];
     assert_eq!(db.store_series("d", &upload).expect("store"), 5);
     assert_eq!(db.store_series("d", &upload).expect("store again"), 0);
+    // A sample repeated within one upload (same path and time) is stored once: the first.
+    let repeated = vec![
+        PathpointSeries::new("W9", [Sample::value(1, 1), Sample::value(1, 2)]),
+        PathpointSeries::new("W9", [Sample::value(1, 3), Sample::value(2, 4)]),
+    ];
+    assert_eq!(db.store_series("r", &repeated).expect("store repeated"), 2);
+    let query = SeriesQuery {
+        path: Some("W9".into()),
+        ..SeriesQuery::default()
+    };
+    assert_eq!(
+        db.read_series("r", &query).expect("read repeated"),
+        [PathpointSeries::new(
+            "W9",
+            [Sample::value(1, 1), Sample::value(2, 4)]
+        )]
+    );
     let all = db.read_series("d", &SeriesQuery::default()).expect("read");
     assert_eq!(all.len(), 3);
     assert_eq!(all[0], upload[0]);
