@@ -13,7 +13,9 @@
 //!   ([`Transport::sync_pathpoints`]) resolve on the server's answer and survive reconnects,
 //!   within [`UploadLimits`] (waiting for room, or failing with
 //!   [`Transport::try_sync_pathpoints`]);
-//!   logs ([`Transport::send_logs`]) are best effort with a bounded offline buffer; the state
+//!   logs ([`Transport::send_logs`]) are best effort with a bounded offline buffer, or sent
+//!   with a proof that the server read them ([`Transport::send_logs_confirmed`], for a device
+//!   that keeps them durably until then); the state
 //!   is watchable ([`Transport::watch_state`]) and [`Transport::stats`] counts frames and
 //!   bytes.
 //! * The protocol logic is the pure [`Session`] state machine (no I/O, explicit clock), and the

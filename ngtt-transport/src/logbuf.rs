@@ -1,8 +1,13 @@
-//! [`LogBuffer`]: the bounded queue of log records waiting to be sent (NGTT.md §4.4).
+//! [`LogBuffer`]: the bounded queue of log records waiting to be sent (NGTT.md §4.4), and
+//! [`encode_batch`]: records cut into LOGS payloads of a bounded size.
 
 use std::collections::VecDeque;
 
+use bytes::Bytes;
 use ngtt_proto::payload::{LogMessage, LogRecord};
+use ngtt_proto::Frame;
+
+use crate::error::TransportError;
 
 /// Bytes a record adds to a LOGS payload besides its strings (keys, numbers, headers), roughly.
 const RECORD_OVERHEAD: usize = 48;
@@ -79,6 +84,43 @@ impl LogBuffer {
     }
 }
 
+/// Encodes `records` as LOGS payloads, in order, each of about `batch_bytes` at most (at least
+/// one record each). Fails when a record cannot be encoded, or when one alone is larger than
+/// `max_frame_len` ([`TransportError::UploadTooLarge`]: a server with the same frame limit
+/// would drop the connection for it every time it is sent).
+pub(crate) fn encode_batch(
+    records: &[LogRecord],
+    batch_bytes: usize,
+    max_frame_len: usize,
+) -> Result<Vec<Bytes>, TransportError> {
+    // The estimate is never below the encoded size, so a group within the limit encodes
+    // within it; only a lone record can be over.
+    let limit = batch_bytes.min(max_frame_len);
+    let mut payloads = Vec::new();
+    let mut start = 0;
+    while start < records.len() {
+        let mut end = start + 1;
+        let mut size = estimated_size(&records[start]);
+        while let Some(next) = records.get(end) {
+            size = size.saturating_add(estimated_size(next));
+            if size > limit {
+                break;
+            }
+            end += 1;
+        }
+        let payload = Frame::logs(&records[start..end])?.payload;
+        if payload.len() > max_frame_len {
+            return Err(TransportError::UploadTooLarge {
+                len: payload.len(),
+                max: max_frame_len,
+            });
+        }
+        payloads.push(payload);
+        start = end;
+    }
+    Ok(payloads)
+}
+
 /// A record's approximate size in a MiniJSON LOGS payload.
 pub fn estimated_size(record: &LogRecord) -> usize {
     let message = match &record.message {
@@ -137,6 +179,29 @@ mod tests {
         b.push([record(1)]);
         assert_eq!(b.clear(), 1);
         assert_eq!(b.dropped(), 0);
+    }
+
+    #[test]
+    fn batches_are_encoded_in_order_within_the_size() {
+        let all: Vec<_> = (0..10).map(record).collect();
+        let one = estimated_size(&record(0));
+        let payloads = encode_batch(&all, 3 * one, 1 << 20).expect("encodes");
+        let decoded: Vec<Vec<LogRecord>> = payloads
+            .iter()
+            .map(|p| minijson::from_slice(p).expect("a list of records"))
+            .collect();
+        let sizes: Vec<usize> = decoded.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [3, 3, 3, 1]);
+        assert_eq!(decoded.concat(), all);
+        // The frame limit bounds the payloads too; a record alone above it is refused.
+        assert_eq!(encode_batch(&all, 1 << 20, one).expect("encodes").len(), 10);
+        let big = LogRecord::new("svc", 1, Level::INFO, "x".repeat(500));
+        let err = encode_batch(&[record(0), big], 1 << 20, 200).expect_err("too large");
+        assert!(
+            matches!(err, TransportError::UploadTooLarge { max: 200, .. }),
+            "{err}"
+        );
+        assert!(encode_batch(&[], 100, 100).expect("nothing").is_empty());
     }
 
     #[test]

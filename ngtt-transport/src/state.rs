@@ -93,8 +93,10 @@ pub struct Stats {
     pub uploads_confirmed: u64,
     /// Uploads the server rejected.
     pub uploads_rejected: u64,
-    /// Log records written in LOGS frames.
+    /// Log records written in LOGS frames from the buffer of `Transport::send_logs`.
     pub logs_sent: u64,
+    /// Log records of `Transport::send_logs_confirmed` that the server provably read.
+    pub logs_confirmed: u64,
     /// Log records dropped because the buffer was full.
     pub logs_dropped: u64,
     /// Log records waiting in the buffer.
@@ -125,6 +127,7 @@ pub(crate) struct Counters {
     pub uploads_confirmed: AtomicU64,
     pub uploads_rejected: AtomicU64,
     pub logs_sent: AtomicU64,
+    pub logs_confirmed: AtomicU64,
     pub frames_oversized: AtomicU64,
     pub orders_refused_busy: AtomicU64,
 }
@@ -153,6 +156,7 @@ impl Counters {
             uploads_confirmed: get(&self.uploads_confirmed),
             uploads_rejected: get(&self.uploads_rejected),
             logs_sent: get(&self.logs_sent),
+            logs_confirmed: get(&self.logs_confirmed),
             logs_dropped: 0,
             logs_buffered: 0,
             uploads_pending: 0,

@@ -14,9 +14,9 @@ use tracing::Instrument;
 
 use crate::budget::{UploadBudget, UploadPermit};
 use crate::config::Config;
-use crate::driver::{Command, Driver, Shared, COMMAND_QUEUE};
+use crate::driver::{Command, Driver, Reply, Shared, COMMAND_QUEUE};
 use crate::error::TransportError;
-use crate::logbuf::LogBuffer;
+use crate::logbuf::{encode_batch, LogBuffer};
 use crate::orders::Orders;
 use crate::state::{ConnectionState, Stats};
 
@@ -46,6 +46,7 @@ pub struct Transport {
     state: watch::Receiver<ConnectionState>,
     identity: Arc<DeviceIdentity>,
     max_frame_len: usize,
+    log_batch_bytes: usize,
 }
 
 impl Transport {
@@ -82,6 +83,7 @@ impl Transport {
             server = %config.addr(),
         );
         let max_frame_len = config.max_frame_len;
+        let log_batch_bytes = config.log_batch_bytes;
         let driver = Driver::new(
             config,
             tls,
@@ -100,6 +102,7 @@ impl Transport {
                 state,
                 identity,
                 max_frame_len,
+                log_batch_bytes,
             },
             orders,
         ))
@@ -146,22 +149,52 @@ impl Transport {
         series: &[PathpointSeries],
         when_full: WhenFull,
     ) -> impl Future<Output = Result<(), TransportError>> + Send + 'static {
-        let queued = self.queue_upload(series, when_full);
-        async move {
-            let answer = match queued? {
-                Queued::Now(answer) => answer,
-                Queued::Later(later) => later.queue().await?,
-            };
-            answer.await.map_err(|_| TransportError::Closed)?
-        }
+        let queued = self
+            .encode_upload(series)
+            .and_then(|work| self.queue(work, when_full));
+        Self::answer(queued)
     }
 
-    /// Queues the upload now if there is room (and room in the command queue).
-    fn queue_upload(
+    /// Sends log records in LOGS frames and resolves `Ok(())` once the server has provably
+    /// read them: the echo of a PING written after the frames arrived on the same connection
+    /// (the PING goes right after them; see `docs/transport.md`, "Logs with a proof of
+    /// reading"). For a device that keeps its records durably until then, instead of the best
+    /// effort of [`Transport::send_logs`].
+    ///
+    /// Like an upload ([`Transport::sync_pathpoints`]): queued when this is called if there
+    /// is room in [`Config::upload_limits`] (the batch counts as one upload of its encoded
+    /// size), else when the future is first polled and room frees up; sent on every
+    /// connection until confirmed, so the server may read it more than once (at-least-once:
+    /// it was read, but the connection dropped before the echo). Fails with
+    /// [`TransportError::Closed`] when the transport closes first, and at once with
+    /// [`TransportError::UploadTooLarge`] when one record alone is larger than the largest
+    /// frame or the batch larger than all the room for uploads. Records are cut into frames of
+    /// about [`Config::log_batch_bytes`]; the buffer of [`Transport::send_logs`] is not used.
+    pub fn send_logs_confirmed(
         &self,
-        series: &[PathpointSeries],
-        when_full: WhenFull,
-    ) -> Result<Queued, TransportError> {
+        records: Vec<LogRecord>,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send + 'static {
+        let queued = encode_batch(&records, self.log_batch_bytes, self.max_frame_len).and_then(|payloads| {
+            let work = Work::Logs {
+                payloads,
+                records: records.len(),
+            };
+            self.queue(work, WhenFull::Wait)
+        });
+        Self::answer(queued)
+    }
+
+    /// The answer to queued work, once it is queued.
+    async fn answer(queued: Result<Queued, TransportError>) -> Result<(), TransportError> {
+        let answer = match queued? {
+            Queued::Now(answer) => answer,
+            Queued::Later(later) => later.queue().await?,
+        };
+        answer.await.map_err(|_| TransportError::Closed)?
+    }
+
+    /// The DATA_STREAM payload of `series`, if it fits in a frame.
+    fn encode_upload(&self, series: &[PathpointSeries]) -> Result<Work, TransportError> {
         let payload = Bytes::from(minijson::to_vec(series).map_err(ProtoError::from)?);
         if payload.len() > self.max_frame_len {
             return Err(TransportError::UploadTooLarge {
@@ -169,32 +202,34 @@ impl Transport {
                 max: self.max_frame_len,
             });
         }
-        let later = |permit| {
+        Ok(Work::Upload(payload))
+    }
+
+    /// Queues `work` now if there is room (and room in the command queue).
+    fn queue(&self, work: Work, when_full: WhenFull) -> Result<Queued, TransportError> {
+        let len = work.len();
+        let later = |work, permit| {
             Queued::Later(Later {
-                payload: payload.clone(),
+                work,
                 permit,
                 commands: self.commands.clone(),
                 budget: self.shared.budget.clone(),
             })
         };
-        let permit = match self.shared.budget.try_reserve(payload.len()) {
+        let permit = match self.shared.budget.try_reserve(len) {
             Ok(permit) => permit,
             Err(TransportError::UploadQueueFull { .. }) if when_full == WhenFull::Wait => {
-                return Ok(later(None));
+                return Ok(later(work, None));
             }
             Err(e) => return Err(e),
         };
         match self.commands.try_reserve() {
             Ok(slot) => {
                 let (reply, answer) = oneshot::channel();
-                slot.send(Command::Upload {
-                    payload: payload.clone(),
-                    reply,
-                    permit,
-                });
+                slot.send(work.into_command(reply, permit));
                 Ok(Queued::Now(answer))
             }
-            Err(TrySendError::Full(())) => Ok(later(Some(permit))),
+            Err(TrySendError::Full(())) => Ok(later(work, Some(permit))),
             Err(TrySendError::Closed(())) => Err(TransportError::Closed),
         }
     }
@@ -216,7 +251,7 @@ impl Transport {
     }
 
     /// Queues log records (best effort, no answer): sent in LOGS frames while connected,
-    /// buffered otherwise. Beyond [`Config::log_buffer`] records the oldest are dropped and
+    /// buffered otherwise (see [`Transport::send_logs_confirmed`] for a proof of reading). Beyond [`Config::log_buffer`] records the oldest are dropped and
     /// counted ([`Stats::logs_dropped`]); returns how many this call dropped.
     pub fn send_logs(&self, records: impl IntoIterator<Item = LogRecord>) -> usize {
         let dropped = match self.shared.logs.lock() {
@@ -265,8 +300,9 @@ impl Transport {
     }
 
     /// Closes the transport for every handle: within `timeout`, writes the log records and
-    /// order answers still queued, then closes TLS with close_notify. Unanswered uploads fail
-    /// with [`TransportError::Closed`]; await them before closing to keep them. Closing a
+    /// order answers still queued, then closes TLS with close_notify. Unanswered uploads and
+    /// unconfirmed log batches ([`Transport::send_logs_confirmed`]) fail with
+    /// [`TransportError::Closed`]; await them before closing to keep them. Closing a
     /// closed transport does nothing.
     pub async fn close(&self, timeout: Duration) -> CloseOutcome {
         let nothing = CloseOutcome {
@@ -294,15 +330,49 @@ enum WhenFull {
     Fail,
 }
 
-/// An upload's way into the driver: queued already, or to be queued once there is room.
+/// What takes room in the upload budget until the server answers it.
+enum Work {
+    /// A DATA_STREAM payload, answered by DATA_STREAM_CONFIRM or DATA_STREAM_REJECT.
+    Upload(Bytes),
+    /// LOGS payloads of `records` records, answered by the echo of a PING after them.
+    Logs { payloads: Vec<Bytes>, records: usize },
+}
+
+impl Work {
+    /// The bytes it holds.
+    fn len(&self) -> usize {
+        match self {
+            Work::Upload(payload) => payload.len(),
+            Work::Logs { payloads, .. } => payloads.iter().map(Bytes::len).sum(),
+        }
+    }
+
+    fn into_command(self, reply: Reply, permit: UploadPermit) -> Command {
+        match self {
+            Work::Upload(payload) => Command::Upload {
+                payload,
+                reply,
+                permit,
+            },
+            Work::Logs { payloads, records } => Command::Logs {
+                payloads,
+                records,
+                reply,
+                permit,
+            },
+        }
+    }
+}
+
+/// Work's way into the driver: queued already, or to be queued once there is room.
 enum Queued {
     Now(oneshot::Receiver<Result<(), TransportError>>),
     Later(Later),
 }
 
-/// An upload waiting for room (its permit, when it has one already) or for the command queue.
+/// Work waiting for room (its permit, when it has one already) or for the command queue.
 struct Later {
-    payload: Bytes,
+    work: Work,
     permit: Option<UploadPermit>,
     commands: mpsc::Sender<Command>,
     budget: UploadBudget,
@@ -312,14 +382,10 @@ impl Later {
     async fn queue(self) -> Result<oneshot::Receiver<Result<(), TransportError>>, TransportError> {
         let permit = match self.permit {
             Some(permit) => permit,
-            None => self.budget.reserve(self.payload.len()).await?,
+            None => self.budget.reserve(self.work.len()).await?,
         };
         let (reply, answer) = oneshot::channel();
-        let command = Command::Upload {
-            payload: self.payload,
-            reply,
-            permit,
-        };
+        let command = self.work.into_command(reply, permit);
         self.commands
             .send(command)
             .await

@@ -242,6 +242,12 @@ impl Driver {
                     }
                 }
                 Event::OversizedOrderRejected { .. } => {}
+                Event::LogsConfirmed(id) => {
+                    if let Some((reply, _permit, records)) = self.log_batches.remove(&id) {
+                        add(&counters.logs_confirmed, records);
+                        let _ = reply.send(Ok(()));
+                    }
+                }
                 Event::UploadConfirmed(id) => {
                     add(&counters.uploads_confirmed, 1);
                     if let Some((reply, _permit)) = self.uploads.remove(&id) {
@@ -273,6 +279,12 @@ impl Driver {
                 let id = self.session.upload(payload);
                 self.uploads.insert(id, (reply, permit));
             }
+            Command::Logs {
+                payloads,
+                records,
+                reply,
+                permit,
+            } => self.send_logs_confirmed(payloads, records, reply, permit),
             Command::Answer {
                 epoch,
                 tid,

@@ -28,7 +28,7 @@ use crate::io::CountingIo;
 use crate::logbuf::LogBuffer;
 use crate::orders::ReceivedOrder;
 use crate::servers::{Rotation, ServerAddr, Step, Target};
-use crate::session::{Session, SessionConfig, UploadId};
+use crate::session::{LogsId, Session, SessionConfig, UploadId};
 use crate::state::{ConnectionState, Counters};
 use crate::tls::TlsSetup;
 use crate::transport::CloseOutcome;
@@ -51,6 +51,14 @@ pub(crate) enum Command {
     /// holds its room in the upload budget until then.
     Upload {
         payload: Bytes,
+        reply: Reply,
+        permit: UploadPermit,
+    },
+    /// Send LOGS payloads of `records` records; answered once the server provably read them
+    /// (`Session::send_logs_confirmed`). The permit holds their room until then.
+    Logs {
+        payloads: Vec<Bytes>,
+        records: usize,
         reply: Reply,
         permit: UploadPermit,
     },
@@ -108,6 +116,8 @@ pub(crate) struct Driver {
     state: watch::Sender<ConnectionState>,
     shared: Shared,
     uploads: HashMap<UploadId, (Reply, UploadPermit)>,
+    /// Log batches awaiting their proof: their replies, permits and record counts.
+    log_batches: HashMap<LogsId, (Reply, UploadPermit, usize)>,
     /// SYNC_BAOB_REQUESTs of the current connection awaiting their answer.
     baob_requests: HashMap<u64, oneshot::Sender<Result<Bytes, TransportError>>>,
     /// Connection attempts that failed since the last established connection (or the start):
@@ -153,6 +163,7 @@ impl Driver {
             state,
             shared,
             uploads: HashMap::new(),
+            log_batches: HashMap::new(),
             baob_requests: HashMap::new(),
             failed_attempts: 0,
             flush_waiters: Vec::new(),
@@ -293,6 +304,15 @@ impl Driver {
                 self.uploads.insert(id, (reply, permit));
                 true
             }
+            Some(Command::Logs {
+                payloads,
+                records,
+                reply,
+                permit,
+            }) => {
+                self.send_logs_confirmed(payloads, records, reply, permit);
+                true
+            }
             Some(Command::Answer { reply, .. }) => {
                 let _ = reply.send(Err(TransportError::ConnectionLost));
                 true
@@ -312,6 +332,18 @@ impl Driver {
         }
     }
 
+    /// Hands a log batch to the session, keeping its reply until the proof.
+    fn send_logs_confirmed(
+        &mut self,
+        payloads: Vec<Bytes>,
+        records: usize,
+        reply: Reply,
+        permit: UploadPermit,
+    ) {
+        let id = self.session.send_logs_confirmed(payloads, now());
+        self.log_batches.insert(id, (reply, permit, records));
+    }
+
     fn begin_close(&mut self, timeout: Duration, reply: Option<oneshot::Sender<CloseOutcome>>) {
         let deadline = now() + timeout;
         let closing = self.closing.get_or_insert(Closing {
@@ -329,7 +361,9 @@ impl Driver {
         let mut replies = self.closing.take().map(|c| c.replies).unwrap_or_default();
         while let Ok(command) = self.commands.try_recv() {
             match command {
-                Command::Upload { reply, .. } | Command::Answer { reply, .. } => {
+                Command::Upload { reply, .. }
+                | Command::Logs { reply, .. }
+                | Command::Answer { reply, .. } => {
                     let _ = reply.send(Err(TransportError::Closed));
                 }
                 Command::SyncBaob { reply, .. } => {
@@ -343,6 +377,9 @@ impl Driver {
         }
         let uploads_abandoned = self.uploads.len();
         for (_, (reply, _permit)) in self.uploads.drain() {
+            let _ = reply.send(Err(TransportError::Closed));
+        }
+        for (_, (reply, _permit, _)) in self.log_batches.drain() {
             let _ = reply.send(Err(TransportError::Closed));
         }
         let logs_discarded = self.shared.logs.lock().map_or(0, |mut logs| logs.clear());

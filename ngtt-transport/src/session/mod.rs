@@ -7,6 +7,7 @@
 //! ([`Session::poll_event`]). One `Session` lives across connections: uploads survive
 //! reconnects, while tids, the ping and open orders belong to one connection.
 
+mod logs;
 mod orders;
 mod tids;
 
@@ -18,6 +19,7 @@ use ngtt_proto::payload::{LogRecord, Section};
 use ngtt_proto::{Frame, FrameType};
 use tracing::{debug, warn};
 
+pub use logs::LogsId;
 pub use tids::{TidAllocator, TidUse, MAX_TID};
 
 use crate::config::{Timings, DEFAULT_MAX_OPEN_ORDERS};
@@ -89,6 +91,9 @@ pub enum Event {
         /// The SYNC_BAOB_RESPONSE payload (MiniJSON), not decoded yet.
         payload: Bytes,
     },
+    /// The server provably read every LOGS frame of a batch
+    /// ([`Session::send_logs_confirmed`]): the echo of a PING written after them arrived.
+    LogsConfirmed(LogsId),
     /// An ORDER larger than the frame limit was refused with ORDER_REJECT (its payload was
     /// never read).
     OversizedOrderRejected {
@@ -136,6 +141,9 @@ pub struct Session {
     /// Frame types of which an oversized frame was logged (logged once each).
     oversized_types: HashSet<u16>,
     next_baob: u64,
+    /// Log batches awaiting their proof, oldest first.
+    log_batches: VecDeque<logs::LogBatch>,
+    next_logs: LogsId,
 }
 
 impl Session {
@@ -152,13 +160,16 @@ impl Session {
             unknown_types: HashSet::new(),
             oversized_types: HashSet::new(),
             next_baob: 1,
+            log_batches: VecDeque::new(),
+            next_logs: 1,
         }
     }
 
     /// A connection was established at `now`; returns its epoch (1 for the first).
     ///
-    /// Queues FETCH_ORDERS (when configured) and then every unanswered upload, in the order
-    /// they were made, each with a fresh tid.
+    /// Queues FETCH_ORDERS (when configured), then every unanswered upload, in the order
+    /// they were made, each with a fresh tid, then every unconfirmed log batch and a PING to
+    /// confirm them.
     pub fn connect(&mut self, now: Instant) -> u64 {
         self.disconnect();
         self.epoch += 1;
@@ -177,17 +188,19 @@ impl Session {
         }
         self.link = Some(link);
         self.send_waiting_uploads();
+        self.send_waiting_logs(now);
         self.epoch
     }
 
     /// The connection is gone: its tids, ping, open orders and unsent frames are forgotten;
-    /// unanswered uploads wait for the next connection.
+    /// unanswered uploads and unconfirmed log batches wait for the next connection.
     pub fn disconnect(&mut self) {
         if self.link.take().is_some() {
             self.tids.clear();
             for upload in &mut self.uploads {
                 upload.tid = None;
             }
+            self.logs_disconnected();
         }
     }
 
@@ -291,17 +304,18 @@ impl Session {
                 });
             }
             Some(_) => {}
-            None if now >= link.last_write + t.ping_after => match self.tids.allocate(TidUse::Ping) {
-                Some(tid) => {
-                    debug!(tid, "idle: sending PING");
-                    link.ping = Some((tid, now));
-                    link.out.push_back(Frame::ping(tid));
+            None if now >= link.last_write + t.ping_after => {
+                if logs::queue_ping(link, &mut self.tids, &mut self.log_batches, now) {
+                    debug!("idle: sending PING");
+                } else {
+                    // Every tid awaits an answer, so the server is clearly talking: try later.
+                    link.last_write = now;
                 }
-                // Every tid awaits an answer, so the server is clearly talking: try later.
-                None => link.last_write = now,
-            },
+            }
             None => {}
         }
+        // A log batch waiting for a free tid for its PING.
+        self.request_proof(now);
         Ok(())
     }
 
@@ -329,6 +343,7 @@ impl Session {
                     link.ping = None;
                     self.tids.release(tid);
                     self.send_waiting_uploads();
+                    self.ping_echoed(now);
                 }
                 _ => warn!(
                     tid = frame.tid,
@@ -358,6 +373,8 @@ impl Session {
             }
             other => warn!(kind = %other, tid = frame.tid, "ignoring a frame only a device sends"),
         }
+        // A tid may have been freed: a log batch waiting for one for its PING may go now.
+        self.request_proof(now);
         Ok(())
     }
 
@@ -418,5 +435,7 @@ fn reject_reason(frame: &Frame) -> Option<String> {
     }
 }
 
+#[cfg(test)]
+mod logs_tests;
 #[cfg(test)]
 mod tests;

@@ -8,9 +8,9 @@ use ngtt_proto::{Frame, FrameHeader, FrameType};
 
 use super::*;
 
-const MS: Duration = Duration::from_millis(1);
+pub(super) const MS: Duration = Duration::from_millis(1);
 
-fn timings() -> Timings {
+pub(super) fn timings() -> Timings {
     Timings {
         ping_after: 30 * 1000 * MS,
         dead_after: 120 * 1000 * MS,
@@ -19,7 +19,7 @@ fn timings() -> Timings {
     }
 }
 
-fn session(fetch_orders: bool) -> Session {
+pub(super) fn session(fetch_orders: bool) -> Session {
     Session::new(SessionConfig {
         timings: timings(),
         fetch_orders,
@@ -27,15 +27,15 @@ fn session(fetch_orders: bool) -> Session {
     })
 }
 
-fn drain(s: &mut Session, now: Instant) -> Vec<Frame> {
+pub(super) fn drain(s: &mut Session, now: Instant) -> Vec<Frame> {
     std::iter::from_fn(|| s.poll_transmit(now)).collect()
 }
 
-fn events(s: &mut Session) -> Vec<Event> {
+pub(super) fn events(s: &mut Session) -> Vec<Event> {
     std::iter::from_fn(|| s.poll_event()).collect()
 }
 
-fn payload(n: i64) -> Bytes {
+pub(super) fn payload(n: i64) -> Bytes {
     let series = [PathpointSeries::new("W1", [Sample::value(1000, n)])];
     minijson::to_vec(&series).expect("encodes").into()
 }
