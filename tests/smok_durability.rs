@@ -1,10 +1,14 @@
 //! Durability of `smok-client`'s SQLite store: a device process killed with `kill -9` while it
-//! uploads pathpoint samples and sensor writes, restarted without network (and killed again),
-//! then restarted with the server back: every sample and sensor write recorded before a kill
-//! is on the server, and none is stored twice. Both modes (HTTP uploads, NGTT DATA_STREAM).
+//! uploads pathpoint samples, sensor writes and log records, restarted without network (and
+//! killed again), then restarted with the server back: every sample, sensor write and log
+//! record recorded before a kill is on the server. No sample or sensor write is stored twice;
+//! a log record only within the documented window (docs/delivery-guarantees.md, "Logs"): it
+//! was still in the device's store when the device was killed with the server up. Both modes
+//! (HTTP uploads; NGTT DATA_STREAM and LOGS confirmed by a PING echo).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -13,6 +17,7 @@ use ngtt_server::storage::SeriesQuery;
 use ngtt_testkit::smok::{start_server, vacant_addr, Mode, T0};
 use ngtt_testkit::TestPki;
 use ngtt_testkit::{init_logging, TestServer, WAIT};
+use smok_client::store::{LogStore, SqliteStore};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::timeout;
@@ -102,6 +107,25 @@ fn server_samples(server: &TestServer) -> Vec<u64> {
         .collect()
 }
 
+/// The values of the log records the device store at `path` still holds (of a dead device).
+fn stored_logs(path: &Path) -> BTreeSet<u64> {
+    let store = SqliteStore::open(path).expect("the device's store opens");
+    let pending = store.pending_logs(usize::MAX).expect("log records");
+    pending.into_iter().map(|p| p.item.when / 1000 - T0).collect()
+}
+
+/// How often the server stored the log record of each value.
+fn server_logs(server: &TestServer) -> BTreeMap<u64, usize> {
+    let logs = server.handle.storage().read_logs(ID, 1_000_000).unwrap();
+    let mut counts = BTreeMap::new();
+    for log in logs {
+        let k = log.when_us / 1000 - T0;
+        assert_eq!(log.message, format!("record {k}"));
+        *counts.entry(k).or_insert(0) += 1;
+    }
+    counts
+}
+
 async fn killed_mid_upload_then_offline_then_online(mode: Mode) {
     init_logging();
     let pki = TestPki::new();
@@ -113,6 +137,9 @@ async fn killed_mid_upload_then_offline_then_online(mode: Mode) {
     let mut child = spawn(&pki, mode, ngtt, http, 0, 400, false);
     let mut recorded = follow(&mut child, |l| l == "recorded 200").await;
     kill9(&mut child).await;
+    // Only these may reach the server twice: maybe read already, not known to be.
+    let store = pki.dir().join("device-store.db");
+    let window = stored_logs(&store);
     server.stop().await;
 
     // 2. Offline: restarted, records more, killed again.
@@ -120,6 +147,11 @@ async fn killed_mid_upload_then_offline_then_online(mode: Mode) {
     recorded.extend(follow(&mut child, |l| l == "recorded 1049").await);
     tokio::time::sleep(Duration::from_millis(200)).await;
     kill9(&mut child).await;
+    let kept = stored_logs(&store);
+    assert!(
+        (1000..1050).all(|k| kept.contains(&k)),
+        "log records made offline are in the store after kill -9: {kept:?}"
+    );
 
     // 3. Online again: restarted, uploads what the store kept, and says when it is empty.
     let server = start_server(&pki, db.clone(), ngtt, http).await;
@@ -153,6 +185,28 @@ async fn killed_mid_upload_then_offline_then_online(mode: Mode) {
     assert!(
         missing.is_empty(),
         "sensor writes missing on the server: {missing:?}"
+    );
+
+    let logs = server_logs(&server);
+    let missing: Vec<_> = recorded.iter().filter(|k| !logs.contains_key(k)).collect();
+    assert!(
+        missing.is_empty(),
+        "log records missing on the server: {missing:?}"
+    );
+    assert!(
+        logs.keys().all(|k| *k < 400 || (1000..1050).contains(k)),
+        "{logs:?}"
+    );
+    let twice: Vec<_> = logs.iter().filter(|(_, n)| **n > 1).collect();
+    tracing::info!(
+        records = logs.len(),
+        window = window.len(),
+        twice = twice.len(),
+        "log records on the server"
+    );
+    assert!(
+        twice.iter().all(|(k, n)| **n == 2 && window.contains(k)),
+        "log records stored twice outside the window {window:?}: {twice:?}"
     );
     server.stop().await;
 }

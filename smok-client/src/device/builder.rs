@@ -233,8 +233,9 @@ impl SmokDeviceBuilder {
         self
     }
 
-    /// How many log records are held while the server cannot be reached (default 20 000);
-    /// the oldest are dropped first and counted.
+    /// How many log records the memory buffer between the log layer and the store holds
+    /// (default 20 000); the oldest are dropped first and counted (`logs_dropped()`). The store
+    /// holds `StoreLimits::logs` more while the server cannot be reached.
     pub fn log_buffer(mut self, records: usize) -> Self {
         self.log_buffer = records;
         self

@@ -4,7 +4,8 @@
 //! acknowledged when they are handed out; logs and pathpoint data are uploaded over HTTP with
 //! retries. With `use_ngtt(true)` orders, logs and pathpoint data flow over one NGTT connection
 //! (`ngtt-transport`) and are acknowledged by hand; device information, pathpoint registration
-//! and message reports still go over HTTP. If NGTT cannot connect, the device keeps retrying with
+//! and message reports still go over HTTP. In both modes log records and pathpoint data wait in
+//! the device's store until the server has them. If NGTT cannot connect, the device keeps retrying with
 //! backoff and says so in its [`LinkState`]: it never silently falls back to HTTP polling, which
 //! would give up the acknowledgement guarantee.
 
@@ -14,6 +15,7 @@ mod extras;
 mod framework;
 mod handler;
 mod http_side;
+mod logs;
 mod macros;
 mod order;
 mod pathpoints;
@@ -51,12 +53,13 @@ pub(crate) use sync::SyncContext;
 
 use crate::error::{ClientError, Result};
 use crate::executor::{ExecutionReport, Executor};
-use crate::log_layer::{BufferedSink, LogSink, SmokLogLayer};
+use crate::log_layer::{LogSink, SmokLogLayer};
 use crate::orders::Section;
 use crate::pathpoint::Registry;
 use crate::store::{MemoryStore, SqliteStore, Store};
 use framework::Framework;
 use http_side::{HttpHealth, Retry};
+use logs::DeviceLogs;
 
 /// A device connected to its SMOK server.
 ///
@@ -72,7 +75,7 @@ struct Inner {
     identity: DeviceIdentity,
     http: Arc<HttpClient>,
     ngtt: Option<Transport>,
-    logs: BufferedSink,
+    logs: DeviceLogs,
     retry: Retry,
     health: HttpHealth,
     /// The link state: with NGTT, the transport's own state mapped onto [`LinkState`]; with
@@ -89,7 +92,8 @@ struct Inner {
 /// How long `close` waits for a background task to stop before aborting it.
 const TASK_GRACE: Duration = Duration::from_millis(500);
 
-/// Where the log layer's records go: the NGTT transport, or the HTTP uploader's buffer.
+/// Where the log layer's records go: the device's log buffer, emptied into its store and from
+/// there to the server (over NGTT or HTTP).
 #[derive(Clone, Debug)]
 pub struct DeviceLogSink {
     device: SmokDevice,
@@ -178,7 +182,7 @@ impl SmokDevice {
             };
             (None, orders, health)
         };
-        let logs = BufferedSink::new(b.log_buffer);
+        let logs = DeviceLogs::new(b.log_buffer);
         let store: Arc<dyn Store> = match (&b.store, &b.store_path) {
             (Some(store), _) => store.clone(),
             (None, Some(path)) => Arc::new(SqliteStore::open(path)?),
@@ -220,10 +224,13 @@ impl SmokDevice {
         tasks.push(tokio::spawn(
             sync::upload_sensor_writes(sync.clone()).instrument(span.clone()),
         ));
-        if ngtt.is_none() {
-            let upload = sync::upload_logs(sync.clone(), logs.clone());
-            tasks.push(tokio::spawn(upload.instrument(span)));
-        }
+        let upload_logs = match &ngtt {
+            Some(transport) => tokio::spawn(
+                logs::upload_logs_ngtt(sync.clone(), transport.clone(), logs.clone()).instrument(span),
+            ),
+            None => tokio::spawn(logs::upload_logs_http(sync.clone(), logs.clone()).instrument(span)),
+        };
+        tasks.push(upload_logs);
         let schedules = b.schedules.clone();
         let alarms = alarms::Alarms::load(&fw.store);
         let inner = Inner {
@@ -307,23 +314,27 @@ impl SmokDevice {
         result
     }
 
-    /// Queues log records for upload: best effort, never blocks. While the server cannot be
-    /// reached they wait in a bounded buffer (the oldest dropped first).
+    /// Queues log records for upload; never blocks. They go into a bounded memory buffer
+    /// (`log_buffer`), from which a background task moves them into the store at once; they
+    /// leave the store only once the server has them (HTTP: its `2xx`; NGTT: the echo of a PING
+    /// written after their LOGS frames), so they survive a restart without network. Beyond the
+    /// bounds the oldest are dropped and counted ([`SmokDevice::logs_dropped`]).
     pub fn send_logs(&self, records: impl IntoIterator<Item = LogRecord>) {
-        match &self.inner.ngtt {
-            Some(transport) => {
-                transport.send_logs(records);
-            }
-            None => records.into_iter().for_each(|r| self.inner.logs.push(r)),
-        }
+        self.inner.logs.push(records);
     }
 
-    /// Log records dropped because the buffer was full.
+    /// Moves the log records waiting in memory into the store now (the background task does
+    /// so as they arrive): once this returns they survive a crash of the process. Returns how
+    /// many were moved. Does I/O: call it from a task, not from inside a log call.
+    pub fn persist_logs(&self) -> Result<usize> {
+        Ok(self.inner.logs.stash(&self.inner.fw)?)
+    }
+
+    /// Log records dropped since the device was built because a queue was full: the memory
+    /// buffer (`log_buffer`), or the store's log queue (`StoreLimits::logs`; its count over the
+    /// store's whole life is `store_stats().logs_dropped`).
     pub fn logs_dropped(&self) -> u64 {
-        match &self.inner.ngtt {
-            Some(transport) => transport.stats().logs_dropped,
-            None => self.inner.logs.dropped(),
-        }
+        self.inner.logs.dropped()
     }
 
     /// A `tracing` layer that sends the program's log events through this device.
@@ -358,25 +369,30 @@ impl SmokDevice {
 
     /// Stops: flushes what it can within `timeout` (logs, and over NGTT pending answers), then
     /// closes the link. Uploads still unanswered fail; what the store keeps (samples, sensor
-    /// writes, HTTP-mode logs) waits for the next run.
+    /// writes, log records) waits for the next run.
     pub async fn close(&self, timeout: Duration) {
         let inner = &self.inner;
-        match &inner.ngtt {
-            Some(transport) => {
-                transport.close(timeout).await;
-            }
-            None => {
-                let flush = async {
-                    sync::stash_logs(&inner.fw, &inner.logs);
-                    sync::upload_stored_logs(&inner.sync).await
-                };
-                match tokio::time::timeout(timeout, flush).await {
-                    Ok(Ok(())) => {}
-                    _ => {
-                        tracing::warn!(device = %inner.identity.device_id, "closing with log records not sent (kept in the store)")
-                    }
-                }
-            }
+        let deadline = tokio::time::Instant::now() + timeout;
+        // The log uploader goes on meanwhile: while the server can be reached, give it the time
+        // to deliver what the store holds (one uploader, so nothing is sent twice).
+        let _ = inner.logs.stash(&inner.fw);
+        let reachable = match &inner.ngtt {
+            Some(transport) => transport.state().is_connected(),
+            None => !matches!(self.link_state(), LinkState::Down { .. }),
+        };
+        let nothing_left = inner.fw.store.pending_logs(1).is_ok_and(|p| p.is_empty());
+        let delivered = nothing_left
+            || (reachable
+                && tokio::time::timeout(timeout, inner.logs.until_store_empty(&inner.fw))
+                    .await
+                    .is_ok());
+        if !delivered {
+            tracing::warn!(device = %inner.identity.device_id, "closing with log records not delivered (kept in the store)");
+        }
+        if let Some(transport) = &inner.ngtt {
+            transport
+                .close(deadline.saturating_duration_since(tokio::time::Instant::now()))
+                .await;
         }
         inner.cancel.cancel();
         let tasks = std::mem::take(&mut *inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));

@@ -7,7 +7,7 @@
 //! | registration | the pathpoint list → `PUT /v1/device/pathpoints`; the answer's new names registered, levels applied | when the list changed |
 //! | sensors | `GET /v1/device/sensors`, cached in the store | at start, then every `sensor_sync_interval` (300 s) from the client's start, jittered |
 //! | sensor writes | queued records → `PUT /v1/device/sensor/write_log` | when records are queued |
-//! | logs (HTTP mode) | log records → the store → `PUT /v1/device/device_logs` | when records arrive |
+//! | logs (`logs.rs`) | log records → the store → `PUT /v1/device/device_logs` or LOGS frames (NGTT) | when records arrive |
 //!
 //! Outcomes: 2xx — done; 4xx — the data is refused for good: logged and dropped (never sent
 //! again, unlike the published client which re-sends a refused list forever); no link or 5xx —
@@ -25,15 +25,12 @@ use super::framework::{to_series, Framework, Readiness, SensorsFrom, PATHPOINTS_
 use super::http_side::HttpHealth;
 use super::scheduled::every;
 use crate::error::ClientError;
-use crate::log_layer::BufferedSink;
 use crate::store::{Pending, StoreResult};
 
 /// Most samples in one upload.
 const SAMPLE_BATCH: usize = 5_000;
 /// Most sensor write records in one upload.
 const WRITE_BATCH: usize = 1_000;
-/// Most log records in one upload.
-const LOG_BATCH: usize = 1_000;
 /// The longest one sensor sync may take (the HTTP request timeout ends it sooner).
 const SENSOR_SYNC_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -288,76 +285,6 @@ pub(crate) async fn upload_sensor_writes(ctx: SyncContext) {
         }
         if let Err(e) = ctx.fw.store.ack_sensor_writes_through(last) {
             tracing::error!(error = %e, "uploaded sensor writes cannot be removed from the store");
-        }
-    }
-}
-
-/// Moves what the log layer buffered into the store. Returns how many records were moved.
-pub(crate) fn stash_logs(fw: &Framework, sink: &BufferedSink) -> usize {
-    let records = sink.drain(usize::MAX);
-    if records.is_empty() {
-        return 0;
-    }
-    match fw.store.push_logs(&records) {
-        Ok(0) => {}
-        Ok(dropped) => tracing::warn!(
-            dropped,
-            "the store's log queue is full: the oldest records were dropped"
-        ),
-        Err(e) => tracing::error!(error = %e, records = records.len(), "log records cannot be stored: lost"),
-    }
-    records.len()
-}
-
-/// Uploads stored log records once; true when nothing is left (or what was left was refused).
-pub(crate) async fn upload_stored_logs(ctx: &SyncContext) -> Result<(), HttpError> {
-    loop {
-        let batch = match ctx.fw.store.pending_logs(LOG_BATCH) {
-            Ok(batch) => batch,
-            Err(e) => {
-                tracing::error!(error = %e, "the store's log records cannot be read");
-                return Ok(());
-            }
-        };
-        let Some(last) = batch.last().map(|p| p.id) else {
-            return Ok(());
-        };
-        let records: Vec<_> = batch.into_iter().map(|p| p.item).collect();
-        let result = ctx.http.send_logs(&records).await;
-        ctx.record(&result);
-        match result {
-            Ok(()) => {}
-            Err(e) if e.is_clients_fault() => {
-                tracing::warn!(error = %e, records = records.len(), "the server refused log records: dropped")
-            }
-            Err(e) => return Err(e),
-        }
-        if let Err(e) = ctx.fw.store.ack_logs_through(last) {
-            tracing::error!(error = %e, "uploaded log records cannot be removed from the store");
-            return Ok(());
-        }
-    }
-}
-
-/// HTTP mode: log records from the log layer's buffer, through the store, to the server.
-pub(crate) async fn upload_logs(ctx: SyncContext, sink: BufferedSink) {
-    let mut backoff = Backoff::new(ctx.backoff);
-    loop {
-        stash_logs(&ctx.fw, &sink);
-        match upload_stored_logs(&ctx).await {
-            Ok(()) => {
-                backoff = Backoff::new(ctx.backoff);
-                tokio::select! {
-                    _ = sink.wait_for_records() => {}
-                    _ = ctx.cancel.cancelled() => return,
-                }
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "log upload failed: will retry");
-                if !ctx.sleep(backoff.next_delay()).await {
-                    return;
-                }
-            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The device's durable store: what must survive a restart of the device program.
 //!
 //! * **Pathpoint samples** not yet confirmed by the server, and each pathpoint's last value.
-//! * **Log records** not yet uploaded (HTTP mode).
+//! * **Log records** not yet delivered (both modes: over NGTT until a PING echo proves that the
+//!   server read them).
 //! * **Sensor write records** not yet uploaded.
 //! * **Cached server state** (the sensor list, the registered pathpoints, predicates, macros,
 //!   the time zone) under string keys, so that a device restarted without network starts with

@@ -1,17 +1,20 @@
 //! A device process for the durability tests (`tests/smok_durability.rs`): records pathpoint
-//! samples and sensor writes into its SQLite store, printing `recorded K` once each is
-//! committed, so that the test can `kill -9` it mid-way and know what must reach the server.
+//! samples, sensor writes and log records into its SQLite store, printing `recorded K` once
+//! each is committed, so that the test can `kill -9` it mid-way and know what must reach the
+//! server.
 //!
 //! Settings come from the environment: `SMOK_CERT`, `SMOK_KEY`, `SMOK_CA` (files), `SMOK_HTTP`
 //! (base URL), `SMOK_NGTT` (`host:port`, NGTT mode when set), `SMOK_STORE` (file),
 //! `SMOK_FROM` and `SMOK_COUNT` (which values to record), `SMOK_DRAIN` (when set: once
-//! recorded, wait until the store is empty, print `drained` and exit).
+//! recorded, wait until the store is empty, print `drained` and exit). Value `K` is the sample
+//! `T0 + K` ms of `W1`, the sensor write of that timestamp, and the log record `record K`
+//! of `when` `T0 + K` ms in µs.
 
 use std::io::Write;
 use std::time::Duration;
 
 use smok_client::sensor::SensorWriteRecord;
-use smok_client::SmokDevice;
+use smok_client::{Level, LogRecord, SmokDevice};
 
 /// 2026-11-25 00:00:00 UTC in ms, as the tests' `T0`.
 const T0: u64 = 1_795_564_800_000;
@@ -64,6 +67,13 @@ async fn main() {
                 reason: "test".into(),
             })
             .expect("stored");
+        device.send_logs([LogRecord::new(
+            "durability",
+            (T0 + k) * 1000,
+            Level::INFO,
+            format!("record {k}"),
+        )]);
+        device.persist_logs().expect("stored");
         let _ = writeln!(out, "recorded {k}");
         let _ = out.flush();
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -73,7 +83,7 @@ async fn main() {
     }
     loop {
         let stats = device.store_stats().expect("store");
-        if stats.samples_pending == 0 && stats.sensor_writes_pending == 0 {
+        if stats.samples_pending == 0 && stats.sensor_writes_pending == 0 && stats.logs_pending == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
