@@ -266,3 +266,69 @@ pub(crate) async fn upload_logs_ngtt(ctx: SyncContext, transport: Transport, log
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pathpoint::{Attempts, Registry};
+    use crate::store::{MemoryStore, StoreLimits};
+    use ngtt_proto::payload::Level;
+
+    fn framework(logs: u64) -> Arc<Framework> {
+        let store = MemoryStore::with_limits(StoreLimits {
+            logs,
+            ..StoreLimits::default()
+        });
+        Arc::new(Framework::new(
+            Registry::new(None),
+            Arc::new(store),
+            Attempts::default(),
+            None,
+        ))
+    }
+
+    fn record(n: u64) -> LogRecord {
+        LogRecord::new("svc", n, Level::INFO, format!("record {n}"))
+    }
+
+    fn stored(fw: &Framework) -> Vec<u64> {
+        let pending = fw.store.pending_logs(usize::MAX).expect("readable");
+        pending.iter().map(|p| p.item.when).collect()
+    }
+
+    #[test]
+    fn records_go_into_the_store_in_order_and_both_bounds_count_as_dropped() {
+        let fw = framework(4);
+        let logs = DeviceLogs::new(3);
+        logs.push((0..5).map(record));
+        assert_eq!(logs.dropped(), 2, "the buffer holds 3");
+        assert_eq!(logs.stash(&fw).expect("stored"), 3);
+        assert_eq!(stored(&fw), [2, 3, 4]);
+        logs.push((5..8).map(record));
+        assert_eq!(logs.stash(&fw).expect("stored"), 3);
+        assert_eq!(stored(&fw), [4, 5, 6, 7], "the store holds 4: oldest dropped");
+        assert_eq!(logs.dropped(), 4);
+        assert_eq!(logs.stash(&fw).expect("nothing"), 0);
+    }
+
+    #[tokio::test]
+    async fn waiting_for_an_empty_store_ends_when_the_upload_is_removed() {
+        let fw = framework(100);
+        let logs = DeviceLogs::new(100);
+        logs.until_store_empty(&fw).await; // empty: at once
+        logs.push((0..3).map(record));
+        logs.stash(&fw).expect("stored");
+        let waiting = tokio::spawn({
+            let (fw, logs) = (fw.clone(), logs.clone());
+            async move { logs.until_store_empty(&fw).await }
+        });
+        let first = fw.store.pending_logs(2).expect("readable");
+        logs.remove_through(&fw, first[1].id);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "one record is left");
+        let last = fw.store.pending_logs(1).expect("readable");
+        logs.remove_through(&fw, last[0].id);
+        waiting.await.expect("ends");
+        assert_eq!(stored(&fw), [0u64; 0]);
+    }
+}
