@@ -23,6 +23,7 @@ mod sensors;
 mod settings;
 mod state;
 mod sync;
+mod zone;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +46,7 @@ pub use order::{DeviceOrder, DeviceOrders, Via};
 pub(crate) use pathpoints::now_ms;
 pub use settings::{
     DEFAULT_MACRO_REFRESH, DEFAULT_PREDICATE_SYNC, DEFAULT_PREDICATE_TICK, DEFAULT_SCHEDULE_TIMEOUT,
+    DEFAULT_ZONE_REFRESH,
 };
 pub use state::LinkState;
 pub(crate) use sync::SyncContext;
@@ -84,6 +86,8 @@ struct Inner {
     sync: SyncContext,
     alarms: alarms::Alarms,
     extras: Arc<Extras>,
+    /// The device's time zone: its one owner.
+    zone: zone::ZoneOwner,
 }
 
 /// How long `close` waits for a background task to stop before aborting it.
@@ -226,6 +230,7 @@ impl SmokDevice {
         }
         let schedules = b.schedules.clone();
         let alarms = alarms::Alarms::load(&fw.store);
+        let zone = zone::ZoneOwner::load(fw.store.clone());
         let inner = Inner {
             identity,
             http,
@@ -240,10 +245,12 @@ impl SmokDevice {
             sync,
             alarms,
             extras: Arc::new(Extras::new(&b.extras)),
+            zone,
         };
         let device = SmokDevice {
             inner: Arc::new(inner),
         };
+        device.spawn_zone_task(&schedules);
         device.spawn_alarm_tasks(&schedules);
         device.spawn_macro_task(&schedules);
         device.start_extras();
@@ -331,11 +338,14 @@ impl SmokDevice {
         SmokLogLayer::new(DeviceLogSink { device: self.clone() })
     }
 
-    /// The device's configuration (`GET /v1/device`), over HTTP.
+    /// The device's configuration (`GET /v1/device`), over HTTP. Its time zone becomes the
+    /// device's ([`SmokDevice::time_zone`]) when it is usable.
     pub async fn device_info(&self) -> Result<DeviceInfo> {
         let result = self.inner.http.device_info().await;
         self.inner.health.record(&result);
-        Ok(result?)
+        let info = result?;
+        self.inner.zone.learn(&info);
+        Ok(info)
     }
 
     /// Registers pathpoints and returns every pathpoint the server knows for this device
