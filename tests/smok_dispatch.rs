@@ -69,7 +69,11 @@ async fn sysctl_message_and_sync_hooks(mode: Mode) {
         "the hook's sysctl, once, after the one it refused"
     );
     wait_until("a successful sync", || ok.load(Ordering::SeqCst) > 0).await;
-    assert_eq!(failed.load(Ordering::SeqCst), 0, "the server answered every exchange");
+    assert_eq!(
+        failed.load(Ordering::SeqCst),
+        0,
+        "the server answered every exchange"
+    );
 
     // The server goes away: exchanges fail, and the failure hook says so.
     server.stop().await;

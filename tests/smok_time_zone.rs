@@ -111,16 +111,24 @@ async fn the_zone_follows_the_server_and_survives_a_restart(mode: Mode) {
         .admin(
             Method::PUT,
             &format!("/v1/devices/{id}/predicates/p1"),
-            Some(json!({"statistic": "watch", "verbose_name": "Watch", "configuration": {},
-                        "silencing": [period]})),
+            Some(
+                json!({"statistic": "watch", "verbose_name": "Watch", "configuration": {},
+                        "silencing": [period]}),
+            ),
         )
         .await;
     assert!((200..300).contains(&status), "{status} {answer}");
 
     let store = Arc::new(SqliteStore::open(&store_path).unwrap());
     let seen = Arc::new(AtomicU8::new(UNSEEN));
-    let first = device(device_builder(&pki, id, mode, ngtt, http).store(store.clone()), &seen);
-    wait_until("the server's zone on the device", || first.time_zone().name() == far).await;
+    let first = device(
+        device_builder(&pki, id, mode, ngtt, http).store(store.clone()),
+        &seen,
+    );
+    wait_until("the server's zone on the device", || {
+        first.time_zone().name() == far
+    })
+    .await;
     assert_eq!(first.timezone().await.unwrap(), far);
     local_offset_is(&first, far).await;
     wait_until("the predicate silenced in that zone", || {
@@ -138,7 +146,10 @@ async fn the_zone_follows_the_server_and_survives_a_restart(mode: Mode) {
     assert_eq!(first.timezone().await.unwrap(), "UTC");
     local_offset_is(&first, "UTC").await;
     set_zone(&server, id, "Europe/Warsaw").await;
-    wait_until("Warsaw on the device", || first.time_zone().name() == "Europe/Warsaw").await;
+    wait_until("Warsaw on the device", || {
+        first.time_zone().name() == "Europe/Warsaw"
+    })
+    .await;
     let stored = store.get_state("timezone").unwrap();
     assert_eq!(stored.as_deref(), Some(&b"Europe/Warsaw"[..]), "stored");
     first.close(Duration::from_secs(2)).await;
@@ -148,7 +159,10 @@ async fn the_zone_follows_the_server_and_survives_a_restart(mode: Mode) {
 
     // Restarted without network: the stored zone, at once, for silencing and the local time.
     let seen = Arc::new(AtomicU8::new(UNSEEN));
-    let second = device(device_builder(&pki, id, mode, ngtt, http).store_path(&store_path), &seen);
+    let second = device(
+        device_builder(&pki, id, mode, ngtt, http).store_path(&store_path),
+        &seen,
+    );
     assert_eq!(second.time_zone().name(), "Europe/Warsaw");
     assert_eq!(second.timezone().await.unwrap(), "Europe/Warsaw");
     local_offset_is(&second, "Europe/Warsaw").await;
@@ -160,7 +174,10 @@ async fn the_zone_follows_the_server_and_survives_a_restart(mode: Mode) {
     // The server back, the zone changed there: the device follows, silencing too.
     let server = start_server(&pki, db, ngtt, http).await;
     set_zone(&server, id, far).await;
-    wait_until("the new zone after the restart", || second.time_zone().name() == far).await;
+    wait_until("the new zone after the restart", || {
+        second.time_zone().name() == far
+    })
+    .await;
     wait_until("silenced again", || seen.load(Ordering::SeqCst) == SILENCED).await;
     local_offset_is(&second, far).await;
     second.close(Duration::from_secs(2)).await;
@@ -170,9 +187,11 @@ async fn the_zone_follows_the_server_and_survives_a_restart(mode: Mode) {
 /// path, a 503 and a name with a newline.
 async fn hostile_info(calls: Arc<AtomicUsize>) -> Response {
     let info = |zone: &str| {
-        json_answer(json!({"device_id": "tz-hostile", "verbose_name": "x", "facets": [],
+        json_answer(
+            json!({"device_id": "tz-hostile", "verbose_name": "x", "facets": [],
             "culture_context": {"language": "en", "timezone": zone, "units": "metric"},
-            "slave_devices": []}))
+            "slave_devices": []}),
+        )
     };
     match calls.fetch_add(1, Ordering::SeqCst) {
         0 => json_answer(json!(["not", "device", "info"])),

@@ -258,7 +258,10 @@ mod tests {
     fn unusable_names_keep_the_known_zone_and_are_warned_about_once() {
         let mut known = KnownZone::unknown();
         let refused = known.learn("Mars/Olympus_Mons");
-        assert!(matches!(refused, ZoneUpdate::Unusable { repeated: false, .. }), "{refused:?}");
+        assert!(
+            matches!(refused, ZoneUpdate::Unusable { repeated: false, .. }),
+            "{refused:?}"
+        );
         assert_eq!(known.zone().name(), "UTC", "nothing known: UTC");
         assert_eq!(known.source(), ZoneSource::Unknown);
         assert!(matches!(

@@ -65,7 +65,10 @@ impl ZoneOwner {
             ZoneUpdate::Unusable { error, repeated } => {
                 let kept = known.zone();
                 if !repeated {
-                    tracing::warn!(kept = kept.name(), "the server's time zone cannot be used: {error}");
+                    tracing::warn!(
+                        kept = kept.name(),
+                        "the server's time zone cannot be used: {error}"
+                    );
                 }
             }
         }
