@@ -250,7 +250,9 @@ impl SmokDevice {
         let device = SmokDevice {
             inner: Arc::new(inner),
         };
-        device.spawn_zone_task(&schedules);
+        if schedules.zone {
+            device.spawn_zone_task(&schedules);
+        }
         device.spawn_alarm_tasks(&schedules);
         device.spawn_macro_task(&schedules);
         device.start_extras();

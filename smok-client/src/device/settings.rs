@@ -27,6 +27,7 @@ pub(crate) struct ScheduleSettings {
     pub(crate) macros: bool,
     pub(crate) macro_refresh: Duration,
     pub(crate) zone_refresh: Duration,
+    pub(crate) zone: bool,
     pub(crate) call_timeout: Duration,
 }
 
@@ -39,6 +40,7 @@ impl Default for ScheduleSettings {
             macros: true,
             macro_refresh: DEFAULT_MACRO_REFRESH,
             zone_refresh: DEFAULT_ZONE_REFRESH,
+            zone: true,
             call_timeout: DEFAULT_SCHEDULE_TIMEOUT,
         }
     }
@@ -84,6 +86,15 @@ impl SmokDeviceBuilder {
     /// time within one interval.
     pub fn time_zone_refresh_interval(mut self, every: Duration) -> Self {
         self.schedules.zone_refresh = every;
+        self
+    }
+
+    /// Whether the device's time zone is refreshed from the server on its own (default true).
+    /// Off, the zone is the stored one, updated only by the program's own
+    /// [`device_info`](super::SmokDevice::device_info) calls (and
+    /// [`timezone`](super::SmokDevice::timezone) asks the server while none is known).
+    pub fn sync_time_zone(mut self, on: bool) -> Self {
+        self.schedules.zone = on;
         self
     }
 
