@@ -1,9 +1,11 @@
 //! `smok-client`'s predicates, events and macros against a real server (in-process, the same
 //! code as `ngtt serve`), over real sockets and TLS, in both modes: a predicate made with the
 //! admin API reaches the device, its statistic opens an event that reaches the server and is
-//! closed there; a macro made with the admin API runs its writes at its time and is completed
-//! once, and an event the program opens itself is stored; a device restarted in the middle of an open event and a due macro loses nothing and
-//! does nothing twice, and its statistic goes on from the state it saved. Hostile answers are in `smok_alarms_hostile.rs`.
+//! closed there; `reset_predicates` makes the statistics again; a macro made with the admin
+//! API runs its writes at its time and is completed once, and an event the program opens
+//! itself is stored; a device restarted in the middle of an open event and a due macro loses
+//! nothing and does nothing twice, and its statistic goes on from the state it saved. Hostile
+//! answers are in `smok_alarms_hostile.rs`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,7 +18,7 @@ use reqwest::Method;
 use serde_json::json;
 use smok_client::alarm::{Color, EventId, NewEvent, PredicateInfo, Statistic, StatisticContext};
 use smok_client::pathpoint::{Pathpoint, PathpointIo};
-use smok_client::store::{EventStore, SqliteStore, StateStore};
+use smok_client::store::{EventStore, MemoryStore, SqliteStore, StateStore};
 use smok_client::{SmokDevice, SmokDeviceBuilder};
 
 both_modes!(
@@ -87,7 +89,7 @@ fn limit(p: &PredicateInfo) -> Result<Limit, String> {
 }
 
 /// How many instances of predicate `p1`'s statistic its saved state counts.
-fn instances(store: &SqliteStore) -> Option<u64> {
+fn instances(store: &dyn EventStore) -> Option<u64> {
     let state = store.predicate_state("p1").unwrap()?;
     serde_json::from_slice::<serde_json::Value>(&state).unwrap()["instances"].as_u64()
 }
@@ -161,8 +163,9 @@ async fn predicates_raise_events_on_the_server(mode: Mode) {
     )
     .await;
     let writes = Writes::default();
+    let store = Arc::new(MemoryStore::new());
     let device = boiler(
-        device_builder(&pki, id, mode, server.addr, server.http_addr()),
+        device_builder(&pki, id, mode, server.addr, server.http_addr()).store(store.clone()),
         &writes,
     );
 
@@ -223,6 +226,11 @@ async fn predicates_raise_events_on_the_server(mode: Mode) {
         .await;
     assert_eq!(status, 200);
     wait_until("p2 gone", || device.predicates().len() == 1).await;
+
+    // reset_predicates: p1's statistic is made again (counted in its state).
+    assert_eq!(instances(&*store), Some(1), "one instance so far");
+    device.reset_predicates();
+    wait_until("p1's statistic made again", || instances(&*store) == Some(2)).await;
     device.close(Duration::from_secs(2)).await;
 }
 
@@ -320,7 +328,7 @@ async fn a_restart_loses_nothing_and_repeats_nothing(mode: Mode) {
         first.open_events().iter().all(|e| e.uuid().is_some())
     })
     .await;
-    wait_until("the statistic's state saved", || instances(&store) == Some(1)).await;
+    wait_until("the statistic's state saved", || instances(&*store) == Some(1)).await;
     server.stop().await;
     wait_until("the macro run without the server", || {
         !first_writes.of("W1").is_empty()
@@ -357,7 +365,7 @@ async fn a_restart_loses_nothing_and_repeats_nothing(mode: Mode) {
         "not run again after the restart"
     );
     wait_until("the second instance counted on top of the first", || {
-        instances(&store) == Some(2)
+        instances(&*store) == Some(2)
     })
     .await;
     wait_until("the closed event leaving the device", || {
