@@ -146,42 +146,48 @@ impl SmokDevice {
 /// `GET /v1/device/predicates` every `predicate_sync`.
 async fn sync_predicates(device: SmokDevice, settings: ScheduleSettings) {
     let ctx: &SyncContext = &device.inner.sync;
-    let alarms = device.alarms();
-    let sync = || async {
-        let result = ctx.http.predicates().await;
-        ctx.health.record(&result);
-        let list = match result {
-            Ok(list) => list,
-            Err(e) if e.is_clients_fault() => {
-                tracing::warn!(error = %e, "the server refused the predicate sync");
-                return Ok(());
-            }
-            Err(e) => return Err(e.to_string()),
-        };
-        let kept = lock(&alarms.predicates).apply(list, &*ctx.fw.store);
-        match serde_json::to_vec(&kept) {
-            Ok(bytes) => {
-                if let Err(e) = ctx.fw.store.put_state(PREDICATES_KEY, &bytes) {
-                    tracing::warn!(error = %e, "the predicate list cannot be cached");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "the predicate list cannot be encoded"),
-        }
-        Ok(())
-    };
+    let sync = || sync_once(ctx, device.alarms());
     tokio::select! {
         _ = super::scheduled::every(ctx, "predicate sync", settings.predicate_sync, settings.call_timeout, sync) => {}
-        _ = resync_loop(&device) => {}
+        _ = resync_loop(&device, settings.call_timeout) => {}
     }
 }
 
-/// `reset_predicates`: an extra sync at once, outside the timetable.
-async fn resync_loop(device: &SmokDevice) {
+/// One predicate sync: the server's list applied and cached in the store. A refusal (4xx) is
+/// logged and waits for the next sync; no link or a 5xx is an error (retried with backoff).
+async fn sync_once(ctx: &SyncContext, alarms: &Alarms) -> std::result::Result<(), String> {
+    let result = ctx.http.predicates().await;
+    ctx.health.record(&result);
+    let list = match result {
+        Ok(list) => list,
+        Err(e) if e.is_clients_fault() => {
+            tracing::warn!(error = %e, "the server refused the predicate sync");
+            return Ok(());
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let kept = lock(&alarms.predicates).apply(list, &*ctx.fw.store);
+    match serde_json::to_vec(&kept) {
+        Ok(bytes) => {
+            if let Err(e) = ctx.fw.store.put_state(PREDICATES_KEY, &bytes) {
+                tracing::warn!(error = %e, "the predicate list cannot be cached");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "the predicate list cannot be encoded"),
+    }
+    Ok(())
+}
+
+/// `reset_predicates`: an extra sync at once, outside the timetable (a failed one is left to
+/// the timetable), done as the scheduled ones are: sync hooks told, the list cached.
+async fn resync_loop(device: &SmokDevice, timeout: Duration) {
     let ctx = &device.inner.sync;
     loop {
         device.alarms().resync.notified().await;
-        if let Ok(Ok(list)) = tokio::time::timeout(Duration::from_secs(60), ctx.http.predicates()).await {
-            lock(&device.alarms().predicates).apply(list, &*ctx.fw.store);
+        match tokio::time::timeout(timeout, sync_once(ctx, device.alarms())).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "the predicate sync asked by reset_predicates failed"),
+            Err(_) => tracing::debug!("the predicate sync asked by reset_predicates took too long"),
         }
     }
 }
