@@ -1,9 +1,11 @@
 //! `smok-client`'s predicates, events and macros against a real server (in-process, the same
 //! code as `ngtt serve`), over real sockets and TLS, in both modes: a predicate made with the
 //! admin API reaches the device, its statistic opens an event that reaches the server and is
-//! closed there; a macro made with the admin API runs its writes at its time and is completed
-//! once, and an event the program opens itself is stored; a device restarted in the middle of an open event and a due macro loses nothing and
-//! does nothing twice. Hostile answers are in `smok_alarms_hostile.rs`.
+//! closed there; `reset_predicates` makes the statistics again; a macro made with the admin
+//! API runs its writes at its time and is completed once, and an event the program opens
+//! itself is stored; a device restarted in the middle of an open event and a due macro loses
+//! nothing and does nothing twice, and its statistic goes on from the state it saved. Hostile
+//! answers are in `smok_alarms_hostile.rs`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,7 +18,7 @@ use reqwest::Method;
 use serde_json::json;
 use smok_client::alarm::{Color, EventId, NewEvent, PredicateInfo, Statistic, StatisticContext};
 use smok_client::pathpoint::{Pathpoint, PathpointIo};
-use smok_client::store::{SqliteStore, StateStore};
+use smok_client::store::{EventStore, MemoryStore, SqliteStore, StateStore};
 use smok_client::{SmokDevice, SmokDeviceBuilder};
 
 both_modes!(
@@ -49,13 +51,20 @@ impl PathpointIo for Writes {
     }
 }
 
-/// Keeps one event open while `W1` is above the configured `limit`.
+/// Keeps one event open while `W1` is above the configured `limit`; counts its instances in
+/// its saved state (`instances`).
 struct Limit {
     limit: i64,
+    started: bool,
 }
 
 impl Statistic for Limit {
     fn tick(&mut self, ctx: &mut StatisticContext<'_>) {
+        if !self.started {
+            self.started = true;
+            let made = ctx.state()["instances"].as_u64().unwrap_or(0);
+            ctx.state()["instances"] = json!(made + 1);
+        }
         let high = matches!(ctx.value("W1"), Some(Sample::Value { value: PathpointValue::Int(v), .. }) if v > self.limit);
         let open: Vec<EventId> = ctx.open_events().iter().map(|e| e.id).collect();
         if high && open.is_empty() {
@@ -73,7 +82,16 @@ impl Statistic for Limit {
 
 fn limit(p: &PredicateInfo) -> Result<Limit, String> {
     let limit = p.configuration["limit"].as_i64().ok_or("no limit")?;
-    Ok(Limit { limit })
+    Ok(Limit {
+        limit,
+        started: false,
+    })
+}
+
+/// How many instances of predicate `p1`'s statistic its saved state counts.
+fn instances(store: &dyn EventStore) -> Option<u64> {
+    let state = store.predicate_state("p1").unwrap()?;
+    serde_json::from_slice::<serde_json::Value>(&state).unwrap()["instances"].as_u64()
 }
 
 fn now_secs() -> u64 {
@@ -145,8 +163,9 @@ async fn predicates_raise_events_on_the_server(mode: Mode) {
     )
     .await;
     let writes = Writes::default();
+    let store = Arc::new(MemoryStore::new());
     let device = boiler(
-        device_builder(&pki, id, mode, server.addr, server.http_addr()),
+        device_builder(&pki, id, mode, server.addr, server.http_addr()).store(store.clone()),
         &writes,
     );
 
@@ -207,6 +226,11 @@ async fn predicates_raise_events_on_the_server(mode: Mode) {
         .await;
     assert_eq!(status, 200);
     wait_until("p2 gone", || device.predicates().len() == 1).await;
+
+    // reset_predicates: p1's statistic is made again (counted in its state).
+    assert_eq!(instances(&*store), Some(1), "one instance so far");
+    device.reset_predicates();
+    wait_until("p1's statistic made again", || instances(&*store) == Some(2)).await;
     device.close(Duration::from_secs(2)).await;
 }
 
@@ -304,6 +328,7 @@ async fn a_restart_loses_nothing_and_repeats_nothing(mode: Mode) {
         first.open_events().iter().all(|e| e.uuid().is_some())
     })
     .await;
+    wait_until("the statistic's state saved", || instances(&*store) == Some(1)).await;
     server.stop().await;
     wait_until("the macro run without the server", || {
         !first_writes.of("W1").is_empty()
@@ -314,10 +339,12 @@ async fn a_restart_loses_nothing_and_repeats_nothing(mode: Mode) {
     drop(store);
 
     // Second run, server back: the occurrence is reported, not run again; the value is now low,
-    // so the statistic closes the event it opened before the restart — the same event.
+    // so the statistic closes the event it opened before the restart — the same event; its
+    // new instance starts from the state the first one saved.
     let server = start_server(&pki, db, ngtt, http).await;
     let second_writes = Writes::default();
-    let builder = device_builder(&pki, id, mode, ngtt, http).store_path(&store_path);
+    let store = Arc::new(SqliteStore::open(&store_path).unwrap());
+    let builder = device_builder(&pki, id, mode, ngtt, http).store(store.clone());
     let second = boiler(builder, &second_writes);
     assert_eq!(
         second.open_events().len(),
@@ -337,6 +364,10 @@ async fn a_restart_loses_nothing_and_repeats_nothing(mode: Mode) {
         second_writes.of("W1").is_empty(),
         "not run again after the restart"
     );
+    wait_until("the second instance counted on top of the first", || {
+        instances(&*store) == Some(2)
+    })
+    .await;
     wait_until("the closed event leaving the device", || {
         second.events().is_empty()
     })

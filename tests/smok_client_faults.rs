@@ -57,6 +57,7 @@ async fn refused_upload_over_http_is_not_retried() {
         .sync_sensors(false) // the script answers requests in turn, whatever their route
         .sync_predicates(false)
         .sync_macros(false)
+        .sync_time_zone(false)
         .baobs(false)
         .archives(false)
         .build()
@@ -121,6 +122,7 @@ async fn server_errors_over_http_are_retried_with_backoff() {
         .sync_sensors(false) // the script answers requests in turn, whatever their route
         .sync_predicates(false)
         .sync_macros(false)
+        .sync_time_zone(false)
         .baobs(false)
         .archives(false)
         .build()

@@ -1,7 +1,8 @@
 //! `smok-client`'s BAOBs, plain metadata, archives and slave devices against a real server
 //! (in-process, the same code as `ngtt serve`), over real sockets and TLS, in both modes:
-//! changes made on the server (admin API) reach the device and changes made on the device
-//! reach the server; a BAOB written before a restart is uploaded once after it.
+//! changes made on the server (admin API) reach the device — archive settings too, while it
+//! runs — and changes made on the device reach the server; a BAOB written before a restart is
+//! uploaded once after it.
 //! Malformed answers for these resources are in `smok_hostile_resources.rs`.
 
 use std::collections::HashMap;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use ngtt_proto::payload::{Advise, PathpointValue, ReadError};
 use ngtt_testkit::baob::admin_put_baob;
 use ngtt_testkit::smok::{any_port, device_builder, start_server, vacant_addr, Mode};
-use ngtt_testkit::{both_modes, init_logging, TestPki, TestServer, WAIT};
+use ngtt_testkit::{both_modes, init_logging, wait_until, TestPki, TestServer, WAIT};
 use reqwest::Method;
 use serde_json::{json, Value};
 use smok_client::baob::BaobChange;
@@ -239,6 +240,7 @@ async fn archives_read_at_their_intervals(mode: Mode) {
     assert_eq!(status, 200, "{body}");
     let reads = Arc::new(Reads::default());
     let (device, _orders) = device_builder(&pki, id, mode, server.addr, server.http_addr())
+        .archive_refresh_interval(Duration::from_millis(200))
         .build()
         .expect("device");
     for path in ["W1", "W2"] {
@@ -261,6 +263,17 @@ async fn archives_read_at_their_intervals(mode: Mode) {
     server
         .until("the archived values on the server", |s| s.stored_samples(id) >= 4)
         .await;
+
+    // Changed on the server: W2 every second too, from the next refresh of the settings.
+    let (status, body) = server
+        .admin(
+            Method::PUT,
+            &format!("/v1/devices/{id}/archives"),
+            Some(json!([{"interval": 1, "pathpoints": ["W1", "W2"]}])),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    wait_until("W2 read every second", || reads.of("W2") >= 3).await;
     device.close(Duration::from_secs(2)).await;
 }
 

@@ -194,6 +194,7 @@ pub use device::{
 };
 pub use device::{
     DEFAULT_MACRO_REFRESH, DEFAULT_PREDICATE_SYNC, DEFAULT_PREDICATE_TICK, DEFAULT_SCHEDULE_TIMEOUT,
+    DEFAULT_ZONE_REFRESH,
 };
 pub use error::{ClientError, Result};
 pub use ngtt_proto::payload::{Level, LogRecord, PathpointSeries, PathpointValue, ReadError, Sample};

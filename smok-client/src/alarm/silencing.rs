@@ -3,7 +3,8 @@
 //!
 //! The time zone is the device's `culture_context.timezone` (an IANA name), resolved with
 //! `jiff` from the system's tz database (`/usr/share/zoneinfo`; on platforms without one a
-//! bundled copy). An unknown name falls back to UTC, and says so.
+//! bundled copy). An unknown name is an error here; which zone the device then uses is
+//! decided by its one owner, [`KnownZone`](crate::local_time::KnownZone).
 
 use std::time::SystemTime;
 

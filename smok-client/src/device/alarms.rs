@@ -1,5 +1,6 @@
 //! Predicates and events on the device: the shared state, the program's API, and the three
-//! tasks — predicate sync (with the device's time zone), ticks, and event upload.
+//! tasks — predicate sync, ticks (silencing in the device's time zone, `zone.rs`), and event
+//! upload.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -11,27 +12,22 @@ use tokio::sync::Notify;
 use super::settings::ScheduleSettings;
 use super::sync::SyncContext;
 use super::SmokDevice;
-use crate::alarm::{
-    DeviceZone, Event, EventBook, EventId, NewEvent, PredicateInfo, Predicates, StatisticFactory,
-};
+use crate::alarm::{Event, EventBook, EventId, NewEvent, PredicateInfo, Predicates, StatisticFactory};
 use crate::clock::epoch_secs;
 use crate::error::Result;
 use crate::store::Store;
 
 /// The state key of the cached predicate list.
 const PREDICATES_KEY: &str = "predicates";
-/// The state key of the cached time zone name.
-const ZONE_KEY: &str = "timezone";
 /// How long the event uploader waits for news before looking again.
 const EVENT_IDLE: Duration = Duration::from_secs(60);
 
-/// Predicates, events and the zone, shared by the device's handles and its tasks. Lock order:
+/// Predicates and events, shared by the device's handles and its tasks. Lock order:
 /// `predicates`, then `book`.
 #[derive(Debug)]
 pub(crate) struct Alarms {
     predicates: Mutex<Predicates>,
     book: Mutex<EventBook>,
-    zone: Mutex<Option<DeviceZone>>,
     /// Events changed: the uploader looks.
     events_changed: Notify,
     /// `reset_predicates`: sync now.
@@ -43,7 +39,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Alarms {
-    /// What the last run left: events, the cached predicates and zone.
+    /// What the last run left: events and the cached predicates.
     pub(crate) fn load(store: &Arc<dyn Store>) -> Alarms {
         let mut predicates = Predicates::default();
         match store.get_state(PREDICATES_KEY) {
@@ -56,21 +52,12 @@ impl Alarms {
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "the cached predicates cannot be read"),
         }
-        let zone = match store.get_state(ZONE_KEY) {
-            Ok(Some(name)) => DeviceZone::named(&String::from_utf8_lossy(&name)).ok(),
-            _ => None,
-        };
         Alarms {
             predicates: Mutex::new(predicates),
             book: Mutex::new(EventBook::load(store.clone())),
-            zone: Mutex::new(zone),
             events_changed: Notify::new(),
             resync: Notify::new(),
         }
-    }
-
-    fn zone(&self) -> DeviceZone {
-        lock(&self.zone).clone().unwrap_or_else(DeviceZone::utc)
     }
 }
 
@@ -100,12 +87,6 @@ impl SmokDevice {
     pub fn reset_predicates(&self) {
         lock(&self.alarms().predicates).reset();
         self.alarms().resync.notify_one();
-    }
-
-    /// The device's time zone (`culture_context.timezone`, learnt at the first predicate
-    /// sync and kept in the store); UTC until known.
-    pub fn time_zone(&self) -> DeviceZone {
-        self.alarms().zone()
     }
 
     /// Opens an event now (a point event is closed at once); stored before this returns and
@@ -162,62 +143,51 @@ impl SmokDevice {
     }
 }
 
-/// `GET /v1/device` until the zone is known, then `GET /v1/device/predicates`, every
-/// `predicate_sync`.
+/// `GET /v1/device/predicates` every `predicate_sync`.
 async fn sync_predicates(device: SmokDevice, settings: ScheduleSettings) {
     let ctx: &SyncContext = &device.inner.sync;
-    let alarms = device.alarms();
-    let zone_known = std::sync::atomic::AtomicBool::new(false);
-    let sync = || async {
-        if !zone_known.load(std::sync::atomic::Ordering::Relaxed) {
-            if let Ok(info) = ctx.http.device_info().await {
-                zone_known.store(true, std::sync::atomic::Ordering::Relaxed);
-                let name = info.culture_context.timezone;
-                match DeviceZone::named(&name) {
-                    Ok(zone) => {
-                        *lock(&alarms.zone) = Some(zone);
-                        if let Err(e) = ctx.fw.store.put_state(ZONE_KEY, name.as_bytes()) {
-                            tracing::warn!(error = %e, "the time zone cannot be cached");
-                        }
-                    }
-                    Err(e) => tracing::warn!("the device's time zone cannot be used, UTC is: {e}"),
-                }
-            }
-        }
-        let result = ctx.http.predicates().await;
-        ctx.health.record(&result);
-        let list = match result {
-            Ok(list) => list,
-            Err(e) if e.is_clients_fault() => {
-                tracing::warn!(error = %e, "the server refused the predicate sync");
-                return Ok(());
-            }
-            Err(e) => return Err(e.to_string()),
-        };
-        let kept = lock(&alarms.predicates).apply(list, &*ctx.fw.store);
-        match serde_json::to_vec(&kept) {
-            Ok(bytes) => {
-                if let Err(e) = ctx.fw.store.put_state(PREDICATES_KEY, &bytes) {
-                    tracing::warn!(error = %e, "the predicate list cannot be cached");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "the predicate list cannot be encoded"),
-        }
-        Ok(())
-    };
+    let sync = || sync_once(ctx, device.alarms());
     tokio::select! {
         _ = super::scheduled::every(ctx, "predicate sync", settings.predicate_sync, settings.call_timeout, sync) => {}
-        _ = resync_loop(&device) => {}
+        _ = resync_loop(&device, settings.call_timeout) => {}
     }
 }
 
-/// `reset_predicates`: an extra sync at once, outside the timetable.
-async fn resync_loop(device: &SmokDevice) {
+/// One predicate sync: the server's list applied and cached in the store. A refusal (4xx) is
+/// logged and waits for the next sync; no link or a 5xx is an error (retried with backoff).
+async fn sync_once(ctx: &SyncContext, alarms: &Alarms) -> std::result::Result<(), String> {
+    let result = ctx.http.predicates().await;
+    ctx.health.record(&result);
+    let list = match result {
+        Ok(list) => list,
+        Err(e) if e.is_clients_fault() => {
+            tracing::warn!(error = %e, "the server refused the predicate sync");
+            return Ok(());
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let kept = lock(&alarms.predicates).apply(list, &*ctx.fw.store);
+    match serde_json::to_vec(&kept) {
+        Ok(bytes) => {
+            if let Err(e) = ctx.fw.store.put_state(PREDICATES_KEY, &bytes) {
+                tracing::warn!(error = %e, "the predicate list cannot be cached");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "the predicate list cannot be encoded"),
+    }
+    Ok(())
+}
+
+/// `reset_predicates`: an extra sync at once, outside the timetable (a failed one is left to
+/// the timetable), done as the scheduled ones are: sync hooks told, the list cached.
+async fn resync_loop(device: &SmokDevice, timeout: Duration) {
     let ctx = &device.inner.sync;
     loop {
         device.alarms().resync.notified().await;
-        if let Ok(Ok(list)) = tokio::time::timeout(Duration::from_secs(60), ctx.http.predicates()).await {
-            lock(&device.alarms().predicates).apply(list, &*ctx.fw.store);
+        match tokio::time::timeout(timeout, sync_once(ctx, device.alarms())).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "the predicate sync asked by reset_predicates failed"),
+            Err(_) => tracing::debug!("the predicate sync asked by reset_predicates took too long"),
         }
     }
 }
@@ -228,7 +198,7 @@ async fn tick_predicates(device: SmokDevice, every: Duration) {
     loop {
         {
             let alarms = device.alarms();
-            let zone = alarms.zone();
+            let zone = device.time_zone();
             let values = |path: &str| device.value(path).ok().flatten();
             let mut predicates = lock(&alarms.predicates);
             let mut book = lock(&alarms.book);

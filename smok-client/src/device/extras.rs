@@ -1,8 +1,8 @@
 //! What a device has besides its pathpoints and sensors (issue 10, part B): BAOBs, plain
-//! metadata, archives, slave devices, sync hooks and the local time — their settings on the
-//! builder and their state on the device.
+//! metadata, archives, slave devices and sync hooks — their settings on the builder and their
+//! state on the device (the local time is in `zone.rs`).
 
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use smok_http::HttpError;
@@ -55,8 +55,6 @@ pub(crate) struct Extras {
     pub(crate) archive_refresh: Duration,
     pub(crate) baobs_on: bool,
     pub(crate) archives_on: bool,
-    /// The device's time zone, once asked of the server.
-    pub(crate) timezone: OnceLock<String>,
 }
 
 impl Extras {
@@ -71,7 +69,6 @@ impl Extras {
             archive_refresh: config.archive_refresh,
             baobs_on: config.baobs,
             archives_on: config.archives,
-            timezone: OnceLock::new(),
         }
     }
 }

@@ -25,6 +25,7 @@ mod sensors;
 mod settings;
 mod state;
 mod sync;
+mod zone;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,7 @@ pub use order::{DeviceOrder, DeviceOrders, Via};
 pub(crate) use pathpoints::now_ms;
 pub use settings::{
     DEFAULT_MACRO_REFRESH, DEFAULT_PREDICATE_SYNC, DEFAULT_PREDICATE_TICK, DEFAULT_SCHEDULE_TIMEOUT,
+    DEFAULT_ZONE_REFRESH,
 };
 pub use state::LinkState;
 pub(crate) use sync::SyncContext;
@@ -87,6 +89,8 @@ struct Inner {
     sync: SyncContext,
     alarms: alarms::Alarms,
     extras: Arc<Extras>,
+    /// The device's time zone: its one owner.
+    zone: zone::ZoneOwner,
 }
 
 /// How long `close` waits for a background task to stop before aborting it.
@@ -233,6 +237,7 @@ impl SmokDevice {
         tasks.push(upload_logs);
         let schedules = b.schedules.clone();
         let alarms = alarms::Alarms::load(&fw.store);
+        let zone = zone::ZoneOwner::load(fw.store.clone());
         let inner = Inner {
             identity,
             http,
@@ -247,10 +252,14 @@ impl SmokDevice {
             sync,
             alarms,
             extras: Arc::new(Extras::new(&b.extras)),
+            zone,
         };
         let device = SmokDevice {
             inner: Arc::new(inner),
         };
+        if schedules.zone {
+            device.spawn_zone_task(&schedules);
+        }
         device.spawn_alarm_tasks(&schedules);
         device.spawn_macro_task(&schedules);
         device.start_extras();
@@ -342,11 +351,14 @@ impl SmokDevice {
         SmokLogLayer::new(DeviceLogSink { device: self.clone() })
     }
 
-    /// The device's configuration (`GET /v1/device`), over HTTP.
+    /// The device's configuration (`GET /v1/device`), over HTTP. Its time zone becomes the
+    /// device's ([`SmokDevice::time_zone`]) when it is usable.
     pub async fn device_info(&self) -> Result<DeviceInfo> {
         let result = self.inner.http.device_info().await;
         self.inner.health.record(&result);
-        Ok(result?)
+        let info = result?;
+        self.inner.zone.learn(&info);
+        Ok(info)
     }
 
     /// Registers pathpoints and returns every pathpoint the server knows for this device

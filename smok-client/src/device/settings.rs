@@ -1,5 +1,5 @@
-//! The builder's settings of the server-driven schedules of part 2: predicates, events and
-//! macros (their intervals, and whether they run at all).
+//! The builder's settings of the server-driven schedules of part 2: predicates, events,
+//! macros and the time zone (their intervals, and whether they run at all).
 
 use std::time::Duration;
 
@@ -11,6 +11,10 @@ pub const DEFAULT_PREDICATE_SYNC: Duration = Duration::from_secs(300);
 pub const DEFAULT_PREDICATE_TICK: Duration = Duration::from_secs(60);
 /// Default interval between two refreshes of the macro list (HTTP-API.md §4).
 pub const DEFAULT_MACRO_REFRESH: Duration = Duration::from_secs(1800);
+/// Default interval between two refreshes of the device's time zone (`GET /v1/device`): the
+/// predicate sync's, so that silencing periods follow a change of the zone as soon as a change
+/// of the periods themselves.
+pub const DEFAULT_ZONE_REFRESH: Duration = Duration::from_secs(300);
 /// Default bound on one call of a schedule.
 pub const DEFAULT_SCHEDULE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -22,6 +26,8 @@ pub(crate) struct ScheduleSettings {
     pub(crate) predicate_tick: Duration,
     pub(crate) macros: bool,
     pub(crate) macro_refresh: Duration,
+    pub(crate) zone_refresh: Duration,
+    pub(crate) zone: bool,
     pub(crate) call_timeout: Duration,
 }
 
@@ -33,6 +39,8 @@ impl Default for ScheduleSettings {
             predicate_tick: DEFAULT_PREDICATE_TICK,
             macros: true,
             macro_refresh: DEFAULT_MACRO_REFRESH,
+            zone_refresh: DEFAULT_ZONE_REFRESH,
+            zone: true,
             call_timeout: DEFAULT_SCHEDULE_TIMEOUT,
         }
     }
@@ -69,6 +77,24 @@ impl SmokDeviceBuilder {
     /// first at once, jittered). Occurrences run at their time whatever this is.
     pub fn macro_refresh_interval(mut self, every: Duration) -> Self {
         self.schedules.macro_refresh = every;
+        self
+    }
+
+    /// How often the device's time zone is asked of the server (`GET /v1/device`; default
+    /// 300 s from the client's start, the first at once, jittered). A change made on the
+    /// server reaches [`SmokDevice::time_zone`](super::SmokDevice::time_zone) and the local
+    /// time within one interval.
+    pub fn time_zone_refresh_interval(mut self, every: Duration) -> Self {
+        self.schedules.zone_refresh = every;
+        self
+    }
+
+    /// Whether the device's time zone is refreshed from the server on its own (default true).
+    /// Off, the zone is the stored one, updated only by the program's own
+    /// [`device_info`](super::SmokDevice::device_info) calls (and
+    /// [`timezone`](super::SmokDevice::timezone) asks the server while none is known).
+    pub fn sync_time_zone(mut self, on: bool) -> Self {
+        self.schedules.zone = on;
         self
     }
 
