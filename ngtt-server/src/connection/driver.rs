@@ -75,15 +75,17 @@ pub(super) async fn run(
         let old_conn = old.conn;
         info!(old_conn, "replacing the device's previous connection");
         // Its unanswered orders go back to the queue only once it can no longer act on them.
-        old.stop_and_wait().await;
+        Box::pin(old.stop_and_wait()).await;
         debug!(old_conn, "previous connection stopped");
     }
     if let Some(cluster) = &shared.cluster {
         // The device's lease (several nodes): the node that held it closes its connection,
-        // and no order is claimed here before it let go.
-        if let Err(e) = cluster.acquire(&identity.device_id, conn).await {
+        // and no order is claimed here before it let go. Its database round trips run boxed:
+        // inline, their futures would set the size of this one, which every idle connection
+        // keeps for as long as it lives.
+        if let Err(e) = Box::pin(cluster.acquire(&identity.device_id, conn)).await {
             warn!("cannot take the device's lease, closing the connection: {e}");
-            cluster.ended(&identity.device_id, conn).await;
+            Box::pin(cluster.ended(&identity.device_id, conn)).await;
             return;
         }
     }
@@ -180,11 +182,12 @@ pub(super) async fn run(
             }
         }
     }
+    // Boxed, like the lease's calls above: only while the connection ends.
     if session.end().is_some_and(|end| end.closes_cleanly()) {
-        close(&mut session, &mut writer, wbuf, limits.close_timeout).await;
+        Box::pin(close(&mut session, &mut writer, wbuf, limits.close_timeout)).await;
     }
     if let Some(cluster) = &shared.cluster {
-        cluster.ended(&executor.identity.device_id, conn).await;
+        Box::pin(cluster.ended(&executor.identity.device_id, conn)).await;
     }
     drop(registration);
 }
@@ -277,6 +280,28 @@ mod tests {
     use bytes::BytesMut;
 
     use super::{shrink, Alarm, KEEP_BUFFER};
+
+    /// The size of the future `f` returns, without calling it.
+    fn future_size<F, Fut>(_: F) -> usize
+    where
+        F: FnOnce(
+            std::sync::Arc<super::Shared>,
+            tokio::io::ReadHalf<super::Tls>,
+            tokio::io::WriteHalf<super::Tls>,
+            ngtt_proto::DeviceIdentity,
+            u64,
+        ) -> Fut,
+    {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// Every idle connection keeps this future for as long as it lives: an await of a large
+    /// future inline (the cluster's database calls were 2 KiB) would grow all of them.
+    #[test]
+    fn the_driver_future_stays_small() {
+        let size = future_size(super::run);
+        assert!(size <= 2048, "the connection driver's future takes {size} bytes");
+    }
 
     #[test]
     fn the_alarm_moves_only_earlier_and_is_set_again_after_firing() {

@@ -7,6 +7,7 @@ mod driver;
 mod ops;
 mod session;
 mod storage_ops;
+mod tls_stream;
 mod uploads;
 mod window;
 
@@ -18,7 +19,6 @@ use futures::SinkExt;
 use ngtt_proto::{DeviceIdentity, Frame, NgttCodec};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
@@ -59,7 +59,8 @@ pub(crate) struct Shared {
     pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
-type Tls = TlsStream<TcpStream>;
+/// A device connection's TLS stream (rustls's unbuffered API: no buffer held while idle).
+type Tls = tls_stream::ServerTls;
 
 /// Serves one accepted TCP connection until it ends. Never fails: problems are logged.
 ///
@@ -87,8 +88,12 @@ pub(crate) async fn handle(
     };
     let span = info_span!("conn", device = %ngtt_proto::Escaped(&identity.device_id), %peer, conn);
     // Split at once: from here on the TLS state lives in one heap allocation (the halves'),
-    // not in this task's future.
-    let (reader, writer) = tokio::io::split(*tls);
+    // not in this task's future; the box it came in is freed at the end of this block (not
+    // at the end of the connection, as a box moved out of in this task's scope would be).
+    let (reader, writer) = {
+        let tls = tls;
+        tokio::io::split(*tls)
+    };
     async move {
         if !pace_takeover(&shared, &identity.device_id).await {
             return;
@@ -147,7 +152,8 @@ async fn handshake(
 ) -> Option<Box<Tls>> {
     // ORDER frames go out at once, in records of their own (see session::send).
     let _ = tcp.set_nodelay(true);
-    let handshake = tokio::time::timeout(shared.limits.handshake_timeout, shared.acceptor.accept(tcp));
+    let config = Arc::clone(shared.acceptor.config());
+    let handshake = tokio::time::timeout(shared.limits.handshake_timeout, tls_stream::accept(tcp, config));
     tokio::select! {
         result = handshake => match result {
             Ok(Ok(tls)) => Some(Box::new(tls)),
@@ -182,8 +188,6 @@ async fn refuse(tls: Tls, limit: Duration) {
 /// The device identity of the peer's end-entity certificate.
 fn peer_identity(tls: &Tls) -> Result<DeviceIdentity, String> {
     let certs = tls
-        .get_ref()
-        .1
         .peer_certificates()
         .ok_or_else(|| "no client certificate".to_owned())?;
     let leaf = certs
