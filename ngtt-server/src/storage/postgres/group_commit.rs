@@ -4,13 +4,14 @@
 //! savepoint per operation, so that the failing one fails alone and its batch-mates are
 //! committed — as the SQLite engine does. A savepoint costs two round trips to the server
 //! (`SAVEPOINT`, `RELEASE`) per operation, more than the operation itself for an upload (one
-//! statement): paying them only when an operation failed roughly triples what one node's
-//! writer confirms (docs/benchmarks.md).
+//! statement). And since the writer runs one batch at a time on one connection, the round trips
+//! of a batch's operations add up: consecutive operations of one statement each are pipelined
+//! ([`pipeline`]), sent together and answered in order (docs/benchmarks.md).
 
 use deadpool_postgres::Object;
 
 use super::bridge::PostgresStorage;
-use super::{hot_writes, Tx};
+use super::{hot_writes, pipeline, Tx};
 use crate::storage::{StorageError, WriteOp, WriteOutcome};
 
 /// Carries out `op` inside the transaction or savepoint `tx`.
@@ -72,7 +73,8 @@ async fn apply_in_savepoint(
 }
 
 /// The fast path: every operation of `ops` straight in one transaction, without savepoints,
-/// committed. `Ok(None)` when one failed: the transaction was rolled back (PostgreSQL refuses
+/// committed; consecutive single-statement operations (uploads, claims, answers) pipelined
+/// ([`pipeline`]). `Ok(None)` when one failed: the transaction was rolled back (PostgreSQL refuses
 /// every later statement of a transaction with a failed one, so the rest could not go on) and
 /// nothing of the batch is in the database. `Err` when the transaction itself failed (`BEGIN`,
 /// `COMMIT` or the rollback): nothing of the batch is durable either.
@@ -82,12 +84,24 @@ async fn all_at_once(
 ) -> Result<Option<Vec<WriteOutcome>>, StorageError> {
     let tx = client.transaction().await?;
     let mut outcomes = Vec::with_capacity(ops.len());
-    for op in ops {
-        match apply(&tx, op).await {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(_) => {
-                tx.rollback().await?;
-                return Ok(None);
+    let mut rest = ops;
+    while !rest.is_empty() {
+        let (run, later) = rest.split_at(pipeline::run_len(rest));
+        rest = later;
+        let results = match run {
+            [op] => vec![apply(&tx, op).await],
+            _ => match pipeline::prepare(&tx, run).await {
+                Ok(()) => pipeline::in_order(run.iter().map(|op| Box::pin(apply(&tx, op))).collect()).await,
+                Err(e) => vec![Err(e)],
+            },
+        };
+        for result in results {
+            match result {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(_) => {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
             }
         }
     }
