@@ -9,6 +9,7 @@
 //! * Devices: [`RawDevice`] (NGTT frame by frame), [`HttpDevice`] (raw device HTTP API
 //!   requests), [`device_config`] and [`lively_device_config`] for `ngtt-transport`, and the
 //!   `smok-client` builders of [`smok`].
+//! * Names: [`TableResolver`], one name standing for several test servers, changeable.
 //! * Links: [`FaultProxy`], which cuts connections at random byte offsets, and
 //!   [`CountingRelay`] (from `ngtt-net`, where `ngtt demo` takes it too), which counts bytes.
 //! * The real `ngtt` binary: [`cli`]; BAOB requests as the Python client makes them: [`baob`].
@@ -34,6 +35,7 @@ mod proxy;
 mod python;
 pub mod python_device;
 mod raw_device;
+mod resolver;
 mod scripted;
 mod server;
 pub mod smok;
@@ -49,6 +51,7 @@ pub use ngtt_net::{CountingRelay, Traffic};
 pub use pki::TestPki;
 pub use proxy::{FaultProxy, ProxyStats};
 pub use raw_device::RawDevice;
+pub use resolver::TableResolver;
 pub use scripted::{close_gracefully, server_tls, Conn, Next, ScriptedLink, ScriptedServer, PATIENCE};
 pub use server::{admin_request, http_device, http_server, read_order, read_path, server_config, TestServer};
 

@@ -1,9 +1,11 @@
 //! [`Config`]: everything a device needs to talk to its server, held in memory.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::TransportError;
+use crate::resolve::{Resolve, SystemResolver};
 use crate::servers::ServerAddr;
 
 /// The NGTT port used when an address names none (NGTT.md §1).
@@ -114,6 +116,9 @@ pub struct Config {
     /// The server nodes, tried in this order (see [`crate::Rotation`]); a DNS name stands for
     /// every address it resolves to. At least one.
     pub servers: Vec<ServerAddr>,
+    /// Turns each server into socket addresses at the start of every round
+    /// ([`SystemResolver`] by default; see [`Config::with_resolver`]).
+    pub resolver: Arc<dyn Resolve>,
     /// Name every server certificate must be valid for; `None` (the default): each server's
     /// own host.
     pub server_name: Option<String>,
@@ -178,6 +183,7 @@ impl Config {
     ) -> Result<Config, TransportError> {
         Ok(Config {
             servers: ServerAddr::parse_list(server)?,
+            resolver: Arc::new(SystemResolver),
             server_name: None,
             ca_pem: ca_pem.into(),
             cert_pem: cert_pem.into(),
@@ -215,6 +221,15 @@ impl Config {
         }
         self.servers = servers;
         Ok(self)
+    }
+
+    /// The same configuration resolving the servers' names with `resolver` instead of the
+    /// system's resolver: service discovery, a fixed table, … (see [`Resolve`]). It is asked
+    /// again at the start of every round, so a changed answer is followed without a new
+    /// configuration.
+    pub fn with_resolver(mut self, resolver: impl Resolve + 'static) -> Self {
+        self.resolver = Arc::new(resolver);
+        self
     }
 
     /// The same configuration with other timings.

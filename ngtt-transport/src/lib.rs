@@ -3,7 +3,8 @@
 //! `docs/transport.md`).
 //!
 //! * [`Config`] holds everything in memory: the server nodes (several, tried in turn by the
-//!   pure [`Rotation`]; a DNS name stands for all its addresses) and TLS name, CA certificates,
+//!   pure [`Rotation`]; a DNS name stands for all its addresses, resolved by the system or by
+//!   a [`Resolve`] of the application's) and TLS name, CA certificates,
 //!   device certificate chain and key as PEM, [`Timings`], [`BackoffConfig`], the log buffer
 //!   bound, the [`UploadLimits`], the number of orders held at once, whether to fetch orders
 //!   and the largest frame read (larger ones are read past: [`InboundCodec`]).
@@ -75,6 +76,7 @@ mod inbound;
 mod io;
 mod logbuf;
 mod orders;
+mod resolve;
 mod rng;
 mod servers;
 pub mod session;
@@ -91,6 +93,7 @@ pub use error::TransportError;
 pub use inbound::{Inbound, InboundCodec};
 pub use logbuf::LogBuffer;
 pub use orders::{Orders, ReceivedOrder};
+pub use resolve::{Resolution, Resolve, SystemResolver};
 pub use rng::SplitMix64;
 pub use servers::{Rotation, ServerAddr, Step, Target, MAX_TARGETS};
 pub use session::Session;

@@ -1,14 +1,16 @@
 //! Several server nodes (issue 11, "Devices find a live node"), over real TLS against real
 //! servers: a dead first address is skipped, the loss of the node in use moves the device to
-//! the next one, and a DNS name stands for its addresses. After every move, orders are
-//! acknowledged and uploads confirmed by the node the device reached.
+//! the next one, and a DNS name stands for its addresses — one name for two nodes (a resolver of
+//! the test's, [`TableResolver`]: the device moves from one to the other without a new
+//! configuration), and a name whose answer changes is resolved again. After every move, orders
+//! are acknowledged and uploads confirmed by the node the device reached.
 
 use std::net::SocketAddr;
 
 use ngtt_proto::payload::{PathpointSeries, Sample};
 use ngtt_server::OrderState;
 use ngtt_testkit::smok::vacant_addr;
-use ngtt_testkit::{device_config, read_order, TestPki, TestServer, PATIENCE};
+use ngtt_testkit::{device_config, read_order, TableResolver, TestPki, TestServer, PATIENCE};
 use ngtt_transport::{ConnectionState, Orders, Transport};
 
 /// Device `id` of `pki` with these servers, in this order.
@@ -17,6 +19,27 @@ fn spawn(pki: &TestPki, id: &str, servers: &[String]) -> (Transport, Orders) {
         .with_servers(servers)
         .expect("servers");
     Transport::spawn(config).expect("spawn")
+}
+
+/// Device `id` of `pki` whose only server is the name `name`, resolved by `resolver`.
+fn spawn_named(pki: &TestPki, id: &str, name: &str, resolver: &TableResolver) -> (Transport, Orders) {
+    let config = device_config(pki, id, vacant_addr())
+        .with_servers([format!("{name}:2405")])
+        .expect("servers")
+        .with_resolver(resolver.clone());
+    Transport::spawn(config).expect("spawn")
+}
+
+/// Waits until the transport is connected to `addr`.
+async fn moved_to(transport: &Transport, addr: SocketAddr) {
+    let mut watch = transport.watch_state();
+    tokio::time::timeout(
+        PATIENCE,
+        watch.wait_for(|s| matches!(s, ConnectionState::Connected { server, .. } if *server == addr)),
+    )
+    .await
+    .expect("connected to the expected server in time")
+    .expect("transport alive");
 }
 
 /// Waits until the transport is connected, and returns the server address it is connected to.
@@ -126,4 +149,45 @@ async fn a_dns_name_is_resolved_and_tried_like_an_address() {
     serves(&live, &transport, &mut orders, "dev-named", 3).await;
     assert!(transport.close(PATIENCE).await.flushed);
     live.stop().await;
+}
+
+#[tokio::test]
+async fn one_name_for_two_nodes_moves_the_device_to_the_second_when_the_first_dies() {
+    let pki = TestPki::new();
+    let first = TestServer::start(&pki, pki.scratch("first.db"), |_| {}).await;
+    let second = TestServer::start(&pki, pki.scratch("second.db"), |_| {}).await;
+    let resolver = TableResolver::new();
+    resolver.set("nodes.test", [first.addr, second.addr]);
+    let (transport, mut orders) = spawn_named(&pki, "dev-nodes", "nodes.test", &resolver);
+    assert_eq!(connected_to(&transport).await, first.addr);
+    serves(&first, &transport, &mut orders, "dev-nodes", 1).await;
+
+    first.crash().await;
+    moved_to(&transport, second.addr).await;
+    serves(&second, &transport, &mut orders, "dev-nodes", 2).await;
+    assert!(transport.close(PATIENCE).await.flushed);
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn a_name_is_resolved_again_and_its_new_address_followed() {
+    let pki = TestPki::new();
+    let first = TestServer::start(&pki, pki.scratch("first.db"), |_| {}).await;
+    let second = TestServer::start(&pki, pki.scratch("second.db"), |_| {}).await;
+    let resolver = TableResolver::new();
+    resolver.set("moving.test", [first.addr]);
+    let (transport, mut orders) = spawn_named(&pki, "dev-moving", "moving.test", &resolver);
+    assert_eq!(connected_to(&transport).await, first.addr);
+    serves(&first, &transport, &mut orders, "dev-moving", 1).await;
+    let lookups = resolver.lookups("moving.test");
+
+    // The name now stands for the second node only; the first dies. The device backs off (its
+    // only target failed), resolves the name again and reaches the second node.
+    resolver.set("moving.test", [second.addr]);
+    first.crash().await;
+    moved_to(&transport, second.addr).await;
+    assert!(resolver.lookups("moving.test") > lookups);
+    serves(&second, &transport, &mut orders, "dev-moving", 2).await;
+    assert!(transport.close(PATIENCE).await.flushed);
+    second.stop().await;
 }

@@ -1,13 +1,14 @@
 //! A `smok-client` device given several NGTT server nodes (issue 11, "Devices find a live
 //! node"), against real servers over real TLS: it skips a dead first address, and when the
 //! node it is connected to dies it moves on to the next one and keeps working there — orders
-//! acknowledged, uploads confirmed.
+//! acknowledged, uploads confirmed. The same with one name standing for both nodes, resolved by
+//! the device's own resolver (`SmokDeviceBuilder::ngtt_resolver`).
 
 use ngtt_server::OrderState;
 use ngtt_testkit::smok::{
     any_port, device_builder, next_order, start_server, ten_samples, vacant_addr, Mode,
 };
-use ngtt_testkit::{read_order, TestPki, TestServer, WAIT};
+use ngtt_testkit::{read_order, TableResolver, TestPki, TestServer, WAIT};
 use smok_client::{DeviceOrders, SmokDevice};
 use tokio::time::timeout;
 
@@ -42,6 +43,29 @@ async fn the_device_skips_a_dead_node_and_moves_on_when_its_node_dies() {
 
     first.crash().await;
     served_by(&second, &device, &mut orders, "W2").await;
+    device.close(WAIT).await;
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn one_name_for_two_nodes_through_the_device_resolver() {
+    let pki = TestPki::new();
+    let first = start_server(&pki, pki.scratch("first.db"), any_port(), any_port()).await;
+    let second = start_server(&pki, pki.scratch("second.db"), any_port(), any_port()).await;
+    let resolver = TableResolver::new();
+    resolver.set("nodes.test", [first.addr, second.addr]);
+    let (device, mut orders) = device_builder(&pki, "dev", Mode::Ngtt, vacant_addr(), first.http_addr())
+        .ngtt_server("nodes.test:2405")
+        .ngtt_resolver(resolver.clone())
+        .sync_sensors(false)
+        .build()
+        .expect("device");
+    served_by(&first, &device, &mut orders, "W1").await;
+    assert_eq!(second.stored_samples("dev"), 0);
+
+    first.crash().await;
+    served_by(&second, &device, &mut orders, "W2").await;
+    assert!(resolver.lookups("nodes.test") >= 1);
     device.close(WAIT).await;
     second.stop().await;
 }

@@ -41,9 +41,9 @@ impl Default for StoreLimits {
 ///
 /// * The hot-path writes ([`WriteOp`]; the typed methods below) go through **group commit**:
 ///   one writer thread gathers the operations of many callers and carries them out in one
-///   transaction with one commit ([`Storage::apply_batch`]), each under its own savepoint so a
-///   failing one does not fail its batch-mates; every caller is answered only after that commit
-///   is durable.
+///   transaction with one commit ([`Storage::apply_batch`]); a failing one does not fail its
+///   batch-mates (the batch is replayed with a savepoint per operation); every caller is
+///   answered only after that commit is durable.
 /// * Everything else (reads and the device resources: sensors, predicates, events, BAOBs, …)
 ///   runs as one transaction per call on a bounded pool of workers ([`StoreLimits::workers`]).
 ///

@@ -32,9 +32,9 @@ pub(crate) trait Inspect: Storage {
     /// How many rows `table` has.
     fn count_rows(&self, table: &str) -> i64;
 
-    /// Makes inserting a log record of the service `bad` fail (a trigger), so that one
-    /// operation of a batch fails.
-    fn refuse_bad_logs(&self);
+    /// Makes inserting a log record of the service `bad`, or a sample of the path `bad`, fail
+    /// (triggers), so that one operation of a batch fails.
+    fn refuse_bad_rows(&self);
 }
 
 pub(super) fn upload(path: &str, stamps: impl IntoIterator<Item = u64>) -> Vec<PathpointSeries> {

@@ -181,7 +181,8 @@ pub trait Storage: BaobStore + MacroStore + ArchiveStore + MetadataStore + Send 
     /// this returns; an operation that fails must not change anything nor fail the others.
     ///
     /// The default runs each operation as its own transaction. An engine that can do better
-    /// runs them all in one transaction, each under a savepoint, with one commit (one fsync):
+    /// runs them all in one transaction with one commit (one fsync) — both engines without
+    /// savepoints, replaying the batch with a savepoint per operation only after one failed:
     /// this is what group commit ([`Store`]) gains from.
     fn apply_batch(&self, ops: &[WriteOp]) -> Vec<Result<WriteOutcome, StorageError>> {
         ops.iter().map(|op| op.apply_alone(self)).collect()

@@ -414,6 +414,7 @@ mod events;
 mod group_commit;
 mod hot_writes;
 mod macros;
+mod pipeline;
 mod predicates;
 mod rows;
 mod schema;

@@ -27,7 +27,8 @@ use crate::error::TransportError;
 use crate::io::CountingIo;
 use crate::logbuf::LogBuffer;
 use crate::orders::ReceivedOrder;
-use crate::servers::{Rotation, ServerAddr, Step, Target};
+use crate::resolve::Resolve;
+use crate::servers::{Rotation, ServerAddr, Step, Target, MAX_TARGETS};
 use crate::session::{LogsId, Session, SessionConfig, UploadId};
 use crate::state::{ConnectionState, Counters};
 use crate::tls::TlsSetup;
@@ -181,6 +182,7 @@ impl Driver {
             if self.rotation.round_over() {
                 let Some(resolved) = self
                     .serve_while(resolve(
+                        Arc::clone(&self.config.resolver),
                         self.config.servers.clone(),
                         self.config.timings.connect_timeout,
                     ))
@@ -396,29 +398,28 @@ impl Driver {
     }
 }
 
-/// Resolves every server, in order, each within `timeout`: the addresses of each (empty when
-/// its name did not resolve), and the last resolution error if any.
+/// Resolves every server with `resolver`, in order, each within `timeout`: the addresses of
+/// each (empty when its name did not resolve; at most [`MAX_TARGETS`] kept), and the last
+/// resolution error if any.
 async fn resolve(
+    resolver: Arc<dyn Resolve>,
     servers: Vec<ServerAddr>,
     timeout: Duration,
 ) -> (Vec<Vec<SocketAddr>>, Option<TransportError>) {
     let mut resolved = Vec::with_capacity(servers.len());
     let mut error = None;
     for server in &servers {
-        let lookup = tokio::time::timeout(
-            timeout,
-            tokio::net::lookup_host((server.host.as_str(), server.port)),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "name resolution timed out",
-            ))
-        });
+        let lookup = tokio::time::timeout(timeout, resolver.resolve(server))
+            .await
+            .unwrap_or_else(|_| {
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "name resolution timed out",
+                ))
+            });
         match lookup {
-            Ok(addrs) => {
-                let addrs: Vec<SocketAddr> = addrs.collect();
+            Ok(mut addrs) => {
+                addrs.truncate(MAX_TARGETS);
                 if addrs.is_empty() {
                     error = Some(TransportError::Resolve {
                         server: server.to_string(),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ngtt_proto::DeviceIdentity;
-use ngtt_transport::{BackoffConfig, Timings, DEFAULT_LOG_BUFFER};
+use ngtt_transport::{BackoffConfig, Resolve, Timings, DEFAULT_LOG_BUFFER};
 use smok_http::AuthMode;
 
 use super::framework::SysctlHook;
@@ -40,6 +40,7 @@ pub struct SmokDeviceBuilder {
     pub(super) use_ngtt: bool,
     pub(super) ngtt_servers: Vec<String>,
     pub(super) ngtt_server_name: Option<String>,
+    pub(super) ngtt_resolver: Option<Arc<dyn Resolve>>,
     pub(super) http_base_url: Option<String>,
     pub(super) http_auth: AuthMode,
     pub(super) http_timeouts: Option<(Duration, Duration)>,
@@ -86,6 +87,7 @@ impl SmokDeviceBuilder {
             use_ngtt: false,
             ngtt_servers: Vec::new(),
             ngtt_server_name: None,
+            ngtt_resolver: None,
             http_base_url: None,
             http_auth: AuthMode::ClientCertificate,
             http_timeouts: None,
@@ -193,6 +195,15 @@ impl SmokDeviceBuilder {
     /// (see `ngtt_transport::Rotation`).
     pub fn ngtt_servers<S: Into<String>>(mut self, addrs: impl IntoIterator<Item = S>) -> Self {
         self.ngtt_servers = addrs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How the NGTT servers' names are turned into addresses (default: the system's resolver):
+    /// service discovery, a fixed table, … It is asked again whenever the device has tried
+    /// every address of the last answer, so a changed answer is followed (see
+    /// `ngtt_transport::Resolve`).
+    pub fn ngtt_resolver(mut self, resolver: impl Resolve + 'static) -> Self {
+        self.ngtt_resolver = Some(Arc::new(resolver));
         self
     }
 

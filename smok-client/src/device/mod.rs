@@ -152,6 +152,9 @@ impl SmokDevice {
             if let Some(name) = &b.ngtt_server_name {
                 config = config.with_server_name(name.clone());
             }
+            if let Some(resolver) = &b.ngtt_resolver {
+                config.resolver = Arc::clone(resolver);
+            }
             if let Some(timings) = b.ngtt_timings {
                 config = config.with_timings(timings);
             }

@@ -63,6 +63,8 @@ on_both_engines!(
     device_data::sensors_and_their_writes,
     device_data::predicates_round_trip,
     group_commit::a_failing_operation_does_not_fail_its_batch_mates,
+    group_commit::failing_uploads_first_last_and_between_fail_alone,
+    group_commit::operations_of_a_batch_see_each_other_in_order,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

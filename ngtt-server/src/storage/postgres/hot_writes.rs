@@ -10,16 +10,42 @@ use crate::storage::{LogEntry, OrderAnswer, OrderId, OrderState, PendingOrder, S
 
 use crate::storage::sqlite::hot_writes::{advance, MAX_TID};
 
+/// The statement of [`device_connected`] (its only one: group commit pipelines it).
+pub(super) const DEVICE_CONNECTED: &str =
+    "INSERT INTO devices (device_id, environment, first_connected_at, last_connected_at)
+     VALUES ($1, $2, $3, $3)
+     ON CONFLICT (device_id) DO UPDATE SET environment = excluded.environment,
+         first_connected_at = COALESCE(devices.first_connected_at, excluded.first_connected_at),
+         last_connected_at = excluded.last_connected_at";
+
+/// The statement of [`claim_orders`] and [`hand_out_orders`] (their only one).
+pub(super) const TAKE_PENDING: &str =
+    "UPDATE orders SET state = $4::BIGINT, deliveries = deliveries + 1, sent_at = $5::BIGINT,
+         answered_at = CASE WHEN $4::BIGINT = 2 THEN $5::BIGINT ELSE answered_at END,
+         answered_via = CASE WHEN $4::BIGINT = 2 THEN 'http' ELSE answered_via END
+     WHERE id IN (SELECT id FROM orders
+                  WHERE device_id = $1 AND state IN (0, 1) AND id > $2
+                  ORDER BY id LIMIT $3 FOR NO KEY UPDATE)
+     RETURNING id, sections";
+
+/// The statement of [`answer_order`] (its only one).
+pub(super) const ANSWER_ORDER: &str = "UPDATE orders SET state = $2, answered_at = $3, answered_via = 'ngtt'
+     WHERE id = $1 AND state IN (0, 1)";
+
+/// The statement of [`store_series`] (its only one): the whole upload, its samples as arrays.
+pub(super) const STORE_SERIES: &str =
+    "INSERT INTO samples (device_id, path, ts, value_int, value_real, value_text, error, received_at)
+     SELECT $1, u.path, u.ts, u.value_int, u.value_real, u.value_text, u.error, $8
+     FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::float8[], $6::text[], $7::text[])
+          WITH ORDINALITY AS u(path, ts, value_int, value_real, value_text, error, n)
+     ORDER BY u.n
+     ON CONFLICT DO NOTHING";
+
+// The operations of group commit's pipeline ([`super::pipeline`]) send their one statement on
+// their first poll once it is prepared: nothing may be awaited before it but `prepare_cached`.
+
 pub(super) async fn device_connected(tx: &Tx<'_>, device: &DeviceIdentity) -> Result<(), StorageError> {
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO devices (device_id, environment, first_connected_at, last_connected_at)
-             VALUES ($1, $2, $3, $3)
-             ON CONFLICT (device_id) DO UPDATE SET environment = excluded.environment,
-                 first_connected_at = COALESCE(devices.first_connected_at, excluded.first_connected_at),
-                 last_connected_at = excluded.last_connected_at",
-        )
-        .await?;
+    let stmt = tx.prepare_cached(DEVICE_CONNECTED).await?;
     tx.execute(
         &stmt,
         &[&device.device_id, &device.environment.as_i64(), &now_ms()],
@@ -56,17 +82,7 @@ async fn take_pending(
     limit: usize,
     state: OrderState,
 ) -> Result<Vec<PendingOrder>, StorageError> {
-    let stmt = tx
-        .prepare_cached(
-            "UPDATE orders SET state = $4::BIGINT, deliveries = deliveries + 1, sent_at = $5::BIGINT,
-                 answered_at = CASE WHEN $4::BIGINT = 2 THEN $5::BIGINT ELSE answered_at END,
-                 answered_via = CASE WHEN $4::BIGINT = 2 THEN 'http' ELSE answered_via END
-             WHERE id IN (SELECT id FROM orders
-                          WHERE device_id = $1 AND state IN (0, 1) AND id > $2
-                          ORDER BY id LIMIT $3 FOR NO KEY UPDATE)
-             RETURNING id, sections",
-        )
-        .await?;
+    let stmt = tx.prepare_cached(TAKE_PENDING).await?;
     let rows = tx
         .query(
             &stmt,
@@ -124,12 +140,7 @@ pub(super) async fn answer_order(
     answer: OrderAnswer,
 ) -> Result<bool, StorageError> {
     let state = answer.state();
-    let stmt = tx
-        .prepare_cached(
-            "UPDATE orders SET state = $2, answered_at = $3, answered_via = 'ngtt'
-             WHERE id = $1 AND state IN (0, 1)",
-        )
-        .await?;
+    let stmt = tx.prepare_cached(ANSWER_ORDER).await?;
     Ok(tx.execute(&stmt, &[&id, &state.code(), &now_ms()]).await? == 1)
 }
 
@@ -163,16 +174,7 @@ pub(super) async fn store_series(
             errors.push(error);
         }
     }
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO samples (device_id, path, ts, value_int, value_real, value_text, error, received_at)
-             SELECT $1, u.path, u.ts, u.value_int, u.value_real, u.value_text, u.error, $8
-             FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::float8[], $6::text[], $7::text[])
-                  WITH ORDINALITY AS u(path, ts, value_int, value_real, value_text, error, n)
-             ORDER BY u.n
-             ON CONFLICT DO NOTHING",
-        )
-        .await?;
+    let insert = tx.prepare_cached(STORE_SERIES).await?;
     let stored = tx
         .execute(
             &insert,

@@ -74,7 +74,7 @@ impl crate::storage::conformance::Inspect for super::PostgresStorage {
         .expect("count")
     }
 
-    fn refuse_bad_logs(&self) {
+    fn refuse_bad_rows(&self) {
         self.block(async {
             let client = self.client().await?;
             client
@@ -82,7 +82,9 @@ impl crate::storage::conformance::Inspect for super::PostgresStorage {
                     "CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS
                          $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
                      CREATE TRIGGER refuse BEFORE INSERT ON logs FOR EACH ROW
-                         WHEN (NEW.service = 'bad') EXECUTE FUNCTION refuse_bad();",
+                         WHEN (NEW.service = 'bad') EXECUTE FUNCTION refuse_bad();
+                     CREATE TRIGGER refuse BEFORE INSERT ON samples FOR EACH ROW
+                         WHEN (NEW.path = 'bad') EXECUTE FUNCTION refuse_bad();",
                 )
                 .await?;
             Ok::<(), StorageError>(())

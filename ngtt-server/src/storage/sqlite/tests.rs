@@ -50,10 +50,12 @@ impl crate::storage::conformance::Inspect for SqliteStorage {
             .expect("count")
     }
 
-    fn refuse_bad_logs(&self) {
+    fn refuse_bad_rows(&self) {
         self.lock()
             .execute_batch(
                 "CREATE TEMP TRIGGER refuse BEFORE INSERT ON logs WHEN NEW.service = 'bad'
+                 BEGIN SELECT RAISE(ABORT, 'refused'); END;
+                 CREATE TEMP TRIGGER refuse_samples BEFORE INSERT ON samples WHEN NEW.path = 'bad'
                  BEGIN SELECT RAISE(ABORT, 'refused'); END;",
             )
             .expect("trigger");
