@@ -82,6 +82,11 @@ fn figures(served: &[Served], killed_at: u128, duplicated: u64) -> KilledNode {
     let (uploads_confirmed, uploads_secs) = slowest(|s| s.uploaded);
     let (delivered, orders_secs) = slowest(|s| s.ordered);
     let (served_count, served_secs) = slowest(Served::all);
+    let mut all: Vec<u128> = served.iter().filter_map(Served::all).collect();
+    all.sort_unstable();
+    // Half of the devices, counting those never served as the slowest.
+    let half = served.len().div_ceil(2);
+    let served_p50_secs = all.get(half.saturating_sub(1)).map_or(0.0, |at| secs(*at));
     let after_reconnect = served
         .iter()
         .filter_map(|s| Some(s.all()?.saturating_sub(s.reconnected?)))
@@ -98,9 +103,11 @@ fn figures(served: &[Served], killed_at: u128, duplicated: u64) -> KilledNode {
         uploads_confirmed,
         uploads_secs,
         orders: served.len(),
+        queue_secs: 0.0,
         orders_secs,
         served: served_count,
         served_secs,
+        served_p50_secs,
         served_after_reconnect_secs: after_reconnect,
         lost: served.len() - delivered,
         duplicated,
@@ -136,6 +143,7 @@ pub async fn killed_node(
     nodes.kill(victim).await?;
     fleet.upload(1, 1, Some(&devices)).await?;
     queue_many(&survivors, ids, first).await?;
+    let queue_secs = now_nanos().saturating_sub(killed_at) as f64 / 1e9;
     let served_of = |f: &Fleet| -> Vec<Served> {
         devices
             .iter()
@@ -156,6 +164,7 @@ pub async fn killed_node(
         .sum();
     Ok(KilledNode {
         node: victim,
+        queue_secs,
         ..figures(&served_of(fleet), killed_at, duplicated)
     })
 }
@@ -194,6 +203,10 @@ mod tests {
         assert_eq!(k.uploads_secs, 3.0);
         assert_eq!(k.orders_secs, 4.0);
         assert_eq!(k.served_secs, 4.0);
+        assert_eq!(
+            k.served_p50_secs, 4.0,
+            "the second of three, the unserved one counted slowest"
+        );
         assert!((k.served_after_reconnect_secs - 3.9).abs() < 1e-9);
         assert_eq!((k.orders, k.lost, k.duplicated), (3, 1, 1));
         assert_eq!(k.backoff_max_ms, BACKOFF_MAX.as_millis() as u64);

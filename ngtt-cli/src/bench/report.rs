@@ -190,12 +190,16 @@ pub struct KilledNode {
     pub uploads_secs: f64,
     /// Orders queued through a survivor right after the kill (one per device).
     pub orders: usize,
+    /// Seconds from the kill until the survivors' admin APIs had committed them all.
+    pub queue_secs: f64,
     /// Seconds until the last of them was delivered.
     pub orders_secs: f64,
     /// Devices served again: reconnected, upload confirmed and order delivered.
     pub served: usize,
     /// Seconds until the last device was served again.
     pub served_secs: f64,
+    /// Seconds until half of the devices were.
+    pub served_p50_secs: f64,
     /// The longest time a device waited, once reconnected, to be served again (the recovery
     /// beyond the devices' own reconnection and backoff).
     pub served_after_reconnect_secs: f64,
@@ -405,12 +409,16 @@ impl Report {
                 format!("{} in {:.2} s", k.uploads_confirmed, k.uploads_secs),
             );
             row(
+                "orders queued on survivors",
+                format!("{} in {:.2} s", k.orders, k.queue_secs),
+            );
+            row(
                 "an order delivered",
                 format!("{} in {:.2} s", k.orders - k.lost, k.orders_secs),
             );
             row(
-                "all served again",
-                format!("{} in {:.2} s", k.served, k.served_secs),
+                "served again, half / all",
+                format!("{:.2} / {:.2} s ({})", k.served_p50_secs, k.served_secs, k.served),
             );
             row(
                 "served once reconnected",
