@@ -146,6 +146,10 @@ pub struct FleetArgs {
     /// until its devices are served again by the others).
     #[arg(long = "no-kill")]
     no_kill: bool,
+    /// With PostgreSQL, the nodes' `--lease-ttl` in seconds (default: theirs, 5): how long the
+    /// devices of a killed node wait for their orders.
+    #[arg(long = "lease-ttl", value_name = "SECS", requires = "db", value_parser = crate::serve_cmd::parse_secs)]
+    lease_ttl: Option<std::time::Duration>,
     /// Uploads (DATA_STREAM of 10 samples) each device sends in the confirmed-uploads phase;
     /// 0 skips it.
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=10_000))]

@@ -5,6 +5,7 @@
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use super::admin::Admin;
 use super::server::LocalServer;
@@ -36,6 +37,8 @@ pub struct Start<'a> {
     pub max_connections: usize,
     /// The admin API token of every node.
     pub token: String,
+    /// On PostgreSQL, the nodes' `--lease-ttl` (default: theirs).
+    pub lease_ttl: Option<Duration>,
 }
 
 impl Nodes {
@@ -50,14 +53,16 @@ impl Nodes {
         };
         for i in 0..start.nodes.max(1) {
             // Distinct node ids on one schema; new ones in every run.
-            let extra = if postgres {
-                vec![
+            let mut extra = Vec::new();
+            if postgres {
+                extra.extend([
                     "--node-id".to_owned(),
                     format!("bench-{}-{i}", std::process::id()),
-                ]
-            } else {
-                Vec::new()
-            };
+                ]);
+                if let Some(ttl) = start.lease_ttl {
+                    extra.extend(["--lease-ttl".to_owned(), ttl.as_secs_f64().to_string()]);
+                }
+            }
             let server = LocalServer::start(
                 start.exe,
                 start.pki,

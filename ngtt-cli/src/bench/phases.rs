@@ -11,7 +11,7 @@ use ngtt_pki::{PkiDir, DEFAULT_SERVER_NAMES};
 use super::broker::{self, Broker};
 use super::nodes::{Nodes, Start};
 use super::proc::{cpu_total, rss_total};
-use super::report::{Connect, IdleCpu, Keepalive, Left, Mqtt, Report, Rss};
+use super::report::{Connect, IdleCpu, Keepalive, KilledNode, Left, Mqtt, Report, Rss};
 use super::workers::Fleet;
 use super::{phase_kill, phase_orders, phase_uploads, FleetArgs};
 use crate::error::CliError;
@@ -94,6 +94,7 @@ pub async fn run(args: &FleetArgs, setup: &Setup) -> Result<Report, CliError> {
                 // After a kill, the survivors take the killed node's devices.
                 max_connections: size + 100,
                 token: fresh_token()?,
+                lease_ttl: args.lease_ttl,
             })
             .await?
         }
@@ -229,7 +230,12 @@ async fn measure_ngtt(
         }
     }
     if nodes.count() > 1 && nodes.is_local() && !args.no_kill {
-        report.killed_node = Some(phase_kill::killed_node(&mut fleet, nodes, 0, &mut seq, timeout).await?);
+        let ttl = args.lease_ttl.unwrap_or(ngtt_server::DEFAULT_LEASE_TTL);
+        let killed = phase_kill::killed_node(&mut fleet, nodes, 0, &mut seq, timeout).await?;
+        report.killed_node = Some(KilledNode {
+            lease_ttl_secs: ttl.as_secs_f64(),
+            ..killed
+        });
     }
     fleet.poll();
     report.orders_duplicated = fleet.receipts.values().map(|r| r.len() as u64 - 1).sum();
