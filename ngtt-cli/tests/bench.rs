@@ -118,6 +118,7 @@ fn fleet_bench_reports_every_phase() {
     assert!(num(&report, &["storm", "back_secs"]) > 0.0);
     assert!(report["storm"].get("listen_drops").is_some());
     assert!(num(&report, &["orders_duplicated"]) >= 0.0);
+    assert_eq!(num(&report, &["orders_undelivered"]), 0.0, "{report:#}");
 
     if mqtt {
         assert_eq!(
@@ -208,6 +209,7 @@ fn fleet_bench_on_two_postgresql_nodes_measures_uploads_and_a_killed_node() {
     assert!(field("served_after_reconnect_secs") <= served);
     assert!(field("backoff_max_ms") > 0.0 && field("lease_ttl_secs") > 0.0);
     assert!(report["storm"].is_null());
+    assert_eq!(num(&report, &["orders_undelivered"]), 0.0, "{report:#}");
 }
 
 #[test]

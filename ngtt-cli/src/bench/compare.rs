@@ -143,7 +143,7 @@ pub async fn run(args: &FleetArgs) -> Result<Comparison, CliError> {
     })
 }
 
-/// Every order the report counts as lost.
+/// Every order the report's phases count as lost (not delivered within their waits).
 fn orders_lost(r: &Report) -> usize {
     r.order_latency.as_ref().map_or(0, |l| l.lost)
         + r.order_latency_cross.as_ref().map_or(0, |l| l.lost)
@@ -155,7 +155,7 @@ fn orders_lost(r: &Report) -> usize {
 /// One figure of each configuration (when measured) and how it is shown.
 type Figure = (&'static str, fn(&Report) -> Option<f64>, fn(f64) -> String);
 
-const FIGURES: [Figure; 13] = [
+const FIGURES: [Figure; 14] = [
     (
         "devices connected",
         |r| Some(r.connect.connected as f64),
@@ -216,13 +216,18 @@ const FIGURES: [Figure; 13] = [
         |v| format!("{v:.2} s"),
     ),
     (
-        "orders lost",
+        "orders lost (within a phase's wait)",
         |r| Some(orders_lost(r) as f64),
         |v| format!("{v:.0}"),
     ),
     (
         "orders delivered twice",
         |r| Some(r.orders_duplicated as f64),
+        |v| format!("{v:.0}"),
+    ),
+    (
+        "orders never delivered (end of run)",
+        |r| Some(r.orders_undelivered as f64),
         |v| format!("{v:.0}"),
     ),
 ];

@@ -237,8 +237,14 @@ async fn measure_ngtt(
             ..killed
         });
     }
-    fleet.poll();
+    // Orders late for their phase may still come: a last chance before counting them.
+    fleet
+        .wait(Duration::from_secs(5), |f| {
+            (1..=seq).all(|s| f.receipts.contains_key(&s))
+        })
+        .await;
     report.orders_duplicated = fleet.receipts.values().map(|r| r.len() as u64 - 1).sum();
+    report.orders_undelivered = (1..=seq).filter(|s| !fleet.receipts.contains_key(s)).count() as u64;
     // The storm restarted the server, a node may have been killed: the processes now.
     let pids = nodes.pids();
     let connected = rss_total(&pids);

@@ -47,6 +47,9 @@ pub struct Report {
     pub storm: Option<Storm>,
     /// Orders delivered more than once over the whole run.
     pub orders_duplicated: u64,
+    /// Orders queued during the run and still not delivered at its end (a phase's `lost` counts
+    /// those not delivered within that phase's wait; an order late for it is not in here).
+    pub orders_undelivered: u64,
     /// Server memory with the fleet connected at the end of the run and once every device has
     /// left: whether the server gives memory back.
     pub left: Option<Left>,
@@ -464,6 +467,11 @@ impl Report {
         rows.push((
             "orders delivered twice".into(),
             self.orders_duplicated.to_string(),
+            String::new(),
+        ));
+        rows.push((
+            "orders never delivered (end of run)".into(),
+            self.orders_undelivered.to_string(),
             String::new(),
         ));
         let header = ("", "NGTT", if mqtt.is_some() { "MQTT (Mosquitto)" } else { "" });
