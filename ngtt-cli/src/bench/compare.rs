@@ -39,6 +39,8 @@ pub struct Verdict {
     pub cross_over_same_p99: f64,
     /// Cross-node p99 within 2× of same-node.
     pub cross_within_2x: bool,
+    /// Whether a node was killed (not with `--no-kill`).
+    pub recovery_measured: bool,
     /// Seconds from the kill until the killed node's last device was served again.
     pub recovery_secs: f64,
     /// The longest a device waited, once reconnected (after its own backoff), to be served.
@@ -67,6 +69,7 @@ impl Verdict {
             v.cross_within_2x = same.lost == 0 && cross.lost == 0 && v.cross_over_same_p99 <= 2.0;
         }
         if let Some(k) = &two.killed_node {
+            v.recovery_measured = true;
             v.recovery_secs = k.served_secs;
             v.recovery_after_reconnect_secs = k.served_after_reconnect_secs;
             v.backoff_max_ms = k.backoff_max_ms;
@@ -276,6 +279,11 @@ impl Comparison {
         }
         let v = &self.verdict;
         let yes = |ok: bool| if ok { "met" } else { "NOT met" };
+        let recovery = if v.recovery_measured {
+            yes(v.recovery_within_goal)
+        } else {
+            "not measured (--no-kill)"
+        };
         writeln!(
             out,
             "\ngoal: two nodes hold twice the devices of one: {:.2}× — {}\n\
@@ -291,7 +299,7 @@ impl Comparison {
             v.recovery_secs,
             v.recovery_after_reconnect_secs,
             v.backoff_max_ms,
-            yes(v.recovery_within_goal),
+            recovery,
         )
         .map_err(CliError::write)
     }
@@ -346,11 +354,14 @@ mod tests {
         two.connect.connected = 20;
         let v = Verdict::of(&one, &two);
         assert!(v.twice_the_devices && v.cross_within_2x && v.recovery_within_goal);
+        assert!(v.recovery_measured);
         assert_eq!((v.devices_two_over_one, v.cross_over_same_p99), (2.0, 1.5));
         two.connect.connected = 19;
         two.order_latency_cross = latency(21.0);
         two.killed_node.as_mut().unwrap().lost = 1;
         let v = Verdict::of(&one, &two);
         assert!(!v.twice_the_devices && !v.cross_within_2x && !v.recovery_within_goal);
+        two.killed_node = None;
+        assert!(!Verdict::of(&one, &two).recovery_measured);
     }
 }
