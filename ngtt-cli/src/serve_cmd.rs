@@ -166,7 +166,7 @@ pub struct ServeArgs {
 }
 
 /// A positive number of seconds, fractions allowed, at most a day.
-fn parse_secs(text: &str) -> Result<Duration, String> {
+pub fn parse_secs(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;

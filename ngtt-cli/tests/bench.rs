@@ -1,5 +1,6 @@
 //! `ngtt bench fleet` as a real process: a small fleet against its own `ngtt serve`, every
-//! phase run, the JSON report complete and plausible; the MQTT side when Mosquitto is here.
+//! phase run, the JSON report complete and plausible; the MQTT side when Mosquitto is here;
+//! two nodes on PostgreSQL (skipped without one, unless NGTT_REQUIRE_POSTGRES=1).
 
 use ngtt_testkit::cli::{ok, output as ngtt};
 use serde_json::Value;
@@ -49,6 +50,8 @@ fn fleet_bench_reports_every_phase() {
         "1",
         "--storm-orders",
         "5",
+        "--uploads",
+        "3",
         "--timeout",
         "60",
         // Devices `bench-t1-N`: no order is lost only if the orders are queued for them.
@@ -94,6 +97,20 @@ fn fleet_bench_reports_every_phase() {
     assert_eq!(num(&report, &["fanout", "lost"]), 0.0, "{report:#}");
     assert!(num(&report, &["fanout", "orders_per_sec"]) > 0.0);
 
+    assert_eq!(report["database"], "sqlite");
+    assert_eq!(report["connected_per_node"], serde_json::json!([DEVICES]));
+    assert!(
+        report["order_latency_cross"].is_null(),
+        "one node: no cross-node orders"
+    );
+    assert_eq!(
+        num(&report, &["uploads", "confirmed"]),
+        3.0 * DEVICES as f64,
+        "{report:#}"
+    );
+    assert_eq!(num(&report, &["uploads", "devices_incomplete"]), 0.0);
+    assert!(report["killed_node"].is_null());
+
     // Killed with SIGKILL and restarted: every device back, every committed order delivered.
     assert_eq!(num(&report, &["storm", "back"]), DEVICES as f64, "{report:#}");
     assert_eq!(num(&report, &["storm", "orders"]), 5.0);
@@ -101,6 +118,7 @@ fn fleet_bench_reports_every_phase() {
     assert!(num(&report, &["storm", "back_secs"]) > 0.0);
     assert!(report["storm"].get("listen_drops").is_some());
     assert!(num(&report, &["orders_duplicated"]) >= 0.0);
+    assert_eq!(num(&report, &["orders_undelivered"]), 0.0, "{report:#}");
 
     if mqtt {
         assert_eq!(
@@ -120,6 +138,81 @@ fn fleet_bench_reports_every_phase() {
 }
 
 #[test]
+fn fleet_bench_on_two_postgresql_nodes_measures_uploads_and_a_killed_node() {
+    let Some(db) = ngtt_testkit::postgres::TestDatabase::create("bench_nodes") else {
+        return;
+    };
+    let url = db.url();
+    let args = [
+        "bench",
+        "fleet",
+        "--nodes",
+        "2",
+        "--db",
+        &url,
+        "--devices",
+        "10",
+        "--per-process",
+        "5",
+        "--orders",
+        "10",
+        "--rate",
+        "50",
+        "--idle-secs",
+        "1",
+        "--uploads",
+        "4",
+        "--upload-window",
+        "2",
+        "--timeout",
+        "60",
+        "--id-prefix",
+        "bench-t2",
+        "--json",
+    ];
+    let report: Value = serde_json::from_str(&ok(ngtt(&args))).expect("the report is JSON");
+
+    assert_eq!(num(&report, &["nodes"]), 2.0, "{report:#}");
+    assert_eq!(report["database"], "postgres");
+    assert_eq!(num(&report, &["connect", "connected"]), 10.0, "{report:#}");
+    // Each device at its home node first: five on each.
+    assert_eq!(
+        report["connected_per_node"],
+        serde_json::json!([5, 5]),
+        "{report:#}"
+    );
+
+    // Paced orders: half through the device's node, half through the other one.
+    assert_eq!(num(&report, &["order_latency", "orders"]), 5.0, "{report:#}");
+    assert_eq!(num(&report, &["order_latency", "lost"]), 0.0, "{report:#}");
+    assert_eq!(num(&report, &["order_latency_cross", "orders"]), 5.0);
+    assert_eq!(num(&report, &["order_latency_cross", "lost"]), 0.0, "{report:#}");
+    assert!(num(&report, &["order_latency_cross", "p99_ms"]) > 0.0);
+    assert_eq!(num(&report, &["fanout", "lost"]), 0.0, "{report:#}");
+
+    // Every device's 4 uploads confirmed, none rejected.
+    assert_eq!(num(&report, &["uploads", "confirmed"]), 40.0, "{report:#}");
+    assert_eq!(num(&report, &["uploads", "rejected"]), 0.0);
+    assert_eq!(num(&report, &["uploads", "devices_incomplete"]), 0.0);
+    assert!(num(&report, &["uploads", "per_sec"]) > 0.0);
+
+    // Node 0 killed: the five devices connected to it on node 1, each with an upload confirmed and the order
+    // queued through node 1 delivered; none lost. No storm with several nodes.
+    let field = |name: &str| num(&report, &["killed_node", name]);
+    assert_eq!(field("devices"), 5.0, "{report:#}");
+    for all in ["reconnected", "uploads_confirmed", "orders", "served"] {
+        assert_eq!(field(all), 5.0, "{all}: {report:#}");
+    }
+    assert_eq!(field("lost"), 0.0, "{report:#}");
+    let (back, served) = (field("reconnected_secs"), field("served_secs"));
+    assert!(0.0 < back && back <= served, "{report:#}");
+    assert!(field("served_after_reconnect_secs") <= served);
+    assert!(field("backoff_max_ms") > 0.0 && field("lease_ttl_secs") > 0.0);
+    assert!(report["storm"].is_null());
+    assert_eq!(num(&report, &["orders_undelivered"]), 0.0, "{report:#}");
+}
+
+#[test]
 fn fleet_bench_refuses_a_fleet_out_of_bounds() {
     let out = ngtt(&["bench", "fleet", "--devices", "0"]);
     assert_eq!(out.status.code(), Some(2));
@@ -127,6 +220,12 @@ fn fleet_bench_refuses_a_fleet_out_of_bounds() {
     assert_eq!(out.status.code(), Some(2));
     let out = ngtt(&["bench", "fleet", "--admin", "http://127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(2), "--admin needs --server");
+    let out = ngtt(&["bench", "fleet", "--nodes", "2"]);
+    assert_eq!(out.status.code(), Some(2), "--nodes needs --db");
+    let out = ngtt(&["bench", "fleet", "--nodes", "9", "--db", "postgres://h/db"]);
+    assert_eq!(out.status.code(), Some(2), "at most 8 nodes");
+    let out = ngtt(&["bench", "fleet", "--compare", "--db", "/tmp/x.db"]);
+    assert!(!out.status.success(), "--compare needs PostgreSQL");
     for prefix in ["", "a b", "x/y", &"p".repeat(33)] {
         let out = ngtt(&["bench", "fleet", "--id-prefix", prefix]);
         assert_eq!(out.status.code(), Some(2), "--id-prefix {prefix:?}");

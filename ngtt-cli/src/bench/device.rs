@@ -1,10 +1,14 @@
 //! One simulated device of `ngtt bench fleet`: a raw NGTT session (ngtt-proto frames over
-//! tokio-rustls) or a raw MQTT 3.1.1 session (CONNECT, then PINGREQ every keepalive), both
-//! reconnecting after a loss with a jittered backoff.
+//! tokio-rustls) or a raw MQTT 3.1.1 session ([`super::mqtt`]), both reconnecting after a loss.
 //!
 //! An NGTT device sends FETCH_ORDERS after the handshake, confirms every ORDER at once, answers
-//! the server's PINGs and sends its own every 30 s of silence, as `ngtt-transport` does. What
-//! the orchestrator needs to know goes out as [`Event`]s.
+//! the server's PINGs and sends its own every 30 s of silence, sends the uploads it is asked for
+//! ([`super::upload`]) and sends again those unanswered when a connection drops, as
+//! `ngtt-transport` does. With several server nodes it knows them all, its home node first
+//! (device `idx`'s home is `idx % nodes`), and moves to the next one at once when a connection
+//! fails or drops, waiting its backoff only when every node failed in a row — the rule of
+//! `ngtt_transport::Rotation`, which it uses. What the orchestrator needs to know goes out as
+//! [`Event`]s.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -12,12 +16,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use ngtt_proto::{Frame, FrameType};
+use ngtt_transport::{Rotation, Step};
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_rustls::TlsConnector;
 
+use super::upload::{Answer, UploadJob, Uploads};
 use super::wire::{self, Counters};
 
 /// Seconds of silence after which a device sends a keepalive (NGTT PING or MQTT PINGREQ).
@@ -26,11 +32,18 @@ pub const KEEPALIVE: Duration = Duration::from_secs(30);
 /// Marker in an order's path carrying the orchestrator's sequence number (12 digits).
 pub const ORDER_MARKER: &[u8] = b"fleet#";
 
+/// A device's first backoff delay after its connection dropped and every node failed.
+pub const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+
+/// The longest backoff delay (doubling from [`BACKOFF_FIRST`] while attempts fail).
+pub const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
 /// What a device reports.
 #[derive(Debug)]
 pub enum Event {
-    /// Device `idx` is connected (handshake done).
-    Up(usize),
+    /// Device `idx` is connected (handshake done) to node `node`, at this time (ns since the
+    /// epoch).
+    Up(usize, usize, u128),
     /// Device `idx` lost its connection.
     Down(usize),
     /// Device `idx` received and confirmed the order with this sequence number, at this time
@@ -38,12 +51,20 @@ pub enum Event {
     Order(usize, u64, u128),
     /// A keepalive was answered.
     Pong,
+    /// Device `idx` had every upload it owed answered, at this time: so far `confirmed` were
+    /// confirmed and `rejected` rejected.
+    Uploaded(usize, u64, u64, u128),
+}
+
+/// The home node of device `idx` among `nodes`: the first it tries.
+pub fn home_node(idx: usize, nodes: usize) -> usize {
+    idx % nodes.max(1)
 }
 
 /// What every device of a worker shares.
 pub struct Shared {
-    /// Where the server (or broker) listens.
-    pub server: SocketAddr,
+    /// Where the server nodes (or the broker) listen.
+    pub servers: Vec<SocketAddr>,
     /// The first local address the devices connect from.
     pub source: IpAddr,
     /// How many consecutive addresses from `source` the devices are spread over (a fleet comes
@@ -57,6 +78,8 @@ pub struct Shared {
     pub events: mpsc::UnboundedSender<Event>,
     /// Bumped when the orchestrator asks every device to send a keepalive now.
     pub ping_now: watch::Receiver<u64>,
+    /// The orchestrator's latest upload job.
+    pub uploads: watch::Receiver<UploadJob>,
 }
 
 /// Nanoseconds since the Unix epoch (comparable between the bench's processes).
@@ -67,15 +90,16 @@ pub fn now_nanos() -> u128 {
 }
 
 /// A small xorshift generator for jitter, seeded per device.
-struct Jitter(u64);
+pub struct Jitter(u64);
 
 impl Jitter {
-    fn new(seed: usize) -> Jitter {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: usize) -> Jitter {
         Jitter((seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
     /// A duration uniformly in `[0, max)`.
-    fn below(&mut self, max: Duration) -> Duration {
+    pub fn below(&mut self, max: Duration) -> Duration {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -93,29 +117,63 @@ pub enum Protocol {
     Mqtt,
 }
 
-/// Runs device `idx` until the process ends: connect, serve, reconnect after a backoff.
+/// Runs device `idx` until the process ends: connect, serve, move to the next node or back off.
 pub async fn run(shared: Arc<Shared>, idx: usize, tls: Arc<ClientConfig>, protocol: Protocol) {
     let mut jitter = Jitter::new(idx);
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = BACKOFF_FIRST;
+    let nodes = shared.servers.len().max(1);
+    let home = home_node(idx, nodes);
+    let mut rotation = Rotation::new();
+    let mut uploads = Uploads::default();
+    let mut jobs = shared.uploads.clone();
     loop {
+        if rotation.round_over() {
+            rotation.begin_round(nodes);
+        }
+        let node = (home + rotation.current().unwrap_or(0)) % nodes;
         let outcome = match protocol {
-            Protocol::Ngtt => ngtt_session(&shared, idx, &tls, &mut jitter).await,
-            Protocol::Mqtt => mqtt_session(&shared, idx, &tls, &mut jitter).await,
+            Protocol::Ngtt => {
+                let mut device = Device {
+                    shared: &shared,
+                    idx,
+                    node,
+                    uploads: &mut uploads,
+                    jobs: &mut jobs,
+                };
+                ngtt_session(&mut device, &tls, &mut jitter).await
+            }
+            Protocol::Mqtt => super::mqtt::mqtt_session(&shared, idx, &tls, &mut jitter).await,
         };
+        uploads.connection_lost();
         if outcome.was_up {
             let _ = shared.events.send(Event::Down(idx));
-            backoff = Duration::from_millis(100);
-        } else {
-            backoff = (backoff * 2).min(Duration::from_secs(2));
+            backoff = BACKOFF_FIRST;
+            rotation.connected();
         }
-        // Half fixed, half random: a storm of reconnections spreads over the backoff.
-        tokio::time::sleep(backoff / 2 + jitter.below(backoff / 2)).await;
+        if rotation.failed() == Step::BackOff {
+            if !outcome.was_up {
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+            // Half fixed, half random: a storm of reconnections spreads over the backoff.
+            tokio::time::sleep(backoff / 2 + jitter.below(backoff / 2)).await;
+        }
     }
 }
 
 /// How a session ended.
-struct Outcome {
-    was_up: bool,
+pub struct Outcome {
+    /// Whether the device was connected (handshake done) before it ended.
+    pub was_up: bool,
+}
+
+/// One NGTT device's state across its connections.
+struct Device<'a> {
+    shared: &'a Shared,
+    idx: usize,
+    /// The node of this connection.
+    node: usize,
+    uploads: &'a mut Uploads,
+    jobs: &'a mut watch::Receiver<UploadJob>,
 }
 
 type Tls = tokio_rustls::client::TlsStream<wire::Counted>;
@@ -131,17 +189,23 @@ pub fn source_of(first: IpAddr, sources: u32, idx: usize) -> IpAddr {
     }
 }
 
-async fn handshake(shared: &Shared, idx: usize, tls: &Arc<ClientConfig>) -> Option<Tls> {
+/// Connects device `idx` to `server` and completes the TLS handshake.
+pub async fn handshake(
+    shared: &Shared,
+    idx: usize,
+    server: SocketAddr,
+    tls: &Arc<ClientConfig>,
+) -> Option<Tls> {
     let _permit = shared.handshakes.acquire().await.ok()?;
     let source = source_of(shared.source, shared.sources, idx);
     let tcp = tokio::time::timeout(
         Duration::from_secs(10),
-        wire::connect(source, shared.server, shared.counters.clone()),
+        wire::connect(source, server, shared.counters.clone()),
     )
     .await
     .ok()?
     .ok()?;
-    let name = ServerName::IpAddress(shared.server.ip().into());
+    let name = ServerName::IpAddress(server.ip().into());
     tokio::time::timeout(
         Duration::from_secs(10),
         TlsConnector::from(tls.clone()).connect(name, tcp),
@@ -161,9 +225,10 @@ pub fn order_seq(payload: &[u8]) -> Option<u64> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-async fn ngtt_session(shared: &Shared, idx: usize, tls: &Arc<ClientConfig>, jitter: &mut Jitter) -> Outcome {
+async fn ngtt_session(d: &mut Device<'_>, tls: &Arc<ClientConfig>, jitter: &mut Jitter) -> Outcome {
     let down = Outcome { was_up: false };
-    let Some(mut stream) = handshake(shared, idx, tls).await else {
+    let shared = d.shared;
+    let Some(mut stream) = handshake(shared, d.idx, shared.servers[d.node], tls).await else {
         return down;
     };
     let mut out = BytesMut::new();
@@ -171,7 +236,7 @@ async fn ngtt_session(shared: &Shared, idx: usize, tls: &Arc<ClientConfig>, jitt
     {
         return down;
     }
-    let _ = shared.events.send(Event::Up(idx));
+    let _ = shared.events.send(Event::Up(d.idx, d.node, now_nanos()));
     let up = Outcome { was_up: true };
     let mut ping_now = shared.ping_now.clone();
     ping_now.mark_unchanged();
@@ -179,8 +244,27 @@ async fn ngtt_session(shared: &Shared, idx: usize, tls: &Arc<ClientConfig>, jitt
     let mut pings_out = 0u32;
     // The first keepalive at a random point of the interval, so that the fleet's spread out.
     let mut keepalive = tokio::time::Instant::now() + jitter.below(KEEPALIVE) + Duration::from_secs(1);
+    // What is owed from before (a job taken while disconnected, or uploads in flight when the
+    // last connection dropped) goes out at once, with the FETCH_ORDERS already written.
+    if d.jobs.has_changed().unwrap_or(false) {
+        let job = d.jobs.borrow_and_update().clone();
+        d.uploads.take(&job, d.idx);
+    }
+    out.clear();
     loop {
-        out.clear();
+        let now_ms = (now_nanos() / 1_000_000) as u64;
+        while let Some(upload) = d.uploads.next(d.idx, now_ms) {
+            if ngtt_proto::encode(&upload, &mut out).is_err() {
+                return up;
+            }
+        }
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() || stream.flush().await.is_err() {
+                return up;
+            }
+            keepalive = tokio::time::Instant::now() + KEEPALIVE;
+            out.clear();
+        }
         tokio::select! {
             read = stream.read_buf(&mut buf) => {
                 if !matches!(read, Ok(n) if n > 0) {
@@ -189,7 +273,7 @@ async fn ngtt_session(shared: &Shared, idx: usize, tls: &Arc<ClientConfig>, jitt
                 loop {
                     match ngtt_proto::decode(&mut buf, 1 << 20) {
                         Ok(Some(frame)) => {
-                            if let Some(reply) = on_frame(shared, idx, &frame, &mut pings_out) {
+                            if let Some(reply) = on_frame(d, &frame, &mut pings_out) {
                                 if ngtt_proto::encode(&reply, &mut out).is_err() {
                                     return up;
                                 }
@@ -211,112 +295,42 @@ async fn ngtt_session(shared: &Shared, idx: usize, tls: &Arc<ClientConfig>, jitt
                 pings_out += 1;
                 let _ = ngtt_proto::encode(&Frame::ping(0), &mut out);
             }
-        }
-        if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() || stream.flush().await.is_err() {
-                return up;
+            changed = d.jobs.changed() => {
+                if changed.is_err() {
+                    return up;
+                }
+                let job = d.jobs.borrow_and_update().clone();
+                d.uploads.take(&job, d.idx);
             }
-            keepalive = tokio::time::Instant::now() + KEEPALIVE;
         }
     }
 }
 
 /// What an NGTT device answers to `frame`.
-fn on_frame(shared: &Shared, idx: usize, frame: &Frame, pings_out: &mut u32) -> Option<Frame> {
+fn on_frame(d: &mut Device<'_>, frame: &Frame, pings_out: &mut u32) -> Option<Frame> {
+    let events = &d.shared.events;
     match frame.kind {
         FrameType::Order => {
             let seq = order_seq(&frame.payload).unwrap_or(u64::MAX);
             let reply = Frame::order_confirm(frame.tid);
-            let _ = shared.events.send(Event::Order(idx, seq, now_nanos()));
+            let _ = events.send(Event::Order(d.idx, seq, now_nanos()));
             Some(reply)
         }
         FrameType::Ping if *pings_out > 0 => {
             *pings_out -= 1;
-            let _ = shared.events.send(Event::Pong);
+            let _ = events.send(Event::Pong);
             None
         }
         FrameType::Ping => Some(Frame::ping(frame.tid)),
+        FrameType::DataStreamConfirm | FrameType::DataStreamReject => {
+            let confirmed = frame.kind == FrameType::DataStreamConfirm;
+            if d.uploads.answer(frame.tid, confirmed) == Answer::Done {
+                let (c, r) = (d.uploads.confirmed, d.uploads.rejected);
+                let _ = events.send(Event::Uploaded(d.idx, c, r, now_nanos()));
+            }
+            None
+        }
         _ => None,
-    }
-}
-
-/// MQTT 3.1.1 CONNECT: clean session, keepalive [`KEEPALIVE`], client id `id`.
-pub fn mqtt_connect(id: &str) -> Vec<u8> {
-    let keepalive = KEEPALIVE.as_secs() as u16;
-    let mut variable = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x02];
-    variable.extend_from_slice(&keepalive.to_be_bytes());
-    variable.extend_from_slice(&(id.len() as u16).to_be_bytes());
-    variable.extend_from_slice(id.as_bytes());
-    let mut packet = vec![0x10];
-    let mut len = variable.len();
-    loop {
-        let mut byte = (len % 128) as u8;
-        len /= 128;
-        if len > 0 {
-            byte |= 0x80;
-        }
-        packet.push(byte);
-        if len == 0 {
-            break;
-        }
-    }
-    packet.extend_from_slice(&variable);
-    packet
-}
-
-/// MQTT PINGREQ.
-const PINGREQ: [u8; 2] = [0xC0, 0x00];
-
-async fn mqtt_session(shared: &Shared, idx: usize, tls: &Arc<ClientConfig>, jitter: &mut Jitter) -> Outcome {
-    let down = Outcome { was_up: false };
-    let Some(mut stream) = handshake(shared, idx, tls).await else {
-        return down;
-    };
-    if stream
-        .write_all(&mqtt_connect(&format!("fleet-{idx}")))
-        .await
-        .is_err()
-    {
-        return down;
-    }
-    let mut connack = [0u8; 4];
-    let accepted = tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut connack)).await;
-    if !matches!(accepted, Ok(Ok(_))) || connack != [0x20, 0x02, 0x00, 0x00] {
-        return down;
-    }
-    let _ = shared.events.send(Event::Up(idx));
-    let up = Outcome { was_up: true };
-    let mut ping_now = shared.ping_now.clone();
-    ping_now.mark_unchanged();
-    let mut buf = [0u8; 256];
-    let mut keepalive = tokio::time::Instant::now() + jitter.below(KEEPALIVE) + Duration::from_secs(1);
-    loop {
-        let send = tokio::select! {
-            read = stream.read(&mut buf) => {
-                let Ok(n) = read else { return up };
-                if n == 0 {
-                    return up;
-                }
-                // Idle clients only ever receive PINGRESPs (0xD0 0x00).
-                for _ in buf[..n].chunks(2).filter(|p| p[0] == 0xD0) {
-                    let _ = shared.events.send(Event::Pong);
-                }
-                false
-            }
-            _ = tokio::time::sleep_until(keepalive) => true,
-            changed = ping_now.changed() => {
-                if changed.is_err() {
-                    return up;
-                }
-                true
-            }
-        };
-        if send {
-            if stream.write_all(&PINGREQ).await.is_err() || stream.flush().await.is_err() {
-                return up;
-            }
-            keepalive = tokio::time::Instant::now() + KEEPALIVE;
-        }
     }
 }
 
@@ -338,15 +352,5 @@ mod tests {
         assert_eq!(source_of(first, 64, 65).to_string(), "127.1.0.2");
         assert_eq!(source_of(first, 300, 299).to_string(), "127.1.1.44");
         assert_eq!(source_of(first, 1, 5), first);
-    }
-
-    #[test]
-    fn mqtt_connect_is_well_formed() {
-        let packet = mqtt_connect("fleet-7");
-        assert_eq!(packet[0], 0x10);
-        assert_eq!(packet[1] as usize, packet.len() - 2);
-        assert_eq!(&packet[2..9], b"\0\x04MQTT\x04");
-        assert_eq!(&packet[10..12], &[0, 30]);
-        assert!(packet.ends_with(b"\0\x07fleet-7"));
     }
 }

@@ -1,14 +1,23 @@
 //! `ngtt bench`: load generators. `ngtt bench fleet` runs N simulated devices (each with its own
-//! certificate, spread over worker processes) against a server and reports what a fleet costs
-//! it; `--mqtt` measures the same idle fleet against a Mosquitto broker of its own.
+//! certificate, spread over worker processes) against a server, or several server nodes on one
+//! PostgreSQL schema, and reports what a fleet costs them; `--mqtt` measures the same idle fleet
+//! against a Mosquitto broker of its own; `--compare` runs SQLite, one and two PostgreSQL nodes
+//! back to back.
 
 mod admin;
 mod broker;
+mod compare;
 mod device;
+mod mqtt;
+mod nodes;
+mod phase_kill;
+mod phase_orders;
+mod phase_uploads;
 mod phases;
 mod proc;
 mod report;
 mod server;
+mod upload;
 mod wire;
 mod worker;
 mod workers;
@@ -28,6 +37,9 @@ Examples:
   ngtt bench fleet --devices 19900 --json             # spread over worker processes
   ngtt bench fleet --devices 5000 --mqtt              # and the same idle fleet against Mosquitto
   ngtt bench fleet --devices 1000 --db 'postgres://postgres@127.0.0.1/test?schema=bench'
+  ngtt bench fleet --devices 2000 --nodes 2 --db 'postgres://postgres@127.0.0.1/test?schema=bench2'
+  ngtt bench fleet --devices 2000 --compare --db 'postgres://postgres@127.0.0.1/test?schema=cmp'
+      # SQLite 1 node, PostgreSQL 1 node (schema cmp_n1), 2 nodes with twice the devices (cmp_n2)
   ngtt bench fleet --devices 1000 --pki pki --server 127.0.0.1:2405 \\
       --admin http://127.0.0.1:2406 --pid $(pidof ngtt)   # a running server (no storm)
   ngtt bench fleet --devices 19900 --id-prefix b --pki pki --server 127.0.0.1:3405 \\
@@ -51,6 +63,9 @@ fn parse_prefix(value: &str) -> Result<String, String> {
 /// Most devices one run may simulate.
 pub const MAX_DEVICES: usize = 100_000;
 
+/// Most server nodes one run may start.
+pub const MAX_NODES: i64 = 8;
+
 /// `ngtt bench ...`.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -67,7 +82,8 @@ pub enum BenchCommand {
 /// `ngtt bench fleet` options.
 #[derive(Debug, Args)]
 pub struct FleetArgs {
-    /// Simulated devices (device ids `fleet-0`, `fleet-1`, ..., see `--id-prefix`).
+    /// Simulated devices (device ids `fleet-0`, `fleet-1`, ..., see `--id-prefix`), spread
+    /// over the nodes (device i's home node is i mod nodes). With --compare, per node.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=MAX_DEVICES as i64))]
     devices: u32,
     /// Device id prefix: device ids `PREFIX-0`, `PREFIX-1`, ... Two runs at once against the
@@ -117,9 +133,35 @@ pub struct FleetArgs {
     /// Skip the fan-out (one order to each device).
     #[arg(long = "no-fanout")]
     no_fanout: bool,
-    /// Skip the reconnect storm (always skipped against a running server).
+    /// Skip the reconnect storm (always skipped against a running server; with several nodes
+    /// the killed-node phase replaces it).
     #[arg(long = "no-storm")]
     no_storm: bool,
+    /// Server nodes the bench starts on the one PostgreSQL schema of --db (distinct
+    /// --node-id each); each device knows them all, its home node first.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "db",
+          value_parser = clap::value_parser!(u32).range(1..=MAX_NODES))]
+    nodes: u32,
+    /// With several nodes, skip the killed-node phase (node 0 killed with SIGKILL; how long
+    /// until its devices are served again by the others).
+    #[arg(long = "no-kill")]
+    no_kill: bool,
+    /// With PostgreSQL, the nodes' `--lease-ttl` in seconds (default: theirs, 5): how long the
+    /// devices of a killed node wait for their orders.
+    #[arg(long = "lease-ttl", value_name = "SECS", requires = "db", value_parser = crate::serve_cmd::parse_secs)]
+    lease_ttl: Option<std::time::Duration>,
+    /// Uploads (DATA_STREAM of 10 samples) each device sends in the confirmed-uploads phase;
+    /// 0 skips it.
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    uploads: u32,
+    /// Uploads in flight at once per device in that phase.
+    #[arg(long = "upload-window", value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    upload_window: u32,
+    /// Three configurations back to back, one table with ratios: one node on SQLite, one node
+    /// on PostgreSQL (--db's schema + `_n1`) and two nodes on PostgreSQL (`_n2`) with twice the
+    /// devices.
+    #[arg(long, requires = "db", conflicts_with_all = ["nodes", "mqtt"])]
+    compare: bool,
     /// Orders queued right before the server is killed (at most one per device).
     #[arg(long = "storm-orders", value_name = "N", default_value_t = 1000)]
     storm_orders: usize,
@@ -140,13 +182,31 @@ pub struct FleetArgs {
 pub fn run(command: &BenchCommand) -> Result<(), CliError> {
     match command {
         BenchCommand::Fleet(args) => {
+            let postgres = args
+                .db
+                .as_deref()
+                .is_some_and(ngtt_server::PostgresUrl::is_postgres);
+            if (args.nodes > 1 || args.compare) && !postgres {
+                return Err(CliError::Bench(
+                    "--nodes and --compare need a PostgreSQL --db (postgres://…)".into(),
+                ));
+            }
             let runtime = crate::runtime::runtime(true)?;
-            let report = runtime.block_on(phases::run(args))?;
             let mut out = std::io::BufWriter::new(std::io::stdout());
-            if args.json {
-                report.write_json(&mut out)?;
+            if args.compare {
+                let comparison = runtime.block_on(compare::run(args))?;
+                if args.json {
+                    comparison.write_json(&mut out)?;
+                } else {
+                    comparison.write_table(&mut out)?;
+                }
             } else {
-                report.write_table(&mut out)?;
+                let report = runtime.block_on(phases::run(args, &phases::Setup::of(args)))?;
+                if args.json {
+                    report.write_json(&mut out)?;
+                } else {
+                    report.write_table(&mut out)?;
+                }
             }
             out.flush().map_err(CliError::write)
         }

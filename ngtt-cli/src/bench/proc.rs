@@ -23,6 +23,22 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 / clock_ticks())
 }
 
+/// Resident set size of all of `pids` together, if every one is readable (and there is one).
+pub fn rss_total(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|p| rss_bytes(*p)).sum()
+}
+
+/// CPU time of all of `pids` together, if every one is readable (and there is one).
+pub fn cpu_total(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|p| cpu_seconds(*p)).sum()
+}
+
 /// Clock ticks per second (`getconf CLK_TCK`, 100 on Linux when it cannot be asked).
 fn clock_ticks() -> f64 {
     Command::new("getconf")
@@ -97,5 +113,9 @@ mod tests {
         let pid = std::process::id();
         assert!(rss_bytes(pid).is_some_and(|r| r > 0));
         assert!(cpu_seconds(pid).is_some());
+        let one = rss_bytes(pid).unwrap();
+        assert!(rss_total(&[pid, pid]).is_some_and(|r| r >= one));
+        assert_eq!(rss_total(&[]), None);
+        assert!(cpu_total(&[pid]).is_some());
     }
 }

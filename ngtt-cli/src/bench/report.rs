@@ -15,24 +15,41 @@ pub struct Report {
     pub processes: usize,
     /// `"local"` (started by the bench) or `"external"`.
     pub server: &'static str,
+    /// The bench's own nodes' database: `"sqlite"` or `"postgres"` (`""` for a running server).
+    pub database: &'static str,
+    /// Server nodes (more than one on one PostgreSQL schema).
+    pub nodes: usize,
     /// Seconds the workers took to issue every device's key and certificate (in parallel).
     pub certificates_secs: f64,
     /// The initial connection of the whole fleet.
     pub connect: Connect,
+    /// Devices connected to each node at the end of the connection phase.
+    pub connected_per_node: Vec<usize>,
     /// Server memory, when its process can be read.
     pub server_rss: Option<Rss>,
     /// Server CPU while the fleet idles, when its process can be read.
     pub idle_cpu: Option<IdleCpu>,
     /// Bytes on the wire per keepalive exchange and per idle hour.
     pub keepalive: Option<Keepalive>,
-    /// Paced orders, one at a time, while the fleet is connected.
+    /// Paced orders, one at a time, while the fleet is connected, queued through the admin API
+    /// of the node the device is connected to (all of them with one node).
     pub order_latency: Option<Latency>,
+    /// With several nodes, every other paced order is queued through another node than the
+    /// device's: cross-node latency.
+    pub order_latency_cross: Option<Latency>,
     /// One order to each device at once.
     pub fanout: Option<Fanout>,
+    /// Uploads confirmed per second, every device uploading.
+    pub uploads: Option<UploadRate>,
+    /// With several nodes: one killed with SIGKILL, its devices served again by the others.
+    pub killed_node: Option<KilledNode>,
     /// The server killed with SIGKILL and restarted.
     pub storm: Option<Storm>,
     /// Orders delivered more than once over the whole run.
     pub orders_duplicated: u64,
+    /// Orders queued during the run and still not delivered at its end (a phase's `lost` counts
+    /// those not delivered within that phase's wait; an order late for it is not in here).
+    pub orders_undelivered: u64,
     /// Server memory with the fleet connected at the end of the run and once every device has
     /// left: whether the server gives memory back.
     pub left: Option<Left>,
@@ -127,6 +144,74 @@ pub struct Fanout {
     pub lost: usize,
 }
 
+/// Confirmed uploads: each device sends its uploads (DATA_STREAM, one series of
+/// [`super::upload::SAMPLES_PER_UPLOAD`] samples), several in flight, counted when confirmed.
+#[derive(Debug, Default, Serialize)]
+pub struct UploadRate {
+    /// Devices uploading.
+    pub devices: usize,
+    /// Uploads each.
+    pub per_device: u32,
+    /// Uploads in flight at once per device.
+    pub in_flight: u32,
+    /// Samples per upload.
+    pub samples_per_upload: u64,
+    /// Uploads confirmed (DATA_STREAM_CONFIRM).
+    pub confirmed: u64,
+    /// Uploads rejected (DATA_STREAM_REJECT).
+    pub rejected: u64,
+    /// Seconds from the request until the last device had all its uploads answered.
+    pub secs: f64,
+    /// Uploads confirmed per second over that time.
+    pub per_sec: f64,
+    /// Devices that did not have all their uploads answered within the timeout.
+    pub devices_incomplete: usize,
+}
+
+/// One node of several killed with SIGKILL: how long until its devices are served again.
+/// Times are from the kill to the slowest of its devices.
+#[derive(Debug, Default, Serialize)]
+pub struct KilledNode {
+    /// The node killed (0-based).
+    pub node: usize,
+    /// Its devices: those connected to it right before the kill.
+    pub devices: usize,
+    /// The devices' backoff: its first delay, ms (a device tries the other nodes first, at
+    /// once, and waits only when all failed in a row).
+    pub backoff_first_ms: u64,
+    /// The devices' longest backoff delay, ms.
+    pub backoff_max_ms: u64,
+    /// The nodes' `--lease-ttl` (their default): how long a dead node's devices stay its.
+    pub lease_ttl_secs: f64,
+    /// Devices connected to a survivor within the timeout.
+    pub reconnected: usize,
+    /// Seconds until the last of them was.
+    pub reconnected_secs: f64,
+    /// Devices that had their upload (sent after the kill) confirmed.
+    pub uploads_confirmed: usize,
+    /// Seconds until the last of those uploads was confirmed.
+    pub uploads_secs: f64,
+    /// Orders queued through a survivor right after the kill (one per device).
+    pub orders: usize,
+    /// Seconds from the kill until the survivors' admin APIs had committed them all.
+    pub queue_secs: f64,
+    /// Seconds until the last of them was delivered.
+    pub orders_secs: f64,
+    /// Devices served again: reconnected, upload confirmed and order delivered.
+    pub served: usize,
+    /// Seconds until the last device was served again.
+    pub served_secs: f64,
+    /// Seconds until half of the devices were.
+    pub served_p50_secs: f64,
+    /// The longest time a device waited, once reconnected, to be served again (the recovery
+    /// beyond the devices' own reconnection and backoff).
+    pub served_after_reconnect_secs: f64,
+    /// Those orders never delivered within the timeout.
+    pub lost: usize,
+    /// Those orders delivered more than once.
+    pub duplicated: u64,
+}
+
 /// The reconnect storm.
 #[derive(Debug, Default, Serialize)]
 pub struct Storm {
@@ -167,6 +252,12 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// `a / b / c`.
+fn join(values: &[usize]) -> String {
+    let shown: Vec<String> = values.iter().map(ToString::to_string).collect();
+    shown.join(" / ")
+}
+
 fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
     value.map_or_else(|| "-".to_owned(), show)
 }
@@ -186,6 +277,16 @@ impl Report {
                 "devices (worker processes)".into(),
                 format!("{} ({})", self.devices, self.processes),
                 opt(mqtt, |m| m.connect.connected.to_string()),
+            ),
+            (
+                "server nodes (database)".into(),
+                format!("{} ({})", self.nodes, self.database),
+                String::new(),
+            ),
+            (
+                "connected per node".into(),
+                join(&self.connected_per_node),
+                String::new(),
             ),
             (
                 "certificates issued in".into(),
@@ -249,15 +350,28 @@ impl Report {
             ),
         ];
         if let Some(l) = &self.order_latency {
+            let which = if self.order_latency_cross.is_some() {
+                ", same node"
+            } else {
+                ""
+            };
             rows.push((
                 format!(
-                    "order latency p50 / p99 ({} at {:.0}/s)",
+                    "order latency p50 / p99 ({} at {:.0}/s{which})",
                     l.orders, l.rate_per_sec
                 ),
                 format!("{:.2} / {:.2} ms", l.p50_ms, l.p99_ms),
                 String::new(),
             ));
             rows.push(("paced orders lost".into(), l.lost.to_string(), String::new()));
+        }
+        if let Some(l) = &self.order_latency_cross {
+            rows.push((
+                format!("order latency p50 / p99 ({}, cross node)", l.orders),
+                format!("{:.2} / {:.2} ms", l.p50_ms, l.p99_ms),
+                String::new(),
+            ));
+            rows.push(("cross-node orders lost".into(), l.lost.to_string(), String::new()));
         }
         if let Some(f) = &self.fanout {
             rows.push((
@@ -266,6 +380,61 @@ impl Report {
                 String::new(),
             ));
             rows.push(("fan-out orders lost".into(), f.lost.to_string(), String::new()));
+        }
+        if let Some(u) = &self.uploads {
+            rows.push((
+                format!(
+                    "confirmed uploads ({} × {}, {} in flight)",
+                    u.devices, u.per_device, u.in_flight
+                ),
+                format!("{:.0} uploads/s ({:.2} s)", u.per_sec, u.secs),
+                String::new(),
+            ));
+            rows.push((
+                "uploads rejected / devices incomplete".into(),
+                format!("{} / {}", u.rejected, u.devices_incomplete),
+                String::new(),
+            ));
+        }
+        if let Some(k) = &self.killed_node {
+            let mut row = |what: &str, value: String| {
+                rows.push((format!("node {} killed: {what}", k.node), value, String::new()))
+            };
+            row(
+                "devices on survivors",
+                format!(
+                    "{} of {} in {:.2} s",
+                    k.reconnected, k.devices, k.reconnected_secs
+                ),
+            );
+            row(
+                "an upload confirmed",
+                format!("{} in {:.2} s", k.uploads_confirmed, k.uploads_secs),
+            );
+            row(
+                "orders queued on survivors",
+                format!("{} in {:.2} s", k.orders, k.queue_secs),
+            );
+            row(
+                "an order delivered",
+                format!("{} in {:.2} s", k.orders - k.lost, k.orders_secs),
+            );
+            row(
+                "served again, half / all",
+                format!("{:.2} / {:.2} s ({})", k.served_p50_secs, k.served_secs, k.served),
+            );
+            row(
+                "served once reconnected",
+                format!("within {:.2} s", k.served_after_reconnect_secs),
+            );
+            row("orders lost / twice", format!("{} / {}", k.lost, k.duplicated));
+            row(
+                "backoff, lease TTL",
+                format!(
+                    "{}–{} ms, {:.0} s",
+                    k.backoff_first_ms, k.backoff_max_ms, k.lease_ttl_secs
+                ),
+            );
         }
         if let Some(s) = &self.storm {
             rows.push((
@@ -298,6 +467,11 @@ impl Report {
         rows.push((
             "orders delivered twice".into(),
             self.orders_duplicated.to_string(),
+            String::new(),
+        ));
+        rows.push((
+            "orders never delivered (end of run)".into(),
+            self.orders_undelivered.to_string(),
             String::new(),
         ));
         let header = ("", "NGTT", if mqtt.is_some() { "MQTT (Mosquitto)" } else { "" });

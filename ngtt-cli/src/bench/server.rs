@@ -27,6 +27,7 @@ pub struct LocalServer {
     db: OsString,
     max_connections: usize,
     token: String,
+    extra: Vec<String>,
     /// NGTT listen address.
     pub listen: SocketAddr,
     /// Admin API address.
@@ -36,13 +37,15 @@ pub struct LocalServer {
 impl LocalServer {
     /// Starts `ngtt serve` on free loopback ports with database `db` (a SQLite file or a
     /// PostgreSQL URL), and waits until it listens.
-    /// `exe` is the `ngtt` executable to run (default: this one).
+    /// `exe` is the `ngtt` executable to run (default: this one); `extra` are more arguments
+    /// of `ngtt serve` (a node id).
     pub async fn start(
         exe: Option<&Path>,
         pki: &Path,
         db: OsString,
         max_connections: usize,
         token: String,
+        extra: Vec<String>,
     ) -> Result<LocalServer, CliError> {
         let exe = match exe {
             Some(exe) => exe.to_owned(),
@@ -52,7 +55,8 @@ impl LocalServer {
             })?,
         };
         let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-        let (child, listen, admin) = spawn(&exe, pki, &db, any, any, max_connections, &token).await?;
+        let (child, listen, admin) =
+            spawn(&exe, pki, &db, (any, any), max_connections, &token, &extra).await?;
         Ok(LocalServer {
             child,
             exe,
@@ -60,6 +64,7 @@ impl LocalServer {
             db,
             max_connections,
             token,
+            extra,
             listen,
             admin,
         })
@@ -68,11 +73,6 @@ impl LocalServer {
     /// The server's process id.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
-    }
-
-    /// The admin API's bearer token.
-    pub fn token(&self) -> &str {
-        &self.token
     }
 
     /// Kills the server with SIGKILL (no shutdown of any kind) and waits for it to be gone.
@@ -94,10 +94,10 @@ impl LocalServer {
                 &self.exe,
                 &self.pki,
                 &self.db,
-                self.listen,
-                self.admin,
+                (self.listen, self.admin),
                 self.max_connections,
                 &self.token,
+                &self.extra,
             )
             .await
             {
@@ -123,10 +123,10 @@ async fn spawn(
     exe: &Path,
     pki: &Path,
     db: &OsStr,
-    listen: SocketAddr,
-    admin: SocketAddr,
+    (listen, admin): (SocketAddr, SocketAddr),
     max_connections: usize,
     token: &str,
+    extra: &[String],
 ) -> Result<(Child, SocketAddr, SocketAddr), CliError> {
     let mut child = Command::new(exe)
         .arg("serve")
@@ -145,6 +145,7 @@ async fn spawn(
         // 20 000; the bench's own needs beyond its devices are at most ADMIN_CONCURRENCY (64)
         // admin connections, so a smaller reserve lets 19 900 devices in.
         .args(["--fd-reserve", &FD_RESERVE.to_string()])
+        .args(extra)
         .env(TOKEN_ENV, token)
         .env(
             "RUST_LOG",

@@ -1,10 +1,12 @@
 //! `ngtt bench fleet-worker` (hidden): one process of simulated devices, driven by the
 //! orchestrator over stdin and reporting over stdout, one line per event:
 //!
-//! * out: `ready <ms>` (certificates issued), `u <idx>`, `d <idx>`, `o <idx> <seq> <ns>`, `p`
-//!   (a keepalive answered), `b <bytes out> <bytes in>`;
-//! * in: `go` (connect), `ping` (every device sends a keepalive now), `bytes`; end of input ends
-//!   the process.
+//! * out: `ready <ms>` (certificates issued), `u <idx> <node> <ns>`, `d <idx>`,
+//!   `o <idx> <seq> <ns>`, `p` (a keepalive answered), `U <idx> <confirmed> <rejected> <ns>`
+//!   (every upload the device owed answered), `b <bytes out> <bytes in>`;
+//! * in: `go` (connect), `ping` (every device sends a keepalive now), `bytes`,
+//!   `upload <count> <window> <idx,idx,... or ->` (each device, or each of those, owes `count`
+//!   more uploads, `window` in flight); end of input ends the process.
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -21,6 +23,7 @@ use tokio::io::AsyncBufReadExt;
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use super::device::{self, Event, Protocol, Shared};
+use super::upload::UploadJob;
 use super::wire::Counters;
 use crate::error::CliError;
 
@@ -30,9 +33,9 @@ pub struct WorkerArgs {
     /// PKI directory holding the CA that issues the devices' certificates.
     #[arg(long, value_name = "DIR")]
     pub pki: PathBuf,
-    /// Server (or MQTT broker) address.
-    #[arg(long, value_name = "ADDR")]
-    pub server: SocketAddr,
+    /// Server node addresses, in node order (or the MQTT broker's).
+    #[arg(long, value_name = "ADDR", required = true)]
+    pub server: Vec<SocketAddr>,
     /// Device id prefix (device ids are `<prefix>-<index>`).
     #[arg(long, value_name = "PREFIX", default_value = super::DEFAULT_PREFIX)]
     pub prefix: String,
@@ -99,14 +102,16 @@ pub fn run(args: &WorkerArgs) -> Result<(), CliError> {
 async fn drive(args: &WorkerArgs, configs: Vec<Arc<rustls::ClientConfig>>) -> Result<(), CliError> {
     let (events, mut rx) = mpsc::unbounded_channel();
     let (ping_tx, ping_now) = watch::channel(0u64);
+    let (upload_tx, uploads) = watch::channel(UploadJob::default());
     let shared = Arc::new(Shared {
-        server: args.server,
+        servers: args.server.clone(),
         source: args.source,
         sources: args.sources.max(1),
         counters: Arc::new(Counters::default()),
         handshakes: Semaphore::new(args.handshakes.max(1)),
         events,
         ping_now,
+        uploads,
     });
     let protocol = if args.mqtt { Protocol::Mqtt } else { Protocol::Ngtt };
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -124,6 +129,13 @@ async fn drive(args: &WorkerArgs, configs: Vec<Arc<rustls::ClientConfig>>) -> Re
                     }
                     "ping" => {
                         ping_tx.send_modify(|n| *n += 1);
+                    }
+                    command if command.starts_with("upload ") => {
+                        if let Some(job) = parse_upload(command) {
+                            upload_tx.send_modify(|j| {
+                                *j = UploadJob { generation: j.generation + 1, ..job };
+                            });
+                        }
                     }
                     "bytes" => {
                         let c = &shared.counters;
@@ -148,10 +160,50 @@ async fn drive(args: &WorkerArgs, configs: Vec<Arc<rustls::ClientConfig>>) -> Re
 
 fn write_event(out: &mut dyn Write, event: &Event) -> Result<(), CliError> {
     match event {
-        Event::Up(idx) => writeln!(out, "u {idx}"),
+        Event::Up(idx, node, at) => writeln!(out, "u {idx} {node} {at}"),
         Event::Down(idx) => writeln!(out, "d {idx}"),
         Event::Order(idx, seq, at) => writeln!(out, "o {idx} {seq} {at}"),
         Event::Pong => writeln!(out, "p"),
+        Event::Uploaded(idx, confirmed, rejected, at) => {
+            writeln!(out, "U {idx} {confirmed} {rejected} {at}")
+        }
     }
     .map_err(CliError::write)
+}
+
+/// Parses `upload <count> <window> <idx,idx,... or ->`.
+fn parse_upload(command: &str) -> Option<UploadJob> {
+    let mut parts = command.split_whitespace().skip(1);
+    let count = parts.next()?.parse().ok()?;
+    let window = parts.next()?.parse().ok()?;
+    let only = match parts.next()? {
+        "-" => None,
+        list => {
+            let mut only: Vec<usize> = list.split(',').map(|i| i.parse().ok()).collect::<Option<_>>()?;
+            only.sort_unstable();
+            Some(only.into())
+        }
+    };
+    Some(UploadJob {
+        generation: 0,
+        count,
+        window,
+        only,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_commands_are_parsed() {
+        let job = parse_upload("upload 20 8 -").expect("valid");
+        assert_eq!((job.count, job.window, job.only), (20, 8, None));
+        let job = parse_upload("upload 1 1 9,3,5").expect("valid");
+        assert_eq!(job.only.as_deref(), Some(&[3, 5, 9][..]));
+        assert_eq!(parse_upload("upload 1 1 3,x"), None);
+        assert_eq!(parse_upload("upload 1 x -"), None);
+        assert_eq!(parse_upload("upload 1 1"), None);
+    }
 }

@@ -26,10 +26,11 @@ pub const SOURCES_PER_PROCESS: u32 = 64;
 #[derive(Debug)]
 enum Line {
     Ready,
-    Up(usize),
+    Up(usize, usize, u128),
     Down(usize),
     Order(usize, u64, u128),
     Pong,
+    Uploaded(usize, u64, u64, u128),
     Bytes(u64, u64),
     Exited,
 }
@@ -40,10 +41,11 @@ fn parse(line: &str) -> Option<Line> {
     let mut num = || parts.next()?.parse::<u128>().ok();
     Some(match kind {
         "ready" => Line::Ready,
-        "u" => Line::Up(num()? as usize),
+        "u" => Line::Up(num()? as usize, num()? as usize, num()?),
         "d" => Line::Down(num()? as usize),
         "o" => Line::Order(num()? as usize, num()? as u64, num()?),
         "p" => Line::Pong,
+        "U" => Line::Uploaded(num()? as usize, num()? as u64, num()? as u64, num()?),
         "b" => Line::Bytes(num()? as u64, num()? as u64),
         _ => return None,
     })
@@ -62,10 +64,17 @@ pub struct Fleet {
     pub up: Vec<bool>,
     /// Connected devices now.
     pub up_count: usize,
+    /// The node each device connected to last.
+    pub node: Vec<usize>,
+    /// Each device's first connection since [`Fleet::mark`]: node and time (ns).
+    pub first_up_since_mark: Vec<Option<(usize, u128)>>,
+    /// When each device last had every upload it owed answered (ns), since
+    /// [`Fleet::upload`] asked it for more.
+    pub uploaded: Vec<Option<u128>>,
+    /// Uploads confirmed and rejected, per device, as last reported.
+    upload_counts: Vec<(u64, u64)>,
     /// Connections established since [`Fleet::mark`].
     pub ups_since_mark: usize,
-    /// Devices that came up since [`Fleet::mark`] (distinct).
-    up_since_mark: Vec<bool>,
     /// Distinct devices up since the mark.
     pub distinct_up_since_mark: usize,
     /// Order receipts: sequence number → (device, time in ns) of every delivery.
@@ -78,11 +87,12 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Spawns the workers for `size` devices against `server`, `per_process` each, and waits
-    /// until they have issued their certificates.
+    /// Spawns the workers for `size` devices against the server nodes `servers` (each device
+    /// with its home node first), `per_process` each, and waits until they have issued their
+    /// certificates.
     pub async fn spawn(
         pki: &Path,
-        server: SocketAddr,
+        servers: &[SocketAddr],
         prefix: &str,
         size: usize,
         per_process: usize,
@@ -105,7 +115,11 @@ impl Fleet {
             command
                 .args(["bench", "fleet-worker", "--pki"])
                 .arg(pki)
-                .args(["--server", &server.to_string()])
+                .args(
+                    servers
+                        .iter()
+                        .flat_map(|s| ["--server".to_owned(), s.to_string()]),
+                )
                 .args(["--prefix", prefix])
                 .args(["--first", &first.to_string(), "--count", &count.to_string()])
                 .args(["--source", &source.to_string()])
@@ -143,8 +157,11 @@ impl Fleet {
             prefix: prefix.to_owned(),
             up: vec![false; size],
             up_count: 0,
+            node: vec![0; size],
+            first_up_since_mark: vec![None; size],
+            uploaded: vec![None; size],
+            upload_counts: vec![(0, 0); size],
             ups_since_mark: 0,
-            up_since_mark: vec![false; size],
             distinct_up_since_mark: 0,
             receipts: HashMap::new(),
             pongs: 0,
@@ -180,9 +197,28 @@ impl Fleet {
         Ok(())
     }
 
+    /// Uploads confirmed and rejected so far, all devices.
+    pub fn upload_totals(&self) -> (u64, u64) {
+        self.upload_counts
+            .iter()
+            .fold((0, 0), |(c, r), (dc, dr)| (c + dc, r + dr))
+    }
+
+    /// Asks each device (or each of `only`) for `count` more uploads, `window` in flight;
+    /// forgets when the devices asked last finished.
+    pub async fn upload(&mut self, count: u32, window: u32, only: Option<&[usize]>) -> Result<(), CliError> {
+        self.poll();
+        self.uploaded.iter_mut().for_each(|u| *u = None);
+        let only = only.map_or_else(
+            || "-".to_owned(),
+            |only| only.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        );
+        self.command(&format!("upload {count} {window} {only}")).await
+    }
+
     /// Forgets who came up so far: [`Fleet::distinct_up_since_mark`] counts from now.
     pub fn mark(&mut self) {
-        self.up_since_mark.iter_mut().for_each(|u| *u = false);
+        self.first_up_since_mark.iter_mut().for_each(|u| *u = None);
         self.distinct_up_since_mark = 0;
         self.ups_since_mark = 0;
     }
@@ -190,16 +226,21 @@ impl Fleet {
     fn apply(&mut self, line: Line) {
         match line {
             Line::Ready => self.ready += 1,
-            Line::Up(idx) if idx < self.size => {
+            Line::Up(idx, node, at) if idx < self.size => {
                 if !self.up[idx] {
                     self.up[idx] = true;
                     self.up_count += 1;
                 }
+                self.node[idx] = node;
                 self.ups_since_mark += 1;
-                if !self.up_since_mark[idx] {
-                    self.up_since_mark[idx] = true;
+                if self.first_up_since_mark[idx].is_none() {
+                    self.first_up_since_mark[idx] = Some((node, at));
                     self.distinct_up_since_mark += 1;
                 }
+            }
+            Line::Uploaded(idx, confirmed, rejected, at) if idx < self.size => {
+                self.uploaded[idx] = Some(at);
+                self.upload_counts[idx] = (confirmed, rejected);
             }
             Line::Down(idx) if idx < self.size => {
                 if self.up[idx] {
@@ -210,7 +251,7 @@ impl Fleet {
             Line::Order(idx, seq, at) => self.receipts.entry(seq).or_default().push((idx, at)),
             Line::Pong => self.pongs += 1,
             Line::Exited => self.exited += 1,
-            Line::Up(_) | Line::Down(_) | Line::Bytes(..) => {}
+            Line::Up(..) | Line::Down(_) | Line::Uploaded(..) | Line::Bytes(..) => {}
         }
     }
 
