@@ -4,9 +4,11 @@
 //! commit — and every caller of its group commit, a device's confirm or an order on its way —
 //! then waits while the checkpoint copies the pages into the database file and syncs it (several
 //! milliseconds, more on a busy disk). Here a thread of its own, on its own connection, runs a
-//! `PASSIVE` checkpoint shortly after writes (never blocking the writer, which goes on appending
-//! to the WAL meanwhile), and the writer's automatic checkpoint only steps in when the WAL grows
-//! past [`FALLBACK_PAGES`] anyway. Durability does not change: a commit is synced to the WAL
+//! `PASSIVE` checkpoint (never blocking the writer, which goes on appending to the WAL
+//! meanwhile) after every [`BATCH`] uses of the write connection, or [`QUIET`] after the first
+//! one since the last checkpoint — about as often as SQLite's own, so that its fsyncs of the database file do not crowd
+//! the writer's — and the writer's automatic checkpoint only steps in when the WAL grows past
+//! [`FALLBACK_PAGES`] anyway. Durability does not change: a commit is synced to the WAL
 //! before it returns either way; a checkpoint only moves committed pages.
 
 use std::path::Path;
@@ -18,8 +20,13 @@ use rusqlite::Connection;
 
 use crate::storage::StorageError;
 
-/// How long after a write the checkpoint runs: the writes of this long share one checkpoint.
-const GATHER: Duration = Duration::from_millis(250);
+/// Uses of the write connection (each a transaction of a few pages) that make a checkpoint
+/// due: a few hundred, as SQLite's own every 1 000 pages.
+const BATCH: u64 = 256;
+
+/// A checkpoint is due this long after the first write since the last one, however few
+/// writes there were.
+const QUIET: Duration = Duration::from_secs(1);
 
 /// The WAL size (pages) at which the writer checkpoints by itself (SQLite's automatic
 /// checkpoint), should this thread fall behind.
@@ -27,9 +34,9 @@ pub(super) const FALLBACK_PAGES: u32 = 10_000;
 
 #[derive(Default)]
 struct State {
-    /// Written since the last checkpoint started.
-    dirty: bool,
-    /// The thread waits for a write (and must be woken for one).
+    /// Uses of the write connection since the last checkpoint started.
+    writes: u64,
+    /// The thread waits (and must be woken by the first write and at [`BATCH`]).
     waiting: bool,
     stop: bool,
 }
@@ -68,15 +75,13 @@ impl Checkpointer {
         })
     }
 
-    /// The write connection was used: checkpoint soon. Cheap when called often (the thread is
-    /// woken only by the first write after it went idle).
+    /// The write connection was used. Cheap when called often: the thread is woken only by
+    /// the first write after a checkpoint and when [`BATCH`] is reached.
     pub(super) fn written(&self) {
         let mut state = self.shared.state();
-        if !state.dirty {
-            state.dirty = true;
-            if state.waiting {
-                self.shared.wake.notify_one();
-            }
+        state.writes += 1;
+        if state.waiting && (state.writes == 1 || state.writes == BATCH) {
+            self.shared.wake.notify_one();
         }
     }
 }
@@ -95,30 +100,23 @@ fn run(conn: &Connection, shared: &Shared) {
     loop {
         {
             let mut state = shared.state();
-            while !state.dirty && !state.stop {
-                state.waiting = true;
+            state.waiting = true;
+            // Until something was written, then until a batch is full or [`QUIET`] passed.
+            while state.writes == 0 && !state.stop {
                 state = shared.wake.wait(state).unwrap_or_else(|p| p.into_inner());
             }
+            let (mut state, _) = shared
+                .wake
+                .wait_timeout_while(state, QUIET, |s| s.writes < BATCH && !s.stop)
+                .unwrap_or_else(|p| p.into_inner());
             state.waiting = false;
             if state.stop {
                 return;
             }
+            state.writes = 0;
         }
-        // Let the writes of the next moment gather (and the one that woke us commit).
-        let stop = {
-            let state = shared.state();
-            let (state, _) = shared
-                .wake
-                .wait_timeout_while(state, GATHER, |s| !s.stop)
-                .unwrap_or_else(|p| p.into_inner());
-            state.stop
-        };
-        if stop {
-            return;
-        }
-        shared.state().dirty = false;
         // PASSIVE: copies what no reader still needs, never waits for the writer or readers;
-        // busy (another checkpoint running) is fine, the next write brings another round.
+        // busy (another checkpoint running) is fine, the next writes bring another round.
         let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         });
