@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use bytes::BytesMut;
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use ngtt_net::{write_step, WriteStep};
 use ngtt_proto::{DeviceIdentity, NgttCodec};
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
@@ -125,8 +125,7 @@ pub(super) async fn run(
     tokio::pin!(notified);
     let timer = tokio::time::sleep_until(TokioInstant::now());
     tokio::pin!(timer);
-    // When the timer is set for (`None`: not set, or fired and not set again).
-    let mut armed: Option<std::time::Instant> = None;
+    let mut alarm = Alarm::default();
     loop {
         while let Some((id, op)) = session.poll_op() {
             pending.push_back(start(&executor, id, op));
@@ -140,24 +139,11 @@ pub(super) async fn run(
         if session.is_finished() {
             break;
         }
+        let deadline = session.poll_timeout();
+        if let Some(at) = alarm.arm(deadline) {
+            timer.as_mut().reset(TokioInstant::from_std(at));
+        }
         let writing = dirty && session.end().is_none();
-        if writing {
-            // Written at once when the socket takes it (an echo, an answer): only a write that
-            // has to wait goes through the select below, and only then does the write
-            // deadline move the timer.
-            if let Some(step) = write_step(&mut writer, &mut wbuf).now_or_never() {
-                written(&mut session, step, &mut dirty, &mut wbuf);
-                continue;
-            }
-        }
-        if let Some(at) = session.poll_timeout().map(coarse) {
-            if armed != Some(at) {
-                // Later than before (the idle clock restarted with a frame): tokio only
-                // records the new deadline, the timer wheel is not touched.
-                timer.as_mut().reset(TokioInstant::from_std(at));
-                armed = Some(at);
-            }
-        }
         tokio::select! {
             biased;
             () = &mut stop_signal, if !stopped => {
@@ -167,9 +153,15 @@ pub(super) async fn run(
             (id, result) = outcome(&mut pending), if !pending.is_empty() => {
                 session.handle_stored(id, result, now());
             }
-            step = write_step(&mut writer, &mut wbuf), if writing => {
-                written(&mut session, step, &mut dirty, &mut wbuf);
-            }
+            step = write_step(&mut writer, &mut wbuf), if writing => match step {
+                Ok(WriteStep::Wrote) => session.on_written(now(), false),
+                Ok(WriteStep::Flushed) => {
+                    dirty = false;
+                    shrink(&mut wbuf, 0);
+                    session.on_written(now(), true);
+                }
+                Err(e) => session.handle_write_error(e),
+            },
             item = reader.next(), if session.wants_read() => match item {
                 Some(Ok(frame)) => {
                     shrink(reader.read_buffer_mut(), READ_BUFFER);
@@ -182,8 +174,8 @@ pub(super) async fn run(
                 notified.set(notify.notified());
                 session.handle_new_orders();
             }
-            () = &mut timer, if armed.is_some() => {
-                armed = None;
+            () = &mut timer, if alarm.is_armed() => {
+                alarm.fired();
                 session.handle_timeout(now());
             }
         }
@@ -197,47 +189,34 @@ pub(super) async fn run(
     drop(registration);
 }
 
-/// How finely connection timers are set: deadlines are rounded up to a multiple of this (from
-/// a fixed origin), so that the timers of thousands of connections fall on few instants and
-/// the runtime wakes once for all that fall together, not once per connection. Every
-/// connection deadline (idle, write, grace) is seconds long; a quarter of a second later
-/// changes nothing.
-const TIMER_GRAIN: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// `at`, rounded up to a multiple of [`TIMER_GRAIN`] counted from the first call.
-fn coarse(at: std::time::Instant) -> std::time::Instant {
-    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let origin = *ORIGIN.get_or_init(std::time::Instant::now);
-    round_up(origin, at, TIMER_GRAIN)
+/// When the connection's timer is set for. A deadline that moves later (the idle clock restarts
+/// with every frame) leaves the timer where it is: it fires early once, the session finds
+/// nothing due, and it is set again — one timer operation per idle timeout instead of one per
+/// frame.
+#[derive(Debug, Default)]
+struct Alarm {
+    at: Option<std::time::Instant>,
 }
 
-/// `at` rounded up to `origin` plus a multiple of `grain` (`at` itself before `origin`).
-fn round_up(
-    origin: std::time::Instant,
-    at: std::time::Instant,
-    grain: std::time::Duration,
-) -> std::time::Instant {
-    let Some(since) = at.checked_duration_since(origin) else {
-        return at;
-    };
-    let grain_ns = grain.as_nanos().max(1);
-    let steps = since.as_nanos().div_ceil(grain_ns);
-    let rounded = u64::try_from(steps * grain_ns).unwrap_or(u64::MAX);
-    origin
-        .checked_add(std::time::Duration::from_nanos(rounded))
-        .unwrap_or(at)
-}
-
-/// Reports one write step to the session.
-fn written(session: &mut Session, step: std::io::Result<WriteStep>, dirty: &mut bool, wbuf: &mut BytesMut) {
-    match step {
-        Ok(WriteStep::Wrote) => session.on_written(now(), false),
-        Ok(WriteStep::Flushed) => {
-            *dirty = false;
-            shrink(wbuf, 0);
-            session.on_written(now(), true);
+impl Alarm {
+    /// For the session's next `deadline`: the instant to set the timer to, when it must move.
+    fn arm(&mut self, deadline: Option<std::time::Instant>) -> Option<std::time::Instant> {
+        let deadline = deadline?;
+        if self.at.is_some_and(|at| at <= deadline) {
+            return None;
         }
-        Err(e) => session.handle_write_error(e),
+        self.at = Some(deadline);
+        self.at
+    }
+
+    /// Whether the timer is set.
+    fn is_armed(&self) -> bool {
+        self.at.is_some()
+    }
+
+    /// The timer fired: it is set again at the next [`Alarm::arm`].
+    fn fired(&mut self) {
+        self.at = None;
     }
 }
 
@@ -297,23 +276,22 @@ mod tests {
 
     use bytes::BytesMut;
 
-    use super::{round_up, shrink, KEEP_BUFFER};
+    use super::{shrink, Alarm, KEEP_BUFFER};
 
     #[test]
-    fn deadlines_are_rounded_up_to_the_grain() {
-        let origin = Instant::now();
-        let ms = Duration::from_millis;
-        let grain = ms(250);
-        assert_eq!(round_up(origin, origin, grain), origin);
-        assert_eq!(round_up(origin, origin + ms(1), grain), origin + ms(250));
-        assert_eq!(round_up(origin, origin + ms(250), grain), origin + ms(250));
-        assert_eq!(round_up(origin, origin + ms(90_001), grain), origin + ms(90_250));
-        let before = origin.checked_sub(ms(5)).unwrap_or(origin);
-        assert_eq!(
-            round_up(origin, before, grain),
-            before,
-            "never earlier than asked"
-        );
+    fn the_alarm_moves_only_earlier_and_is_set_again_after_firing() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut alarm = Alarm::default();
+        assert_eq!(alarm.arm(None), None);
+        assert!(!alarm.is_armed());
+        assert_eq!(alarm.arm(Some(t0 + 120 * s)), Some(t0 + 120 * s));
+        assert_eq!(alarm.arm(Some(t0 + 150 * s)), None, "later: left where it is");
+        assert_eq!(alarm.arm(Some(t0 + 90 * s)), Some(t0 + 90 * s), "earlier: moved");
+        assert!(alarm.is_armed());
+        alarm.fired();
+        assert!(!alarm.is_armed());
+        assert_eq!(alarm.arm(Some(t0 + 150 * s)), Some(t0 + 150 * s));
     }
 
     #[test]
