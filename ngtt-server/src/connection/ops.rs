@@ -21,12 +21,16 @@ pub(crate) enum Op {
     /// Makes this connection the one that carries the device's orders, under the device's
     /// order gate (docs/delivery-guarantees.md: serialized with the HTTP hand-out).
     TakeOrders,
-    /// Claims (marks sent, committed) up to `limit` pending orders queued after `after`.
+    /// Claims (marks sent, committed) up to `limit` pending orders queued after `after`; with
+    /// `tids` above 0, also reserves that many ORDER tids in the same commit when any order
+    /// was claimed (the connection has none left to send them under).
     ClaimOrders {
         /// The highest order id already sent on this connection.
         after: OrderId,
         /// How many, at most.
         limit: usize,
+        /// Tids to reserve with the claim (0: none).
+        tids: u16,
     },
     /// Reserves `count` ORDER tids from the device's persisted sequence (committed).
     ReserveTids {
@@ -64,6 +68,9 @@ pub(crate) enum Outcome {
     Done,
     /// The orders [`Op::ClaimOrders`] claimed, in queue order.
     Claimed(Vec<PendingOrder>),
+    /// The orders [`Op::ClaimOrders`] claimed, and the first tid of the block it reserved with
+    /// them.
+    ClaimedWithTids(Vec<PendingOrder>, u16),
     /// The first tid of the block [`Op::ReserveTids`] reserved.
     Tids(u16),
     /// Whether [`Op::AnswerOrder`] found the order pending.

@@ -340,13 +340,11 @@ impl Session {
                 self.refill = true;
                 info!("{why}");
             }
-            (Waiting::Claim { want }, Outcome::Claimed(batch)) => {
-                if batch.len() < want && !self.queued_since_claim {
-                    // Nothing more is pending: the next claim waits for new orders (an answer
-                    // alone does not make one, sparing a transaction per order).
-                    self.refill = false;
-                }
-                self.send_orders(batch.into());
+            (Waiting::Claim { want }, Outcome::Claimed(batch)) => self.on_claimed(want, batch),
+            (Waiting::Claim { want }, Outcome::ClaimedWithTids(batch, first)) => {
+                debug!(first, count = TID_BLOCK, "reserved ORDER tids with the claim");
+                self.window.add_tids(first, TID_BLOCK);
+                self.on_claimed(want, batch);
             }
             (Waiting::Tids(rest), Outcome::Tids(first)) => {
                 debug!(first, count = TID_BLOCK, "reserved ORDER tids");
@@ -456,7 +454,17 @@ impl Session {
         if self.refill && want > 0 {
             let after = self.window.cursor();
             self.queued_since_claim = false;
-            self.start(Waiting::Claim { want }, Op::ClaimOrders { after, limit: want });
+            // Without tids left, the claim reserves a block in its own commit (only when it
+            // claims an order: connections that carry none reserve none).
+            let tids = if self.window.has_tids() { 0 } else { TID_BLOCK };
+            self.start(
+                Waiting::Claim { want },
+                Op::ClaimOrders {
+                    after,
+                    limit: want,
+                    tids,
+                },
+            );
         }
     }
 

@@ -39,6 +39,16 @@ impl Session {
         }
     }
 
+    /// A claim for `want` orders came back with `batch`.
+    pub(super) fn on_claimed(&mut self, want: usize, batch: Vec<PendingOrder>) {
+        if batch.len() < want && !self.queued_since_claim {
+            // Nothing more is pending: the next claim waits for new orders (an answer alone
+            // does not make one, sparing a transaction per order).
+            self.refill = false;
+        }
+        self.send_orders(batch.into());
+    }
+
     pub(super) fn on_answer(&mut self, tid: u16, answer: OrderAnswer) {
         let Some(order) = self.window.answer(tid) else {
             if self.warnings.first("stale order answer") {

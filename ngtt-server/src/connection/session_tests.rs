@@ -69,7 +69,7 @@ fn take_orders(s: &mut Session, now: Instant, orders: Vec<PendingOrder>) {
 fn claim(s: &mut Session, now: Instant, after: OrderId, orders: Vec<PendingOrder>) {
     let (id, o) = op(s);
     match o {
-        Op::ClaimOrders { after: a, limit } => {
+        Op::ClaimOrders { after: a, limit, .. } => {
             assert_eq!(a, after);
             assert!(orders.len() <= limit, "never more than the window's room");
         }
@@ -113,6 +113,54 @@ fn orders_start_on_fetch_orders_in_queue_order_under_reserved_tids() {
     // The window (2) is full: no claim until an answer.
     assert!(s.poll_op().is_none());
     assert!(s.wants_orders());
+}
+
+#[test]
+fn a_claim_without_tids_left_reserves_a_block_in_the_same_commit() {
+    let t0 = Instant::now();
+    let mut s = connected(None, t0);
+    s.handle_frame(Frame::fetch_orders(), t0);
+    let (id, _) = op(&mut s);
+    s.handle_stored(id, Ok(Outcome::Done), t0);
+    let (id, o) = op(&mut s);
+    assert!(
+        matches!(o, Op::ClaimOrders { tids: TID_BLOCK, .. }),
+        "no tids yet: the claim asks for a block: {o:?}"
+    );
+    // Claimed with a block: the orders go out at once, no reservation of their own.
+    s.handle_stored(id, Ok(Outcome::ClaimedWithTids(vec![order(5)], 40)), t0);
+    assert!(s.poll_op().is_none(), "no separate reservation");
+    let sent = drain(&mut s, t0);
+    assert_eq!(
+        sent.iter().map(|f| (f.kind, f.tid)).collect::<Vec<_>>(),
+        [(FrameType::Order, 40)]
+    );
+    // With tids left, the next claim asks for none.
+    s.handle_new_orders();
+    let (id, o) = op(&mut s);
+    assert!(
+        matches!(
+            o,
+            Op::ClaimOrders {
+                after: 5,
+                tids: 0,
+                ..
+            }
+        ),
+        "{o:?}"
+    );
+    s.handle_stored(id, Ok(Outcome::Claimed(vec![order(6)])), t0);
+    let sent = drain(&mut s, t0);
+    assert_eq!(
+        sent.iter().map(|f| (f.kind, f.tid)).collect::<Vec<_>>(),
+        [(FrameType::Order, 41)]
+    );
+    // A claim that found nothing reserved nothing: the block is asked for again next time.
+    let mut s = connected(None, t0);
+    take_orders(&mut s, t0, vec![]);
+    s.handle_new_orders();
+    let (_, o) = op(&mut s);
+    assert!(matches!(o, Op::ClaimOrders { tids: TID_BLOCK, .. }), "{o:?}");
 }
 
 #[test]

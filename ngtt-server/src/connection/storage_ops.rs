@@ -43,14 +43,21 @@ impl Executor {
                 Ok(Outcome::Done)
             }
             // The hot path goes through the writer's group commit.
-            Op::ClaimOrders { after, limit } => {
+            Op::ClaimOrders { after, limit, tids } => {
                 if let Some(cluster) = &shared.cluster {
                     // Not while another node may still deliver them: woken when it may.
                     if !cluster.may_claim(&device, conn).await {
                         return Ok(Outcome::Claimed(Vec::new()));
                     }
                 }
-                db.claim_orders(&device, after, limit).await.map(Outcome::Claimed)
+                if tids == 0 {
+                    return db.claim_orders(&device, after, limit).await.map(Outcome::Claimed);
+                }
+                let (orders, first) = db.claim_orders_with_tids(&device, after, limit, tids).await?;
+                Ok(match first {
+                    Some(first) => Outcome::ClaimedWithTids(orders, first),
+                    None => Outcome::Claimed(orders),
+                })
             }
             Op::ReserveTids { count } => db.reserve_order_tids(&device, count).await.map(Outcome::Tids),
             Op::AnswerOrder { order, answer } => db.answer_order(order, answer).await.map(Outcome::Answered),

@@ -56,6 +56,11 @@ impl OrderWindow {
         self.tids_left = count;
     }
 
+    /// Whether tids of the reserved block are left.
+    pub(crate) fn has_tids(&self) -> bool {
+        self.tids_left > 0
+    }
+
     /// Records that `order` is being sent; returns the tid for its ORDER frame, the next one of
     /// the reserved block that no unanswered ORDER of this connection has. `None` (and nothing
     /// recorded) when the block is used up: reserve another with [`OrderWindow::add_tids`].

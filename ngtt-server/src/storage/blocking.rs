@@ -148,6 +148,28 @@ impl Store {
         }
     }
 
+    /// Claims pending orders and marks them sent, and when any was claimed reserves a block of
+    /// `tids` ORDER tids in the same commit ([`WriteOp::ClaimOrdersWithTids`]): the orders and
+    /// the first tid of the block.
+    pub async fn claim_orders_with_tids(
+        &self,
+        device_id: &str,
+        after: OrderId,
+        limit: usize,
+        tids: u16,
+    ) -> Result<(Vec<PendingOrder>, Option<u16>), StorageError> {
+        let op = WriteOp::ClaimOrdersWithTids {
+            device_id: device_id.to_owned(),
+            after,
+            limit,
+            tids,
+        };
+        match self.write(op).await? {
+            WriteOutcome::ClaimedWithTids(orders, first) => Ok((orders, first)),
+            _ => Err(unexpected("claim_orders_with_tids")),
+        }
+    }
+
     /// Reserves a block of ORDER tids ([`Storage::reserve_order_tids`]).
     pub async fn reserve_order_tids(&self, device_id: &str, count: u16) -> Result<u16, StorageError> {
         let op = WriteOp::ReserveOrderTids {

@@ -132,6 +132,30 @@ async fn tids(store: &Store) {
     assert_eq!(store.reserve_order_tids("tid", 256).await.unwrap(), 257);
     assert_eq!(store.reserve_order_tids("tid-other", 3).await.unwrap(), 1);
     assert_eq!(store.reserve_order_tids("tid", 1).await.unwrap(), 513);
+    // A claim with a reservation reserves only when it claims an order, in the same commit.
+    let (claimed, first) = store
+        .claim_orders_with_tids("tid-claim", 0, 10, 256)
+        .await
+        .unwrap();
+    assert!(claimed.is_empty());
+    assert_eq!(first, None, "nothing claimed, nothing reserved");
+    let id = store
+        .queue_order("tid-claim", Bytes::from_static(b"[1]"))
+        .await
+        .unwrap();
+    let (claimed, first) = store
+        .claim_orders_with_tids("tid-claim", 0, 10, 256)
+        .await
+        .unwrap();
+    assert_eq!(claimed.iter().map(|o| o.id).collect::<Vec<_>>(), [id]);
+    assert_eq!(first, Some(1));
+    let record = store.call(move |s| s.order(id)).await.unwrap().unwrap();
+    assert_eq!((record.state, record.deliveries), (OrderState::Sent, 1));
+    assert_eq!(
+        store.reserve_order_tids("tid-claim", 1).await.unwrap(),
+        257,
+        "the block is taken"
+    );
 }
 
 async fn uploads(store: &Store) {

@@ -34,6 +34,36 @@ pub struct SqliteStorage {
     conn: Mutex<Connection>,
     /// Read-only connections (database files only; an in-memory database reads on `conn`).
     readers: Option<read_pool::ReadPool>,
+    /// Checkpoints the WAL off the commit path (database files only).
+    checkpointer: Option<checkpoint::Checkpointer>,
+}
+
+/// The write connection, held: when released, the checkpoint thread learns that it was
+/// written ([`checkpoint::Checkpointer::written`]).
+pub(crate) struct WriteGuard<'a> {
+    conn: MutexGuard<'a, Connection>,
+    checkpointer: Option<&'a checkpoint::Checkpointer>,
+}
+
+impl std::ops::Deref for WriteGuard<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(checkpointer) = self.checkpointer {
+            checkpointer.written();
+        }
+    }
 }
 
 /// Read-only connections of a database file.
@@ -89,6 +119,11 @@ impl SqliteStorage {
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStorage, StorageError> {
         let mut storage = SqliteStorage::setup(Connection::open(path.as_ref())?)?;
         storage.readers = Some(read_pool::ReadPool::open(path.as_ref(), READ_CONNECTIONS)?);
+        // Checkpoints run on their own thread; the writer's own only past a large WAL.
+        storage
+            .lock()
+            .pragma_update(None, "wal_autocheckpoint", checkpoint::FALLBACK_PAGES)?;
+        storage.checkpointer = Some(checkpoint::Checkpointer::start(path.as_ref())?);
         Ok(storage)
     }
 
@@ -112,6 +147,7 @@ impl SqliteStorage {
         Ok(SqliteStorage {
             conn: Mutex::new(conn),
             readers: None,
+            checkpointer: None,
         })
     }
 
@@ -128,11 +164,19 @@ impl SqliteStorage {
     fn read(&self) -> MutexGuard<'_, Connection> {
         match &self.readers {
             Some(pool) => pool.get(),
-            None => self.lock(),
+            None => self.lock_conn(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    /// The write connection.
+    fn lock(&self) -> WriteGuard<'_> {
+        WriteGuard {
+            conn: self.lock_conn(),
+            checkpointer: self.checkpointer.as_ref(),
+        }
+    }
+
+    fn lock_conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave a transaction open (rusqlite rolls back
         // on drop), so the connection is still usable.
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -466,6 +510,7 @@ mod archives;
 #[cfg(test)]
 mod baob_tests;
 mod baobs;
+mod checkpoint;
 mod device_api;
 mod device_info;
 mod events;

@@ -34,6 +34,19 @@ pub enum WriteOp {
         /// At most this many.
         limit: usize,
     },
+    /// [`Storage::claim_orders`], then, when it claimed any order,
+    /// [`Storage::reserve_order_tids`] for the same device in the same transaction: a
+    /// connection's first orders go out after one commit instead of two.
+    ClaimOrdersWithTids {
+        /// The device.
+        device_id: String,
+        /// Only orders with a greater id.
+        after: OrderId,
+        /// At most this many.
+        limit: usize,
+        /// How many tids to reserve when an order was claimed.
+        tids: u16,
+    },
     /// [`Storage::reserve_order_tids`].
     ReserveOrderTids {
         /// The device.
@@ -74,6 +87,8 @@ pub enum WriteOutcome {
     Queued(OrderId),
     /// The orders claimed (`ClaimOrders`).
     Claimed(Vec<PendingOrder>),
+    /// The orders claimed and, when any was, the first tid reserved (`ClaimOrdersWithTids`).
+    ClaimedWithTids(Vec<PendingOrder>, Option<u16>),
     /// The first reserved tid (`ReserveOrderTids`).
     Tids(u16),
     /// Whether the answer changed the order (`AnswerOrder`).
@@ -99,6 +114,22 @@ impl WriteOp {
                 after,
                 limit,
             } => WriteOutcome::Claimed(storage.claim_orders(device_id, *after, *limit)?),
+            WriteOp::ClaimOrdersWithTids {
+                device_id,
+                after,
+                limit,
+                tids,
+            } => {
+                // Two transactions here (engines with group commit make it one): the claim
+                // commits first, so a failed reservation leaves the orders pending, unsent.
+                let orders = storage.claim_orders(device_id, *after, *limit)?;
+                let first = if orders.is_empty() {
+                    None
+                } else {
+                    Some(storage.reserve_order_tids(device_id, *tids)?)
+                };
+                WriteOutcome::ClaimedWithTids(orders, first)
+            }
             WriteOp::ReserveOrderTids { device_id, count } => {
                 WriteOutcome::Tids(storage.reserve_order_tids(device_id, *count)?)
             }

@@ -29,6 +29,20 @@ async fn apply(tx: &Tx<'_>, op: &WriteOp) -> Result<WriteOutcome, StorageError> 
             after,
             limit,
         } => WriteOutcome::Claimed(hot_writes::claim_orders(tx, device_id, *after, *limit).await?),
+        WriteOp::ClaimOrdersWithTids {
+            device_id,
+            after,
+            limit,
+            tids,
+        } => {
+            let orders = hot_writes::claim_orders(tx, device_id, *after, *limit).await?;
+            let first = if orders.is_empty() {
+                None
+            } else {
+                Some(hot_writes::reserve_order_tids(tx, device_id, *tids).await?)
+            };
+            WriteOutcome::ClaimedWithTids(orders, first)
+        }
         WriteOp::ReserveOrderTids { device_id, count } => {
             WriteOutcome::Tids(hot_writes::reserve_order_tids(tx, device_id, *count).await?)
         }

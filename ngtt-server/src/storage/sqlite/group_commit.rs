@@ -24,6 +24,20 @@ fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, StorageError> 
             after,
             limit,
         } => WriteOutcome::Claimed(hot_writes::claim_orders(conn, device_id, *after, *limit)?),
+        WriteOp::ClaimOrdersWithTids {
+            device_id,
+            after,
+            limit,
+            tids,
+        } => {
+            let orders = hot_writes::claim_orders(conn, device_id, *after, *limit)?;
+            let first = if orders.is_empty() {
+                None
+            } else {
+                Some(hot_writes::reserve_order_tids(conn, device_id, *tids)?)
+            };
+            WriteOutcome::ClaimedWithTids(orders, first)
+        }
         WriteOp::ReserveOrderTids { device_id, count } => {
             WriteOutcome::Tids(hot_writes::reserve_order_tids(conn, device_id, *count)?)
         }
