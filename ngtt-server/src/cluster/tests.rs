@@ -159,18 +159,27 @@ async fn a_node_that_lost_its_lock_claims_nothing_until_it_holds_it_again() {
     let key = super::sql::node_lock_key(db.schema(), "a");
     let bits = u64::from_ne_bytes(key.to_ne_bytes());
     let (high, low) = (bits >> 32, bits & 0xffff_ffff);
-    client
-        .batch_execute(&format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'
-             AND objsubid = 1 AND classid = {high}::bigint::oid AND objid = {low}::bigint::oid"
-        ))
-        .await
-        .expect("a's lock connection terminated");
-    // Waits until the terminated session released it.
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&key])
-        .await
-        .expect("the test holds a's lock");
+    let terminate = format!(
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_locks WHERE locktype = 'advisory'
+         AND objsubid = 1 AND classid = {high}::bigint::oid AND objid = {low}::bigint::oid"
+    );
+    // Until the test holds it (a takes it again 250 ms after losing it, at the earliest).
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        client
+            .batch_execute(&terminate)
+            .await
+            .expect("a's lock connection terminated");
+        let row = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .await
+            .expect("lock probe");
+        if row.get::<_, bool>(0) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never got a's lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     until_may_claim(&a, "d", 1, false, "a went on claiming without its lock").await;
 
     // A lock held (here by the test) means alive: b waits for a's release or its ttl.
