@@ -1,8 +1,9 @@
 //! Several `ngtt serve` nodes (child processes) on one PostgreSQL database: orders queued on
 //! one node reach devices connected to the others; a node killed with `kill -9` loses nothing
 //! (its devices reconnect to the survivors, every order is delivered, every confirmed upload is
-//! stored); a device flapping between two nodes has no order confirmed without its confirm and
-//! none stuck. Devices are raw NGTT clients that choose their node explicitly. Each test has a
+//! stored), and its devices get their orders before its lease ttl could have expired (its node
+//! lock tells its death); a device flapping between two nodes has no order confirmed without its
+//! confirm and none stuck. Devices are raw NGTT clients that choose their node explicitly. Each test has a
 //! schema of its own; without PostgreSQL they are skipped (unless `NGTT_REQUIRE_POSTGRES=1`).
 
 use std::collections::BTreeSet;
@@ -229,6 +230,54 @@ async fn a_killed_node_loses_no_order_and_no_confirmed_upload() {
         assert!(paths_in(&nodes[0], id, "queued").await.is_empty());
         assert!(paths_in(&nodes[0], id, "sent").await.is_empty());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_devices_of_a_node_killed_hard_get_their_orders_before_its_lease_ttl() {
+    let Some(db) = TestDatabase::create("cluster_kill_fast") else {
+        return;
+    };
+    let pki = TestPki::new();
+    // A lease ttl far longer than anything here: only the dead node's free node lock lets the
+    // survivor serve its devices before it expires.
+    let mut nodes = nodes(&pki, &db, 3, &["--lease-ttl", "30", "--cluster-sweep", "3600"]).await;
+    let ids: Vec<String> = (0..3).map(|i| format!("fast-{i}")).collect();
+    let mut devices = Vec::new();
+    let mut orders = Vec::new();
+    for id in &ids {
+        let mut device = connect(&nodes[0], &pki, id).await;
+        orders.push(queue(&nodes[1], id, "Q0").await);
+        // Handed out, never answered: redelivered after the kill.
+        assert_eq!(next_order(&mut device).await.1, "Q0");
+        devices.push(device);
+    }
+    // Node 0 stays alive in the database at least until then (the database's clock).
+    db.execute("CREATE TABLE kill_mark AS SELECT expires_at FROM ngtt_nodes WHERE node_id = 'node0'")
+        .expect("node 0's liveness recorded");
+    drop(nodes.remove(0));
+    drop(devices);
+    for (i, id) in ids.iter().enumerate() {
+        let node = &nodes[i % 2];
+        let mut device = connect(node, &pki, id).await;
+        let later = queue(&nodes[(i + 1) % 2], id, "Q1").await;
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let (tid, path) = next_order(&mut device).await;
+            device.send(Frame::order_confirm(tid)).await;
+            seen.push(path);
+        }
+        seen.sort();
+        assert_eq!(seen, ["Q0", "Q1"], "{id}");
+        until_confirmed(node, &[orders[i], later]).await;
+    }
+    db.execute(
+        "DO $$ BEGIN
+             IF now() >= (SELECT min(expires_at) FROM kill_mark) THEN
+                 RAISE EXCEPTION 'served only after the killed node''s lease ttl';
+             END IF;
+         END $$",
+    )
+    .expect("the killed node's devices were served before its lease ttl expired");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -156,7 +156,8 @@ pub struct ServeArgs {
     #[arg(long = "node-id", value_name = "ID")]
     node_id: Option<String>,
     /// With a PostgreSQL --db, seconds a node counts as alive after renewing (every fifth of
-    /// it): the longest the devices of a killed node wait for their orders on another node.
+    /// it): the longest the devices of a node cut off from the database wait for their orders
+    /// on another node (a killed node's lock tells its death at once).
     #[arg(long = "lease-ttl", value_name = "SECS", default_value = "5", value_parser = parse_secs)]
     lease_ttl: Duration,
     /// With a PostgreSQL --db, seconds between two sweeps that wake the connections of this

@@ -147,7 +147,8 @@ pub struct FleetArgs {
     #[arg(long = "no-kill")]
     no_kill: bool,
     /// With PostgreSQL, the nodes' `--lease-ttl` in seconds (default: theirs, 5): how long the
-    /// devices of a killed node wait for their orders.
+    /// devices of a node cut off from the database wait for their orders (a killed node's lock
+    /// tells its death at once).
     #[arg(long = "lease-ttl", value_name = "SECS", requires = "db", value_parser = crate::serve_cmd::parse_secs)]
     lease_ttl: Option<std::time::Duration>,
     /// Uploads (DATA_STREAM of 10 samples) each device sends in the confirmed-uploads phase;

@@ -181,7 +181,8 @@ pub struct KilledNode {
     pub backoff_first_ms: u64,
     /// The devices' longest backoff delay, ms.
     pub backoff_max_ms: u64,
-    /// The nodes' `--lease-ttl` (their default): how long a dead node's devices stay its.
+    /// The nodes' `--lease-ttl` (their default): how long a cut-off node's devices stay its (a
+    /// killed node's lock frees them at once).
     pub lease_ttl_secs: f64,
     /// Devices connected to a survivor within the timeout.
     pub reconnected: usize,

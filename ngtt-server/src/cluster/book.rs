@@ -1,14 +1,20 @@
 //! [`LeaseBook`]: what one node knows of the device leases it holds, and the decisions taken
 //! on it — may this connection claim orders now, which local connection lost its device to
-//! another node, is this node still alive in the database's eyes. Pure: driven by explicit
-//! `now` and by what the database answered; the I/O of [`super::Cluster`] only carries the
-//! decisions out.
+//! another node, is this node still alive in the database's eyes (its liveness renewed in
+//! time and its node lock held), when to look again at a lease waiting for another node. Pure:
+//! driven by explicit `now` and by what the database answered; the I/O of [`super::Cluster`]
+//! only carries the decisions out.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// A device lease's epoch: bumped by every connection that takes the device over.
 pub(crate) type Epoch = i64;
+
+/// How often a lease waiting for another node is looked at again (the first look comes at
+/// once): each look also asks whether the nodes it waits for still hold their node locks, so
+/// that the devices of a killed node are served within this of their reconnection.
+pub(crate) const RECHECK: Duration = Duration::from_millis(250);
 
 /// Where a local lease stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +33,8 @@ struct Local {
     conn: u64,
     epoch: Epoch,
     state: State,
+    /// While draining: when to look at the lease again.
+    next_check: Instant,
 }
 
 /// Whether a connection may claim orders now.
@@ -38,8 +46,9 @@ pub(crate) enum ClaimCheck {
     Draining,
     /// Never: the device was taken over, the connection must close.
     Lost,
-    /// Not now: this node could not renew its own liveness in time, its leases may have been
-    /// taken without it hearing.
+    /// Not now: this node could not renew its own liveness in time, or does not hold its node
+    /// lock (the others may count it as dead at once): its leases may have been taken without
+    /// it hearing.
     Fenced,
 }
 
@@ -72,6 +81,9 @@ pub(crate) struct LeaseBook {
     ttl: Duration,
     /// When the last successful renewal was sent.
     renewed: Option<Instant>,
+    /// Whether this node holds its node lock (its session-level advisory lock): while it does
+    /// not, other nodes may count it as dead at once.
+    locked: bool,
     devices: HashMap<String, Local>,
 }
 
@@ -81,6 +93,7 @@ impl LeaseBook {
         LeaseBook {
             ttl,
             renewed: None,
+            locked: false,
             devices: HashMap::new(),
         }
     }
@@ -91,18 +104,50 @@ impl LeaseBook {
         self.renewed = Some(self.renewed.map_or(sent_at, |t| t.max(sent_at)));
     }
 
-    /// Whether this node may act on its leases at `now`: a fifth of the ttl before the
-    /// database could consider it dead, so that a claim already started still commits in time.
+    /// Whether this node's liveness is fresh enough to act on its leases at `now`: a fifth of
+    /// the ttl before the database could consider it dead, so that a claim already started
+    /// still commits in time.
     pub(crate) fn alive(&self, now: Instant) -> bool {
         self.renewed.is_some_and(|t| now < t + self.ttl - self.ttl / 5)
     }
 
-    /// Connection `conn` took `device`'s lease at `epoch`; `draining`: other live nodes still
-    /// have to release earlier connections.
-    pub(crate) fn taken(&mut self, device: &str, conn: u64, epoch: Epoch, draining: bool) {
+    /// This node got (`true`) or lost (`false`: its lock connection ended) its node lock.
+    pub(crate) fn lock_held(&mut self, held: bool) {
+        self.locked = held;
+    }
+
+    /// Whether this node may claim at `now`: alive, and holding its node lock.
+    fn may_act(&self, now: Instant) -> bool {
+        self.locked && self.alive(now)
+    }
+
+    /// Connection `conn` took `device`'s lease at `epoch` at `now`; `draining`: other live
+    /// nodes still have to release earlier connections (the lease is due for a look at once).
+    pub(crate) fn taken(&mut self, device: &str, conn: u64, epoch: Epoch, draining: bool, now: Instant) {
         let state = if draining { State::Draining } else { State::Ready };
-        self.devices
-            .insert(device.to_owned(), Local { conn, epoch, state });
+        let local = Local {
+            conn,
+            epoch,
+            state,
+            next_check: now,
+        };
+        self.devices.insert(device.to_owned(), local);
+    }
+
+    /// The leases waiting for other nodes that are due for a look at `now` (whether the nodes
+    /// they wait for released them, or died); each is due again [`RECHECK`] later.
+    pub(crate) fn due(&mut self, now: Instant) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .devices
+            .iter_mut()
+            .filter(|(_, l)| l.state == State::Draining && l.next_check <= now)
+            .map(|(d, l)| {
+                l.next_check = now + RECHECK;
+                d.clone()
+            })
+            .collect();
+        ids.sort();
+        ids
     }
 
     /// Whether connection `conn` of `device` may claim orders at `now`.
@@ -112,7 +157,7 @@ impl LeaseBook {
         };
         match local.state {
             State::Lost => ClaimCheck::Lost,
-            _ if !self.alive(now) => ClaimCheck::Fenced,
+            _ if !self.may_act(now) => ClaimCheck::Fenced,
             State::Draining => ClaimCheck::Draining,
             State::Ready => ClaimCheck::Ready(local.epoch),
         }
@@ -200,6 +245,7 @@ mod tests {
     fn live_book(t0: Instant) -> LeaseBook {
         let mut b = LeaseBook::new(TTL);
         b.renewed(t0);
+        b.lock_held(true);
         b
     }
 
@@ -207,7 +253,8 @@ mod tests {
     fn a_fresh_lease_claims_and_a_stale_node_is_fenced() {
         let t0 = Instant::now();
         let mut b = LeaseBook::new(TTL);
-        b.taken("d", 1, 4, false);
+        b.taken("d", 1, 4, false, t0);
+        b.lock_held(true);
         assert_eq!(b.check("d", 1, t0), ClaimCheck::Fenced, "never renewed");
         b.renewed(t0);
         assert_eq!(b.check("d", 1, t0), ClaimCheck::Ready(4));
@@ -229,7 +276,7 @@ mod tests {
     fn a_draining_lease_becomes_ready_when_the_database_says_so() {
         let t0 = Instant::now();
         let mut b = live_book(t0);
-        b.taken("d", 1, 2, true);
+        b.taken("d", 1, 2, true, t0);
         assert_eq!(b.check("d", 1, t0), ClaimCheck::Draining);
         assert_eq!(b.draining(), vec!["d".to_owned()]);
         let still = Observed {
@@ -252,7 +299,7 @@ mod tests {
     fn a_takeover_elsewhere_stops_the_local_connection_once() {
         let t0 = Instant::now();
         let mut b = live_book(t0);
-        b.taken("d", 7, 3, false);
+        b.taken("d", 7, 3, false, t0);
         assert_eq!(b.superseded("d", 3), Action::None, "our own epoch");
         assert_eq!(b.superseded("d", 4), Action::Stop(7));
         assert_eq!(b.superseded("d", 5), Action::None, "already stopped");
@@ -267,8 +314,8 @@ mod tests {
     fn a_sweep_that_finds_another_holder_stops_the_connection() {
         let t0 = Instant::now();
         let mut b = live_book(t0);
-        b.taken("d", 1, 3, false);
-        b.taken("e", 2, 1, false);
+        b.taken("d", 1, 3, false, t0);
+        b.taken("e", 2, 1, false, t0);
         let other = Observed {
             epoch: 4,
             mine: false,
@@ -283,10 +330,54 @@ mod tests {
     fn a_newer_local_connection_keeps_the_lease_when_the_old_one_ends() {
         let t0 = Instant::now();
         let mut b = live_book(t0);
-        b.taken("d", 1, 1, false);
-        b.taken("d", 2, 2, false);
+        b.taken("d", 1, 1, false, t0);
+        b.taken("d", 2, 2, false, t0);
         assert_eq!(b.ended("d", 1), None);
         assert_eq!(b.check("d", 2, t0), ClaimCheck::Ready(2));
         assert_eq!(b.held(), vec!["d".to_owned()]);
+    }
+
+    #[test]
+    fn a_node_without_its_lock_is_fenced_however_fresh_its_liveness() {
+        let t0 = Instant::now();
+        let mut b = live_book(t0);
+        b.taken("d", 1, 4, false, t0);
+        assert_eq!(b.check("d", 1, t0), ClaimCheck::Ready(4));
+        // The lock connection ended: the others may count this node dead at once.
+        b.lock_held(false);
+        assert!(b.alive(t0), "its liveness row is still fresh");
+        assert_eq!(b.check("d", 1, t0), ClaimCheck::Fenced);
+        assert_eq!(b.check("d", 2, t0), ClaimCheck::Lost, "another connection");
+        b.lock_held(true);
+        assert_eq!(b.check("d", 1, t0), ClaimCheck::Ready(4));
+        // Holding the lock does not stand for a renewal.
+        assert_eq!(b.check("d", 1, t0 + TTL), ClaimCheck::Fenced);
+    }
+
+    #[test]
+    fn a_waiting_lease_is_looked_at_on_acquire_then_every_recheck() {
+        let t0 = Instant::now();
+        let mut b = live_book(t0);
+        b.taken("w", 1, 2, true, t0);
+        b.taken("r", 2, 1, false, t0);
+        assert_eq!(b.due(t0), vec!["w".to_owned()], "at once, only the waiting one");
+        assert!(b.due(t0).is_empty(), "not twice at once");
+        assert!(b.due(t0 + RECHECK - Duration::from_millis(1)).is_empty());
+        assert_eq!(b.due(t0 + RECHECK), vec!["w".to_owned()]);
+        // Taken later: due at its own acquisition, not at the others' pace.
+        let t1 = t0 + RECHECK + Duration::from_millis(10);
+        b.taken("v", 3, 5, true, t1);
+        assert_eq!(b.due(t1), vec!["v".to_owned()]);
+        // Ready once the holder is gone (released, or its lock found free): no more looks.
+        let done = Observed {
+            epoch: 2,
+            mine: true,
+            draining: false,
+        };
+        assert_eq!(b.observe("w", Some(done)), Action::Wake(1));
+        assert_eq!(b.due(t1 + RECHECK * 4), vec!["v".to_owned()]);
+        // Lost: no more looks either.
+        assert_eq!(b.superseded("v", 6), Action::Stop(3));
+        assert!(b.due(t1 + RECHECK * 8).is_empty());
     }
 }

@@ -10,15 +10,22 @@
 //!   holder). The node that held it before hears of it and closes its connection; the new
 //!   holder claims no order until the previous holder released the device (its connection
 //!   ended) or stopped being alive, and checks before every claim that it still holds the
-//!   current epoch: two nodes never deliver the same orders at once.
-//! * **Node death.** Each node renews its liveness every fifth of the lease ttl; a node killed
-//!   stops being alive after at most the ttl, and its devices, reconnecting elsewhere, are
-//!   served at once and get their orders then. A node that cannot renew in time stops claiming
-//!   ([`book::ClaimCheck::Fenced`]) before the others may consider it dead.
+//!   current epoch: two nodes never deliver the same orders at once. A lease waiting so is
+//!   looked at again at once, then every [`book::RECHECK`] (250 ms).
+//! * **Node death.** Each node holds its node lock ([`lock`]), a session-level advisory lock
+//!   that PostgreSQL releases the moment the node's process dies; a node waiting for another
+//!   that finds its lock free ends its liveness at once ([`sql::Sql::bury`]), so the devices of
+//!   a killed node, reconnecting elsewhere, get their orders within about [`book::RECHECK`]
+//!   of their reconnection. A node that lost its lock connection claims nothing
+//!   ([`book::ClaimCheck::Fenced`]) until it holds the lock again. The fallback for a node
+//!   alive but cut off from the database: each node renews its liveness every fifth of the
+//!   lease ttl, stops claiming a fifth of the ttl before the others may consider it dead, and
+//!   counts as dead after at most the ttl.
 //!
 //! With SQLite (one node) there is no `Cluster`: the in-process [`Registry`] is all.
 
 pub(crate) mod book;
+mod lock;
 mod message;
 mod sql;
 mod tasks;
@@ -31,18 +38,18 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::error::ServerError;
 use crate::registry::Registry;
 use crate::storage::PostgresUrl;
 use book::{Action, ClaimCheck, LeaseBook};
 use message::Message;
-use sql::{db_error, Sql};
+use sql::{db_error, node_lock_key, Sql};
 
-/// Default of [`ClusterConfig::lease_ttl`]: 5 s, so that the devices of a killed node get their
-/// orders within their backoff plus 5 s (issue 11; measured in docs/benchmarks.md) for one
-/// liveness write per node and second.
+/// Default of [`ClusterConfig::lease_ttl`]: 5 s, one liveness write per node and second. A
+/// killed node's devices do not wait for it (its node lock tells its death at once); it bounds
+/// the wait for a node alive but cut off from the database (issue 11, docs/benchmarks.md).
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(5);
 /// Default of [`ClusterConfig::sweep_every`]: 10 s.
 pub const DEFAULT_SWEEP: Duration = Duration::from_secs(10);
@@ -58,7 +65,8 @@ pub struct ClusterConfig {
     /// its previous life.
     pub node_id: String,
     /// How long a node counts as alive after renewing (default [`DEFAULT_LEASE_TTL`]): the
-    /// longest the devices of a killed node wait for their orders on another node.
+    /// longest the devices of a node cut off from the database (but not dead: a dead node's
+    /// lock tells at once) wait for their orders on another node.
     pub lease_ttl: Duration,
     /// How often the local connections of devices with queued orders are woken, in case their
     /// notification was lost (default [`DEFAULT_SWEEP`]).
@@ -106,6 +114,10 @@ pub(crate) struct Cluster {
     sql: Sql,
     book: Mutex<LeaseBook>,
     registry: Registry,
+    /// The key of this node's lock.
+    lock_key: i64,
+    /// Poked when a lease waiting for another node is due for a look at once.
+    recheck: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -140,6 +152,8 @@ impl Cluster {
             .map_err(|e| db_error("cluster connection pool", e))?;
         let cluster = Arc::new(Cluster {
             sql: Sql::new(database.schema()),
+            lock_key: node_lock_key(database.schema(), &config.node_id),
+            recheck: tokio::sync::Notify::new(),
             pg: database.clone(),
             book: Mutex::new(LeaseBook::new(config.lease_ttl)),
             config,
@@ -150,7 +164,9 @@ impl Cluster {
             let client = cluster.client().await?;
             cluster.sql.create(&client).await?;
         }
+        let locked = lock::take_at_start(&cluster).await?;
         cluster.renew().await?;
+        tokio::spawn(lock::hold(Arc::clone(&cluster), locked, shutdown.clone()));
         let (tx, rx) = mpsc::channel(WAKE_QUEUE);
         cluster.registry.set_remote(tx);
         tasks::spawn(Arc::clone(&cluster), rx, shutdown.clone()).await?;
@@ -178,7 +194,7 @@ impl Cluster {
         let sent = Instant::now();
         let client = self.client().await?;
         self.sql
-            .heartbeat(&client, self.node_id(), self.config.lease_ttl)
+            .heartbeat(&client, self.node_id(), self.config.lease_ttl, self.lock_key)
             .await?;
         self.book().renewed(sent);
         Ok(())
@@ -190,7 +206,12 @@ impl Cluster {
     pub(crate) async fn acquire(&self, device: &str, conn: u64) -> Result<(), ServerError> {
         let client = self.client().await?;
         let (epoch, draining) = self.sql.take(&client, device, self.node_id()).await?;
-        self.book().taken(device, conn, epoch, !draining.is_empty());
+        self.book()
+            .taken(device, conn, epoch, !draining.is_empty(), Instant::now());
+        if !draining.is_empty() {
+            // Are they still alive? Looked at at once, with the others taken meanwhile.
+            self.recheck.notify_one();
+        }
         debug!(epoch, ?draining, "device lease taken");
         let taken = Message::Taken {
             epoch,
@@ -248,6 +269,22 @@ impl Cluster {
             self.act(device, action);
         }
         Ok(())
+    }
+
+    /// Looks again at the leases of `devices`, waiting for other nodes: first ends the liveness
+    /// of those of the nodes whose locks are free (dead), then reads the leases.
+    async fn recheck_leases(&self, devices: &[String]) -> Result<(), ServerError> {
+        if devices.is_empty() {
+            return Ok(());
+        }
+        let buried = {
+            let client = self.client().await?;
+            self.sql.bury(&client, devices, self.node_id()).await?
+        };
+        for node in &buried {
+            info!(node = %ngtt_proto::Escaped(node), "node lock free: the node is dead, its devices are served here without waiting for its lease ttl");
+        }
+        self.observe(devices).await
     }
 
     fn act(&self, device: &str, action: Action) {

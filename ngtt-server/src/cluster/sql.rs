@@ -1,7 +1,13 @@
 //! The coordination tables and statements of [`super::Cluster`], in the configured schema:
-//! `ngtt_nodes` (each node's liveness, renewed by its heartbeat) and `ngtt_leases` (each
-//! device's lease: epoch, holder, and the nodes still releasing earlier connections). Times are
-//! the database's (`now()`), never a node's clock.
+//! `ngtt_nodes` (each node's liveness, renewed by its heartbeat, and the key of its node lock)
+//! and `ngtt_leases` (each device's lease: epoch, holder, and the nodes still releasing earlier
+//! connections). Times are the database's (`now()`), never a node's clock.
+//!
+//! The node lock: each node holds a session-level advisory lock on [`node_lock_key`] on a
+//! connection of its own for its whole life. PostgreSQL releases it the moment that session
+//! ends — at once when the node's process dies, since its socket closes — so a node that finds
+//! the lock of a node it waits for free ([`Sql::bury`]) knows it is dead without waiting for
+//! its liveness to expire.
 
 use std::time::Duration;
 
@@ -22,8 +28,22 @@ pub(crate) struct Sql {
     release: String,
     heartbeat: String,
     leave: String,
+    bury: String,
     queued: String,
     forget: String,
+}
+
+/// The key of the node lock of `node` in `schema`: the 64-bit FNV-1a hash of both (stable
+/// across versions and machines; advisory locks are per database, so the schema is part of it).
+/// A collision with a live node only makes a node wait for the ttl rule (never a false death:
+/// a lock found held means "alive").
+pub(crate) fn node_lock_key(schema: &str, node: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in schema.bytes().chain([b'\t']).chain(node.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
 /// A database error as the server reports it.
@@ -57,6 +77,7 @@ impl Sql {
                      draining text[] NOT NULL DEFAULT '{{}}');
                  CREATE INDEX IF NOT EXISTS ngtt_leases_draining ON {s}.ngtt_leases
                      USING gin (draining);
+                 ALTER TABLE {s}.ngtt_nodes ADD COLUMN IF NOT EXISTS lock_key bigint;
                  DELETE FROM {s}.ngtt_nodes WHERE expires_at < now() - interval '1 day';
                  COMMIT;",
                 lock = crate::storage::postgres::LOCK_CLASS_SCHEMA
@@ -90,9 +111,23 @@ impl Sql {
                  WHERE device_id = $1"
             ),
             heartbeat: format!(
-                "INSERT INTO {s}.ngtt_nodes (node_id, expires_at)
-                 VALUES ($1, now() + make_interval(secs => $2))
-                 ON CONFLICT (node_id) DO UPDATE SET expires_at = EXCLUDED.expires_at"
+                "INSERT INTO {s}.ngtt_nodes (node_id, expires_at, lock_key)
+                 VALUES ($1, now() + make_interval(secs => $2), $3)
+                 ON CONFLICT (node_id) DO UPDATE SET
+                     expires_at = EXCLUDED.expires_at, lock_key = EXCLUDED.lock_key"
+            ),
+            // A live node that the given leases wait for, whose node lock is free (its
+            // session ended: the process died, or its lock connection was lost, upon which it
+            // fenced itself), expires now. The transaction-level probe conflicts with the
+            // holder's session-level lock and ends with the statement: it never holds it.
+            // Nodes without a key (an older version) keep the ttl rule.
+            bury: format!(
+                "UPDATE {s}.ngtt_nodes n SET expires_at = now()
+                 WHERE n.expires_at > now() AND n.node_id <> $2 AND n.lock_key IS NOT NULL
+                   AND n.node_id IN (SELECT d FROM {s}.ngtt_leases l, unnest(l.draining) AS d
+                                     WHERE l.device_id = ANY($1))
+                   AND pg_try_advisory_xact_lock(n.lock_key)
+                 RETURNING n.node_id"
             ),
             leave: format!("DELETE FROM {s}.ngtt_nodes WHERE node_id = $1"),
             forget: format!(
@@ -200,18 +235,43 @@ impl Sql {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    /// Renews `node`'s liveness for `ttl`.
+    /// Renews `node`'s liveness for `ttl`, recording the key of its node lock.
     pub(crate) async fn heartbeat(
         &self,
         client: &Client,
         node: &str,
         ttl: Duration,
+        lock_key: i64,
     ) -> Result<(), ServerError> {
         client
-            .execute(&self.heartbeat, &[&node, &ttl.as_secs_f64()])
+            .execute(&self.heartbeat, &[&node, &ttl.as_secs_f64(), &lock_key])
             .await
             .map(drop)
             .map_err(|e| db_error("renewing the node's liveness", e))
+    }
+
+    /// Takes the node lock `key` for the session of `client` (never waits): whether it got it.
+    pub(crate) async fn lock(&self, client: &Client, key: i64) -> Result<bool, ServerError> {
+        client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .await
+            .map(|row| row.get(0))
+            .map_err(|e| db_error("taking the node lock", e))
+    }
+
+    /// Ends the liveness of the nodes that the leases of `devices` wait for and whose node
+    /// locks are free (dead nodes); returns them. `node` (this one) is never among them.
+    pub(crate) async fn bury(
+        &self,
+        client: &Client,
+        devices: &[String],
+        node: &str,
+    ) -> Result<Vec<String>, ServerError> {
+        let rows = client
+            .query(&self.bury, &[&devices, &node])
+            .await
+            .map_err(|e| db_error("looking for dead nodes", e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     /// Removes `node`'s liveness (clean shutdown): devices it held are taken without waiting.
@@ -233,5 +293,27 @@ impl Sql {
             .await
             .map(drop)
             .map_err(|e| db_error("sending cluster notifications", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::node_lock_key;
+
+    #[test]
+    fn node_lock_keys_are_stable_and_tell_schemas_and_nodes_apart() {
+        // FNV-1a of "\t" for two empty names: fixed, so that nodes of different builds agree.
+        assert_eq!(node_lock_key("s", "n"), node_lock_key("s", "n"));
+        assert_eq!(
+            node_lock_key("", ""),
+            i64::from_ne_bytes(0xaf63_c44c_8601_c3c4_u64.to_ne_bytes())
+        );
+        assert_ne!(node_lock_key("s", "n1"), node_lock_key("s", "n2"));
+        assert_ne!(node_lock_key("a", "n"), node_lock_key("b", "n"));
+        assert_ne!(
+            node_lock_key("ab", "c"),
+            node_lock_key("a", "bc"),
+            "the separator counts"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The background tasks of a [`Cluster`]: listening on the notification channel (reconnecting
 //! when the connection drops, then waking every local connection), sending queued wake-ups in
-//! batches, and renewing this node's liveness while sweeping its leases.
+//! batches, renewing this node's liveness while sweeping its leases, and looking again at the
+//! leases waiting for other nodes.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::book::RECHECK;
 use super::message::Message;
 use super::sql::db_error;
 use super::Cluster;
@@ -34,6 +36,7 @@ pub(super) async fn spawn(
     let first = listen(&cluster).await?;
     tokio::spawn(keep_listening(Arc::clone(&cluster), first, shutdown.clone()));
     tokio::spawn(send_wakes(Arc::clone(&cluster), wakes, shutdown.clone()));
+    tokio::spawn(recheck_waiting(Arc::clone(&cluster), shutdown.clone()));
     tokio::spawn(renew_and_sweep(cluster, shutdown));
     Ok(())
 }
@@ -142,8 +145,34 @@ async fn send_wakes(cluster: Arc<Cluster>, mut wakes: mpsc::Receiver<String>, sh
     }
 }
 
-/// Renews this node's liveness every fifth of the lease ttl, re-reads the leases still
-/// draining on each turn and sweeps every lease on [`super::ClusterConfig::sweep_every`].
+/// Looks at the leases waiting for other nodes when they are due ([`super::book::LeaseBook::due`]:
+/// at once after being taken, then every [`RECHECK`]), in batches.
+async fn recheck_waiting(cluster: Arc<Cluster>, shutdown: CancellationToken) {
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            () = cluster.recheck.notified() => {}
+            () = tokio::time::sleep(RECHECK) => {}
+            () = shutdown.cancelled() => return,
+        }
+        let due = cluster.book().due(Instant::now());
+        for chunk in due.chunks(OBSERVE_CHUNK) {
+            match cluster.recheck_leases(chunk).await {
+                Ok(()) => failing = false,
+                Err(e) => {
+                    if !failing {
+                        warn!("looking at the leases waiting for other nodes (retried): {e}");
+                    }
+                    failing = true;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Renews this node's liveness every fifth of the lease ttl and sweeps every lease on
+/// [`super::ClusterConfig::sweep_every`].
 async fn renew_and_sweep(cluster: Arc<Cluster>, shutdown: CancellationToken) {
     let every = cluster.config.lease_ttl / 5;
     let mut last_sweep = Instant::now();
@@ -174,8 +203,6 @@ async fn renew_and_sweep(cluster: Arc<Cluster>, shutdown: CancellationToken) {
                 continue;
             }
         }
-        let draining = cluster.book().draining();
-        observe_all(&cluster, &draining).await;
         if last_sweep.elapsed() >= cluster.config.sweep_every {
             sweep(&cluster).await;
             last_sweep = Instant::now();
@@ -185,7 +212,7 @@ async fn renew_and_sweep(cluster: Arc<Cluster>, shutdown: CancellationToken) {
 
 /// Re-reads every local lease (stopping connections that lost theirs) and wakes the local
 /// connections of the devices with queued orders (a wake-up may have been lost).
-async fn sweep(cluster: &Arc<Cluster>) {
+pub(super) async fn sweep(cluster: &Arc<Cluster>) {
     forget_released(cluster).await;
     let held = cluster.book().held();
     observe_all(cluster, &held).await;

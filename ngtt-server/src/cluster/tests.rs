@@ -84,9 +84,38 @@ async fn a_takeover_on_another_node_stops_the_old_connection_and_waits_for_its_r
     assert!(!new.stop.is_cancelled());
 }
 
+/// Waits (at most [`PATIENCE`]) until `claims` says `want` for connection `conn` of `device`.
+async fn until_may_claim(node: &Cluster, device: &str, conn: u64, want: bool, what: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while node.may_claim(device, conn).await != want {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
-async fn the_devices_of_a_dead_node_are_served_after_its_ttl() {
+async fn the_devices_of_a_dead_node_are_served_without_waiting_for_its_ttl() {
     let Some(db) = TestDatabase::create("cluster_death") else {
+        return;
+    };
+    // A ttl far beyond PATIENCE: only the dead node's free lock can let b claim in time.
+    let ttl = Duration::from_secs(600);
+    let (a, reg_a, stop_a) = node(&db, "a", ttl).await;
+    let (b, reg_b, _sb) = node(&db, "b", ttl).await;
+    let parent = CancellationToken::new();
+    let (_old, _) = reg_a.register("d", 1, &parent);
+    a.acquire("d", 1).await.unwrap();
+    // Node a dies: no renewal, no release, no leaving; its lock connection closes.
+    stop_a.cancel();
+    let (_new, _) = reg_b.register("d", 2, &parent);
+    b.acquire("d", 2).await.unwrap();
+    until_may_claim(&b, "d", 2, true, "b never took over from dead a").await;
+    assert!(!a.may_claim("d", 1).await, "a's lease is superseded");
+}
+
+#[tokio::test]
+async fn the_devices_of_a_dead_node_without_a_lock_key_are_served_after_its_ttl() {
+    let Some(db) = TestDatabase::create("cluster_death_ttl") else {
         return;
     };
     let ttl = Duration::from_secs(2);
@@ -95,19 +124,79 @@ async fn the_devices_of_a_dead_node_are_served_after_its_ttl() {
     let parent = CancellationToken::new();
     let (_old, _) = reg_a.register("d", 1, &parent);
     a.acquire("d", 1).await.unwrap();
-    // Node a dies: no renewal, no release, no leaving.
     stop_a.cancel();
+    // As a node of an older version: no lock to probe, the ttl rule alone.
+    db.execute("UPDATE ngtt_nodes SET lock_key = NULL WHERE node_id = 'a'")
+        .expect("forget a's lock key");
     let (_new, _) = reg_b.register("d", 2, &parent);
     b.acquire("d", 2).await.unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !b.may_claim("d", 2).await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "b never took over from dead a"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_may_claim(&b, "d", 2, true, "b never took over from expired a").await;
     assert!(!a.may_claim("d", 1).await, "a's lease is superseded");
+}
+
+#[tokio::test]
+async fn a_node_that_lost_its_lock_claims_nothing_until_it_holds_it_again() {
+    let Some(db) = TestDatabase::create("cluster_fence") else {
+        return;
+    };
+    let ttl = Duration::from_secs(600);
+    let (a, reg_a, _sa) = node(&db, "a", ttl).await;
+    let (b, reg_b, _sb) = node(&db, "b", ttl).await;
+    let parent = CancellationToken::new();
+    let (_conn, _) = reg_a.register("d", 1, &parent);
+    a.acquire("d", 1).await.unwrap();
+    assert!(a.may_claim("d", 1).await);
+
+    // Cut a's lock connection and keep its lock from it: a stays alive by its liveness row.
+    let url = PostgresUrl::parse(&db.url()).expect("test URL");
+    let (client, connection) = url
+        .driver_config()
+        .expect("driver config")
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("test connection");
+    tokio::spawn(connection);
+    let key = super::sql::node_lock_key(db.schema(), "a");
+    let bits = u64::from_ne_bytes(key.to_ne_bytes());
+    let (high, low) = (bits >> 32, bits & 0xffff_ffff);
+    let terminate = format!(
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_locks WHERE locktype = 'advisory'
+         AND objsubid = 1 AND classid = {high}::bigint::oid AND objid = {low}::bigint::oid"
+    );
+    // Until the test holds it (a takes it again 250 ms after losing it, at the earliest).
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        client
+            .batch_execute(&terminate)
+            .await
+            .expect("a's lock connection terminated");
+        let row = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .await
+            .expect("lock probe");
+        if row.get::<_, bool>(0) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never got a's lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    until_may_claim(&a, "d", 1, false, "a went on claiming without its lock").await;
+
+    // A lock held (here by the test) means alive: b waits for a's release or its ttl.
+    let (_new, _) = reg_b.register("d", 2, &parent);
+    b.acquire("d", 2).await.unwrap();
+    b.recheck_leases(&["d".to_owned()]).await.unwrap();
+    assert!(!b.may_claim("d", 2).await, "a held lock is no death");
+
+    // Once a holds its lock again it is alive, and lost the device to b.
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&key])
+        .await
+        .expect("released");
+    let (_again, _) = reg_a.register("e", 3, &parent);
+    a.acquire("e", 3).await.unwrap();
+    until_may_claim(&a, "e", 3, true, "a never claimed again with its lock back").await;
+    assert!(!a.may_claim("d", 1).await, "taken over by b meanwhile");
 }
 
 #[tokio::test]
