@@ -23,6 +23,7 @@ mod sensors;
 mod settings;
 mod state;
 mod sync;
+pub(crate) mod wake;
 
 use std::sync::Arc;
 use std::time::Duration;
