@@ -56,8 +56,9 @@ mod timerfd {
         let fd = check(unsafe {
             libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
         })?;
-        // SAFETY: `fd` was just created and is owned by nothing else.
-        let fd = AsyncFd::with_interest(unsafe { OwnedFd::from_raw_fd(fd) }, Interest::READABLE)?;
+        // SAFETY: `fd` was just created and is owned by nothing else; the `OwnedFd` keeps it
+        // open, and it is the same descriptor, for as long as the `AsyncFd` holds it.
+        let fd = unsafe { AsyncFd::register_with_interest(OwnedFd::from_raw_fd(fd), Interest::READABLE)? };
         let spec = libc::itimerspec {
             it_interval: libc::timespec {
                 tv_sec: 0,
