@@ -183,7 +183,7 @@ pub(crate) async fn run_archives(ctx: SyncContext, device: WeakDevice, refresh: 
             .min(MAX_NAP);
         if !nap.is_zero() {
             tokio::select! {
-                _ = tokio::time::sleep(nap) => {}
+                _ = crate::device::wake::sleep(nap) => {}
                 _ = ctx.cancel.cancelled() => return,
             }
         } else if ctx.cancel.is_cancelled() {

@@ -42,6 +42,10 @@ impl HttpClient {
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // No idle timeout: the pool's reaper would wake the process every 90 s for nothing
+            // (a device polls more often than that, so its connection is never idle that long);
+            // a connection the server closes is dropped when its end is read.
+            .pool_idle_timeout(None)
             .user_agent(concat!("smok-http/", env!("CARGO_PKG_VERSION")));
         if base.scheme() == "https" {
             builder = builder.use_preconfigured_tls(tls::client_config(&config)?);

@@ -128,7 +128,7 @@ pub(crate) async fn run_rounds(ctx: SyncContext, state: std::sync::Arc<crate::de
         let wait = schedule.wait(ctx.started.elapsed());
         if !wait.is_zero() {
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
+                _ = crate::device::wake::sleep(wait) => {}
                 _ = state.wake.notified() => {}
                 _ = ctx.cancel.cancelled() => return,
             }

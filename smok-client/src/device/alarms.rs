@@ -19,8 +19,11 @@ use crate::store::Store;
 
 /// The state key of the cached predicate list.
 const PREDICATES_KEY: &str = "predicates";
-/// How long the event uploader waits for news before looking again.
-const EVENT_IDLE: Duration = Duration::from_secs(60);
+/// How long the event uploader waits for news before looking again. Every change to the
+/// event book signals `events_changed` (`notify_one` keeps the signal for a task not waiting
+/// yet), so this is only a safety net; at 60 s it woke an idle device once a minute for
+/// nothing.
+const EVENT_IDLE: Duration = Duration::from_secs(300);
 
 /// Predicates and events, shared by the device's handles and its tasks. Lock order:
 /// `predicates`, then `book`.
@@ -223,7 +226,7 @@ async fn upload_events(device: SmokDevice, call_timeout: Duration) {
         if sent.is_empty() {
             tokio::select! {
                 _ = alarms.events_changed.notified() => {}
-                _ = tokio::time::sleep(EVENT_IDLE) => {}
+                _ = super::wake::sleep(EVENT_IDLE) => {}
                 _ = ctx.cancel.cancelled() => return,
             }
             continue;

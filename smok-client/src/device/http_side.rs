@@ -140,7 +140,7 @@ pub(super) async fn poll_orders(
             Err(e) => tracing::warn!(error = %e, "polling orders failed"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = super::wake::sleep(every) => {}
             _ = cancel.cancelled() => return,
         }
     }

@@ -1,13 +1,12 @@
 //! The macro task: the list fetched ahead and cached, due occurrences written through the
-//! pathpoint registry, each run recorded in the store before it is reported, reports retried
-//! until the server has them.
+//! pathpoint registry at their time, each run recorded in the store before it is reported,
+//! reports coalesced ([`Reports`]) and retried until the server has them.
 //!
 //! Across a restart: an occurrence recorded as run is never run again, and its report is sent
 //! if it was not; an occurrence whose writes were under way when the process died (between
 //! its first write and the store's record, milliseconds) runs again. The server counts a
 //! repeated report once.
 
-use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use ngtt_proto::payload::Advise;
@@ -19,8 +18,8 @@ use super::scheduled::SCHEDULE_JITTER;
 use super::settings::ScheduleSettings;
 use super::SmokDevice;
 use crate::clock::epoch_secs;
-use crate::macros::{run_key, MacroPlan, RunKey};
-use crate::store::MacroRun;
+use crate::macros::{MacroPlan, Reports};
+use crate::store::Store;
 
 /// The state key of the cached macro list.
 const MACROS_KEY: &str = "macros";
@@ -69,15 +68,45 @@ impl SmokDevice {
     }
 }
 
+/// The occurrences the store has as run are no longer pending in `plan`; with `reports`,
+/// those not yet reported are queued for it (what an earlier run of the program left).
+fn apply_runs(plan: &mut MacroPlan, store: &dyn Store, reports: Option<&mut Reports>) -> bool {
+    match store.macro_runs() {
+        Ok(runs) => {
+            for run in &runs {
+                plan.ran(&run.macro_id, run.timestamp);
+            }
+            if let Some(reports) = reports {
+                let now = now();
+                for run in runs.iter().filter(|r| !r.reported) {
+                    reports.push(&run.macro_id, run.timestamp, now);
+                }
+            }
+            true
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the store's macro runs cannot be read: no macro runs now");
+            false
+        }
+    }
+}
+
 /// Refreshes the list, runs what is due, reports what ran — until the device is closed.
+///
+/// The store is read when the list changes (at start and at each refresh), not at every run:
+/// between refreshes the plan itself drops each occurrence as it runs, and the reports wait
+/// in memory (and in the store, for a restart).
 async fn run_macros(device: SmokDevice, settings: ScheduleSettings) {
     let ctx = &device.inner.sync;
     let store = &ctx.fw.store;
     let mut plan = cached_plan(&device);
+    let mut reports = Reports::default();
+    let mut reports_loaded = false;
+    let mut plan_checked = false;
     let mut refresh = Periodic::new(settings.macro_refresh, SCHEDULE_JITTER);
     let mut refresh_backoff = Backoff::new(ctx.backoff);
+    let mut store_backoff = Backoff::new(ctx.backoff);
     let mut report_backoff = Backoff::new(ctx.backoff);
-    let mut report_after = tokio::time::Instant::now();
     let mut rng = ngtt_transport::SplitMix64::from_entropy();
     loop {
         if refresh.is_due(ctx.started.elapsed()) {
@@ -95,6 +124,7 @@ async fn run_macros(device: SmokDevice, settings: ScheduleSettings) {
                 Ok(Ok(list)) => {
                     let (fresh, kept) = MacroPlan::from_server(list);
                     plan = fresh;
+                    plan_checked = false;
                     match serde_json::to_vec(&kept) {
                         Ok(bytes) => {
                             if let Err(e) = store.put_state(MACROS_KEY, &bytes) {
@@ -102,6 +132,9 @@ async fn run_macros(device: SmokDevice, settings: ScheduleSettings) {
                             }
                         }
                         Err(e) => tracing::warn!(error = %e, "the macro list cannot be encoded"),
+                    }
+                    if let Err(e) = store.prune_macro_runs(now() - KEEP_RUNS) {
+                        tracing::warn!(error = %e, "old macro runs cannot be pruned");
                     }
                     refresh_backoff.reset();
                     refresh.done(elapsed, rng.next_f64());
@@ -121,92 +154,96 @@ async fn run_macros(device: SmokDevice, settings: ScheduleSettings) {
             }
         }
 
-        let runs = match store.macro_runs() {
-            Ok(runs) => runs,
-            Err(e) => {
-                tracing::error!(error = %e, "the store's macro runs cannot be read: no macro runs now");
-                if !ctx.sleep(refresh_backoff.next_delay()).await {
+        if !plan_checked {
+            let load = (!reports_loaded).then_some(&mut reports);
+            if !apply_runs(&mut plan, &**store, load) {
+                if !ctx.sleep(store_backoff.next_delay()).await {
                     return;
                 }
                 continue;
             }
-        };
-        let mut ran: HashSet<RunKey> = runs.iter().map(|r| run_key(&r.macro_id, r.timestamp)).collect();
+            for run in reports.iter() {
+                plan.ran(&run.macro_id, run.timestamp); // ran here, even if the store failed
+            }
+            store_backoff.reset();
+            plan_checked = true;
+            reports_loaded = true;
+        }
 
-        for due in plan.due(now(), &ran) {
+        for due in plan.due(now()) {
             for (path, value) in &due.writes {
                 if let Err(e) = device.write(path, value.clone(), Advise::Force).await {
                     tracing::warn!(macro_id = %due.macro_id, path = %path, error = %e, "a macro's write failed");
                 }
             }
+            plan.ran(&due.macro_id, due.timestamp);
             match store.macro_ran(&due.macro_id, due.timestamp) {
                 Ok(_) => {
-                    tracing::info!(macro_id = %due.macro_id, timestamp = due.timestamp, "macro occurrence executed");
-                    ran.insert(run_key(&due.macro_id, due.timestamp));
+                    tracing::info!(macro_id = %due.macro_id, timestamp = due.timestamp, "macro occurrence executed")
                 }
                 Err(e) => {
-                    tracing::error!(macro_id = %due.macro_id, error = %e, "a macro run cannot be recorded: it may run again");
+                    tracing::error!(macro_id = %due.macro_id, error = %e, "a macro run cannot be recorded: after a restart it may run again");
                 }
             }
+            reports.push(&due.macro_id, due.timestamp, now());
         }
 
-        if tokio::time::Instant::now() >= report_after {
-            let unreported: Vec<MacroRun> = store
-                .macro_runs()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|r| !r.reported)
-                .collect();
-            let mut failed = false;
-            for run in unreported {
-                let result = tokio::time::timeout(
-                    settings.call_timeout,
-                    ctx.http.report_macro(&run.macro_id, run.timestamp),
-                )
-                .await;
-                if let Ok(r) = &result {
-                    ctx.health.record(r);
-                }
-                let delivered = match result {
-                    Ok(Ok(())) => true,
-                    Ok(Err(e)) if e.is_clients_fault() => {
-                        tracing::warn!(macro_id = %run.macro_id, error = %e, "the server refused a macro report: taken as delivered");
-                        true
-                    }
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "macro report failed: will retry");
-                        false
-                    }
-                    Err(_) => false,
-                };
-                if !delivered {
-                    failed = true;
-                    break;
-                }
-                if let Err(e) = store.macro_reported(&run.macro_id, run.timestamp) {
-                    tracing::error!(error = %e, "a macro report cannot be recorded: it may be sent again");
-                }
-            }
-            if failed {
-                report_after = tokio::time::Instant::now() + report_backoff.next_delay();
-            } else {
-                report_backoff.reset();
-                if let Err(e) = store.prune_macro_runs(now() - KEEP_RUNS) {
-                    tracing::warn!(error = %e, "old macro runs cannot be pruned");
-                }
-            }
+        if reports.send_now(now(), plan.next()) {
+            send_reports(ctx, &settings, &mut reports, &mut report_backoff).await;
         }
 
+        let t = now();
         let mut wait = refresh.wait(ctx.started.elapsed()).min(MAX_SLEEP);
-        if let Some(next) = plan.next(&ran) {
-            wait = wait.min(Duration::from_secs_f64((next - now()).clamp(0.0, 60.0)));
-        }
-        let unreported_waiting = report_after > tokio::time::Instant::now();
-        if unreported_waiting {
-            wait = wait.min(report_after - tokio::time::Instant::now());
+        let wake = [plan.next(), reports.wake_at(t, plan.next())]
+            .into_iter()
+            .flatten()
+            .min_by(f64::total_cmp);
+        if let Some(at) = wake {
+            wait = wait.min(Duration::from_secs_f64((at - t).clamp(0.0, 60.0)));
         }
         if !ctx.sleep(wait.max(Duration::from_millis(10))).await {
             return;
         }
     }
+}
+
+/// Sends the waiting reports, oldest first, one request each on the kept-alive connection;
+/// stops at the first that fails (retried after a backoff).
+async fn send_reports(
+    ctx: &super::sync::SyncContext,
+    settings: &ScheduleSettings,
+    reports: &mut Reports,
+    backoff: &mut Backoff,
+) {
+    while let Some(run) = reports.first().cloned() {
+        let result = tokio::time::timeout(
+            settings.call_timeout,
+            ctx.http.report_macro(&run.macro_id, run.timestamp),
+        )
+        .await;
+        if let Ok(r) = &result {
+            ctx.health.record(r);
+        }
+        let delivered = match result {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) if e.is_clients_fault() => {
+                tracing::warn!(macro_id = %run.macro_id, error = %e, "the server refused a macro report: taken as delivered");
+                true
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "macro report failed: will retry");
+                false
+            }
+            Err(_) => false,
+        };
+        if !delivered {
+            reports.failed(now(), backoff.next_delay().as_secs_f64());
+            return;
+        }
+        if let Err(e) = ctx.fw.store.macro_reported(&run.macro_id, run.timestamp) {
+            tracing::error!(error = %e, "a macro report cannot be recorded: it may be sent again");
+        }
+        reports.delivered();
+    }
+    backoff.reset();
 }

@@ -25,6 +25,7 @@ mod sensors;
 mod settings;
 mod state;
 mod sync;
+pub(crate) mod wake;
 mod zone;
 
 use std::sync::Arc;

@@ -58,7 +58,7 @@ impl SyncContext {
     /// Sleeps `d`; false when cancelled first.
     pub(crate) async fn sleep(&self, d: Duration) -> bool {
         tokio::select! {
-            _ = tokio::time::sleep(d) => true,
+            _ = super::wake::sleep(d) => true,
             _ = self.cancel.cancelled() => false,
         }
     }
@@ -193,7 +193,7 @@ pub(crate) async fn register_pathpoints(ctx: SyncContext) {
         }
         tokio::select! {
             _ = ctx.fw.registry_changed.notified() => {}
-            _ = tokio::time::sleep(REGISTRATION_RECHECK) => {}
+            _ = super::wake::sleep(REGISTRATION_RECHECK) => {}
             _ = ctx.cancel.cancelled() => return,
         }
     }

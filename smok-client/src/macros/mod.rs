@@ -1,15 +1,18 @@
 //! Macros (HTTP-API.md §7.11): server-scheduled sets of writes. [`MacroPlan`] is the pure part
-//! — which occurrences are due at a given time, given the ones already run; the device's macro
-//! task fetches the list ahead (every 1800 s, a window from an hour back to 2.5 hours ahead),
-//! runs each due occurrence's writes through the pathpoint registry (advise FORCE), records the
-//! run in the store, then reports it (`POST /v1/device/macros/{id}/{ts}`) — so that across
-//! restarts no occurrence runs twice and each is reported once.
-
-use std::collections::HashSet;
+//! — which occurrences are due at a given time, each dropped from the plan once it ran; the
+//! device's macro task fetches the list ahead (every 1800 s, a window from an hour back to 2.5
+//! hours ahead), runs each due occurrence's writes at its time through the pathpoint registry
+//! (advise FORCE), records the run in the store, then reports it
+//! (`POST /v1/device/macros/{id}/{ts}`, coalesced by [`Reports`]) — so that across restarts no
+//! occurrence runs twice and each is reported once.
 
 use ngtt_proto::payload::PathpointValue;
 use serde_json::Value;
 use smok_http::{Lenient, MacroDefinition};
+
+mod reports;
+
+pub use reports::{Reports, Waiting, COALESCE};
 
 /// A macro as the device runs it.
 #[derive(Clone, Debug, PartialEq)]
@@ -86,14 +89,6 @@ pub fn check(def: &MacroDefinition) -> Result<Macro, String> {
     })
 }
 
-/// The key of a run, for sets: `(macro_id, timestamp bits)`.
-pub type RunKey = (String, u64);
-
-/// The key of the occurrence `timestamp` of `macro_id`.
-pub fn run_key(macro_id: &str, timestamp: f64) -> RunKey {
-    (macro_id.to_owned(), timestamp.to_bits())
-}
-
 impl MacroPlan {
     /// The plan of the server's list: malformed macros logged and skipped, a macro listed
     /// twice taken once. Returns the plan and the definitions it kept (to cache).
@@ -131,14 +126,14 @@ impl MacroPlan {
     }
 
     /// The occurrences due at `now` (epoch seconds) that have not run, oldest first.
-    pub fn due(&self, now: f64, ran: &HashSet<RunKey>) -> Vec<Due> {
+    pub fn due(&self, now: f64) -> Vec<Due> {
         let mut due: Vec<Due> = self
             .macros
             .iter()
             .flat_map(|m| {
                 m.pending
                     .iter()
-                    .filter(move |&&ts| ts <= now && !ran.contains(&run_key(&m.macro_id, ts)))
+                    .take_while(move |&&ts| ts <= now)
                     .map(move |&ts| Due {
                         macro_id: m.macro_id.clone(),
                         timestamp: ts,
@@ -155,16 +150,19 @@ impl MacroPlan {
     }
 
     /// When the next occurrence that has not run is due (epoch seconds).
-    pub fn next(&self, ran: &HashSet<RunKey>) -> Option<f64> {
+    pub fn next(&self) -> Option<f64> {
         self.macros
             .iter()
-            .flat_map(|m| {
-                m.pending
-                    .iter()
-                    .copied()
-                    .filter(move |&ts| !ran.contains(&run_key(&m.macro_id, ts)))
-            })
+            .filter_map(|m| m.pending.first().copied())
             .min_by(f64::total_cmp)
+    }
+
+    /// The occurrence `timestamp` of `macro_id` ran (now, or in an earlier run of the
+    /// program, as the store says): it is no longer pending.
+    pub fn ran(&mut self, macro_id: &str, timestamp: f64) {
+        if let Some(m) = self.macros.iter_mut().find(|m| m.macro_id == macro_id) {
+            m.pending.retain(|ts| ts.to_bits() != timestamp.to_bits());
+        }
     }
 }
 

@@ -19,6 +19,7 @@ fn server_lists_are_checked() {
         "nonsense"
     ])));
     assert_eq!(kept.len(), 1);
+    let mut plan = plan;
     let m = &plan.macros()[0];
     assert_eq!(
         m.writes,
@@ -28,14 +29,15 @@ fn server_lists_are_checked() {
         ]
     );
     assert_eq!(m.pending, vec![100.0, 300.0]);
-    let mut ran = HashSet::new();
-    assert!(plan.due(99.0, &ran).is_empty());
-    assert_eq!(plan.due(150.0, &ran).len(), 1);
-    assert_eq!(plan.next(&ran), Some(100.0));
-    ran.insert(run_key("m1", 100.0));
-    assert!(plan.due(150.0, &ran).is_empty());
-    assert_eq!(plan.next(&ran), Some(300.0));
-    assert_eq!(plan.due(1000.0, &ran)[0].timestamp, 300.0);
+    assert!(plan.due(99.0).is_empty());
+    assert_eq!(plan.due(150.0).len(), 1);
+    assert_eq!(plan.next(), Some(100.0));
+    plan.ran("m1", 100.0);
+    plan.ran("m1", 250.0); // not an occurrence: nothing changes
+    plan.ran("m9", 300.0); // not a macro: nothing changes
+    assert!(plan.due(150.0).is_empty());
+    assert_eq!(plan.next(), Some(300.0));
+    assert_eq!(plan.due(1000.0)[0].timestamp, 300.0);
 }
 
 proptest! {
@@ -47,20 +49,24 @@ proptest! {
         steps in proptest::collection::vec(0u32..200, 1..30),
     ) {
         let occurrences: Vec<Value> = times.iter().map(|t| json!({"timestamp": t, "completed": false})).collect();
-        let (plan, _) = MacroPlan::from_server(defs(json!([
+        let (mut plan, _) = MacroPlan::from_server(defs(json!([
             {"macro_id": "m", "commands": [{"path": "W1", "value": 1}], "occurrences": occurrences}
         ])));
-        let mut ran = HashSet::new();
+        let mut ran = std::collections::HashSet::new();
         let mut runs = Vec::new();
         let mut now = 0.0;
         for step in steps {
             now += f64::from(step);
-            let due = plan.due(now, &ran);
+            let due = plan.due(now);
             prop_assert!(due.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
             for d in due {
                 prop_assert!(d.timestamp <= now);
-                prop_assert!(ran.insert(run_key(&d.macro_id, d.timestamp)), "ran twice");
+                prop_assert!(ran.insert(d.timestamp.to_bits()), "ran twice");
+                plan.ran(&d.macro_id, d.timestamp);
                 runs.push(d.timestamp);
+            }
+            if let Some(next) = plan.next() {
+                prop_assert!(next > now, "the next one is in the future");
             }
         }
         let mut expected: Vec<f64> = times.iter().map(|&t| f64::from(t)).filter(|&t| t <= now).collect();
