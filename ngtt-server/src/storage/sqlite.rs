@@ -25,45 +25,17 @@ use super::types::{
     PendingOrder, RegisteredPathpoint, SeriesQuery,
 };
 use super::{Storage, StorageError, WriteOp, WriteOutcome};
+use checkpoint::WriteGuard;
 
 /// A [`Storage`] in one SQLite database file.
 ///
-/// One connection serves every call, behind a mutex (a `rusqlite::Connection` is not `Sync`);
-/// calls are short transactions, and the server makes them from blocking threads.
+/// One write connection behind a mutex (`Connection` is not `Sync`), reads on a pool.
 pub struct SqliteStorage {
     conn: Mutex<Connection>,
     /// Read-only connections (database files only; an in-memory database reads on `conn`).
     readers: Option<read_pool::ReadPool>,
     /// Checkpoints the WAL off the commit path (database files only).
     checkpointer: Option<checkpoint::Checkpointer>,
-}
-
-/// The write connection, held: when released, the checkpoint thread learns that it was
-/// written ([`checkpoint::Checkpointer::written`]).
-pub(crate) struct WriteGuard<'a> {
-    conn: MutexGuard<'a, Connection>,
-    checkpointer: Option<&'a checkpoint::Checkpointer>,
-}
-
-impl std::ops::Deref for WriteGuard<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        &self.conn
-    }
-}
-
-impl std::ops::DerefMut for WriteGuard<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.conn
-    }
-}
-
-impl Drop for WriteGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(checkpointer) = self.checkpointer {
-            checkpointer.written();
-        }
-    }
 }
 
 /// Read-only connections of a database file.
@@ -170,10 +142,7 @@ impl SqliteStorage {
 
     /// The write connection.
     fn lock(&self) -> WriteGuard<'_> {
-        WriteGuard {
-            conn: self.lock_conn(),
-            checkpointer: self.checkpointer.as_ref(),
-        }
+        WriteGuard::new(self.lock_conn(), self.checkpointer.as_ref())
     }
 
     fn lock_conn(&self) -> MutexGuard<'_, Connection> {

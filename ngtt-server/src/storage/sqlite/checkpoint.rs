@@ -12,7 +12,7 @@
 //! before it returns either way; a checkpoint only moves committed pages.
 
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -31,6 +31,41 @@ const QUIET: Duration = Duration::from_secs(1);
 /// The WAL size (pages) at which the writer checkpoints by itself (SQLite's automatic
 /// checkpoint), should this thread fall behind.
 pub(super) const FALLBACK_PAGES: u32 = 10_000;
+
+/// The write connection, held: when released, the checkpoint thread learns that it was
+/// written ([`Checkpointer::written`]).
+pub(super) struct WriteGuard<'a> {
+    conn: MutexGuard<'a, Connection>,
+    checkpointer: Option<&'a Checkpointer>,
+}
+
+impl<'a> WriteGuard<'a> {
+    /// Holds `conn`; its release is reported to `checkpointer` (none: an in-memory database).
+    pub(super) fn new(conn: MutexGuard<'a, Connection>, checkpointer: Option<&'a Checkpointer>) -> Self {
+        WriteGuard { conn, checkpointer }
+    }
+}
+
+impl std::ops::Deref for WriteGuard<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(checkpointer) = self.checkpointer {
+            checkpointer.written();
+        }
+    }
+}
 
 #[derive(Default)]
 struct State {
