@@ -48,6 +48,8 @@ fn fleet_bench_reports_every_phase() {
         "50",
         "--idle-secs",
         "1",
+        "--settle-secs",
+        "1",
         "--storm-orders",
         "5",
         "--uploads",
@@ -77,6 +79,9 @@ fn fleet_bench_reports_every_phase() {
     );
     assert!(num(&report, &["server_rss", "per_connection_bytes"]) < 10e6);
     assert!(num(&report, &["idle_cpu", "cpu_secs_per_minute"]) >= 0.0);
+    // The window comes after the settle period, not right after the handshakes (issue 11).
+    assert_eq!(num(&report, &["idle_cpu", "settle_secs"]), 1.0, "{report:#}");
+    assert!(num(&report, &["idle_cpu", "window_secs"]) >= 1.0, "{report:#}");
     // PING + echo: two 8-byte frames in two TLS records of 22 bytes of overhead each = 60.
     assert_eq!(
         num(&report, &["keepalive", "bytes_per_exchange"]),
@@ -160,6 +165,8 @@ fn fleet_bench_on_two_postgresql_nodes_measures_uploads_and_a_killed_node() {
         "50",
         "--idle-secs",
         "1",
+        "--settle-secs",
+        "0",
         "--uploads",
         "4",
         "--upload-window",

@@ -130,6 +130,12 @@ pub struct FleetArgs {
     /// Seconds of idleness over which the server's CPU is measured.
     #[arg(long = "idle-secs", value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     idle_secs: u64,
+    /// Seconds the fleet idles, after every device's keepalive was answered, before the idle
+    /// window: the tail of the connection wave (device records, leases and first order claims,
+    /// which trail the handshakes the connect time counts) is not idleness (issue 11,
+    /// docs/benchmarks.md).
+    #[arg(long = "settle-secs", value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=600))]
+    settle_secs: u64,
     /// Skip the fan-out (one order to each device).
     #[arg(long = "no-fanout")]
     no_fanout: bool,

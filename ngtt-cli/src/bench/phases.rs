@@ -151,14 +151,17 @@ fn rss(pids: &[u32], idle: Option<u64>, connected: usize) -> Option<Rss> {
     })
 }
 
-/// CPU of `pids` together over `secs` of idleness (the fleet's events still taken in).
-async fn idle_cpu(fleet: &mut Fleet, pids: &[u32], secs: u64) -> Option<IdleCpu> {
+/// CPU of `pids` together over `secs` of idleness (the fleet's events still taken in), after
+/// `settle` seconds of it that are not measured.
+async fn idle_cpu(fleet: &mut Fleet, pids: &[u32], settle: u64, secs: u64) -> Option<IdleCpu> {
+    fleet.wait(Duration::from_secs(settle), |_| false).await;
     let before = cpu_total(pids)?;
     let started = Instant::now();
     fleet.wait(Duration::from_secs(secs), |_| false).await;
     let window = started.elapsed().as_secs_f64();
     let after = cpu_total(pids)?;
     Some(IdleCpu {
+        settle_secs: settle,
         window_secs: window,
         cpu_secs_per_minute: (after - before) / window * 60.0,
     })
@@ -203,12 +206,15 @@ async fn measure_ngtt(
     report.connected_per_node = (0..nodes.count())
         .map(|n| (0..size).filter(|d| fleet.up[*d] && fleet.node[*d] == n).count())
         .collect();
-    fleet.wait(Duration::from_secs(1), |_| false).await;
-    report.idle_cpu = idle_cpu(&mut fleet, &pids, args.idle_secs).await;
+    // The connect time counts handshakes; the server's work for each new connection (device
+    // record, lease, first order claim) trails them. Every device's keepalive answered tells
+    // that each connection's session runs; the settle period lets the rest of the wave's
+    // database work finish before idleness is measured.
+    report.keepalive = keepalive(&mut fleet).await?;
+    report.idle_cpu = idle_cpu(&mut fleet, &pids, args.settle_secs, args.idle_secs).await;
     // Read once the fleet has idled: the memory a connected fleet holds, not the connection
     // wave's.
     report.server_rss = rss(&pids, rss_idle, report.connect.connected);
-    report.keepalive = keepalive(&mut fleet).await?;
     let mut seq = 0u64;
     if args.orders > 0 {
         let (same, cross) = phase_orders::paced(&mut fleet, &nodes.admins, args, &mut seq).await?;
@@ -282,10 +288,10 @@ async fn measure_mqtt(
         )
         .await?;
         let connect = connect(&mut fleet, timeout).await?;
-        fleet.wait(Duration::from_secs(1), |_| false).await;
-        let idle_cpu = idle_cpu(&mut fleet, &pids, args.idle_secs).await;
-        let broker_rss = rss(&pids, rss_idle, connect.connected);
+        // The same settling as the NGTT fleet's, for the same idle window.
         let keepalive = keepalive(&mut fleet).await?;
+        let idle_cpu = idle_cpu(&mut fleet, &pids, args.settle_secs, args.idle_secs).await;
+        let broker_rss = rss(&pids, rss_idle, connect.connected);
         fleet.stop().await;
         Ok(Mqtt {
             connect,

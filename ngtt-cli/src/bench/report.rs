@@ -95,6 +95,8 @@ pub struct Left {
 /// CPU of the server while the fleet is connected and idle.
 #[derive(Debug, Default, Serialize)]
 pub struct IdleCpu {
+    /// Seconds the fleet idled, every keepalive answered, before the window (`--settle-secs`).
+    pub settle_secs: u64,
     /// Seconds measured.
     pub window_secs: f64,
     /// CPU seconds (user + system) per minute.
@@ -323,12 +325,18 @@ impl Report {
                 }),
             ),
             (
-                "server CPU per idle minute".into(),
+                "server CPU per idle minute (after settling)".into(),
                 opt(self.idle_cpu.as_ref(), |c| {
-                    format!("{:.3} s", c.cpu_secs_per_minute)
+                    format!(
+                        "{:.3} s ({:.0} s after {} s)",
+                        c.cpu_secs_per_minute, c.window_secs, c.settle_secs
+                    )
                 }),
                 opt(mqtt.and_then(|m| m.idle_cpu.as_ref()), |c| {
-                    format!("{:.3} s", c.cpu_secs_per_minute)
+                    format!(
+                        "{:.3} s ({:.0} s after {} s)",
+                        c.cpu_secs_per_minute, c.window_secs, c.settle_secs
+                    )
                 }),
             ),
             (
