@@ -127,8 +127,10 @@ pub struct FleetArgs {
     /// Pace of those orders, per second.
     #[arg(long, value_name = "PER_SEC", default_value_t = 100.0)]
     rate: f64,
-    /// Seconds of idleness over which the server's CPU is measured.
-    #[arg(long = "idle-secs", value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    /// Seconds of idleness over which the server's CPU is measured. Devices ping after 30 s of
+    /// silence and the window starts right after every keepalive was answered, so a window
+    /// shorter than 30 s sees no ping at all: the default holds two keepalive rounds.
+    #[arg(long = "idle-secs", value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     idle_secs: u64,
     /// Seconds the fleet idles, after every device's keepalive was answered, before the idle
     /// window: the tail of the connection wave (device records, leases and first order claims,
