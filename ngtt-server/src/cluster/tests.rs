@@ -93,24 +93,38 @@ async fn until_may_claim(node: &Cluster, device: &str, conn: u64, want: bool, wh
     }
 }
 
+/// Device `d` on node `a`, then `a` dies (no renewal, no release, no leaving; its lock
+/// connection closes) and `forget` runs on the database; `d` reconnects to node `b`, which must
+/// end up claiming for it (`what` if it never does) while `a`'s lease stays superseded.
+async fn dead_node_taken_over(db: &TestDatabase, ttl: Duration, forget: Option<&str>, what: &str) {
+    let (a, reg_a, stop_a) = node(db, "a", ttl).await;
+    let (b, reg_b, _sb) = node(db, "b", ttl).await;
+    let parent = CancellationToken::new();
+    let (_old, _) = reg_a.register("d", 1, &parent);
+    a.acquire("d", 1).await.unwrap();
+    stop_a.cancel();
+    if let Some(sql) = forget {
+        db.execute(sql).expect("forget what the test says");
+    }
+    let (_new, _) = reg_b.register("d", 2, &parent);
+    b.acquire("d", 2).await.unwrap();
+    until_may_claim(&b, "d", 2, true, what).await;
+    assert!(!a.may_claim("d", 1).await, "a's lease is superseded");
+}
+
 #[tokio::test]
 async fn the_devices_of_a_dead_node_are_served_without_waiting_for_its_ttl() {
     let Some(db) = TestDatabase::create("cluster_death") else {
         return;
     };
     // A ttl far beyond PATIENCE: only the dead node's free lock can let b claim in time.
-    let ttl = Duration::from_secs(600);
-    let (a, reg_a, stop_a) = node(&db, "a", ttl).await;
-    let (b, reg_b, _sb) = node(&db, "b", ttl).await;
-    let parent = CancellationToken::new();
-    let (_old, _) = reg_a.register("d", 1, &parent);
-    a.acquire("d", 1).await.unwrap();
-    // Node a dies: no renewal, no release, no leaving; its lock connection closes.
-    stop_a.cancel();
-    let (_new, _) = reg_b.register("d", 2, &parent);
-    b.acquire("d", 2).await.unwrap();
-    until_may_claim(&b, "d", 2, true, "b never took over from dead a").await;
-    assert!(!a.may_claim("d", 1).await, "a's lease is superseded");
+    dead_node_taken_over(
+        &db,
+        Duration::from_secs(600),
+        None,
+        "b never took over from dead a",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -118,20 +132,15 @@ async fn the_devices_of_a_dead_node_without_a_lock_key_are_served_after_its_ttl(
     let Some(db) = TestDatabase::create("cluster_death_ttl") else {
         return;
     };
-    let ttl = Duration::from_secs(2);
-    let (a, reg_a, stop_a) = node(&db, "a", ttl).await;
-    let (b, reg_b, _sb) = node(&db, "b", ttl).await;
-    let parent = CancellationToken::new();
-    let (_old, _) = reg_a.register("d", 1, &parent);
-    a.acquire("d", 1).await.unwrap();
-    stop_a.cancel();
     // As a node of an older version: no lock to probe, the ttl rule alone.
-    db.execute("UPDATE ngtt_nodes SET lock_key = NULL WHERE node_id = 'a'")
-        .expect("forget a's lock key");
-    let (_new, _) = reg_b.register("d", 2, &parent);
-    b.acquire("d", 2).await.unwrap();
-    until_may_claim(&b, "d", 2, true, "b never took over from expired a").await;
-    assert!(!a.may_claim("d", 1).await, "a's lease is superseded");
+    let forget = "UPDATE ngtt_nodes SET lock_key = NULL WHERE node_id = 'a'";
+    dead_node_taken_over(
+        &db,
+        Duration::from_secs(2),
+        Some(forget),
+        "b never took over from expired a",
+    )
+    .await;
 }
 
 #[tokio::test]
