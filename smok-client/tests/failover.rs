@@ -27,22 +27,37 @@ async fn served_by(server: &TestServer, device: &SmokDevice, orders: &mut Device
     assert_eq!(server.stored_samples("dev"), 10, "the upload is on this node");
 }
 
+/// Two nodes, each on a database of its own.
+async fn two_nodes(pki: &TestPki) -> (TestServer, TestServer) {
+    let first = start_server(pki, pki.scratch("first.db"), any_port(), any_port()).await;
+    let second = start_server(pki, pki.scratch("second.db"), any_port(), any_port()).await;
+    (first, second)
+}
+
+/// The device is served by `first` only, then `first` dies and `second` serves it.
+async fn moves_from_first_to_second(
+    first: TestServer,
+    second: &TestServer,
+    device: &SmokDevice,
+    orders: &mut DeviceOrders,
+) {
+    served_by(&first, device, orders, "W1").await;
+    assert_eq!(second.stored_samples("dev"), 0);
+    first.crash().await;
+    served_by(second, device, orders, "W2").await;
+}
+
 #[tokio::test]
 async fn the_device_skips_a_dead_node_and_moves_on_when_its_node_dies() {
     let pki = TestPki::new();
-    let first = start_server(&pki, pki.scratch("first.db"), any_port(), any_port()).await;
-    let second = start_server(&pki, pki.scratch("second.db"), any_port(), any_port()).await;
+    let (first, second) = two_nodes(&pki).await;
     let dead = vacant_addr();
     let (device, mut orders) = device_builder(&pki, "dev", Mode::Ngtt, dead, first.http_addr())
         .ngtt_servers([dead, first.addr, second.addr].map(|a| a.to_string()))
         .sync_sensors(false)
         .build()
         .expect("device");
-    served_by(&first, &device, &mut orders, "W1").await;
-    assert_eq!(second.stored_samples("dev"), 0);
-
-    first.crash().await;
-    served_by(&second, &device, &mut orders, "W2").await;
+    moves_from_first_to_second(first, &second, &device, &mut orders).await;
     device.close(WAIT).await;
     second.stop().await;
 }
@@ -50,8 +65,7 @@ async fn the_device_skips_a_dead_node_and_moves_on_when_its_node_dies() {
 #[tokio::test]
 async fn one_name_for_two_nodes_through_the_device_resolver() {
     let pki = TestPki::new();
-    let first = start_server(&pki, pki.scratch("first.db"), any_port(), any_port()).await;
-    let second = start_server(&pki, pki.scratch("second.db"), any_port(), any_port()).await;
+    let (first, second) = two_nodes(&pki).await;
     let resolver = TableResolver::new();
     resolver.set("nodes.test", [first.addr, second.addr]);
     let (device, mut orders) = device_builder(&pki, "dev", Mode::Ngtt, vacant_addr(), first.http_addr())
@@ -60,11 +74,7 @@ async fn one_name_for_two_nodes_through_the_device_resolver() {
         .sync_sensors(false)
         .build()
         .expect("device");
-    served_by(&first, &device, &mut orders, "W1").await;
-    assert_eq!(second.stored_samples("dev"), 0);
-
-    first.crash().await;
-    served_by(&second, &device, &mut orders, "W2").await;
+    moves_from_first_to_second(first, &second, &device, &mut orders).await;
     assert!(resolver.lookups("nodes.test") >= 1);
     device.close(WAIT).await;
     second.stop().await;
