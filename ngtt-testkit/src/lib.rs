@@ -53,7 +53,9 @@ pub use proxy::{FaultProxy, ProxyStats};
 pub use raw_device::RawDevice;
 pub use resolver::TableResolver;
 pub use scripted::{close_gracefully, server_tls, Conn, Next, ScriptedLink, ScriptedServer, PATIENCE};
-pub use server::{admin_request, http_device, http_server, read_order, read_path, server_config, TestServer};
+pub use server::{
+    admin_request, http_device, http_server, read_order, read_path, server_config, status_of, TestServer,
+};
 
 /// How long a test waits for something that must happen (only a failing test waits this long).
 pub const WAIT: Duration = Duration::from_secs(20);

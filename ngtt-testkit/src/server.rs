@@ -276,3 +276,10 @@ pub async fn http_server(pki: &TestPki, dir: &tempfile::TempDir) -> TestServer {
 pub fn http_device(server: &TestServer, pki: &TestPki, id: &str) -> HttpDevice {
     HttpDevice::https(server.http.expect("HTTP API enabled"), pki, Some(&pki.device(id)))
 }
+
+/// The `status` text of an API error answer, failing the test when there is none.
+pub fn status_of(body: &Value) -> &str {
+    body["status"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no status in {body}"))
+}
