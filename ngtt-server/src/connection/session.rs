@@ -340,10 +340,11 @@ impl Session {
                 self.refill = true;
                 info!("{why}");
             }
-            (Waiting::Claim { want }, Outcome::Claimed(batch)) => self.on_claimed(want, batch),
-            (Waiting::Claim { want }, Outcome::ClaimedWithTids(batch, first)) => {
-                debug!(first, count = TID_BLOCK, "reserved ORDER tids with the claim");
-                self.window.add_tids(first, TID_BLOCK);
+            (Waiting::Claim { want }, Outcome::Claimed(batch, first)) => {
+                if let Some(first) = first {
+                    debug!(first, count = TID_BLOCK, "reserved ORDER tids with the claim");
+                    self.window.add_tids(first, TID_BLOCK);
+                }
                 self.on_claimed(want, batch);
             }
             (Waiting::Tids(rest), Outcome::Tids(first)) => {
@@ -456,13 +457,13 @@ impl Session {
             self.queued_since_claim = false;
             // Without tids left, the claim reserves a block in its own commit (only when it
             // claims an order: connections that carry none reserve none).
-            let tids = if self.window.has_tids() { 0 } else { TID_BLOCK };
+            let reserve_tids = (!self.window.has_tids()).then_some(TID_BLOCK);
             self.start(
                 Waiting::Claim { want },
                 Op::ClaimOrders {
                     after,
                     limit: want,
-                    tids,
+                    reserve_tids,
                 },
             );
         }

@@ -43,21 +43,19 @@ impl Executor {
                 Ok(Outcome::Done)
             }
             // The hot path goes through the writer's group commit.
-            Op::ClaimOrders { after, limit, tids } => {
+            Op::ClaimOrders {
+                after,
+                limit,
+                reserve_tids,
+            } => {
                 if let Some(cluster) = &shared.cluster {
                     // Not while another node may still deliver them: woken when it may.
                     if !cluster.may_claim(&device, conn).await {
-                        return Ok(Outcome::Claimed(Vec::new()));
+                        return Ok(Outcome::Claimed(Vec::new(), None));
                     }
                 }
-                if tids == 0 {
-                    return db.claim_orders(&device, after, limit).await.map(Outcome::Claimed);
-                }
-                let (orders, first) = db.claim_orders_with_tids(&device, after, limit, tids).await?;
-                Ok(match first {
-                    Some(first) => Outcome::ClaimedWithTids(orders, first),
-                    None => Outcome::Claimed(orders),
-                })
+                let (orders, first) = db.claim_orders(&device, after, limit, reserve_tids).await?;
+                Ok(Outcome::Claimed(orders, first))
             }
             Op::ReserveTids { count } => db.reserve_order_tids(&device, count).await.map(Outcome::Tids),
             Op::AnswerOrder { order, answer } => db.answer_order(order, answer).await.map(Outcome::Answered),

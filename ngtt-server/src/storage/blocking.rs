@@ -130,43 +130,25 @@ impl Store {
         }
     }
 
-    /// Claims pending orders and marks them sent ([`Storage::claim_orders`]).
+    /// Claims pending orders and marks them sent ([`Storage::claim_orders`]); with
+    /// `reserve_tids`, when any was claimed, also reserves that many ORDER tids in the same
+    /// commit ([`WriteOp::ClaimOrders`]): the orders and the first tid of the block.
     pub async fn claim_orders(
         &self,
         device_id: &str,
         after: OrderId,
         limit: usize,
-    ) -> Result<Vec<PendingOrder>, StorageError> {
+        reserve_tids: Option<u16>,
+    ) -> Result<(Vec<PendingOrder>, Option<u16>), StorageError> {
         let op = WriteOp::ClaimOrders {
             device_id: device_id.to_owned(),
             after,
             limit,
+            reserve_tids,
         };
         match self.write(op).await? {
-            WriteOutcome::Claimed(orders) => Ok(orders),
+            WriteOutcome::Claimed(orders, first) => Ok((orders, first)),
             _ => Err(unexpected("claim_orders")),
-        }
-    }
-
-    /// Claims pending orders and marks them sent, and when any was claimed reserves a block of
-    /// `tids` ORDER tids in the same commit ([`WriteOp::ClaimOrdersWithTids`]): the orders and
-    /// the first tid of the block.
-    pub async fn claim_orders_with_tids(
-        &self,
-        device_id: &str,
-        after: OrderId,
-        limit: usize,
-        tids: u16,
-    ) -> Result<(Vec<PendingOrder>, Option<u16>), StorageError> {
-        let op = WriteOp::ClaimOrdersWithTids {
-            device_id: device_id.to_owned(),
-            after,
-            limit,
-            tids,
-        };
-        match self.write(op).await? {
-            WriteOutcome::ClaimedWithTids(orders, first) => Ok((orders, first)),
-            _ => Err(unexpected("claim_orders_with_tids")),
         }
     }
 
