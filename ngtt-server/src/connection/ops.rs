@@ -7,6 +7,7 @@ use ngtt_proto::payload::{PathpointSeries, SyncBaobRequest, SyncBaobResponse};
 use ngtt_proto::ProtoError;
 use tracing::{error, info, warn};
 
+use crate::order_handoff::HandedOrder;
 use crate::storage::{OrderAnswer, OrderId, PendingOrder, StorageError};
 
 /// Identifies one [`Op`] of a session, so that its outcome is matched to it.
@@ -25,6 +26,9 @@ pub(crate) enum Op {
     /// `reserve_tids`, also reserves that many ORDER tids in the same commit when any order
     /// was claimed (the connection has none left to send them under).
     ClaimOrders {
+        /// Orders handed by the admin API, inserted first in the same commit (their answers
+        /// given once it committed).
+        queue: Vec<HandedOrder>,
         /// The highest order id already sent on this connection.
         after: OrderId,
         /// How many, at most.

@@ -25,6 +25,7 @@ use tracing::{error, info, warn};
 use super::ops::{End, Op, OpId, Outcome, Stop};
 use super::uploads::Uploads;
 use super::window::OrderWindow;
+use crate::order_handoff::HandedOrder;
 use crate::storage::{OrderAnswer, OrderId, PendingOrder, StorageError};
 
 /// ORDER tids reserved from the device's sequence at a time: 128 connections that carried
@@ -101,6 +102,9 @@ pub(crate) struct Session {
     /// Orders were queued since the last claim started: a claim that came back short may have
     /// missed them, so it does not end the refill.
     queued_since_claim: bool,
+    /// Orders handed by the admin API ([`crate::order_handoff`]), inserted by the next claim
+    /// in its own commit.
+    handed: Vec<HandedOrder>,
     /// When orders start without FETCH_ORDERS.
     grace_at: Option<Instant>,
     /// The idle clock's start: the last frame, or when reading resumed after handling one.
@@ -132,6 +136,7 @@ impl Session {
             start_wanted: None,
             refill: false,
             queued_since_claim: false,
+            handed: Vec::new(),
             grace_at: config.fetch_grace.map(|grace| now + grace),
             last_rx: now,
             paused_by_frame: false,
@@ -254,6 +259,8 @@ impl Session {
         }
         self.stopping = Some(stop);
         self.out.retain(|f| f.kind != FrameType::Order);
+        // Not inserted yet: declined, queued by the admin API instead.
+        self.handed.clear();
         self.advance();
     }
 
@@ -263,6 +270,17 @@ impl Session {
             self.refill = true;
             self.queued_since_claim = true;
             self.advance();
+        }
+    }
+
+    /// Orders were handed to this connection to queue: the next claim inserts them in its own
+    /// commit, then claims in queue order after the cursor as any claim does (so they go out
+    /// after every older pending order, and only as the window allows). A session that does
+    /// not take orders (not yet, or not any more) declines them: they are queued the usual way.
+    pub(crate) fn handle_handed_orders(&mut self, orders: Vec<HandedOrder>) {
+        if self.wants_orders() {
+            self.handed.extend(orders);
+            self.handle_new_orders();
         }
     }
 
@@ -385,15 +403,19 @@ impl Session {
             return;
         }
         let want = self.window.free();
-        if self.refill && want > 0 {
+        // Handed orders are inserted even with the window full (claiming none): the admin's
+        // request waits for their commit.
+        if (self.refill && want > 0) || !self.handed.is_empty() {
             let after = self.window.cursor();
             self.queued_since_claim = false;
             // Without tids left, the claim reserves a block in its own commit (only when it
             // claims an order: connections that carry none reserve none).
             let reserve_tids = (!self.window.has_tids()).then_some(TID_BLOCK);
+            let queue = std::mem::take(&mut self.handed);
             self.start(
                 Waiting::Claim { want },
                 Op::ClaimOrders {
+                    queue,
                     after,
                     limit: want,
                     reserve_tids,
@@ -427,6 +449,7 @@ impl Session {
             self.uploads.forget(id);
         }
         self.deferred = None;
+        self.handed.clear();
         end.log();
         for (kind, count) in self.warnings.suppressed() {
             warn!(kind, count, "repeated warnings not logged on this connection");

@@ -364,3 +364,6 @@ fn a_stopped_connection_sends_no_order_and_finishes_its_commit() {
 
 #[path = "session_frame_tests.rs"]
 mod frames;
+
+#[path = "session_handoff_tests.rs"]
+mod handoff;
