@@ -68,6 +68,7 @@ mod error;
 mod log_batches;
 mod log_records;
 mod memory;
+mod order_handoff;
 mod registry;
 mod server;
 pub mod storage;

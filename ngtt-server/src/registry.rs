@@ -5,15 +5,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::log_records::InflateLimits;
+use crate::order_handoff::{HandedOrder, Inbox};
 
 struct Entry {
     conn: u64,
     stop: CancellationToken,
-    notify: Arc<Notify>,
+    inbox: Arc<Inbox>,
     done: watch::Receiver<()>,
     /// The device asked for orders (FETCH_ORDERS) on this connection or on one it replaced.
     orders_on_ngtt: bool,
@@ -46,8 +47,8 @@ pub(crate) struct Registration {
     conn: u64,
     /// Cancelled to stop this connection (replacement or server shutdown).
     pub(crate) stop: CancellationToken,
-    /// Notified when an order is queued for the device.
-    pub(crate) notify: Arc<Notify>,
+    /// Notified when an order is queued for the device; holds the orders handed to it.
+    pub(crate) inbox: Arc<Inbox>,
     /// Dropped last: closes the channel the replacing connection waits on.
     _done: watch::Sender<()>,
 }
@@ -84,7 +85,7 @@ impl Registry {
         parent: &CancellationToken,
     ) -> (Registration, Option<Replaced>) {
         let stop = parent.child_token();
-        let notify = Arc::new(Notify::new());
+        let inbox = Arc::new(Inbox::default());
         let (done_tx, done_rx) = watch::channel(());
         let mut map = self.lock();
         // A replacement keeps the device's orders on NGTT: the replaced connection may still
@@ -93,7 +94,7 @@ impl Registry {
         let entry = Entry {
             conn,
             stop: stop.clone(),
-            notify: Arc::clone(&notify),
+            inbox: Arc::clone(&inbox),
             done: done_rx,
             orders_on_ngtt: inherited,
         };
@@ -104,7 +105,7 @@ impl Registry {
             device_id: device_id.to_owned(),
             conn,
             stop,
-            notify,
+            inbox,
             _done: done_tx,
         };
         let replaced = old.map(|e| Replaced {
@@ -133,7 +134,20 @@ impl Registry {
     /// Wakes the live connection of `device_id` on this node, if any.
     pub(crate) fn notify_local(&self, device_id: &str) {
         if let Some(entry) = self.lock().get(device_id) {
-            entry.notify.notify_one();
+            entry.inbox.notify.notify_one();
+        }
+    }
+
+    /// Hands `order` to the live connection of `device_id` on this node when that takes the
+    /// device's orders now ([`crate::order_handoff`]); gives it back otherwise, and always with
+    /// several nodes (whose wake-ups and leases go through the database).
+    pub(crate) fn hand_order(&self, device_id: &str, order: HandedOrder) -> Result<(), HandedOrder> {
+        if self.remote.get().is_some() {
+            return Err(order);
+        }
+        match self.lock().get(device_id) {
+            Some(entry) if entry.orders_on_ngtt => entry.inbox.offer(order),
+            _ => Err(order),
         }
     }
 
@@ -194,5 +208,8 @@ impl Drop for Registration {
         if map.get(&self.device_id).is_some_and(|e| e.conn == self.conn) {
             map.remove(&self.device_id);
         }
+        drop(map);
+        // Orders handed but never taken are queued the usual way by whoever handed them.
+        self.inbox.set_open(false);
     }
 }

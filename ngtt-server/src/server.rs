@@ -100,8 +100,8 @@ impl ServerHandle {
         device_id: &str,
         sections: Vec<u8>,
     ) -> Result<crate::storage::OrderId, ServerError> {
-        let id = self.store.queue_order(device_id, sections.into()).await?;
-        self.registry.notify(device_id);
+        let id = crate::order_handoff::queue_order(&self.store, &self.registry, device_id, sections.into())
+            .await?;
         Ok(id)
     }
 }

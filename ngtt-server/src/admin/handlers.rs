@@ -116,9 +116,8 @@ pub(super) async fn queue_order(
     let device = device_id(path)?;
     let body = super::reply::budgeted_body(body, &state.budgets, &device)?;
     let payload = order_payload(&body, state.max_order_len)?;
-    let id = state.db.queue_order(&device, payload.into()).await?;
-    // Committed: now wake the device's connection, if it has one.
-    state.registry.notify(&device);
+    // Committed when it returns (with the device's claim, when its connection is ready).
+    let id = crate::order_handoff::queue_order(&state.db, &state.registry, &device, payload.into()).await?;
     tracing::info!(device = %ngtt_proto::Escaped(&device), order = id, "order queued");
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }

@@ -47,7 +47,7 @@ async fn an_order_queued_on_one_node_wakes_the_connection_on_another() {
     let parent = CancellationToken::new();
     let (conn, _) = reg_b.register("d", 1, &parent);
     b.acquire("d", 1).await.unwrap();
-    let woken = conn.notify.notified();
+    let woken = conn.inbox.notify.notified();
     reg_a.notify("d");
     tokio::time::timeout(PATIENCE, woken)
         .await
@@ -74,7 +74,7 @@ async fn a_takeover_on_another_node_stops_the_old_connection_and_waits_for_its_r
     tokio::time::timeout(PATIENCE, old.stop.cancelled())
         .await
         .expect("old connection stopped");
-    let woken = new.notify.notified();
+    let woken = new.inbox.notify.notified();
     a.ended("d", 1).await;
     drop(old);
     tokio::time::timeout(PATIENCE, woken)
@@ -242,7 +242,7 @@ async fn the_sweep_finds_an_order_whose_wake_up_was_lost() {
     let parent = CancellationToken::new();
     let (conn, _) = reg_a.register("d", 1, &parent);
     a.acquire("d", 1).await.unwrap();
-    let woken = conn.notify.notified();
+    let woken = conn.inbox.notify.notified();
     // Queued straight into the storage: nobody notifies.
     let storage = Arc::new(storage);
     let queue = Arc::clone(&storage);

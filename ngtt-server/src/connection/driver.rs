@@ -109,7 +109,8 @@ pub(super) async fn run(
         conn,
     };
     let stop = registration.stop.clone();
-    let notify = Arc::clone(&registration.notify);
+    let inbox = Arc::clone(&registration.inbox);
+    let mut inbox_open = false;
     let mut reader = FramedRead::with_capacity(
         reader,
         NgttCodec::with_max_frame_len(limits.max_frame_len),
@@ -123,7 +124,7 @@ pub(super) async fn run(
     // connection registers its wakers once instead of on every frame it handles.
     let stop_signal = stop.cancelled();
     tokio::pin!(stop_signal);
-    let notified = notify.notified();
+    let notified = inbox.notify.notified();
     tokio::pin!(notified);
     let timer = tokio::time::sleep_until(TokioInstant::now());
     tokio::pin!(timer);
@@ -131,6 +132,12 @@ pub(super) async fn run(
     loop {
         while let Some((id, op)) = session.poll_op() {
             pending.push_back(start(&executor, id, op));
+        }
+        if session.wants_orders() != inbox_open {
+            // Orders are handed to the connection only while it takes them; closing declines
+            // what was handed and not taken yet (the admin API then queues it itself).
+            inbox_open = !inbox_open;
+            inbox.set_open(inbox_open);
         }
         if !dirty {
             if let Some(frame) = session.poll_transmit(now()) {
@@ -173,8 +180,13 @@ pub(super) async fn run(
                 None => session.handle_peer_closed(),
             },
             () = &mut notified, if session.wants_orders() => {
-                notified.set(notify.notified());
-                session.handle_new_orders();
+                notified.set(inbox.notify.notified());
+                let handed = inbox.take();
+                if handed.is_empty() {
+                    session.handle_new_orders();
+                } else {
+                    session.handle_handed_orders(handed);
+                }
             }
             () = &mut timer, if alarm.is_armed() => {
                 alarm.fired();

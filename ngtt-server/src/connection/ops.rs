@@ -7,6 +7,7 @@ use ngtt_proto::payload::{PathpointSeries, SyncBaobRequest, SyncBaobResponse};
 use ngtt_proto::ProtoError;
 use tracing::{error, info, warn};
 
+use crate::order_handoff::HandedOrder;
 use crate::storage::{OrderAnswer, OrderId, PendingOrder, StorageError};
 
 /// Identifies one [`Op`] of a session, so that its outcome is matched to it.
@@ -22,15 +23,18 @@ pub(crate) enum Op {
     /// order gate (docs/delivery-guarantees.md: serialized with the HTTP hand-out).
     TakeOrders,
     /// Claims (marks sent, committed) up to `limit` pending orders queued after `after`; with
-    /// `tids` above 0, also reserves that many ORDER tids in the same commit when any order
+    /// `reserve_tids`, also reserves that many ORDER tids in the same commit when any order
     /// was claimed (the connection has none left to send them under).
     ClaimOrders {
+        /// Orders handed by the admin API, inserted first in the same commit (their answers
+        /// given once it committed).
+        queue: Vec<HandedOrder>,
         /// The highest order id already sent on this connection.
         after: OrderId,
         /// How many, at most.
         limit: usize,
-        /// Tids to reserve with the claim (0: none).
-        tids: u16,
+        /// Tids to reserve with the claim (`None`: none).
+        reserve_tids: Option<u16>,
     },
     /// Reserves `count` ORDER tids from the device's persisted sequence (committed).
     ReserveTids {
@@ -66,11 +70,9 @@ pub(crate) enum Op {
 pub(crate) enum Outcome {
     /// [`Op::DeviceConnected`] and [`Op::TakeOrders`] are done.
     Done,
-    /// The orders [`Op::ClaimOrders`] claimed, in queue order.
-    Claimed(Vec<PendingOrder>),
-    /// The orders [`Op::ClaimOrders`] claimed, and the first tid of the block it reserved with
-    /// them.
-    ClaimedWithTids(Vec<PendingOrder>, u16),
+    /// The orders [`Op::ClaimOrders`] claimed, in queue order, and the first tid of the block
+    /// it reserved with them, if it did.
+    Claimed(Vec<PendingOrder>, Option<u16>),
     /// The first tid of the block [`Op::ReserveTids`] reserved.
     Tids(u16),
     /// Whether [`Op::AnswerOrder`] found the order pending.

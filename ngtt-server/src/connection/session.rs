@@ -20,12 +20,12 @@ use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use ngtt_proto::{Frame, FrameType, ProtoError};
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use super::ops::{End, Op, OpId, Outcome, Stop};
 use super::uploads::Uploads;
 use super::window::OrderWindow;
-use crate::log_records::LogNotes;
+use crate::order_handoff::HandedOrder;
 use crate::storage::{OrderAnswer, OrderId, PendingOrder, StorageError};
 
 /// ORDER tids reserved from the device's sequence at a time: 128 connections that carried
@@ -102,6 +102,9 @@ pub(crate) struct Session {
     /// Orders were queued since the last claim started: a claim that came back short may have
     /// missed them, so it does not end the refill.
     queued_since_claim: bool,
+    /// Orders handed by the admin API ([`crate::order_handoff`]), inserted by the next claim
+    /// in its own commit.
+    handed: Vec<HandedOrder>,
     /// When orders start without FETCH_ORDERS.
     grace_at: Option<Instant>,
     /// The idle clock's start: the last frame, or when reading resumed after handling one.
@@ -133,6 +136,7 @@ impl Session {
             start_wanted: None,
             refill: false,
             queued_since_claim: false,
+            handed: Vec::new(),
             grace_at: config.fetch_grace.map(|grace| now + grace),
             last_rx: now,
             paused_by_frame: false,
@@ -255,6 +259,8 @@ impl Session {
         }
         self.stopping = Some(stop);
         self.out.retain(|f| f.kind != FrameType::Order);
+        // Not inserted yet: declined, queued by the admin API instead.
+        self.handed.clear();
         self.advance();
     }
 
@@ -264,6 +270,17 @@ impl Session {
             self.refill = true;
             self.queued_since_claim = true;
             self.advance();
+        }
+    }
+
+    /// Orders were handed to this connection to queue: the next claim inserts them in its own
+    /// commit, then claims in queue order after the cursor as any claim does (so they go out
+    /// after every older pending order, and only as the window allows). A session that does
+    /// not take orders (not yet, or not any more) declines them: they are queued the usual way.
+    pub(crate) fn handle_handed_orders(&mut self, orders: Vec<HandedOrder>) {
+        if self.wants_orders() {
+            self.handed.extend(orders);
+            self.handle_new_orders();
         }
     }
 
@@ -332,71 +349,6 @@ impl Session {
         self.settle(now);
     }
 
-    fn on_outcome(&mut self, waiting: Waiting, outcome: Outcome) {
-        match (waiting, outcome) {
-            (Waiting::Connected, Outcome::Done) => {}
-            (Waiting::TakeOrders(why), Outcome::Done) => {
-                self.fetch = true;
-                self.refill = true;
-                info!("{why}");
-            }
-            (Waiting::Claim { want }, Outcome::Claimed(batch)) => self.on_claimed(want, batch),
-            (Waiting::Claim { want }, Outcome::ClaimedWithTids(batch, first)) => {
-                debug!(first, count = TID_BLOCK, "reserved ORDER tids with the claim");
-                self.window.add_tids(first, TID_BLOCK);
-                self.on_claimed(want, batch);
-            }
-            (Waiting::Tids(rest), Outcome::Tids(first)) => {
-                debug!(first, count = TID_BLOCK, "reserved ORDER tids");
-                self.window.add_tids(first, TID_BLOCK);
-                self.send_orders(rest);
-            }
-            (Waiting::Answer { tid, order, answer }, Outcome::Answered(pending)) => {
-                if pending {
-                    let done = match answer {
-                        OrderAnswer::Confirmed => "confirmed",
-                        OrderAnswer::Rejected => "rejected",
-                    };
-                    info!(order, tid, "order {done}");
-                } else if self.warnings.first("order answered twice") {
-                    warn!(
-                        order,
-                        tid,
-                        "{} for an order that was already answered; ignored (repeats are counted)",
-                        orders::answer_name(answer)
-                    );
-                }
-            }
-            (Waiting::Logs, Outcome::Logs(stored, notes)) => {
-                debug!(stored, "LOGS stored");
-                // Each kind once per connection (the span names the device): a device chooses
-                // how many frames it sends.
-                let notes = LogNotes {
-                    first_invalid: notes
-                        .first_invalid
-                        .filter(|_| self.warnings.first("invalid log records")),
-                    first_undecodable: notes
-                        .first_undecodable
-                        .filter(|_| self.warnings.first("undecodable log parts")),
-                    budget_spent: notes.budget_spent && self.warnings.first("log inflation budget spent"),
-                    ..notes
-                };
-                notes.warn(None);
-            }
-            (Waiting::Baob { tid }, Outcome::Baob(answer)) => match Frame::sync_baob_response(tid, &answer) {
-                Ok(frame) => self.push(frame),
-                Err(e) => self.finish(End::from(e)),
-            },
-            (waiting, outcome) => {
-                error!(
-                    ?waiting,
-                    ?outcome,
-                    "an outcome that does not fit its operation; ignored"
-                );
-            }
-        }
-    }
-
     /// Queues a frame, unless the session ended.
     fn push(&mut self, frame: Frame) {
         if self.end.is_none() {
@@ -451,18 +403,22 @@ impl Session {
             return;
         }
         let want = self.window.free();
-        if self.refill && want > 0 {
+        // Handed orders are inserted even with the window full (claiming none): the admin's
+        // request waits for their commit.
+        if (self.refill && want > 0) || !self.handed.is_empty() {
             let after = self.window.cursor();
             self.queued_since_claim = false;
             // Without tids left, the claim reserves a block in its own commit (only when it
             // claims an order: connections that carry none reserve none).
-            let tids = if self.window.has_tids() { 0 } else { TID_BLOCK };
+            let reserve_tids = (!self.window.has_tids()).then_some(TID_BLOCK);
+            let queue = std::mem::take(&mut self.handed);
             self.start(
                 Waiting::Claim { want },
                 Op::ClaimOrders {
+                    queue,
                     after,
                     limit: want,
-                    tids,
+                    reserve_tids,
                 },
             );
         }
@@ -493,6 +449,7 @@ impl Session {
             self.uploads.forget(id);
         }
         self.deferred = None;
+        self.handed.clear();
         end.log();
         for (kind, count) in self.warnings.suppressed() {
             warn!(kind, count, "repeated warnings not logged on this connection");
@@ -521,6 +478,9 @@ mod frames;
 
 #[path = "session_orders.rs"]
 mod orders;
+
+#[path = "session_outcomes.rs"]
+mod outcomes;
 
 #[path = "session_uploads.rs"]
 mod uploads;

@@ -75,7 +75,7 @@ fn claim(s: &mut Session, now: Instant, after: OrderId, orders: Vec<PendingOrder
         }
         other => panic!("expected a claim, got {other:?}"),
     }
-    s.handle_stored(id, Ok(Outcome::Claimed(orders)), now);
+    s.handle_stored(id, Ok(Outcome::Claimed(orders, None)), now);
 }
 
 /// Expects a tid reservation, answers it with a block from `first`.
@@ -124,11 +124,17 @@ fn a_claim_without_tids_left_reserves_a_block_in_the_same_commit() {
     s.handle_stored(id, Ok(Outcome::Done), t0);
     let (id, o) = op(&mut s);
     assert!(
-        matches!(o, Op::ClaimOrders { tids: TID_BLOCK, .. }),
+        matches!(
+            o,
+            Op::ClaimOrders {
+                reserve_tids: Some(TID_BLOCK),
+                ..
+            }
+        ),
         "no tids yet: the claim asks for a block: {o:?}"
     );
     // Claimed with a block: the orders go out at once, no reservation of their own.
-    s.handle_stored(id, Ok(Outcome::ClaimedWithTids(vec![order(5)], 40)), t0);
+    s.handle_stored(id, Ok(Outcome::Claimed(vec![order(5)], Some(40))), t0);
     assert!(s.poll_op().is_none(), "no separate reservation");
     let sent = drain(&mut s, t0);
     assert_eq!(
@@ -143,13 +149,13 @@ fn a_claim_without_tids_left_reserves_a_block_in_the_same_commit() {
             o,
             Op::ClaimOrders {
                 after: 5,
-                tids: 0,
+                reserve_tids: None,
                 ..
             }
         ),
         "{o:?}"
     );
-    s.handle_stored(id, Ok(Outcome::Claimed(vec![order(6)])), t0);
+    s.handle_stored(id, Ok(Outcome::Claimed(vec![order(6)], None)), t0);
     let sent = drain(&mut s, t0);
     assert_eq!(
         sent.iter().map(|f| (f.kind, f.tid)).collect::<Vec<_>>(),
@@ -160,7 +166,16 @@ fn a_claim_without_tids_left_reserves_a_block_in_the_same_commit() {
     take_orders(&mut s, t0, vec![]);
     s.handle_new_orders();
     let (_, o) = op(&mut s);
-    assert!(matches!(o, Op::ClaimOrders { tids: TID_BLOCK, .. }), "{o:?}");
+    assert!(
+        matches!(
+            o,
+            Op::ClaimOrders {
+                reserve_tids: Some(TID_BLOCK),
+                ..
+            }
+        ),
+        "{o:?}"
+    );
 }
 
 #[test]
@@ -304,7 +319,7 @@ fn new_orders_are_claimed_once_orders_are_taken() {
     s.handle_new_orders();
     let (id, _) = op(&mut s);
     s.handle_new_orders();
-    s.handle_stored(id, Ok(Outcome::Claimed(vec![])), t0);
+    s.handle_stored(id, Ok(Outcome::Claimed(vec![], None)), t0);
     claim(&mut s, t0, 3, vec![order(4)]);
 }
 
@@ -323,7 +338,7 @@ fn a_stopped_connection_sends_no_order_and_finishes_its_commit() {
         !s.wants_read(),
         "a late answer on a stopped connection is never read"
     );
-    s.handle_stored(id, Ok(Outcome::Claimed(vec![order(1)])), t0);
+    s.handle_stored(id, Ok(Outcome::Claimed(vec![order(1)], None)), t0);
     assert!(matches!(s.end(), Some(End::Replaced)));
     assert!(s.is_finished());
     assert!(drain(&mut s, t0).is_empty());
@@ -349,3 +364,6 @@ fn a_stopped_connection_sends_no_order_and_finishes_its_commit() {
 
 #[path = "session_frame_tests.rs"]
 mod frames;
+
+#[path = "session_handoff_tests.rs"]
+mod handoff;

@@ -7,6 +7,7 @@ use ngtt_proto::DeviceIdentity;
 
 use super::ops::{Op, Outcome};
 use super::Shared;
+use crate::order_handoff::HandedOrder;
 use crate::storage::StorageError;
 
 /// What an operation needs beyond itself: the storage, the registry, who the device is.
@@ -43,21 +44,43 @@ impl Executor {
                 Ok(Outcome::Done)
             }
             // The hot path goes through the writer's group commit.
-            Op::ClaimOrders { after, limit, tids } => {
+            Op::ClaimOrders {
+                queue,
+                after,
+                limit,
+                reserve_tids,
+            } => {
                 if let Some(cluster) = &shared.cluster {
-                    // Not while another node may still deliver them: woken when it may.
+                    // Not while another node may still deliver them: woken when it may. (No
+                    // order is handed to a connection with several nodes.)
                     if !cluster.may_claim(&device, conn).await {
-                        return Ok(Outcome::Claimed(Vec::new()));
+                        return Ok(Outcome::Claimed(Vec::new(), None));
                     }
                 }
-                if tids == 0 {
-                    return db.claim_orders(&device, after, limit).await.map(Outcome::Claimed);
+                if queue.is_empty() {
+                    let (orders, first) = db.claim_orders(&device, after, limit, reserve_tids).await?;
+                    return Ok(Outcome::Claimed(orders, first));
                 }
-                let (orders, first) = db.claim_orders_with_tids(&device, after, limit, tids).await?;
-                Ok(match first {
-                    Some(first) => Outcome::ClaimedWithTids(orders, first),
-                    None => Outcome::Claimed(orders),
-                })
+                // The admin's inserts and this claim in one commit; each admin answered after it.
+                let (sections, answers): (Vec<_>, Vec<_>) = queue.into_iter().map(HandedOrder::take).unzip();
+                match db
+                    .queue_and_claim(&device, sections, after, limit, reserve_tids)
+                    .await
+                {
+                    Ok((queued, claim)) => {
+                        for (answer, result) in answers.into_iter().zip(queued) {
+                            answer.send(result);
+                        }
+                        claim.map(|(orders, first)| Outcome::Claimed(orders, first))
+                    }
+                    Err(e) => {
+                        // The writer took none of them: nothing was stored.
+                        for answer in answers {
+                            answer.send(Err(e.for_batch_mate()));
+                        }
+                        Err(e)
+                    }
+                }
             }
             Op::ReserveTids { count } => db.reserve_order_tids(&device, count).await.map(Outcome::Tids),
             Op::AnswerOrder { order, answer } => db.answer_order(order, answer).await.map(Outcome::Answered),

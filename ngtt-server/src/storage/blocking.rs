@@ -130,44 +130,75 @@ impl Store {
         }
     }
 
-    /// Claims pending orders and marks them sent ([`Storage::claim_orders`]).
+    /// Claims pending orders and marks them sent ([`Storage::claim_orders`]); with
+    /// `reserve_tids`, when any was claimed, also reserves that many ORDER tids in the same
+    /// commit ([`WriteOp::ClaimOrders`]): the orders and the first tid of the block.
     pub async fn claim_orders(
         &self,
         device_id: &str,
         after: OrderId,
         limit: usize,
-    ) -> Result<Vec<PendingOrder>, StorageError> {
+        reserve_tids: Option<u16>,
+    ) -> Result<(Vec<PendingOrder>, Option<u16>), StorageError> {
         let op = WriteOp::ClaimOrders {
             device_id: device_id.to_owned(),
             after,
             limit,
+            reserve_tids,
         };
         match self.write(op).await? {
-            WriteOutcome::Claimed(orders) => Ok(orders),
+            WriteOutcome::Claimed(orders, first) => Ok((orders, first)),
             _ => Err(unexpected("claim_orders")),
         }
     }
 
-    /// Claims pending orders and marks them sent, and when any was claimed reserves a block of
-    /// `tids` ORDER tids in the same commit ([`WriteOp::ClaimOrdersWithTids`]): the orders and
-    /// the first tid of the block.
-    pub async fn claim_orders_with_tids(
+    /// Queues `orders` for `device_id`, then claims as [`Store::claim_orders`] does, all in
+    /// one commit (the orders see each other in that order: the claim takes the new orders
+    /// too, within `limit`): an order queued for a connected device that is ready for it goes
+    /// out after one fsync instead of two. Each insert and the claim have their own outcome
+    /// (one that fails, fails alone); `Err` when the writer could not take them.
+    #[allow(clippy::type_complexity)]
+    pub async fn queue_and_claim(
         &self,
         device_id: &str,
+        orders: Vec<Bytes>,
         after: OrderId,
         limit: usize,
-        tids: u16,
-    ) -> Result<(Vec<PendingOrder>, Option<u16>), StorageError> {
-        let op = WriteOp::ClaimOrdersWithTids {
+        reserve_tids: Option<u16>,
+    ) -> Result<
+        (
+            Vec<Result<OrderId, StorageError>>,
+            Result<(Vec<PendingOrder>, Option<u16>), StorageError>,
+        ),
+        StorageError,
+    > {
+        let mut ops: Vec<WriteOp> = orders
+            .into_iter()
+            .map(|sections| WriteOp::QueueOrder {
+                device_id: device_id.to_owned(),
+                sections,
+            })
+            .collect();
+        ops.push(WriteOp::ClaimOrders {
             device_id: device_id.to_owned(),
             after,
             limit,
-            tids,
+            reserve_tids,
+        });
+        let mut outcomes = self.writer.write_together(ops).await?;
+        let claim = match outcomes.pop() {
+            Some(Ok(WriteOutcome::Claimed(orders, first))) => Ok((orders, first)),
+            Some(Err(e)) => Err(e),
+            _ => Err(unexpected("claim_orders")),
         };
-        match self.write(op).await? {
-            WriteOutcome::ClaimedWithTids(orders, first) => Ok((orders, first)),
-            _ => Err(unexpected("claim_orders_with_tids")),
-        }
+        let queued = outcomes
+            .into_iter()
+            .map(|outcome| match outcome? {
+                WriteOutcome::Queued(id) => Ok(id),
+                _ => Err(unexpected("queue_order")),
+            })
+            .collect();
+        Ok((queued, claim))
     }
 
     /// Reserves a block of ORDER tids ([`Storage::reserve_order_tids`]).

@@ -101,15 +101,15 @@ async fn orders(store: &Store) {
         .await
         .unwrap();
     assert!(b > a, "ids grow in queue order");
-    let claimed = store.claim_orders("ord", 0, 1).await.unwrap();
+    let claimed = store.claim_orders("ord", 0, 1, None).await.unwrap().0;
     assert_eq!(claimed.iter().map(|o| o.id).collect::<Vec<_>>(), [a]);
     assert_eq!(claimed[0].payload, Bytes::from_static(b"[1]"));
-    let claimed = store.claim_orders("ord", a, 10).await.unwrap();
+    let claimed = store.claim_orders("ord", a, 10, None).await.unwrap().0;
     assert_eq!(claimed.iter().map(|o| o.id).collect::<Vec<_>>(), [b]);
     let record = store.call(move |s| s.order(a)).await.unwrap().unwrap();
     assert_eq!((record.state, record.deliveries), (OrderState::Sent, 1));
     // A pending order is claimed again (a new connection), one more delivery.
-    assert_eq!(store.claim_orders("ord", 0, 10).await.unwrap().len(), 2);
+    assert_eq!(store.claim_orders("ord", 0, 10, None).await.unwrap().0.len(), 2);
     assert!(store.answer_order(a, OrderAnswer::Confirmed).await.unwrap());
     assert!(
         !store.answer_order(a, OrderAnswer::Rejected).await.unwrap(),
@@ -120,7 +120,7 @@ async fn orders(store: &Store) {
     assert_eq!((record.state, record.deliveries), (OrderState::Confirmed, 2));
     let record = store.call(move |s| s.order(b)).await.unwrap().unwrap();
     assert_eq!(record.state, OrderState::Rejected);
-    assert!(store.claim_orders("ord", 0, 10).await.unwrap().is_empty());
+    assert!(store.claim_orders("ord", 0, 10, None).await.unwrap().0.is_empty());
     assert!(!store
         .answer_order(i64::MAX, OrderAnswer::Confirmed)
         .await
@@ -133,20 +133,14 @@ async fn tids(store: &Store) {
     assert_eq!(store.reserve_order_tids("tid-other", 3).await.unwrap(), 1);
     assert_eq!(store.reserve_order_tids("tid", 1).await.unwrap(), 513);
     // A claim with a reservation reserves only when it claims an order, in the same commit.
-    let (claimed, first) = store
-        .claim_orders_with_tids("tid-claim", 0, 10, 256)
-        .await
-        .unwrap();
+    let (claimed, first) = store.claim_orders("tid-claim", 0, 10, Some(256)).await.unwrap();
     assert!(claimed.is_empty());
     assert_eq!(first, None, "nothing claimed, nothing reserved");
     let id = store
         .queue_order("tid-claim", Bytes::from_static(b"[1]"))
         .await
         .unwrap();
-    let (claimed, first) = store
-        .claim_orders_with_tids("tid-claim", 0, 10, 256)
-        .await
-        .unwrap();
+    let (claimed, first) = store.claim_orders("tid-claim", 0, 10, Some(256)).await.unwrap();
     assert_eq!(claimed.iter().map(|o| o.id).collect::<Vec<_>>(), [id]);
     assert_eq!(first, Some(1));
     let record = store.call(move |s| s.order(id)).await.unwrap().unwrap();
@@ -195,7 +189,7 @@ async fn concurrent_writers(store: &Store) {
                     );
                 }
             }
-            let claimed = store.claim_orders(&device, 0, 100).await.unwrap();
+            let claimed = store.claim_orders(&device, 0, 100, None).await.unwrap().0;
             assert_eq!(claimed.iter().map(|o| o.id).collect::<Vec<_>>(), ids);
             for id in &ids {
                 assert!(store.answer_order(*id, OrderAnswer::Confirmed).await.unwrap());

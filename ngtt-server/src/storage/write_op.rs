@@ -25,7 +25,9 @@ pub enum WriteOp {
         /// The ORDER payload.
         sections: Bytes,
     },
-    /// [`Storage::claim_orders`].
+    /// [`Storage::claim_orders`]; with `reserve_tids`, then, when it claimed any order,
+    /// [`Storage::reserve_order_tids`] for the same device in the same transaction: a
+    /// connection's first orders go out after one commit instead of two.
     ClaimOrders {
         /// The device.
         device_id: String,
@@ -33,19 +35,8 @@ pub enum WriteOp {
         after: OrderId,
         /// At most this many.
         limit: usize,
-    },
-    /// [`Storage::claim_orders`], then, when it claimed any order,
-    /// [`Storage::reserve_order_tids`] for the same device in the same transaction: a
-    /// connection's first orders go out after one commit instead of two.
-    ClaimOrdersWithTids {
-        /// The device.
-        device_id: String,
-        /// Only orders with a greater id.
-        after: OrderId,
-        /// At most this many.
-        limit: usize,
-        /// How many tids to reserve when an order was claimed.
-        tids: u16,
+        /// How many tids to reserve when an order was claimed (`None`: no reservation).
+        reserve_tids: Option<u16>,
     },
     /// [`Storage::reserve_order_tids`].
     ReserveOrderTids {
@@ -85,10 +76,9 @@ pub enum WriteOutcome {
     Done,
     /// The new order's id (`QueueOrder`).
     Queued(OrderId),
-    /// The orders claimed (`ClaimOrders`).
-    Claimed(Vec<PendingOrder>),
-    /// The orders claimed and, when any was, the first tid reserved (`ClaimOrdersWithTids`).
-    ClaimedWithTids(Vec<PendingOrder>, Option<u16>),
+    /// The orders claimed and, when tids were asked for and an order was claimed, the first
+    /// tid reserved (`ClaimOrders`).
+    Claimed(Vec<PendingOrder>, Option<u16>),
     /// The first reserved tid (`ReserveOrderTids`).
     Tids(u16),
     /// Whether the answer changed the order (`AnswerOrder`).
@@ -113,22 +103,17 @@ impl WriteOp {
                 device_id,
                 after,
                 limit,
-            } => WriteOutcome::Claimed(storage.claim_orders(device_id, *after, *limit)?),
-            WriteOp::ClaimOrdersWithTids {
-                device_id,
-                after,
-                limit,
-                tids,
+                reserve_tids,
             } => {
-                // Two transactions here (engines with group commit make it one): the claim
-                // commits first, so a failed reservation leaves the orders pending, unsent.
+                // Two transactions here with a reservation (engines with group commit make it
+                // one): the claim commits first, so a failed reservation leaves the orders
+                // pending, unsent.
                 let orders = storage.claim_orders(device_id, *after, *limit)?;
-                let first = if orders.is_empty() {
-                    None
-                } else {
-                    Some(storage.reserve_order_tids(device_id, *tids)?)
+                let first = match reserve_tids {
+                    Some(count) if !orders.is_empty() => Some(storage.reserve_order_tids(device_id, *count)?),
+                    _ => None,
                 };
-                WriteOutcome::ClaimedWithTids(orders, first)
+                WriteOutcome::Claimed(orders, first)
             }
             WriteOp::ReserveOrderTids { device_id, count } => {
                 WriteOutcome::Tids(storage.reserve_order_tids(device_id, *count)?)

@@ -17,6 +17,31 @@ use super::{Storage, StorageError, StoreLimits, WriteOp, WriteOutcome};
 
 type Reply = oneshot::Sender<Result<WriteOutcome, StorageError>>;
 
+/// What callers queue: one operation, or several that must share one transaction (and commit),
+/// carried out in their order.
+enum Job {
+    One(WriteOp, Reply),
+    Together(Vec<(WriteOp, Reply)>),
+}
+
+impl Job {
+    /// Adds the job's operations to `batch`; their weight.
+    fn into_batch(self, batch: &mut Vec<(WriteOp, Reply)>) -> usize {
+        match self {
+            Job::One(op, reply) => {
+                let weight = op.weight();
+                batch.push((op, reply));
+                weight
+            }
+            Job::Together(ops) => {
+                let weight = ops.iter().map(|(op, _)| op.weight()).sum();
+                batch.extend(ops);
+                weight
+            }
+        }
+    }
+}
+
 /// What the writer has done so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -35,7 +60,7 @@ struct Counters {
 /// The sending side; the thread ends when every clone is dropped.
 #[derive(Clone)]
 pub(super) struct Writer {
-    jobs: mpsc::Sender<(WriteOp, Reply)>,
+    jobs: mpsc::Sender<Job>,
     counters: Arc<Counters>,
 }
 
@@ -68,32 +93,55 @@ impl Writer {
     /// out even if this future is dropped.
     pub(super) async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StorageError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send((op, reply))
-            .await
-            .map_err(|_| StorageError::Task("the storage writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StorageError::Task("the storage writer dropped an operation".into()))?
+        self.jobs.send(Job::One(op, reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| dropped())?
     }
+
+    /// Queues `ops` as one job: they go into the same batch, so they commit together (one
+    /// fsync), in their order; each has its own outcome (an operation that fails, fails alone).
+    /// Once queued, they are carried out even if this future is dropped.
+    pub(super) async fn write_together(
+        &self,
+        ops: Vec<WriteOp>,
+    ) -> Result<Vec<Result<WriteOutcome, StorageError>>, StorageError> {
+        let (jobs, answers): (Vec<_>, Vec<_>) = ops
+            .into_iter()
+            .map(|op| {
+                let (reply, answer) = oneshot::channel();
+                ((op, reply), answer)
+            })
+            .unzip();
+        self.jobs.send(Job::Together(jobs)).await.map_err(|_| stopped())?;
+        let mut outcomes = Vec::with_capacity(answers.len());
+        for answer in answers {
+            outcomes.push(answer.await.map_err(|_| dropped())?);
+        }
+        Ok(outcomes)
+    }
+}
+
+fn stopped() -> StorageError {
+    StorageError::Task("the storage writer has stopped".into())
+}
+
+fn dropped() -> StorageError {
+    StorageError::Task("the storage writer dropped an operation".into())
 }
 
 fn run(
     storage: &dyn Storage,
-    mut rx: mpsc::Receiver<(WriteOp, Reply)>,
+    mut rx: mpsc::Receiver<Job>,
     max_ops: usize,
     max_bytes: usize,
     counters: &Counters,
 ) {
     while let Some(first) = rx.blocking_recv() {
-        let mut weight = first.0.weight();
-        let mut batch = vec![first];
+        // A job's operations are never split over two batches (a group may pass the limits).
+        let mut batch = Vec::new();
+        let mut weight = first.into_batch(&mut batch);
         while batch.len() < max_ops && weight < max_bytes {
             match rx.try_recv() {
-                Ok(job) => {
-                    weight += job.0.weight();
-                    batch.push(job);
-                }
+                Ok(job) => weight += job.into_batch(&mut batch),
                 Err(_) => break,
             }
         }

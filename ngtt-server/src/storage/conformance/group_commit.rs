@@ -66,6 +66,7 @@ pub(super) fn a_failing_operation_does_not_fail_its_batch_mates(storage: &dyn In
             device_id: "d".into(),
             after: 0,
             limit: 10,
+            reserve_tids: None,
         },
         WriteOp::ReserveOrderTids {
             device_id: "d".into(),
@@ -89,7 +90,7 @@ pub(super) fn a_failing_operation_does_not_fail_its_batch_mates(storage: &dyn In
     assert_eq!(results.len(), 6);
     assert_eq!(results[0].as_ref().unwrap(), &WriteOutcome::Stored(1));
     match &results[1] {
-        Ok(WriteOutcome::Claimed(orders)) => {
+        Ok(WriteOutcome::Claimed(orders, None)) => {
             assert_eq!(orders.iter().map(|o| o.id).collect::<Vec<_>>(), [queued]);
         }
         other => panic!("{other:?}"),
@@ -154,6 +155,7 @@ pub(super) fn operations_of_a_batch_see_each_other_in_order(storage: &dyn Inspec
             device_id: "o".into(),
             after: 0,
             limit: 10,
+            reserve_tids: None,
         },
         WriteOp::AnswerOrder {
             id: earlier,
@@ -172,6 +174,7 @@ pub(super) fn operations_of_a_batch_see_each_other_in_order(storage: &dyn Inspec
             device_id: "o".into(),
             after: 0,
             limit: 10,
+            reserve_tids: None,
         },
         WriteOp::ReserveOrderTids {
             device_id: "o".into(),
@@ -189,7 +192,7 @@ pub(super) fn operations_of_a_batch_see_each_other_in_order(storage: &dyn Inspec
         .map(Result::unwrap)
         .collect();
     let claimed = |outcome: &WriteOutcome| match outcome {
-        WriteOutcome::Claimed(orders) => orders.iter().map(|o| o.id).collect::<Vec<_>>(),
+        WriteOutcome::Claimed(orders, None) => orders.iter().map(|o| o.id).collect::<Vec<_>>(),
         other => panic!("{other:?}"),
     };
     assert_eq!(results[0], WriteOutcome::Stored(3));

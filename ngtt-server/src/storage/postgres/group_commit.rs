@@ -28,20 +28,16 @@ async fn apply(tx: &Tx<'_>, op: &WriteOp) -> Result<WriteOutcome, StorageError> 
             device_id,
             after,
             limit,
-        } => WriteOutcome::Claimed(hot_writes::claim_orders(tx, device_id, *after, *limit).await?),
-        WriteOp::ClaimOrdersWithTids {
-            device_id,
-            after,
-            limit,
-            tids,
+            reserve_tids,
         } => {
             let orders = hot_writes::claim_orders(tx, device_id, *after, *limit).await?;
-            let first = if orders.is_empty() {
-                None
-            } else {
-                Some(hot_writes::reserve_order_tids(tx, device_id, *tids).await?)
+            let first = match reserve_tids {
+                Some(count) if !orders.is_empty() => {
+                    Some(hot_writes::reserve_order_tids(tx, device_id, *count).await?)
+                }
+                _ => None,
             };
-            WriteOutcome::ClaimedWithTids(orders, first)
+            WriteOutcome::Claimed(orders, first)
         }
         WriteOp::ReserveOrderTids { device_id, count } => {
             WriteOutcome::Tids(hot_writes::reserve_order_tids(tx, device_id, *count).await?)

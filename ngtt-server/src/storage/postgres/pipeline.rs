@@ -20,7 +20,10 @@ use crate::storage::{StorageError, WriteOp};
 pub(super) fn one_statement(op: &WriteOp) -> Option<&'static str> {
     match op {
         WriteOp::DeviceConnected(_) => Some(hot_writes::DEVICE_CONNECTED),
-        WriteOp::ClaimOrders { .. } => Some(hot_writes::TAKE_PENDING),
+        // With a reservation it is two statements, the second only after the first's answer.
+        WriteOp::ClaimOrders {
+            reserve_tids: None, ..
+        } => Some(hot_writes::TAKE_PENDING),
         WriteOp::AnswerOrder { .. } => Some(hot_writes::ANSWER_ORDER),
         WriteOp::StoreSeries { .. } => Some(hot_writes::STORE_SERIES),
         _ => None,

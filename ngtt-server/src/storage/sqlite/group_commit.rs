@@ -23,20 +23,16 @@ fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteOutcome, StorageError> 
             device_id,
             after,
             limit,
-        } => WriteOutcome::Claimed(hot_writes::claim_orders(conn, device_id, *after, *limit)?),
-        WriteOp::ClaimOrdersWithTids {
-            device_id,
-            after,
-            limit,
-            tids,
+            reserve_tids,
         } => {
             let orders = hot_writes::claim_orders(conn, device_id, *after, *limit)?;
-            let first = if orders.is_empty() {
-                None
-            } else {
-                Some(hot_writes::reserve_order_tids(conn, device_id, *tids)?)
+            let first = match reserve_tids {
+                Some(count) if !orders.is_empty() => {
+                    Some(hot_writes::reserve_order_tids(conn, device_id, *count)?)
+                }
+                _ => None,
             };
-            WriteOutcome::ClaimedWithTids(orders, first)
+            WriteOutcome::Claimed(orders, first)
         }
         WriteOp::ReserveOrderTids { device_id, count } => {
             WriteOutcome::Tids(hot_writes::reserve_order_tids(conn, device_id, *count)?)
