@@ -24,7 +24,8 @@ use crate::budgets::Budgets;
 use crate::storage::LogEntry;
 
 /// What each device may still inflate in its current minute. Cheap to clone (shared); one
-/// entry of a few dozen bytes per device that ever sent compressed logs.
+/// entry of a few dozen bytes per device that sent compressed logs in the last minute
+/// ([`InflateLimits::forget_expired`] drops the others).
 #[derive(Clone, Default)]
 pub(crate) struct InflateLimits {
     windows: Arc<Mutex<HashMap<String, Window>>>,
@@ -60,6 +61,20 @@ impl InflateLimits {
         let available = window.available(now, per_minute);
         window.used = window.used.saturating_add(used);
         available.saturating_sub(used)
+    }
+
+    /// Forgets the devices whose minute is over at `now`: their next minute starts afresh
+    /// anyway, so a device that left keeps nothing here.
+    pub(crate) fn forget_expired(&self, now: Instant) {
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        windows.retain(|_, w| now.saturating_duration_since(w.start) < Window::LENGTH);
+        crate::memory::shrink_sparse(&mut windows);
+    }
+
+    /// Devices with a minute in progress.
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.windows.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 
@@ -309,5 +324,24 @@ mod tests {
         assert_eq!(limits.take("b", t0, 0, MINUTE), MINUTE, "another device's minute");
         // A new minute starts once the last one is over.
         assert_eq!(limits.take("a", t0 + Duration::from_secs(60), 0, MINUTE), MINUTE);
+    }
+
+    #[test]
+    fn devices_whose_minute_is_over_are_forgotten() {
+        let limits = InflateLimits::default();
+        let t0 = Instant::now();
+        limits.take("a", t0, 1000, MINUTE);
+        limits.take("b", t0 + Duration::from_secs(30), 1000, MINUTE);
+        limits.forget_expired(t0 + Duration::from_secs(59));
+        assert_eq!(limits.tracked(), 2);
+        limits.forget_expired(t0 + Duration::from_secs(60));
+        assert_eq!(limits.tracked(), 1, "a's minute is over");
+        // b's minute still counts what it used.
+        assert_eq!(
+            limits.take("b", t0 + Duration::from_secs(61), 0, MINUTE),
+            MINUTE - 1000
+        );
+        limits.forget_expired(t0 + Duration::from_secs(90));
+        assert_eq!(limits.tracked(), 0);
     }
 }

@@ -8,7 +8,11 @@
 //! pages in the middle of its heaps); the accept loop checks it on a slow tick, so an idle
 //! server never trims. [`tune_allocator`] caps glibc's arenas.
 
+use std::collections::HashMap;
+use std::hash::Hash;
 use std::time::{Duration, Instant};
+
+use crate::storage::Db;
 
 /// Connections that must have started or ended since the last trim, at least.
 const MIN_CHURN: usize = 256;
@@ -67,6 +71,34 @@ impl TrimPolicy {
     }
 }
 
+/// A map below this capacity is never shrunk (its table is a few KiB at most).
+const SHRINK_FLOOR: usize = 64;
+
+/// The capacity to shrink a map of `len` entries and `capacity` slots to: once it is less than
+/// a quarter full, to twice its length (so a map that empties entry by entry is rehashed a
+/// logarithmic number of times, and one that refills does not grow back at once).
+fn shrunk_capacity(len: usize, capacity: usize) -> Option<usize> {
+    (capacity > SHRINK_FLOOR && len < capacity / 4).then(|| (len * 2).max(SHRINK_FLOOR))
+}
+
+/// Shrinks a per-device map that devices left (a `HashMap` never gives its table back by
+/// itself: after a fleet of 20 000 left, an empty registry would keep a table for 28 000).
+pub(crate) fn shrink_sparse<K: Eq + Hash, V>(map: &mut HashMap<K, V>) {
+    if let Some(capacity) = shrunk_capacity(map.len(), map.capacity()) {
+        map.shrink_to(capacity);
+    }
+}
+
+/// Gives back what the server holds but does not use: the storage engine's caches, then the
+/// allocator's free pages ([`trim`]).
+pub(crate) async fn give_back(db: Db) {
+    if let Err(e) = db.release_memory().await {
+        tracing::debug!("releasing the storage's caches failed: {e}");
+    }
+    // A failed join is a panic of `trim`, which takes no input: nothing to do about it.
+    let _ = tokio::task::spawn_blocking(trim).await;
+}
+
 /// Returns the allocator's free memory to the system (glibc); elsewhere nothing.
 pub(crate) fn trim() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -114,6 +146,23 @@ mod tests {
         assert!(!p.check(1_000, 3_000, t0 + BUSY_INTERVAL / 2));
         assert!(p.check(1_000, 4_000, t0 + BUSY_INTERVAL));
         assert!(!p.check(1_000, 5_000, t0 + BUSY_INTERVAL + MIN_INTERVAL));
+    }
+
+    #[test]
+    fn maps_shrink_when_a_quarter_full() {
+        assert_eq!(shrunk_capacity(0, 64), None, "small tables stay");
+        assert_eq!(shrunk_capacity(20_000, 28_672), None);
+        assert_eq!(shrunk_capacity(7_168, 28_672), None, "a quarter full");
+        assert_eq!(shrunk_capacity(7_167, 28_672), Some(14_334));
+        assert_eq!(shrunk_capacity(0, 28_672), Some(SHRINK_FLOOR));
+        let mut map: HashMap<u32, u32> = (0..20_000).map(|i| (i, i)).collect();
+        let full = map.capacity();
+        for i in 0..20_000 {
+            map.remove(&i);
+            shrink_sparse(&mut map);
+            assert!(map.capacity() >= map.len());
+        }
+        assert!(map.capacity() < full / 100, "{} of {full} left", map.capacity());
     }
 
     #[test]

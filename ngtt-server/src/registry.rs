@@ -20,17 +20,56 @@ struct Entry {
     orders_on_ngtt: bool,
 }
 
+type Gate = Arc<tokio::sync::Mutex<()>>;
+
+type Gates = Arc<Mutex<HashMap<String, Gate>>>;
+
 /// Serializes the decisions "orders go over NGTT" and "hand orders out over HTTP" of one
-/// device (see [`Registry::order_gate`]).
-pub(crate) type OrderGate = Arc<tokio::sync::Mutex<()>>;
+/// device (see [`Registry::order_gate`]). The registry keeps a device's gate only while some
+/// `OrderGate` of it exists: the last one dropped removes it, so a device that left costs
+/// nothing, and two holders at the same time always share one gate.
+pub(crate) struct OrderGate {
+    gates: Gates,
+    device_id: String,
+    /// `None` only while being dropped.
+    gate: Option<Gate>,
+}
+
+impl OrderGate {
+    /// Waits for the gate; held until the guard is dropped.
+    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        match &self.gate {
+            Some(gate) => gate.lock().await,
+            None => unreachable!("the gate is only taken by drop"),
+        }
+    }
+}
+
+impl Drop for OrderGate {
+    fn drop(&mut self) {
+        // Handles are cloned and dropped only under the map's lock, so the count is exact.
+        let mut gates = lock(&self.gates);
+        drop(self.gate.take());
+        if gates
+            .get(&self.device_id)
+            .is_some_and(|g| Arc::strong_count(g) == 1)
+        {
+            gates.remove(&self.device_id);
+            crate::memory::shrink_sparse(&mut gates);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// The live connections, by device id.
 #[derive(Clone, Default)]
 pub(crate) struct Registry {
     inner: Arc<Mutex<HashMap<String, Entry>>>,
-    /// One gate per device that ever took orders over either transport (a few dozen bytes per
-    /// device: never removed, so that two holders can never have different gates).
-    gates: Arc<Mutex<HashMap<String, OrderGate>>>,
+    /// The gate of each device whose order hand-outs are being decided now.
+    gates: Gates,
     /// What each device may still inflate of compressed log parts this minute, NGTT and HTTP
     /// together.
     inflate: InflateLimits,
@@ -73,7 +112,7 @@ impl Replaced {
 
 impl Registry {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.inner)
     }
 
     /// Makes connection `conn` the live one of `device_id`; returns the one it replaces.
@@ -119,6 +158,11 @@ impl Registry {
     /// The per-device, per-minute bound of what received log records inflate to.
     pub(crate) fn inflate_limits(&self) -> &InflateLimits {
         &self.inflate
+    }
+
+    /// Forgets per-device state that has expired at `now` (devices' inflation minutes).
+    pub(crate) fn forget_expired(&self, now: std::time::Instant) {
+        self.inflate.forget_expired(now);
     }
 
     /// Wakes the live connection of `device_id`, on this node or (with several nodes) on the
@@ -170,8 +214,12 @@ impl Registry {
     /// interleave: either the HTTP hand-out commits before the connection claims anything, or
     /// it sees the connection and hands nothing out.
     pub(crate) fn order_gate(&self, device_id: &str) -> OrderGate {
-        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(gates.entry(device_id.to_owned()).or_default())
+        let gate = Arc::clone(lock(&self.gates).entry(device_id.to_owned()).or_default());
+        OrderGate {
+            gates: Arc::clone(&self.gates),
+            device_id: device_id.to_owned(),
+            gate: Some(gate),
+        }
     }
 
     /// Records that connection `conn` of `device_id` asked for orders (FETCH_ORDERS).
@@ -207,9 +255,74 @@ impl Drop for Registration {
         let mut map = self.registry.lock();
         if map.get(&self.device_id).is_some_and(|e| e.conn == self.conn) {
             map.remove(&self.device_id);
+            crate::memory::shrink_sparse(&mut map);
         }
         drop(map);
         // Orders handed but never taken are queued the usual way by whoever handed them.
         self.inbox.set_open(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl Registry {
+        fn gates_held(&self) -> usize {
+            lock(&self.gates).len()
+        }
+
+        fn live(&self) -> usize {
+            self.lock().len()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_gate_is_shared_while_held_and_forgotten_after() {
+        let registry = Registry::default();
+        let first = registry.order_gate("d");
+        let second = registry.order_gate("d");
+        let held = first.lock().await;
+        assert!(
+            second.gate.as_ref().unwrap().try_lock().is_err(),
+            "one gate for both holders"
+        );
+        // Another device's gate is free.
+        drop(registry.order_gate("e").lock().await);
+        assert_eq!(registry.gates_held(), 1, "e's gate went with its last handle");
+        drop(held);
+        drop(first);
+        assert_eq!(registry.gates_held(), 1, "still held by the second");
+        let third = registry.order_gate("d");
+        let _held = third.lock().await;
+        assert!(
+            second.gate.as_ref().unwrap().try_lock().is_err(),
+            "the third shares it too"
+        );
+        drop(_held);
+        drop((second, third));
+        assert_eq!(registry.gates_held(), 0);
+    }
+
+    #[test]
+    fn departed_devices_leave_nothing_behind() {
+        let registry = Registry::default();
+        let parent = CancellationToken::new();
+        let registrations: Vec<_> = (0..5_000)
+            .map(|i| {
+                let id = format!("device-{i}");
+                registry.order_gate(&id);
+                registry.register(&id, i, &parent).0
+            })
+            .collect();
+        let full = registry.lock().capacity();
+        assert_eq!(registry.live(), 5_000);
+        drop(registrations);
+        assert_eq!(registry.live(), 0);
+        assert_eq!(registry.gates_held(), 0);
+        assert!(
+            registry.lock().capacity() < full / 10,
+            "the table shrank with its devices"
+        );
     }
 }

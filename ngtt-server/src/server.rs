@@ -387,8 +387,10 @@ impl Server {
             tokio::select! {
                 _ = trim_tick.tick() => {
                     let live = tasks.len().saturating_sub(services);
-                    if trim.check(live, churn, std::time::Instant::now()) {
-                        tokio::task::spawn_blocking(crate::memory::trim);
+                    let now = std::time::Instant::now();
+                    shared.registry.forget_expired(now);
+                    if trim.check(live, churn, now) {
+                        tokio::spawn(crate::memory::give_back(shared.db.clone()));
                     }
                 }
                 () = &mut signal => break,

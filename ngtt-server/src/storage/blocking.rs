@@ -100,6 +100,15 @@ impl Store {
         .map_err(|e| StorageError::Task(e.to_string()))?
     }
 
+    /// Gives back the engine's unneeded caches ([`Storage::release_memory`]) on a worker.
+    pub(crate) async fn release_memory(&self) -> Result<(), StorageError> {
+        self.call(|storage| {
+            storage.release_memory();
+            Ok(())
+        })
+        .await
+    }
+
     /// How many group commits the writer made, with how many operations.
     pub fn stats(&self) -> StoreStats {
         self.writer.stats()

@@ -289,4 +289,8 @@ pub trait Storage: BaobStore + MacroStore + ArchiveStore + MetadataStore + Send 
         ended_on: f64,
         handled_by: Option<&str>,
     ) -> Result<Option<EventRecord>, StorageError>;
+
+    /// Gives back what the engine caches but does not need now (the server calls it once many
+    /// devices came and went, before returning free memory to the system). By default nothing.
+    fn release_memory(&self) {}
 }

@@ -177,22 +177,6 @@ pub(super) fn ensure_device(conn: &Connection, device_id: &str) -> rusqlite::Res
     Ok(())
 }
 
-/// The row values of `sample`: its time, its value (NULL for a failed read) and its error code,
-/// borrowed from it.
-pub(super) fn sample_row(sample: &Sample) -> (i64, ValueRef<'_>, Option<&str>) {
-    match sample {
-        Sample::Value { ts, value } => {
-            let v = match value {
-                PathpointValue::Int(i) => ValueRef::Integer(*i),
-                PathpointValue::Float(f) => ValueRef::Real(*f),
-                PathpointValue::Text(t) => ValueRef::Text(t.as_bytes()),
-            };
-            (to_i64(*ts), v, None)
-        }
-        Sample::Error { ts, error } => (to_i64(*ts), ValueRef::Null, Some(error.as_str())),
-    }
-}
-
 fn sample_from(ts: i64, value: ValueRef<'_>, error: Option<String>) -> Sample {
     let ts = u64::try_from(ts).unwrap_or(0);
     if let Some(code) = error {
@@ -472,6 +456,16 @@ impl Storage for SqliteStorage {
         handled_by: Option<&str>,
     ) -> Result<Option<EventRecord>, StorageError> {
         self.close_event_tx(device_id, uuid, ended_on, handled_by)
+    }
+
+    fn release_memory(&self) {
+        // The page caches' unused pages, the write connection's and the readers'.
+        if let Err(e) = self.lock_conn().execute_batch("PRAGMA shrink_memory") {
+            tracing::debug!("shrinking the write connection's cache failed: {e}");
+        }
+        if let Some(pool) = &self.readers {
+            pool.release_memory();
+        }
     }
 }
 

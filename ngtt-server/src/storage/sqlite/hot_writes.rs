@@ -2,12 +2,12 @@
 //! caller commits: the single-operation [`Storage`](crate::storage::Storage) methods and group
 //! commit share it.
 
-use ngtt_proto::payload::PathpointSeries;
+use ngtt_proto::payload::{PathpointSeries, PathpointValue, Sample};
 use ngtt_proto::DeviceIdentity;
-use rusqlite::types::ToSqlOutput;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{ensure_device, now_ms, sample_row, to_i64, SqliteStorage};
+use super::{ensure_device, now_ms, to_i64, SqliteStorage};
 use crate::storage::{LogEntry, OrderAnswer, OrderId, PendingOrder, StorageError};
 
 /// The highest server-chosen tid (NGTT.md §3): tids run 1..=0x7FFF.
@@ -144,4 +144,20 @@ pub(super) fn store_logs(
         ])?;
     }
     Ok(logs.len())
+}
+
+/// The row values of `sample`: its time, its value (NULL for a failed read) and its error code,
+/// borrowed from it.
+fn sample_row(sample: &Sample) -> (i64, ValueRef<'_>, Option<&str>) {
+    match sample {
+        Sample::Value { ts, value } => {
+            let v = match value {
+                PathpointValue::Int(i) => ValueRef::Integer(*i),
+                PathpointValue::Float(f) => ValueRef::Real(*f),
+                PathpointValue::Text(t) => ValueRef::Text(t.as_bytes()),
+            };
+            (to_i64(*ts), v, None)
+        }
+        Sample::Error { ts, error } => (to_i64(*ts), ValueRef::Null, Some(error.as_str())),
+    }
 }

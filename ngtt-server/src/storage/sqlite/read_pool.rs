@@ -34,6 +34,17 @@ impl ReadPool {
         })
     }
 
+    /// Gives back the unused pages of the connections' page caches (`PRAGMA shrink_memory`),
+    /// each once it is free.
+    pub(super) fn release_memory(&self) {
+        for conn in &self.connections {
+            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = conn.execute_batch("PRAGMA shrink_memory") {
+                tracing::debug!("shrinking a read connection's cache failed: {e}");
+            }
+        }
+    }
+
     /// A free connection, or (all busy) the next one in turn once it is free.
     pub(super) fn get(&self) -> MutexGuard<'_, Connection> {
         for conn in &self.connections {
