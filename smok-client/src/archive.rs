@@ -136,6 +136,7 @@ pub(crate) async fn run_archives(ctx: SyncContext, device: WeakDevice, refresh: 
     let mut plan = ArchivePlan::default();
     // Paths whose reads failed, logged once until they succeed or the settings change.
     let mut failing: HashSet<String> = HashSet::new();
+    let mut timer = crate::device::wake::Timer::default();
     loop {
         if schedule.is_due(ctx.started.elapsed()) {
             let result = ctx.http.archived().await;
@@ -183,7 +184,7 @@ pub(crate) async fn run_archives(ctx: SyncContext, device: WeakDevice, refresh: 
             .min(MAX_NAP);
         if !nap.is_zero() {
             tokio::select! {
-                _ = crate::device::wake::sleep(nap) => {}
+                _ = timer.sleep(nap) => {}
                 _ = ctx.cancel.cancelled() => return,
             }
         } else if ctx.cancel.is_cancelled() {

@@ -25,7 +25,9 @@
 //! `cargo bench -p ngtt-e2e --bench footprint` (FOOTPRINT_SECS sets each window, default five
 //! poll intervals and at least 60 s; it takes about 2 × that plus the boots and, the first
 //! time, the device build).
-//! Skipped when the Python client is not installed.
+//! Skipped when the Python client is not installed. `FOOTPRINT_RUST_ONLY=1` runs our device
+//! alone (no ratio printed): for profiling it, also where the Python client cannot run (it
+//! waits for an hour of host uptime before its first BAOB sync).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -235,6 +237,7 @@ async fn main() {
     let poll_secs = env_secs("FOOTPRINT_POLL_SECS").unwrap_or(60).max(1);
     let window = Duration::from_secs(env_secs("FOOTPRINT_SECS").unwrap_or((5 * poll_secs).max(60)));
     let resources = std::env::var("FOOTPRINT_RESOURCES").is_ok_and(|v| v == "1");
+    let rust_only = std::env::var("FOOTPRINT_RUST_ONLY").is_ok_and(|v| v == "1");
     let device = device_binary();
     let pki = TestPki::new();
     let tls = TlsPems {
@@ -254,7 +257,12 @@ async fn main() {
     tokio::spawn(server.run());
 
     let mut children = Vec::new();
-    for (id, python) in [("rust-device", false), ("python-device", true)] {
+    let clients: &[(&str, bool)] = if rust_only {
+        &[("rust-device", false)]
+    } else {
+        &[("rust-device", false), ("python-device", true)]
+    };
+    for &(id, python) in clients {
         pki.device(id);
         let sensors: Vec<Sensor> = (0..SENSORS)
             .map(|k| Sensor {
@@ -302,6 +310,7 @@ async fn main() {
             .spawn()
             .expect("device process");
         wait_ready(&mut child, id).await;
+        eprintln!("{id}: ready, process {}", child.id().unwrap_or(0));
         children.push((id, child));
     }
     tokio::time::sleep(Duration::from_secs(10)).await; // boot tails: registrations, first polls
@@ -377,6 +386,10 @@ async fn main() {
     }
     let ratio = |rust: f64, python: f64| python / rust.max(f64::MIN_POSITIVE);
     let kib_ratio = |rust: u64, python: u64| ratio(rust as f64, python as f64);
+    if rust_only {
+        handle.shutdown();
+        return;
+    }
     println!(
         "Python / Rust: CPU {:.1}x idle and {:.1}x under load; RSS {:.1}x idle and {:.1}x under load; PSS {:.1}x; anonymous {:.1}x; peak RSS {:.1}x",
         ratio(per_minute(start[0], idle[0]), per_minute(start[1], idle[1])),

@@ -124,11 +124,12 @@ pub(crate) async fn run_rounds(ctx: SyncContext, state: std::sync::Arc<crate::de
     let mut schedule = Periodic::new(state.interval, 0.1);
     let mut backoff = Backoff::new(ctx.backoff);
     let mut rng = SplitMix64::from_entropy();
+    let mut timer = crate::device::wake::Timer::default();
     loop {
         let wait = schedule.wait(ctx.started.elapsed());
         if !wait.is_zero() {
             tokio::select! {
-                _ = crate::device::wake::sleep(wait) => {}
+                _ = timer.sleep(wait) => {}
                 _ = state.wake.notified() => {}
                 _ = ctx.cancel.cancelled() => return,
             }

@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 
 use super::settings::ScheduleSettings;
 use super::sync::SyncContext;
+use super::wake::Timer;
 use super::SmokDevice;
 use crate::alarm::{Event, EventBook, EventId, NewEvent, PredicateInfo, Predicates, StatisticFactory};
 use crate::clock::epoch_secs;
@@ -198,6 +199,7 @@ async fn resync_loop(device: &SmokDevice, timeout: Duration) {
 /// Ticks every statistic every `every`.
 async fn tick_predicates(device: SmokDevice, every: Duration) {
     let ctx = &device.inner.sync;
+    let mut timer = Timer::default();
     loop {
         {
             let alarms = device.alarms();
@@ -210,7 +212,7 @@ async fn tick_predicates(device: SmokDevice, every: Duration) {
                 alarms.events_changed.notify_one();
             }
         }
-        if !ctx.sleep(every).await {
+        if !ctx.sleep_on(&mut timer, every).await {
             return;
         }
     }
@@ -221,12 +223,14 @@ async fn upload_events(device: SmokDevice, call_timeout: Duration) {
     let ctx = &device.inner.sync;
     let alarms = device.alarms();
     let mut backoff = Backoff::new(ctx.backoff);
+    // After each signal the safety net re-arms its timer instead of making a new one.
+    let mut idle = Timer::default();
     loop {
         let (sent, reports) = lock(&alarms.book).batch();
         if sent.is_empty() {
             tokio::select! {
                 _ = alarms.events_changed.notified() => {}
-                _ = super::wake::sleep(EVENT_IDLE) => {}
+                _ = idle.sleep(EVENT_IDLE) => {}
                 _ = ctx.cancel.cancelled() => return,
             }
             continue;

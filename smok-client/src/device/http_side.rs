@@ -127,6 +127,7 @@ pub(super) async fn poll_orders(
     health: HttpHealth,
     cancel: CancelToken,
 ) {
+    let mut timer = super::wake::Timer::default();
     loop {
         let result = http.fetch_orders().await;
         health.record(&result);
@@ -140,7 +141,7 @@ pub(super) async fn poll_orders(
             Err(e) => tracing::warn!(error = %e, "polling orders failed"),
         }
         tokio::select! {
-            _ = super::wake::sleep(every) => {}
+            _ = timer.sleep(every) => {}
             _ = cancel.cancelled() => return,
         }
     }

@@ -16,6 +16,7 @@ use smok_http::{Lenient, MacroDefinition};
 use super::schedule::Periodic;
 use super::scheduled::SCHEDULE_JITTER;
 use super::settings::ScheduleSettings;
+use super::wake::Timer;
 use super::SmokDevice;
 use crate::clock::epoch_secs;
 use crate::macros::{MacroPlan, Reports};
@@ -108,6 +109,7 @@ async fn run_macros(device: SmokDevice, settings: ScheduleSettings) {
     let mut store_backoff = Backoff::new(ctx.backoff);
     let mut report_backoff = Backoff::new(ctx.backoff);
     let mut rng = ngtt_transport::SplitMix64::from_entropy();
+    let mut timer = Timer::default();
     loop {
         if refresh.is_due(ctx.started.elapsed()) {
             let start = (now().max(0.0) as u64).saturating_sub(WINDOW_BACK);
@@ -157,7 +159,7 @@ async fn run_macros(device: SmokDevice, settings: ScheduleSettings) {
         if !plan_checked {
             let load = (!reports_loaded).then_some(&mut reports);
             if !apply_runs(&mut plan, &**store, load) {
-                if !ctx.sleep(store_backoff.next_delay()).await {
+                if !ctx.sleep_on(&mut timer, store_backoff.next_delay()).await {
                     return;
                 }
                 continue;
@@ -201,7 +203,10 @@ async fn run_macros(device: SmokDevice, settings: ScheduleSettings) {
         if let Some(at) = wake {
             wait = wait.min(Duration::from_secs_f64((at - t).clamp(0.0, 60.0)));
         }
-        if !ctx.sleep(wait.max(Duration::from_millis(10))).await {
+        if !ctx
+            .sleep_on(&mut timer, wait.max(Duration::from_millis(10)))
+            .await
+        {
             return;
         }
     }

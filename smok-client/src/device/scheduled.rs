@@ -9,6 +9,7 @@ use ngtt_transport::{Backoff, SplitMix64};
 
 use super::schedule::Periodic;
 use super::sync::SyncContext;
+use super::wake::Timer;
 
 /// How much earlier than its period a schedule may run (10 %), so that a fleet started
 /// together does not stay in lock-step.
@@ -30,9 +31,10 @@ pub(crate) async fn every<F, Fut>(
     let mut schedule = Periodic::new(period, SCHEDULE_JITTER);
     let mut backoff = Backoff::new(ctx.backoff);
     let mut rng = SplitMix64::from_entropy();
+    let mut timer = Timer::default();
     loop {
         let wait = schedule.wait(ctx.started.elapsed());
-        if !wait.is_zero() && !ctx.sleep(wait).await {
+        if !wait.is_zero() && !ctx.sleep_on(&mut timer, wait).await {
             return;
         }
         let outcome = tokio::select! {

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::framework::{to_series, Framework, Readiness, SensorsFrom, PATHPOINTS_KEY, SENSORS_KEY};
 use super::http_side::HttpHealth;
 use super::scheduled::every;
+use super::wake::Timer;
 use crate::error::ClientError;
 use crate::store::{Pending, StoreResult};
 
@@ -59,6 +60,15 @@ impl SyncContext {
     pub(crate) async fn sleep(&self, d: Duration) -> bool {
         tokio::select! {
             _ = super::wake::sleep(d) => true,
+            _ = self.cancel.cancelled() => false,
+        }
+    }
+
+    /// Sleeps `d` on `timer` (a task's own, for sleeps again and again); false when cancelled
+    /// first.
+    pub(crate) async fn sleep_on(&self, timer: &mut Timer, d: Duration) -> bool {
+        tokio::select! {
+            _ = timer.sleep(d) => true,
             _ = self.cancel.cancelled() => false,
         }
     }
@@ -144,6 +154,9 @@ pub(crate) async fn upload_samples(ctx: SyncContext) {
 /// Keeps the server's list of the device's pathpoints current.
 pub(crate) async fn register_pathpoints(ctx: SyncContext) {
     let mut backoff = Backoff::new(ctx.backoff);
+    // Every read and write signals a possible change: after each, the safety net re-arms its
+    // timer (one system call) instead of making a new one (five).
+    let mut recheck = Timer::default();
     loop {
         if let Some((generation, list)) = ctx.fw.registry.registration_due() {
             let result = ctx.http.register_pathpoints_lenient(&list).await;
@@ -193,7 +206,7 @@ pub(crate) async fn register_pathpoints(ctx: SyncContext) {
         }
         tokio::select! {
             _ = ctx.fw.registry_changed.notified() => {}
-            _ = super::wake::sleep(REGISTRATION_RECHECK) => {}
+            _ = recheck.sleep(REGISTRATION_RECHECK) => {}
             _ = ctx.cancel.cancelled() => return,
         }
     }

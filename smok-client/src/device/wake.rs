@@ -1,4 +1,4 @@
-//! [`sleep`]: a sleep that wakes the process once, at its end.
+//! [`Timer`] and [`sleep`]: sleeps that wake the process once, at their end.
 //!
 //! tokio's timer wheel wakes a thread that sleeps for seconds up to three times: at the start
 //! of the wheel slot holding the deadline (slots are 4.1 s wide for deadlines 4–262 s ahead,
@@ -9,24 +9,76 @@
 //! watched by the runtime's own reactor: the kernel wakes the thread once, at the deadline.
 //! Elsewhere, or if a timer cannot be made, it is tokio's sleep.
 //!
+//! A task that sleeps again and again keeps one [`Timer`]: its timerfd is made and registered
+//! with the reactor once, and each sleep only re-arms it (one system call instead of five: no
+//! `timerfd_create`, `epoll_ctl` add and delete, `close`). A sleep until the deadline the
+//! timer is already armed for (one dropped before its end, begun again) does not touch it.
+//!
 //! Unlike tokio's sleep, it does not follow tokio's paused test clock (`tokio::time::pause`).
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 /// Sleeps shorter than this use tokio's timer: they sit in its finest level and wake once.
 pub(crate) const SHORT: Duration = Duration::from_millis(64);
 
-/// Sleeps `d`.
+/// Sleeps `d` on a timer of its own.
 pub(crate) async fn sleep(d: Duration) {
-    let deadline = tokio::time::Instant::now() + d;
+    Timer::default().sleep(d).await
+}
+
+/// A timer for the sleeps of one task, one after the other. It must stay on the runtime it
+/// first slept on (a task's own state does).
+#[derive(Debug, Default)]
+pub(crate) struct Timer {
     #[cfg(target_os = "linux")]
-    if d >= SHORT {
-        match timerfd::sleep(d).await {
-            Ok(()) => return,
-            Err(e) => tracing::debug!(error = %e, "no timerfd: tokio's timer is used"),
-        }
+    fd: Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>,
+    /// The deadline the timerfd is armed for, until a sleep sees it expire.
+    armed: Option<Instant>,
+}
+
+impl Timer {
+    /// Sleeps `d`.
+    pub(crate) async fn sleep(&mut self, d: Duration) {
+        self.sleep_until(Instant::now() + d).await
     }
-    tokio::time::sleep_until(deadline).await
+
+    /// Sleeps until `deadline`. Cancel-safe: dropped before the end, the timer stays armed for
+    /// `deadline`, and a later sleep until the same deadline just waits for it.
+    pub(crate) async fn sleep_until(&mut self, deadline: Instant) {
+        #[cfg(target_os = "linux")]
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left >= SHORT || self.armed == Some(deadline) {
+                match self.timerfd_sleep(deadline, left).await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "no timerfd: tokio's timer is used");
+                        self.fd = None;
+                        self.armed = None;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep_until(deadline).await
+    }
+
+    #[cfg(target_os = "linux")]
+    async fn timerfd_sleep(&mut self, deadline: Instant, left: Duration) -> std::io::Result<()> {
+        let fd = match &mut self.fd {
+            Some(fd) => fd,
+            empty => empty.insert(timerfd::create()?),
+        };
+        if self.armed != Some(deadline) {
+            self.armed = None;
+            timerfd::arm(fd, left)?;
+            self.armed = Some(deadline);
+        }
+        timerfd::expired(fd).await?;
+        self.armed = None;
+        Ok(())
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -49,16 +101,21 @@ mod timerfd {
         }
     }
 
-    /// Sleeps `d` (not zero) on a new monotonic timerfd, closed when done or dropped.
-    pub(super) async fn sleep(d: Duration) -> io::Result<()> {
-        let d = d.min(MAX_ARM).max(Duration::from_nanos(1));
+    /// A new monotonic timerfd, not armed, registered with the current runtime's reactor.
+    pub(super) fn create() -> io::Result<AsyncFd<OwnedFd>> {
         // SAFETY: a plain system call with constant arguments; the result is checked.
         let fd = check(unsafe {
             libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
         })?;
         // SAFETY: `fd` was just created and is owned by nothing else; the `OwnedFd` keeps it
         // open, and it is the same descriptor, for as long as the `AsyncFd` holds it.
-        let fd = unsafe { AsyncFd::register_with_interest(OwnedFd::from_raw_fd(fd), Interest::READABLE)? };
+        Ok(unsafe { AsyncFd::register_with_interest(OwnedFd::from_raw_fd(fd), Interest::READABLE)? })
+    }
+
+    /// Arms `fd` to expire once, `d` from now (at least a nanosecond: zero would disarm it).
+    /// Re-arming clears an expiration not yet read.
+    pub(super) fn arm(fd: &AsyncFd<OwnedFd>, d: Duration) -> io::Result<()> {
+        let d = d.min(MAX_ARM).max(Duration::from_nanos(1));
         let spec = libc::itimerspec {
             it_interval: libc::timespec {
                 tv_sec: 0,
@@ -72,6 +129,11 @@ mod timerfd {
         // SAFETY: `fd` is a live timerfd; `spec` is a valid itimerspec; the old value is not
         // asked for (null).
         check(unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) })?;
+        Ok(())
+    }
+
+    /// Waits until the armed `fd` expires, and reads the expiration.
+    pub(super) async fn expired(fd: &AsyncFd<OwnedFd>) -> io::Result<()> {
         loop {
             let mut ready = fd.readable().await?;
             let read = ready.try_io(|fd| {
@@ -112,5 +174,47 @@ mod tests {
         let start = Instant::now();
         sleep(Duration::from_millis(100)).await;
         assert!(start.elapsed() >= Duration::from_millis(100));
+    }
+
+    /// One timer sleeps again and again, long and short, never ending a sleep early.
+    #[tokio::test(flavor = "current_thread")]
+    async fn one_timer_sleeps_again_and_again() {
+        let mut timer = Timer::default();
+        for d in [
+            Duration::from_millis(150),
+            Duration::from_millis(5),
+            Duration::from_millis(100),
+        ] {
+            let start = Instant::now();
+            timer.sleep(d).await;
+            assert!(start.elapsed() >= d, "{d:?} ended early");
+        }
+    }
+
+    /// A sleep dropped half-way leaves its deadline armed: a sleep until the same deadline
+    /// waits for it; one until another deadline is not ended early by the first's
+    /// expiration, even when that expired unread in between.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_dropped_sleep_leaves_its_deadline_armed() {
+        let mut timer = Timer::default();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(150);
+        let cut = tokio::time::timeout(Duration::from_millis(20), timer.sleep_until(deadline)).await;
+        assert!(cut.is_err(), "150 ms cannot be over after 20 ms");
+        timer.sleep_until(deadline).await;
+        assert!(
+            tokio::time::Instant::now() >= deadline,
+            "the same deadline ended early"
+        );
+
+        let cut =
+            tokio::time::timeout(Duration::from_millis(20), timer.sleep(Duration::from_millis(100))).await;
+        assert!(cut.is_err());
+        std::thread::sleep(Duration::from_millis(150)); // the dropped sleep's timer expires, unread
+        let start = Instant::now();
+        timer.sleep(Duration::from_millis(100)).await;
+        assert!(
+            start.elapsed() >= Duration::from_millis(100),
+            "a stale expiration ended the sleep"
+        );
     }
 }
