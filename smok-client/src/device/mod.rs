@@ -14,6 +14,7 @@ mod builder;
 mod extras;
 mod framework;
 mod handler;
+mod heap;
 mod http_side;
 mod logs;
 mod macros;
@@ -212,6 +213,7 @@ impl SmokDevice {
             sensor_interval: b.sensor_interval,
             upload_timeout: b.upload_timeout,
             started: std::time::Instant::now(),
+            release_free_memory: b.release_free_memory,
         };
         tasks.push(tokio::spawn(
             sync::upload_samples(sync.clone()).instrument(span.clone()),

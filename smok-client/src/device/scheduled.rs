@@ -46,6 +46,7 @@ pub(crate) async fn every<F, Fut>(
             Ok(Ok(())) => {
                 backoff.reset();
                 schedule.done(elapsed, rng.next_f64());
+                ctx.round_done();
             }
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "{what} failed: will retry");

@@ -53,6 +53,8 @@ pub(crate) struct SyncContext {
     pub(crate) sensor_interval: Duration,
     pub(crate) upload_timeout: Duration,
     pub(crate) started: Instant,
+    /// Whether free heap pages go back to the system after each sync round (`heap.rs`).
+    pub(crate) release_free_memory: bool,
 }
 
 impl SyncContext {
@@ -70,6 +72,11 @@ impl SyncContext {
         tokio::select! {
             _ = timer.sleep(d) => true,
             _ = self.cancel.cancelled() => false,
+
+    /// After a sync round: returns the heap's free pages to the system, when configured.
+    pub(crate) fn round_done(&self) {
+        if self.release_free_memory {
+            super::heap::release_free_memory();
         }
     }
 
@@ -189,6 +196,7 @@ pub(crate) async fn register_pathpoints(ctx: SyncContext) {
                         }
                         Err(e) => tracing::warn!(error = %e, "the pathpoint list cannot be encoded"),
                     }
+                    ctx.round_done();
                     continue; // new names from the answer: the union goes up at once
                 }
                 Err(e) if e.is_clients_fault() => {
