@@ -72,6 +72,8 @@ impl SyncContext {
         tokio::select! {
             _ = timer.sleep(d) => true,
             _ = self.cancel.cancelled() => false,
+        }
+    }
 
     /// After a sync round: returns the heap's free pages to the system, when configured.
     pub(crate) fn round_done(&self) {
