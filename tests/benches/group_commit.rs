@@ -118,6 +118,8 @@ fn run(c: &mut Criterion, devices: usize, in_flight: usize, name: &str, variants
                 })
             })
         });
+        // Every upload confirmed, warm-up included: for counts per upload (perf stat, strace).
+        eprintln!("uploads_confirmed/{name}/{variant}: {n} uploads confirmed in all");
         rt.block_on(async {
             for t in &transports {
                 t.close(Duration::from_secs(2)).await;

@@ -9,8 +9,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use bytes::BytesMut;
-use futures::StreamExt;
+use bytes::{Buf, BytesMut};
+use futures::{FutureExt, StreamExt};
 use ngtt_net::{write_step, WriteStep};
 use ngtt_proto::{DeviceIdentity, NgttCodec};
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
@@ -19,6 +19,7 @@ use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
 
 use super::ops::{Op, OpId, Outcome, Stop};
+use super::outbox::Outbox;
 use super::session::{Session, SessionConfig};
 use super::storage_ops::Executor;
 use super::uploads::{MAX_UPLOADS_IN_FLIGHT, MAX_UPLOAD_BYTES_IN_FLIGHT};
@@ -32,9 +33,19 @@ fn now() -> std::time::Instant {
     TokioInstant::now().into_std()
 }
 
-// Each frame is written and flushed on its own (`write_step`), so that it leaves at once in TLS
-// records of its own (at most `tls_max_record` bytes of plaintext each: the Python client
-// handles one frame per read and 512 bytes per wake-up, NGTT.md §8).
+// The frames the session has ready are written together (`write_step` of an [`Outbox`]: one
+// vectored write, one system call), each in TLS records of its own (at most `tls_max_record`
+// bytes of plaintext each: the Python client handles one frame per read and 512 bytes per
+// wake-up, NGTT.md §8), then flushed: so they leave at once, and the DATA_STREAM_CONFIRMs of one
+// group commit leave in one write instead of one each.
+
+/// Frames taken from the session into the [`Outbox`] at once, at most: as many as one vectored
+/// write takes.
+const MAX_OUTBOX_FRAMES: usize = 64;
+
+/// Frames are taken from the session only while less than this waits in the [`Outbox`]: large
+/// frames (ORDERs) stay in the session, shared with their payload, rather than copied here.
+const OUTBOX_LOW_WATER: usize = 16 * 1024;
 
 /// The outcome of the first outstanding operation to end, or never when there is none.
 ///
@@ -116,7 +127,7 @@ pub(super) async fn run(
         NgttCodec::with_max_frame_len(limits.max_frame_len),
         READ_BUFFER,
     );
-    let mut wbuf = BytesMut::new();
+    let mut outbox = Outbox::default();
     let mut dirty = false;
     let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut stopped = false;
@@ -139,11 +150,12 @@ pub(super) async fn run(
             inbox_open = !inbox_open;
             inbox.set_open(inbox_open);
         }
-        if !dirty {
-            if let Some(frame) = session.poll_transmit(now()) {
-                encode(&frame, &mut wbuf);
-                dirty = true;
-            }
+        while outbox.frames() < MAX_OUTBOX_FRAMES && outbox.remaining() < OUTBOX_LOW_WATER {
+            let Some(frame) = session.poll_transmit(now()) else {
+                break;
+            };
+            outbox.push(&frame);
+            dirty = true;
         }
         if session.is_finished() {
             break;
@@ -162,23 +174,35 @@ pub(super) async fn run(
             (id, result) = outcome(&mut pending), if !pending.is_empty() => {
                 session.handle_stored(id, result, now());
             }
-            step = write_step(&mut writer, &mut wbuf), if writing => match step {
+            step = write_step(&mut writer, &mut outbox), if writing => match step {
                 Ok(WriteStep::Wrote) => session.on_written(now(), false),
                 Ok(WriteStep::Flushed) => {
                     dirty = false;
-                    shrink(&mut wbuf, 0);
+                    shrink(outbox.bytes_mut(), 0);
                     session.on_written(now(), true);
                 }
                 Err(e) => session.handle_write_error(e),
             },
-            item = reader.next(), if session.wants_read() => match item {
-                Some(Ok(frame)) => {
-                    shrink(reader.read_buffer_mut(), READ_BUFFER);
-                    session.handle_frame(frame, now());
+            item = reader.next(), if session.wants_read() => {
+                let mut item = Some(item);
+                let mut frames = 0;
+                // The frames already received are handled in this turn, while the session
+                // reads (pipelined uploads): their operations start together.
+                while let Some(next) = item.take() {
+                    match next {
+                        Some(Ok(frame)) => {
+                            shrink(reader.read_buffer_mut(), READ_BUFFER);
+                            session.handle_frame(frame, now());
+                            frames += 1;
+                            if frames < MAX_FRAMES_PER_TURN && session.wants_read() {
+                                item = reader.next().now_or_never();
+                            }
+                        }
+                        Some(Err(e)) => session.handle_read_error(e),
+                        None => session.handle_peer_closed(),
+                    }
                 }
-                Some(Err(e)) => session.handle_read_error(e),
-                None => session.handle_peer_closed(),
-            },
+            }
             () = &mut notified, if session.wants_orders() => {
                 notified.set(inbox.notify.notified());
                 let handed = inbox.take();
@@ -196,7 +220,7 @@ pub(super) async fn run(
     }
     // Boxed, like the lease's calls above: only while the connection ends.
     if session.end().is_some_and(|end| end.closes_cleanly()) {
-        Box::pin(close(&mut session, &mut writer, wbuf, limits.close_timeout)).await;
+        Box::pin(close(&mut session, &mut writer, outbox, limits.close_timeout)).await;
     }
     if let Some(cluster) = &shared.cluster {
         Box::pin(cluster.ended(&executor.identity.device_id, conn)).await;
@@ -235,6 +259,9 @@ impl Alarm {
     }
 }
 
+/// Frames handled in one turn of the driver's loop, at most (see the reading branch).
+const MAX_FRAMES_PER_TURN: usize = 64;
+
 /// The read buffer a connection starts with: an idle device's frames (PING, ORDER_CONFIRM) fit
 /// in it; it grows for a larger frame (the codec reserves what a frame needs once its header
 /// arrived) and [`shrink`] gives that back.
@@ -252,27 +279,21 @@ fn shrink(buf: &mut BytesMut, capacity: usize) {
     }
 }
 
-fn encode(frame: &ngtt_proto::Frame, buf: &mut BytesMut) {
-    if let Err(e) = ngtt_proto::encode(frame, buf) {
-        warn!(error = %e, kind = %frame.kind, "cannot encode a frame: dropped");
-    }
-}
-
 /// Writes what the ended session still has queued (the answer to the last frame of a stopped
 /// connection), then closes the TLS session (close_notify, then TCP FIN), giving up after
 /// `limit`.
 async fn close(
     session: &mut Session,
     writer: &mut WriteHalf<Tls>,
-    mut wbuf: BytesMut,
+    mut outbox: Outbox,
     limit: std::time::Duration,
 ) {
     let closing = async {
         loop {
-            writer.write_all_buf(&mut wbuf).await?;
+            writer.write_all_buf(&mut outbox).await?;
             writer.flush().await?;
             match session.poll_transmit(now()) {
-                Some(frame) => encode(&frame, &mut wbuf),
+                Some(frame) => outbox.push(&frame),
                 None => break,
             }
         }

@@ -5,6 +5,7 @@
 mod baob_sync;
 mod driver;
 mod ops;
+mod outbox;
 mod session;
 mod storage_ops;
 mod tls_stream;

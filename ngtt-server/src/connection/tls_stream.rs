@@ -14,9 +14,14 @@
 //! a write takes at most [`WRITE_CHUNK`] bytes of plaintext and is accepted only once the
 //! previous one's ciphertext was handed to the socket, so a peer that does not read stalls
 //! the writer (and the connection's write deadline ends it) instead of growing a buffer.
+//!
+//! A vectored write encrypts each of its buffers into TLS records of its own (never one record
+//! across two buffers) and hands them to the socket in one write: a driver that gives one frame
+//! per buffer writes several frames in one system call, each still in records of its own
+//! (NGTT.md §8).
 
 use std::future::poll_fn;
-use std::io;
+use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -73,7 +78,8 @@ enum Rest {
 
 /// What to do once application data may flow.
 enum Action<'a> {
-    Encrypt(&'a [u8]),
+    /// Encrypt the first `.1` bytes of these buffers, each buffer in records of its own.
+    Encrypt(&'a [IoSlice<'a>], usize),
     CloseNotify,
 }
 
@@ -175,8 +181,23 @@ impl ServerTls {
                 Ok(ConnectionState::WriteTraffic(mut traffic)) => {
                     let done = match action.take() {
                         None => Ok(()),
-                        Some(Action::Encrypt(data)) => {
-                            encrypt_into(&mut self.outgoing, data.len(), |out| traffic.encrypt(data, out))
+                        Some(Action::Encrypt(bufs, len)) => {
+                            let mut left = len;
+                            let mut done = Ok(());
+                            for buf in bufs.iter().map(|b| &**b) {
+                                let data = &buf[..buf.len().min(left)];
+                                if data.is_empty() {
+                                    continue;
+                                }
+                                left -= data.len();
+                                done = encrypt_into(&mut self.outgoing, data.len(), |out| {
+                                    traffic.encrypt(data, out)
+                                });
+                                if done.is_err() || left == 0 {
+                                    break;
+                                }
+                            }
+                            done
                         }
                         Some(Action::CloseNotify) => {
                             encrypt_into(&mut self.outgoing, 0, |out| traffic.queue_close_notify(out))
@@ -316,8 +337,19 @@ impl AsyncRead for ServerTls {
 
 impl AsyncWrite for ServerTls {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(data)])
+    }
+
+    /// Encrypts up to [`WRITE_CHUNK`] bytes of `bufs`, each buffer in records of its own, and
+    /// hands them to the socket together.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if data.is_empty() {
+        let len = bufs.iter().map(|b| b.len()).sum::<usize>().min(WRITE_CHUNK);
+        if len == 0 {
             return Poll::Ready(Ok(0));
         }
         if this.close_sent {
@@ -328,8 +360,7 @@ impl AsyncWrite for ServerTls {
         }
         // The previous write's ciphertext first: a peer that does not read stalls the writer.
         ready!(this.poll_send(cx))?;
-        let data = &data[..data.len().min(WRITE_CHUNK)];
-        match this.process(Some(Action::Encrypt(data)))? {
+        match this.process(Some(Action::Encrypt(bufs, len)))? {
             Rest::Traffic => {}
             Rest::NeedData | Rest::Closed => {
                 return Poll::Ready(Err(io::Error::new(
@@ -342,7 +373,11 @@ impl AsyncWrite for ServerTls {
         if let Poll::Ready(Err(e)) = this.poll_send(cx) {
             return Poll::Ready(Err(e));
         }
-        Poll::Ready(Ok(data.len()))
+        Poll::Ready(Ok(len))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -261,3 +261,133 @@ async fn a_peer_that_does_not_read_stalls_the_writer_with_one_chunk_held() {
         server.buffered_capacity()
     );
 }
+
+/// A client's TCP stream that keeps a copy of every byte it reads: the TLS records as they
+/// arrived.
+struct Recording {
+    tcp: TcpStream,
+    seen: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl tokio::io::AsyncRead for Recording {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.tcp).poll_read(cx, buf);
+        let read = buf.filled()[before..].to_vec();
+        self.seen.lock().expect("recording").extend_from_slice(&read);
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for Recording {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.tcp).poll_write(cx, data)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+/// The lengths of the TLS records in `raw` (whole records only).
+fn record_lengths(raw: &[u8]) -> Vec<usize> {
+    let mut lens = Vec::new();
+    let mut at = 0;
+    while at + 5 <= raw.len() {
+        let len = usize::from(u16::from_be_bytes([raw[at + 3], raw[at + 4]]));
+        if at + 5 + len > raw.len() {
+            break;
+        }
+        lens.push(len);
+        at += 5 + len;
+    }
+    lens
+}
+
+#[tokio::test]
+async fn a_vectored_write_puts_each_buffer_in_records_of_its_own() {
+    let s = setup().await;
+    let device = s.device();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let connecting = async {
+        let roots = net_tls::roots([s.ca.cert_pem()], "CA").expect("roots");
+        let identity = PemIdentity {
+            cert_pem: &device.cert_pem,
+            key_pem: &device.key_pem,
+            name: "device",
+        };
+        let config = net_tls::client_config(roots, Some(identity)).expect("client configuration");
+        let tcp = TcpStream::connect(s.listener.local_addr().expect("address"))
+            .await
+            .expect("connect");
+        let recording = Recording {
+            tcp,
+            seen: Arc::clone(&seen),
+        };
+        let name = ServerName::try_from("localhost").expect("name");
+        TlsConnector::from(Arc::new(config))
+            .connect(name, recording)
+            .await
+            .expect("client handshake")
+    };
+    let (mut client, server) = tokio::join!(connecting, s.accept());
+    let mut server = server.expect("server handshake");
+    assert!(tokio::io::AsyncWrite::is_write_vectored(&server));
+
+    // One byte alone: its record's length minus one is the records' overhead.
+    server.write_all(b"x").await.expect("write");
+    server.flush().await.expect("flush");
+    client.read_exact(&mut [0]).await.expect("read");
+    let overhead = *record_lengths(&seen.lock().expect("recording"))
+        .last()
+        .expect("a record")
+        - 1;
+
+    // Three buffers in one write: 7 bytes, 100 bytes and 600 bytes (two records of at most 512).
+    let (a, b, c) = (pattern(7, 1), pattern(100, 2), pattern(600, 3));
+    let bufs = [
+        std::io::IoSlice::new(&a),
+        std::io::IoSlice::new(&b),
+        std::io::IoSlice::new(&c),
+    ];
+    let before = record_lengths(&seen.lock().expect("recording")).len();
+    let n = server.write_vectored(&bufs).await.expect("vectored write");
+    assert_eq!(n, 707, "all three taken by one write");
+    server.flush().await.expect("flush");
+    let mut got = vec![0; 707];
+    client.read_exact(&mut got).await.expect("read");
+    assert_eq!(got, [&a[..], &b, &c].concat());
+    let records: Vec<usize> = record_lengths(&seen.lock().expect("recording"))[before..]
+        .iter()
+        .map(|len| len - overhead)
+        .collect();
+    assert_eq!(
+        records,
+        [7, 100, 512, 88],
+        "one record per buffer, none across two"
+    );
+
+    // A write larger than a chunk takes one chunk, whole buffers first.
+    let big = pattern(WRITE_CHUNK, 4);
+    let bufs = [std::io::IoSlice::new(&a), std::io::IoSlice::new(&big)];
+    let n = server.write_vectored(&bufs).await.expect("vectored write");
+    assert_eq!(n, WRITE_CHUNK);
+}
