@@ -401,48 +401,56 @@ impl AsyncWrite for ServerTls {
 /// Appends what `encode` writes to `out`, growing it to the size rustls asks for.
 fn encode_into(
     out: &mut Vec<u8>,
-    mut encode: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>,
+    encode: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>,
 ) -> Result<(), rustls::Error> {
-    let start = out.len();
-    let mut want = 1024;
-    loop {
-        out.resize(start + want, 0);
-        match encode(&mut out[start..]) {
-            Ok(n) => {
-                out.truncate(start + n);
-                return Ok(());
-            }
-            Err(EncodeError::InsufficientSize(e)) if e.required_size > want => want = e.required_size,
-            Err(e) => {
-                out.truncate(start);
-                return Err(rustls::Error::General(format!("encoding a TLS message: {e}")));
-            }
-        }
-    }
+    let required = |e: &EncodeError| match e {
+        EncodeError::InsufficientSize(e) => Some(e.required_size),
+        _ => None,
+    };
+    grow_into(out, 1024, encode, required)
+        .map_err(|e| rustls::Error::General(format!("encoding a TLS message: {e}")))
 }
 
 /// Appends what `encrypt` writes to `out`, growing it to the size rustls asks for.
 fn encrypt_into(
     out: &mut Vec<u8>,
     len: usize,
-    mut encrypt: impl FnMut(&mut [u8]) -> Result<usize, EncryptError>,
+    encrypt: impl FnMut(&mut [u8]) -> Result<usize, EncryptError>,
 ) -> io::Result<()> {
-    let start = out.len();
+    let required = |e: &EncryptError| match e {
+        EncryptError::InsufficientSize(e) => Some(e.required_size),
+        _ => None,
+    };
     // Room for the records' overhead and a queued handshake message; rustls says when more
     // is needed (records smaller than 256 bytes).
-    let mut want = len + len / 8 + 512;
+    grow_into(out, len + len / 8 + 512, encrypt, required)
+        .map_err(|e| io::Error::other(format!("encrypting a TLS record: {e}")))
+}
+
+/// Appends what `write` writes to `out`, starting with room for `want` bytes and growing to
+/// the size its error asks for (`required`, when larger); on any other error `out` is left as
+/// it was.
+fn grow_into<E>(
+    out: &mut Vec<u8>,
+    mut want: usize,
+    mut write: impl FnMut(&mut [u8]) -> Result<usize, E>,
+    required: impl Fn(&E) -> Option<usize>,
+) -> Result<(), E> {
+    let start = out.len();
     loop {
         out.resize(start + want, 0);
-        match encrypt(&mut out[start..]) {
+        match write(&mut out[start..]) {
             Ok(n) => {
                 out.truncate(start + n);
                 return Ok(());
             }
-            Err(EncryptError::InsufficientSize(e)) if e.required_size > want => want = e.required_size,
-            Err(e) => {
-                out.truncate(start);
-                return Err(io::Error::other(format!("encrypting a TLS record: {e}")));
-            }
+            Err(e) => match required(&e) {
+                Some(size) if size > want => want = size,
+                _ => {
+                    out.truncate(start);
+                    return Err(e);
+                }
+            },
         }
     }
 }
