@@ -35,6 +35,17 @@ async fn until_stored(server: &TestServer, device: &str, k: u64) {
     }
 }
 
+/// The transport's stats, with frames, bytes and pings counted since `before`.
+fn sent_since(transport: &Transport, before: &Stats) -> Stats {
+    let mut s = transport.stats();
+    (s.frames_sent, s.bytes_sent, s.pings_sent) = (
+        s.frames_sent - before.frames_sent,
+        s.bytes_sent - before.bytes_sent,
+        s.pings_sent - before.pings_sent,
+    );
+    s
+}
+
 fn line(what: &str, n: u64, took: Duration, s: Stats, base: Option<Duration>) {
     let ratio = base.map_or(String::new(), |b| {
         format!("  ({:.2}x)", took.as_secs_f64() / b.as_secs_f64())
@@ -69,12 +80,7 @@ async fn main() {
         transport.send_logs(records(0, n));
         until_stored(&server, "best-effort", n - 1).await;
         let took = start.elapsed();
-        let mut s = transport.stats();
-        (s.frames_sent, s.bytes_sent, s.pings_sent) = (
-            s.frames_sent - before.frames_sent,
-            s.bytes_sent - before.bytes_sent,
-            s.pings_sent - before.pings_sent,
-        );
+        let s = sent_since(&transport, &before);
         line("send_logs, until stored", n, took, s, None);
         transport.close(Duration::from_secs(5)).await;
         took
@@ -95,12 +101,7 @@ async fn main() {
         k += take;
     }
     let took = start.elapsed();
-    let mut s = transport.stats();
-    (s.frames_sent, s.bytes_sent, s.pings_sent) = (
-        s.frames_sent - before.frames_sent,
-        s.bytes_sent - before.bytes_sent,
-        s.pings_sent - before.pings_sent,
-    );
+    let s = sent_since(&transport, &before);
     line("send_logs_confirmed, batches", n, took, s, Some(best_effort));
     let stored = server
         .handle
