@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::log_records::InflateLimits;
-use crate::order_handoff::{HandedOrder, Inbox};
+use crate::order_handoff::{HandOffs, HandedOrder, Inbox};
 
 struct Entry {
     conn: u64,
@@ -76,6 +76,8 @@ pub(crate) struct Registry {
     /// With several nodes: where wake-ups for devices connected elsewhere go (the cluster's
     /// notification sender; bounded, a full queue is left to its periodic sweep).
     remote: Arc<OnceLock<mpsc::Sender<String>>>,
+    /// The order hand-offs under way on this node.
+    hand_offs: Arc<HandOffs>,
 }
 
 /// A connection's place in the registry; dropping it (when the connection task ends) removes
@@ -180,6 +182,11 @@ impl Registry {
         if let Some(entry) = self.lock().get(device_id) {
             entry.inbox.notify.notify_one();
         }
+    }
+
+    /// The order hand-offs under way on this node ([`crate::order_handoff`]).
+    pub(crate) fn hand_offs(&self) -> &HandOffs {
+        &self.hand_offs
     }
 
     /// Hands `order` to the live connection of `device_id` on this node when that takes the

@@ -89,3 +89,63 @@ async fn orders_for_a_ready_connection_keep_queue_order_and_the_window() {
     }
     server.stop().await;
 }
+
+/// A burst of orders (more than the hand-offs one node runs at once, so some are handed and the
+/// others inserted the usual way): every order is committed once, each device gets its own in
+/// queue order, each exactly once.
+#[tokio::test]
+async fn a_burst_of_orders_for_ready_connections_is_delivered_once_in_queue_order() {
+    const DEVICES: usize = 6;
+    const EACH: usize = 3;
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
+    let mut devices = Vec::new();
+    for d in 0..DEVICES {
+        let mut dev = server.device(&pki, &format!("dev{d}")).await;
+        dev.fetch_orders().await;
+        dev.ping(1).await;
+        devices.push(dev);
+    }
+
+    let burst = (0..EACH)
+        .flat_map(|k| (0..DEVICES).map(move |d| (d, k)))
+        .map(|(d, k)| {
+            let server = &server;
+            async move {
+                let path = format!("d{d}-{k}");
+                (d, server.queue(&format!("dev{d}"), read_order(&path)).await, path)
+            }
+        });
+    let queued = futures::future::join_all(burst).await;
+    let mut ids: Vec<i64> = queued.iter().map(|(_, id, _)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), DEVICES * EACH, "each order committed once");
+
+    for (d, dev) in devices.iter_mut().enumerate() {
+        // This device's orders in queue (id) order.
+        let mut own: Vec<(i64, String)> = queued
+            .iter()
+            .filter(|(of, _, _)| *of == d)
+            .map(|(_, id, path)| (*id, path.clone()))
+            .collect();
+        own.sort_unstable();
+        for (id, path) in &own {
+            let (tid, sections) = dev.recv_order().await;
+            assert_eq!(&read_path(&sections), path, "dev{d}: order {id} next");
+            dev.send(Frame::order_confirm(tid)).await;
+        }
+        dev.expect_silence(QUIET).await;
+        dev.ping(2).await;
+        for (id, _) in &own {
+            let order = server.order(*id).await;
+            assert_eq!(
+                (order["state"].as_str(), order["deliveries"].as_i64()),
+                (Some("confirmed"), Some(1)),
+                "order {id} of dev{d}"
+            );
+        }
+    }
+    server.stop().await;
+}
