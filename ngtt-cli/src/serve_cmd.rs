@@ -87,6 +87,15 @@ pub struct ServeArgs {
     /// when missing [default: <db>.admin-token].
     #[arg(long = "admin-token-file", value_name = "PATH")]
     admin_token_file: Option<PathBuf>,
+    /// File of the TLS ticket keys with which devices resume their sessions, also after a
+    /// restart (a secret: mode 0600, rolled every 12 h) [default: beside the admin token file,
+    /// <db>.tls-tickets].
+    #[arg(long = "tls-ticket-file", value_name = "PATH")]
+    tls_ticket_file: Option<PathBuf>,
+    /// No TLS session resumption on the NGTT listener: every connection makes a full
+    /// handshake (certificates and signatures both ways).
+    #[arg(long = "no-tls-resumption", conflicts_with = "tls_ticket_file")]
+    no_tls_resumption: bool,
     /// Serve the admin API over HTTPS with the server's certificate (--pki's server.pem);
     /// clients give an https:// URL and --admin-ca.
     #[arg(long = "admin-tls")]
@@ -253,6 +262,8 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.admin_listen = Some(args.admin_listen);
     config.admin_token = crate::admin_token::serve_token(args.admin_token.as_deref());
     config.admin_token_file = args.admin_token_file.clone();
+    config.tls_ticket_file = args.tls_ticket_file.clone();
+    config.tls_resumption = !args.no_tls_resumption;
     config.admin_hosts = args.admin_host.clone();
     config.admin_tls = args.admin_tls;
     config.admin_allow_origins = args.admin_allow_origin.clone();

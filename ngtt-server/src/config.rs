@@ -127,6 +127,15 @@ pub struct ServerConfig {
     /// ([`crate::default_admin_token_file`]). Created with mode 0600 and 256 random bits
     /// when missing.
     pub admin_token_file: Option<PathBuf>,
+    /// TLS session resumption on the NGTT listener (stateless TLS 1.3 tickets, keys in
+    /// [`ServerConfig::tls_ticket_file`], rolled every 12 h): a device reconnecting within a
+    /// day, also after a restart of the server, resumes without certificates or signatures.
+    /// On by default; off, every connection makes a full handshake.
+    pub tls_resumption: bool,
+    /// The file of the TLS ticket keys (mode 0600, a secret like the server's key); `None`
+    /// (the default): beside the admin token file, `<database>.tls-tickets`
+    /// ([`ServerConfig::tls_ticket_path`]).
+    pub tls_ticket_file: Option<PathBuf>,
     /// Serve the admin API over HTTPS with the server's certificate ([`TlsPems::server_cert`]),
     /// without client certificates (the bearer token authenticates). Off by default.
     pub admin_tls: bool,
@@ -260,6 +269,8 @@ impl ServerConfig {
             http_plain: false,
             admin_token: None,
             admin_token_file: None,
+            tls_resumption: true,
+            tls_ticket_file: None,
             admin_tls: false,
             admin_hosts: Vec::new(),
             admin_allow_origins: Vec::new(),
@@ -360,5 +371,21 @@ impl ServerConfig {
                 Some(_) => PathBuf::from(DEFAULT_POSTGRES_TOKEN_FILE),
                 None => crate::admin::auth::default_token_file(&self.db_path),
             })
+    }
+
+    /// Where the TLS ticket keys are kept when [`ServerConfig::tls_resumption`] is on: the
+    /// configured file, else beside the admin token file, its name with `.tls-tickets` in
+    /// place of `.admin-token` (`<database>.tls-tickets` on SQLite).
+    pub fn tls_ticket_path(&self) -> PathBuf {
+        if let Some(file) = &self.tls_ticket_file {
+            return file.clone();
+        }
+        let token = self.admin_token_path();
+        let name = token
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = name.strip_suffix(".admin-token").unwrap_or(&name);
+        token.with_file_name(format!("{stem}.tls-tickets"))
     }
 }

@@ -69,10 +69,12 @@ mod log_batches;
 mod log_records;
 mod memory;
 mod order_handoff;
+mod private_file;
 mod registry;
 mod server;
 pub mod storage;
 mod tls;
+mod tls_tickets;
 mod warn_limit;
 
 pub use admin::auth::{

@@ -153,7 +153,17 @@ impl Server {
         config.validate()?;
         let mut config = config;
         clamp_to_open_files(&mut config);
-        let acceptor = tls::acceptor(&config.tls, config.tls_max_record)?;
+        let tickets = match config.tls_resumption {
+            true => {
+                let file = config.tls_ticket_path();
+                let (ca, cert) = (&config.tls.device_ca, &config.tls.server_cert);
+                let keys =
+                    crate::tls_tickets::TicketKeys::load(&file, ca, cert, crate::tls_tickets::now_secs())?;
+                Some(Arc::new(keys))
+            }
+            false => None,
+        };
+        let acceptor = tls::acceptor(&config.tls, config.tls_max_record, tickets)?;
         let mut listeners = Vec::new();
         let mut local_addrs = Vec::new();
         for addr in std::iter::once(config.listen).chain(config.extra_listen.iter().copied()) {

@@ -11,6 +11,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::TlsPems;
 use crate::error::ServerError;
+use crate::tls_tickets::TicketKeys;
 
 /// A verifier of client certificates chaining to the device CA and valid now (rustls/webpki
 /// check the signature, the validity period and the client-auth usage). With `optional`, a
@@ -29,14 +30,14 @@ fn auth(optional: bool) -> ClientAuth {
     }
 }
 
-/// A TLS acceptor for `pems`: TLS 1.2 and 1.3 with the ring provider, client certificates
+/// A TLS server configuration for `pems`: TLS 1.2 and 1.3 with the ring provider, client certificates
 /// chaining to the device CA and valid now, required or (`auth`) optional, and records of at
 /// most `max_record` bytes of plaintext (`None`: rustls's default, 16 KiB).
-fn acceptor_with(
+fn server_config(
     pems: &TlsPems,
     auth: ClientAuth,
     max_record: Option<usize>,
-) -> Result<TlsAcceptor, ServerError> {
+) -> Result<rustls::ServerConfig, ServerError> {
     let verifier = tls::client_verifier(&pems.device_ca, auth)?;
     let server = PemIdentity {
         cert_pem: &pems.server_cert,
@@ -46,22 +47,41 @@ fn acceptor_with(
     let mut config = tls::server_config(server, verifier)?;
     // rustls counts the 5-byte record header in its limit.
     config.max_fragment_size = max_record.map(|plaintext| plaintext + RECORD_HEADER);
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(config)
 }
 
 /// The size of a TLS record header.
 const RECORD_HEADER: usize = 5;
 
 /// The NGTT acceptor: a client must present a certificate that chains to `device_ca`; records
-/// carry at most `max_record` bytes of plaintext (NGTT.md §8).
-pub(crate) fn acceptor(pems: &TlsPems, max_record: usize) -> Result<TlsAcceptor, ServerError> {
-    acceptor_with(pems, ClientAuth::Required, Some(max_record))
+/// carry at most `max_record` bytes of plaintext (NGTT.md §8). With `tickets`, sessions resume
+/// with stateless TLS 1.3 tickets sealed by those keys ([`crate::tls_tickets`]), one ticket per
+/// handshake (a device keeps one connection; a second would be bytes on a metered link);
+/// without, none.
+pub(crate) fn acceptor(
+    pems: &TlsPems,
+    max_record: usize,
+    tickets: Option<Arc<TicketKeys>>,
+) -> Result<TlsAcceptor, ServerError> {
+    let mut config = server_config(pems, ClientAuth::Required, Some(max_record))?;
+    // No session state kept per client (rustls's default cache of 256): with tickets the
+    // state travels in the ticket, without them nothing resumes.
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    match tickets {
+        Some(tickets) => {
+            config.ticketer = tickets;
+            config.send_tls13_tickets = 1;
+        }
+        None => config.send_tls13_tickets = 0,
+    }
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// The device HTTP API's acceptor: like [`acceptor`], except that with `optional_client_cert`
 /// (proxy headers trusted) a client may present no certificate and identify itself by header.
 pub(crate) fn http_acceptor(pems: &TlsPems, optional_client_cert: bool) -> Result<TlsAcceptor, ServerError> {
-    acceptor_with(pems, auth(optional_client_cert), None)
+    let config = server_config(pems, auth(optional_client_cert), None)?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// The admin API's acceptor (`--admin-tls`): the server's certificate, no client certificates

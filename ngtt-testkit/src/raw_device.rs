@@ -11,6 +11,7 @@ use ngtt_pki::CertifiedKey;
 use ngtt_proto::payload::Section;
 use ngtt_proto::{Frame, FrameType, NgttCodec, ProtoError};
 use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, HandshakeKind};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -31,19 +32,36 @@ impl RawDevice {
         pki: &TestPki,
         cert: Option<&CertifiedKey>,
     ) -> std::io::Result<RawDevice> {
+        RawDevice::connect_with(addr, RawDevice::client_config(pki, cert)).await
+    }
+
+    /// A TLS client configuration trusting the test CA and presenting `cert` (or no
+    /// certificate). Connections made with one configuration share its session cache: the
+    /// second resumes the first's session when the server sent a ticket.
+    pub fn client_config(pki: &TestPki, cert: Option<&CertifiedKey>) -> Arc<ClientConfig> {
         let roots = tls::roots([pki.ca_pem()], "CA").expect("CA");
         let identity = cert.map(|cert| PemIdentity {
             cert_pem: &cert.cert_pem,
             key_pem: &cert.key_pem,
             name: "device",
         });
-        let config = tls::client_config(roots, identity).expect("client configuration");
+        Arc::new(tls::client_config(roots, identity).expect("client configuration"))
+    }
+
+    /// Connects to `addr` with `config` (see [`RawDevice::client_config`]).
+    pub async fn connect_with(addr: SocketAddr, config: Arc<ClientConfig>) -> std::io::Result<RawDevice> {
         let tcp = TcpStream::connect(addr).await?;
         let name = ServerName::try_from("localhost").expect("name");
-        let tls = TlsConnector::from(Arc::new(config)).connect(name, tcp).await?;
+        let tls = TlsConnector::from(config).connect(name, tcp).await?;
         Ok(RawDevice {
             framed: Framed::new(tls, NgttCodec::new()),
         })
+    }
+
+    /// Whether this connection resumed an earlier TLS session (no certificates exchanged).
+    pub fn resumed(&self) -> bool {
+        let (_, connection) = self.framed.get_ref().get_ref();
+        connection.handshake_kind() == Some(HandshakeKind::Resumed)
     }
 
     /// Sends `frame` (panics when it cannot).

@@ -78,7 +78,7 @@ pub(crate) fn resolve_token(configured: Option<&str>, file: &Path) -> Result<Res
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let token = generate_token()?;
-            write_private(file, &token).map_err(read_err)?;
+            crate::private_file::create_private(file, &format!("{token}\n")).map_err(read_err)?;
             Ok(ResolvedToken {
                 token,
                 file: Some(file.to_owned()),
@@ -97,22 +97,7 @@ fn generate_token() -> Result<String, ServerError> {
         .secure_random
         .fill(&mut bytes)
         .map_err(|_| ServerError::Config("no system randomness for the admin token".into()))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// Creates `path` (it must not exist) readable by its owner only, holding `token` and a newline.
-fn write_private(path: &Path, token: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    writeln!(file, "{token}")?;
-    file.sync_all()
+    Ok(crate::private_file::hex(&bytes))
 }
 
 /// Refuses requests whose `Host` is neither an IP literal, `localhost` nor a configured name

@@ -36,7 +36,7 @@ async fn setup() -> Setup {
         server_cert: server.cert_pem,
         server_key: server.key_pem,
     };
-    let acceptor = crate::tls::acceptor(&pems, 512).expect("acceptor");
+    let acceptor = crate::tls::acceptor(&pems, 512, None).expect("acceptor");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     Setup {
         ca,
