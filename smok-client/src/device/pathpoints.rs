@@ -56,8 +56,7 @@ impl SmokDevice {
         depth: usize,
     ) -> BoxFuture<'a, Result<Sample>> {
         Box::pin(async move {
-            let resolved = self.fw().registry.resolve(path)?;
-            self.fw().registry_changed.notify_one();
+            let resolved = self.resolve(path)?;
             match resolved {
                 Resolved::Native { io: None, .. } => Err(ClientError::NoSuchPathpoint(path.to_owned())),
                 Resolved::Native {
@@ -118,8 +117,7 @@ impl SmokDevice {
     /// (as in the published client, but without ending anything).
     pub async fn write(&self, path: &str, value: impl Into<PathpointValue>, advise: Advise) -> Result<()> {
         let value = value.into();
-        let resolved = self.fw().registry.resolve(path)?;
-        self.fw().registry_changed.notify_one();
+        let resolved = self.resolve(path)?;
         match resolved {
             Resolved::Reparse(_) => {
                 tracing::debug!(path, "a write to a reparse pathpoint does nothing");
@@ -172,12 +170,21 @@ impl SmokDevice {
         self.set_sample(path, Sample::error(ts_ms, error))
     }
 
+    /// Resolves `path` in the registry, waking the registration only when that added a
+    /// pathpoint: reads and writes of known pathpoints (an order a second) do not wake it.
+    fn resolve(&self, path: &str) -> Result<Resolved> {
+        let registry = &self.fw().registry;
+        let before = registry.generation();
+        let resolved = registry.resolve(path)?;
+        if registry.generation() != before {
+            self.fw().registry_changed.notify_one();
+        }
+        Ok(resolved)
+    }
+
     fn native_type(&self, path: &str) -> Result<ngtt_proto::payload::PathpointType> {
-        match self.fw().registry.resolve(path)? {
-            Resolved::Native { value_type, .. } => {
-                self.fw().registry_changed.notify_one();
-                Ok(value_type)
-            }
+        match self.resolve(path)? {
+            Resolved::Native { value_type, .. } => Ok(value_type),
             Resolved::Reparse(_) => Err(ClientError::Config(format!(
                 "{path:?} is a reparse pathpoint: its value is computed"
             ))),

@@ -344,6 +344,11 @@ impl Registry {
         Some((state.generation, list))
     }
 
+    /// The registry's generation: it changes whenever the set of pathpoints or a level does.
+    pub(crate) fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
     /// The server accepted the list of `generation`.
     pub(crate) fn registered(&self, generation: u64) {
         self.lock().registered = Some(generation);
@@ -384,6 +389,24 @@ mod tests {
         async fn write(&self, _: &str, _: PathpointValue, _: Advise) -> Result<(), ReadError> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn resolving_a_known_pathpoint_leaves_the_generation_alone() {
+        let provider = |path: &str| path.starts_with("W9").then(|| Pathpoint::new(path, Fixed));
+        let r = Registry::new(Some(Arc::new(provider)));
+        r.register(Pathpoint::new("W1", Fixed)).unwrap();
+        let start = r.generation();
+        for _ in 0..3 {
+            r.resolve("W1").unwrap();
+        }
+        assert_eq!(r.generation(), start, "a known pathpoint: nothing to register");
+        r.resolve("W9a").unwrap();
+        let made = r.generation();
+        assert_ne!(made, start, "made by the provider");
+        r.resolve("W9a").unwrap();
+        r.resolve("d5").unwrap();
+        assert_ne!(r.generation(), made, "a new name kept without I/O");
     }
 
     #[test]
