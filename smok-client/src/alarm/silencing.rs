@@ -29,8 +29,15 @@ impl DeviceZone {
 
     /// The zone with this IANA name (`Europe/Warsaw`); an error for a name the tz database
     /// does not have.
+    ///
+    /// The zone's own file of the system's database is read first ([`zone_file`]); only a name
+    /// without one (another spelling, a system without `/usr/share/zoneinfo`) goes to jiff's
+    /// database, whose first lookup lists every zone of the system (about 600 names, 80 KiB
+    /// kept for the program's life: issue 10, "Memory").
     pub fn named(name: &str) -> Result<DeviceZone, String> {
-        TimeZone::get(name)
+        zone_file(name)
+            .map(Ok)
+            .unwrap_or_else(|| TimeZone::get(name))
             .map(|tz| DeviceZone {
                 name: name.to_owned(),
                 tz,
@@ -56,6 +63,30 @@ impl DeviceZone {
     pub fn local_time(&self, at: SystemTime) -> Option<jiff::Zoned> {
         Some(jiff::Timestamp::try_from(at).ok()?.to_zoned(self.tz.clone()))
     }
+}
+
+/// The directories jiff searches for the system's tz database, in its order (`TZDIR` first).
+const ZONEINFO_DIRS: [&str; 3] = ["/usr/share/zoneinfo", "/usr/share/lib/zoneinfo", "/etc/zoneinfo"];
+
+/// The zone `name` read from its own TZif file in the system's tz database (the first of
+/// `TZDIR` and jiff's directories that has one); `None` when no such file parses, or when
+/// `name` is not a plain relative path (`..`, an absolute path: nothing outside the database is
+/// read). The caller then asks jiff's database, which knows every spelling jiff accepts.
+fn zone_file(name: &str) -> Option<TimeZone> {
+    use std::path::{Component, Path, PathBuf};
+    let relative = Path::new(name);
+    let plain = !name.is_empty() && relative.components().all(|c| matches!(c, Component::Normal(_)));
+    if !plain {
+        return None;
+    }
+    let tzdir = std::env::var_os("TZDIR").map(PathBuf::from);
+    tzdir
+        .into_iter()
+        .chain(ZONEINFO_DIRS.iter().map(PathBuf::from))
+        .find_map(|dir| {
+            let bytes = std::fs::read(dir.join(relative)).ok()?;
+            TimeZone::tzif(name, &bytes).ok()
+        })
 }
 
 /// Whether `at` lies in one of `periods`.
@@ -87,6 +118,23 @@ mod tests {
         let warsaw = DeviceZone::named("Europe/Warsaw").unwrap();
         assert_eq!(warsaw.week_time(at), Some(wt(2, 0, 30)));
         assert!(DeviceZone::named("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn a_zone_from_its_own_file_is_the_databases_zone() {
+        // Where the system has a tz database, the zone's file gives what jiff's database gives.
+        let at = UNIX_EPOCH + Duration::from_secs(1_782_900_000); // July 2026: summer time
+        if let Some(file) = zone_file("Europe/Warsaw") {
+            let db = TimeZone::get("Europe/Warsaw").unwrap();
+            let ts = jiff::Timestamp::try_from(at).unwrap();
+            assert_eq!(file.to_offset(ts), db.to_offset(ts));
+            assert_eq!(file.iana_name(), Some("Europe/Warsaw"));
+        }
+        // Nothing outside the database is read; such names still go to jiff's database.
+        for name in ["", "/etc/localtime", "../zoneinfo/UTC", "Europe/../UTC", "./UTC"] {
+            assert!(zone_file(name).is_none(), "{name:?}");
+        }
+        assert!(DeviceZone::named("/etc/passwd").is_err());
     }
 
     #[test]

@@ -148,6 +148,7 @@ pub(crate) async fn run_rounds(ctx: SyncContext, state: std::sync::Arc<crate::de
                     state.wake.notify_one();
                 }
                 schedule.done(elapsed, rng.next_f64());
+                ctx.round_done();
             }
             Err(e) => {
                 tracing::warn!(error = %e, "BAOB round failed: will retry");

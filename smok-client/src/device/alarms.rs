@@ -189,7 +189,7 @@ async fn resync_loop(device: &SmokDevice, timeout: Duration) {
     loop {
         device.alarms().resync.notified().await;
         match tokio::time::timeout(timeout, sync_once(ctx, device.alarms())).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => ctx.round_done(),
             Ok(Err(e)) => tracing::debug!(error = %e, "the predicate sync asked by reset_predicates failed"),
             Err(_) => tracing::debug!("the predicate sync asked by reset_predicates took too long"),
         }
@@ -260,6 +260,7 @@ async fn upload_events(device: SmokDevice, call_timeout: Duration) {
         };
         if all_confirmed {
             backoff.reset();
+            ctx.round_done();
         } else if !ctx.sleep(backoff.next_delay()).await {
             return;
         }

@@ -1,13 +1,16 @@
 //! Giving the heap's free pages back to the system after a sync round.
 //!
-//! A sync round (the pathpoint registration, a sensor, predicate or time zone sync) builds its
+//! A sync round (the pathpoint registration; a sensor, predicate, time zone, macro or BAOB sync;
+//! an upload of macro reports, events or samples) builds its
 //! request and parses its answer in short-lived allocations (with 1 000 pathpoints, thousands
 //! of them). The C allocator (glibc's `malloc`) keeps the pages they occupied once they are
 //! freed — it only returns the top of the heap, and only past 128 KiB — so after the boot's
 //! rounds 730 of the 1 530 KiB of heap the footprint device had resident were free memory
 //! (docs/benchmarks.md, issue 10, "Memory"). `malloc_trim(0)` returns every whole free page
 //! (`madvise(MADV_DONTNEED)`) and the heap's free top; it costs a walk of the allocator's free
-//! lists and a few system calls, once per round (rounds are minutes apart).
+//! lists and a few system calls, once per round (rounds are minutes apart; sample and event
+//! uploads follow the orders and events that queued them). Every kind of round trims, so the
+//! heap a device keeps does not depend on which kind ran last.
 //!
 //! On by default; [`SmokDeviceBuilder::release_free_memory`](super::SmokDeviceBuilder::release_free_memory)
 //! turns it off (a program with its own global allocator, or one that prefers to keep the pages

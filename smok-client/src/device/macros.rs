@@ -140,6 +140,7 @@ async fn run_macros(device: SmokDevice, settings: ScheduleSettings) {
                     }
                     refresh_backoff.reset();
                     refresh.done(elapsed, rng.next_f64());
+                    ctx.round_done();
                 }
                 Ok(Err(e)) if e.is_clients_fault() => {
                     tracing::warn!(error = %e, "the server refused the macro refresh: the cached list is kept");
@@ -251,4 +252,5 @@ async fn send_reports(
         reports.delivered();
     }
     backoff.reset();
+    ctx.round_done();
 }

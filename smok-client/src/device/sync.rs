@@ -154,6 +154,7 @@ pub(crate) async fn upload_samples(ctx: SyncContext) {
             if let Err(e) = ctx.fw.store.ack_samples_through(last) {
                 tracing::error!(error = %e, "uploaded samples cannot be removed from the store");
             }
+            ctx.round_done();
         } else if !ctx.sleep(backoff.next_delay()).await {
             return;
         }
