@@ -375,10 +375,15 @@ impl ServerConfig {
 
     /// Where the TLS ticket keys are kept when [`ServerConfig::tls_resumption`] is on: the
     /// configured file, else beside the admin token file, its name with `.tls-tickets` in
-    /// place of `.admin-token` (`<database>.tls-tickets` on SQLite).
-    pub fn tls_ticket_path(&self) -> PathBuf {
+    /// place of `.admin-token` (`<database>.tls-tickets` on SQLite). `None` on PostgreSQL
+    /// with the admin token given directly and no token file: there is no file to put the
+    /// keys beside, so they are kept in memory (sessions resume until the server restarts).
+    pub fn tls_ticket_path(&self) -> Option<PathBuf> {
         if let Some(file) = &self.tls_ticket_file {
-            return file.clone();
+            return Some(file.clone());
+        }
+        if self.postgres.is_some() && self.admin_token_file.is_none() && self.admin_token.is_some() {
+            return None;
         }
         let token = self.admin_token_path();
         let name = token
@@ -386,6 +391,6 @@ impl ServerConfig {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let stem = name.strip_suffix(".admin-token").unwrap_or(&name);
-        token.with_file_name(format!("{stem}.tls-tickets"))
+        Some(token.with_file_name(format!("{stem}.tls-tickets")))
     }
 }

@@ -157,8 +157,15 @@ impl Server {
             true => {
                 let file = config.tls_ticket_path();
                 let (ca, cert) = (&config.tls.device_ca, &config.tls.server_cert);
-                let keys =
-                    crate::tls_tickets::TicketKeys::load(&file, ca, cert, crate::tls_tickets::now_secs())?;
+                if file.is_none() {
+                    info!("TLS ticket keys kept in memory (no admin token file on PostgreSQL): give --tls-ticket-file to keep them across restarts");
+                }
+                let keys = crate::tls_tickets::TicketKeys::load(
+                    file.as_deref(),
+                    ca,
+                    cert,
+                    crate::tls_tickets::now_secs(),
+                )?;
                 Some(Arc::new(keys))
             }
             false => None,

@@ -38,7 +38,8 @@ const KEY_LEN: usize = 32;
 
 /// The ticket keys of one server: the current period's and the previous one's.
 pub(crate) struct TicketKeys {
-    file: PathBuf,
+    /// Where the keys are kept; `None`: in memory only (they end with the process).
+    file: Option<PathBuf>,
     /// Hex SHA-256 of the device CA and the server certificate the keys belong to.
     binding: String,
     rng: SystemRandom,
@@ -93,12 +94,12 @@ fn parse(text: &str, binding: &str) -> Option<Vec<(u32, [u8; KEY_LEN])>> {
 }
 
 impl TicketKeys {
-    /// The keys in `file` for these certificates (PEM), at `now` (seconds since the epoch):
-    /// read, completed with a key for the current period and written back (mode 0600) when
+    /// The keys in `file` (`None`: new keys in memory only) for these certificates (PEM), at
+    /// `now` (seconds since the epoch): read, completed with a key for the current period and written back (mode 0600) when
     /// anything changed. A file that cannot be read or belongs to other certificates is
     /// replaced.
     pub(crate) fn load(
-        file: &Path,
+        file: Option<&Path>,
         device_ca_pem: &str,
         server_cert_pem: &str,
         now: u64,
@@ -108,21 +109,25 @@ impl TicketKeys {
         fingerprint.update(&[0]);
         fingerprint.update(server_cert_pem.as_bytes());
         let binding = hex(fingerprint.finish().as_ref());
-        let keys = match std::fs::read_to_string(file) {
+        let read = match file {
+            Some(file) => std::fs::read_to_string(file),
+            None => Err(std::io::ErrorKind::NotFound.into()),
+        };
+        let keys = match read {
             Ok(text) => parse(&text, &binding).unwrap_or_else(|| {
-                tracing::warn!(file = %file.display(), "TLS ticket keys belong to other certificates or are unreadable: replaced (devices make one full handshake)");
+                tracing::warn!(file = %file.unwrap_or(Path::new("")).display(), "TLS ticket keys belong to other certificates or are unreadable: replaced (devices make one full handshake)");
                 Vec::new()
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(source) => {
                 return Err(ServerError::ReadFile {
-                    path: file.to_owned(),
+                    path: file.unwrap_or(Path::new("")).to_owned(),
                     source,
                 })
             }
         };
         let tickets = TicketKeys {
-            file: file.to_owned(),
+            file: file.map(Path::to_owned),
             binding,
             rng: SystemRandom::new(),
             keys: Mutex::new(keys),
@@ -151,16 +156,14 @@ impl TicketKeys {
             keys.push((period, key));
             changed = true;
         }
-        if changed {
+        if let (true, Some(file)) = (changed, &self.file) {
             let mut text = format!("{FILE_HEADER}\nbinding {}\n", self.binding);
             for (p, key) in keys.iter() {
                 text.push_str(&format!("key {p} {}\n", hex(key)));
             }
-            crate::private_file::replace_private(&self.file, &text).map_err(|source| {
-                ServerError::ReadFile {
-                    path: self.file.clone(),
-                    source,
-                }
+            crate::private_file::replace_private(file, &text).map_err(|source| ServerError::ReadFile {
+                path: file.clone(),
+                source,
             })?;
         }
         let current = keys.iter().find(|(p, _)| *p == period).copied();

@@ -13,7 +13,7 @@ fn file(dir: &tempfile::TempDir) -> PathBuf {
 #[test]
 fn a_ticket_opens_in_its_period_and_the_next_not_later() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = TicketKeys::load(&file(&dir), CA, CERT, T0).unwrap();
+    let keys = TicketKeys::load(Some(&file(&dir)), CA, CERT, T0).unwrap();
     let ticket = keys.seal(b"session", T0).unwrap();
     assert_ne!(&ticket[HEADER_LEN + NONCE_LEN..], b"session".as_slice(), "sealed");
     assert_eq!(keys.open(&ticket, T0).as_deref(), Some(b"session".as_slice()));
@@ -39,7 +39,7 @@ fn a_ticket_opens_in_its_period_and_the_next_not_later() {
 #[test]
 fn a_ticket_opens_only_when_untouched_and_never_panics_on_junk() {
     let dir = tempfile::tempdir().unwrap();
-    let keys = TicketKeys::load(&file(&dir), CA, CERT, T0).unwrap();
+    let keys = TicketKeys::load(Some(&file(&dir)), CA, CERT, T0).unwrap();
     let ticket = keys.seal(b"session state", T0).unwrap();
     for i in 0..ticket.len() {
         let mut bent = ticket.clone();
@@ -67,11 +67,11 @@ fn a_ticket_opens_only_when_untouched_and_never_panics_on_junk() {
 #[test]
 fn keys_survive_a_restart_but_not_a_change_of_certificates() {
     let dir = tempfile::tempdir().unwrap();
-    let first = TicketKeys::load(&file(&dir), CA, CERT, T0).unwrap();
+    let first = TicketKeys::load(Some(&file(&dir)), CA, CERT, T0).unwrap();
     let ticket = first.seal(b"session", T0).unwrap();
     drop(first);
 
-    let restarted = TicketKeys::load(&file(&dir), CA, CERT, T0 + 60).unwrap();
+    let restarted = TicketKeys::load(Some(&file(&dir)), CA, CERT, T0 + 60).unwrap();
     assert_eq!(
         restarted.open(&ticket, T0 + 60).as_deref(),
         Some(b"session".as_slice()),
@@ -79,13 +79,13 @@ fn keys_survive_a_restart_but_not_a_change_of_certificates() {
     );
 
     let other_ca = CA.replace("CA", "ANOTHER CA");
-    let rebound = TicketKeys::load(&file(&dir), &other_ca, CERT, T0 + 60).unwrap();
+    let rebound = TicketKeys::load(Some(&file(&dir)), &other_ca, CERT, T0 + 60).unwrap();
     assert_eq!(
         rebound.open(&ticket, T0 + 60),
         None,
         "a new CA: old tickets do not resume"
     );
-    let again = TicketKeys::load(&file(&dir), CA, CERT, T0 + 60).unwrap();
+    let again = TicketKeys::load(Some(&file(&dir)), CA, CERT, T0 + 60).unwrap();
     assert_eq!(again.open(&ticket, T0 + 60), None, "the old keys were erased");
 }
 
@@ -93,7 +93,7 @@ fn keys_survive_a_restart_but_not_a_change_of_certificates() {
 fn a_damaged_file_is_replaced_and_the_file_is_private() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(file(&dir), "not keys\n").unwrap();
-    let keys = TicketKeys::load(&file(&dir), CA, CERT, T0).unwrap();
+    let keys = TicketKeys::load(Some(&file(&dir)), CA, CERT, T0).unwrap();
     assert!(keys.open(&keys.seal(b"s", T0).unwrap(), T0).is_some());
     let text = std::fs::read_to_string(file(&dir)).unwrap();
     assert!(text.starts_with(FILE_HEADER), "{text}");
@@ -105,7 +105,7 @@ fn a_damaged_file_is_replaced_and_the_file_is_private() {
     }
     // A key line that does not parse makes the whole file unusable: replaced, not half read.
     std::fs::write(file(&dir), text.replace("key ", "key x")).unwrap();
-    let replaced = TicketKeys::load(&file(&dir), CA, CERT, T0).unwrap();
+    let replaced = TicketKeys::load(Some(&file(&dir)), CA, CERT, T0).unwrap();
     assert_eq!(replaced.lock().len(), 1);
 }
 
@@ -119,18 +119,36 @@ fn the_default_file_is_beside_the_admin_token() {
     let mut config = crate::ServerConfig::new(pems, "/var/lib/ngtt/ngtt.db");
     assert_eq!(
         config.tls_ticket_path(),
-        PathBuf::from("/var/lib/ngtt/ngtt.db.tls-tickets")
+        Some(PathBuf::from("/var/lib/ngtt/ngtt.db.tls-tickets"))
     );
     config.admin_token_file = Some("/etc/ngtt/fleet.admin-token".into());
     assert_eq!(
         config.tls_ticket_path(),
-        PathBuf::from("/etc/ngtt/fleet.tls-tickets")
+        Some(PathBuf::from("/etc/ngtt/fleet.tls-tickets"))
     );
     config.admin_token_file = Some("/etc/ngtt/token".into());
     assert_eq!(
         config.tls_ticket_path(),
-        PathBuf::from("/etc/ngtt/token.tls-tickets")
+        Some(PathBuf::from("/etc/ngtt/token.tls-tickets"))
     );
     config.tls_ticket_file = Some("/run/keys".into());
-    assert_eq!(config.tls_ticket_path(), PathBuf::from("/run/keys"));
+    assert_eq!(config.tls_ticket_path(), Some(PathBuf::from("/run/keys")));
+    // PostgreSQL with the token given directly: no file to put the keys beside.
+    config.tls_ticket_file = None;
+    config.admin_token_file = None;
+    config.admin_token = Some("t".into());
+    config.postgres = Some(crate::PostgresUrl::parse("postgres://127.0.0.1/test").unwrap());
+    assert_eq!(config.tls_ticket_path(), None);
+}
+
+#[test]
+fn keys_in_memory_only_write_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = TicketKeys::load(None, CA, CERT, T0).unwrap();
+    let ticket = keys.seal(b"session", T0 + PERIOD).unwrap();
+    assert_eq!(
+        keys.open(&ticket, T0 + PERIOD).as_deref(),
+        Some(b"session".as_slice())
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
