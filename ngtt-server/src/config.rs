@@ -376,13 +376,14 @@ impl ServerConfig {
     /// Where the TLS ticket keys are kept when [`ServerConfig::tls_resumption`] is on: the
     /// configured file, else beside the admin token file, its name with `.tls-tickets` in
     /// place of `.admin-token` (`<database>.tls-tickets` on SQLite). `None` on PostgreSQL
-    /// with the admin token given directly and no token file: there is no file to put the
+    /// when no admin token file is used (the token given directly, or no admin API): there is no file to put the
     /// keys beside, so they are kept in memory (sessions resume until the server restarts).
     pub fn tls_ticket_path(&self) -> Option<PathBuf> {
         if let Some(file) = &self.tls_ticket_file {
             return Some(file.clone());
         }
-        if self.postgres.is_some() && self.admin_token_file.is_none() && self.admin_token.is_some() {
+        let token_file_used = self.admin_token.is_none() && self.admin_listen.is_some();
+        if self.postgres.is_some() && self.admin_token_file.is_none() && !token_file_used {
             return None;
         }
         let token = self.admin_token_path();

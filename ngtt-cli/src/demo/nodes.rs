@@ -57,6 +57,8 @@ pub async fn run(
         config.admin_listen = None;
         config.http_listen = Some("127.0.0.1:0".parse().expect("address"));
         config.postgres = Some(db.clone());
+        // One ticket file for the demo's nodes: a device resumes its session on either.
+        config.tls_ticket_file = Some(dir.path().join("tls-tickets"));
         config.cluster.node_id = format!("demo-{run}-node{k}");
         let server = Server::bind(config).await?;
         let addr = server.local_addr();
