@@ -109,22 +109,19 @@ impl TicketKeys {
         fingerprint.update(&[0]);
         fingerprint.update(server_cert_pem.as_bytes());
         let binding = hex(fingerprint.finish().as_ref());
-        let read = match file {
-            Some(file) => std::fs::read_to_string(file),
-            None => Err(std::io::ErrorKind::NotFound.into()),
-        };
-        let keys = match read {
-            Ok(text) => parse(&text, &binding).unwrap_or_else(|| {
-                tracing::warn!(file = %file.unwrap_or(Path::new("")).display(), "TLS ticket keys belong to other certificates or are unreadable: replaced (devices make one full handshake)");
-                Vec::new()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => {
+        let keys = match file.map(|f| (f, std::fs::read_to_string(f))) {
+            None => Vec::new(),
+            Some((_, Err(e))) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Some((file, Err(source))) => {
                 return Err(ServerError::ReadFile {
-                    path: file.unwrap_or(Path::new("")).to_owned(),
+                    path: file.to_owned(),
                     source,
                 })
             }
+            Some((file, Ok(text))) => parse(&text, &binding).unwrap_or_else(|| {
+                tracing::warn!(file = %file.display(), "TLS ticket keys belong to other certificates or are unreadable: replaced (devices make one full handshake)");
+                Vec::new()
+            }),
         };
         let tickets = TicketKeys {
             file: file.map(Path::to_owned),
