@@ -12,9 +12,8 @@
 //! insert started — is declined and queued the usual way.
 //!
 //! At most [`MAX_HAND_OFFS`] hand-offs are under way at once on a node; the orders of a burst
-//! beyond them take the usual way, which pipelines better there (see [`HandOffs`]).
+//! beyond them take the usual way, which pipelines better there (see [`MAX_HAND_OFFS`]).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -141,10 +140,7 @@ impl Inbox {
     }
 }
 
-/// Most hand-offs under way at once on one node.
-pub(crate) const MAX_HAND_OFFS: usize = 4;
-
-/// The hand-offs under way on a node, at most [`MAX_HAND_OFFS`].
+/// Most hand-offs under way at once on one node (the permits of [`Registry::hand_offs`]).
 ///
 /// A hand-off saves a lone order one commit, but the admin request's answer then waits for the
 /// connection's claim as well as for the insert. In a burst (one order to each of many devices,
@@ -154,30 +150,7 @@ pub(crate) const MAX_HAND_OFFS: usize = 4;
 /// (docs/benchmarks.md, "The order hand-off in a burst"): uncapped, the fan-out ran at 0.83–0.92x
 /// the usual way's rate; capped at 4 it is at the usual way's rate, and paced orders (one in
 /// flight) keep the hand-off's shorter latency.
-#[derive(Debug, Default)]
-pub(crate) struct HandOffs(AtomicUsize);
-
-/// One hand-off's place among the [`HandOffs`], given back when dropped.
-#[derive(Debug)]
-pub(crate) struct HandOffSlot<'a>(&'a HandOffs);
-
-impl HandOffs {
-    /// A place for one more hand-off, if fewer than [`MAX_HAND_OFFS`] are under way.
-    pub(crate) fn slot(&self) -> Option<HandOffSlot<'_>> {
-        self.0
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < MAX_HAND_OFFS).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| HandOffSlot(self))
-    }
-}
-
-impl Drop for HandOffSlot<'_> {
-    fn drop(&mut self) {
-        self.0 .0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
+pub(crate) const MAX_HAND_OFFS: usize = 4;
 
 /// Queues an order for `device_id`: handed to its live connection when that takes orders
 /// (one commit with the connection's claim) while fewer than [`MAX_HAND_OFFS`] are, else
@@ -188,8 +161,8 @@ pub(crate) async fn queue_order(
     device_id: &str,
     sections: Bytes,
 ) -> Result<OrderId, StorageError> {
-    // The slot is held until the handed order's fate is known.
-    if let Some(_slot) = registry.hand_offs().slot() {
+    // The permit is held until the handed order's fate is known.
+    if let Ok(_permit) = registry.hand_offs().try_acquire() {
         let (order, fate) = HandedOrder::new(sections.clone());
         if registry.hand_order(device_id, order).is_ok() {
             match fate.await {
@@ -236,12 +209,15 @@ mod tests {
 
     #[test]
     fn hand_offs_are_capped_and_their_slots_given_back() {
-        let hand_offs = HandOffs::default();
-        let slots: Vec<_> = (0..MAX_HAND_OFFS).map(|_| hand_offs.slot()).collect();
-        assert!(slots.iter().all(Option::is_some));
-        assert!(hand_offs.slot().is_none(), "full");
+        let registry = Registry::default();
+        let hand_offs = registry.hand_offs();
+        let slots: Vec<_> = (0..MAX_HAND_OFFS).map(|_| hand_offs.try_acquire()).collect();
+        assert!(slots.iter().all(Result::is_ok));
+        assert!(hand_offs.try_acquire().is_err(), "full");
         drop(slots);
-        let again: Vec<_> = (0..MAX_HAND_OFFS).filter_map(|_| hand_offs.slot()).collect();
+        let again: Vec<_> = (0..MAX_HAND_OFFS)
+            .filter_map(|_| hand_offs.try_acquire().ok())
+            .collect();
         assert_eq!(again.len(), MAX_HAND_OFFS, "every slot given back");
     }
 

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::log_records::InflateLimits;
-use crate::order_handoff::{HandOffs, HandedOrder, Inbox};
+use crate::order_handoff::{HandedOrder, Inbox, MAX_HAND_OFFS};
 
 struct Entry {
     conn: u64,
@@ -65,7 +65,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The live connections, by device id.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Registry {
     inner: Arc<Mutex<HashMap<String, Entry>>>,
     /// The gate of each device whose order hand-outs are being decided now.
@@ -76,8 +76,8 @@ pub(crate) struct Registry {
     /// With several nodes: where wake-ups for devices connected elsewhere go (the cluster's
     /// notification sender; bounded, a full queue is left to its periodic sweep).
     remote: Arc<OnceLock<mpsc::Sender<String>>>,
-    /// The order hand-offs under way on this node.
-    hand_offs: Arc<HandOffs>,
+    /// The order hand-offs under way on this node: one permit each.
+    hand_offs: Arc<tokio::sync::Semaphore>,
 }
 
 /// A connection's place in the registry; dropping it (when the connection task ends) removes
@@ -109,6 +109,18 @@ impl Replaced {
         self.stop.cancel();
         // Err once the sender is dropped: that is the signal.
         while self.done.changed().await.is_ok() {}
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry {
+            inner: Arc::default(),
+            gates: Gates::default(),
+            inflate: InflateLimits::default(),
+            remote: Arc::default(),
+            hand_offs: Arc::new(tokio::sync::Semaphore::new(MAX_HAND_OFFS)),
+        }
     }
 }
 
@@ -185,7 +197,7 @@ impl Registry {
     }
 
     /// The order hand-offs under way on this node ([`crate::order_handoff`]).
-    pub(crate) fn hand_offs(&self) -> &HandOffs {
+    pub(crate) fn hand_offs(&self) -> &tokio::sync::Semaphore {
         &self.hand_offs
     }
 
