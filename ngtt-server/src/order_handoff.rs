@@ -14,6 +14,7 @@
 //! At most [`MAX_HAND_OFFS`] hand-offs are under way at once on a node; the orders of a burst
 //! beyond them take the usual way, which pipelines better there (see [`MAX_HAND_OFFS`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -89,11 +90,19 @@ impl std::fmt::Debug for HandedOrder {
     }
 }
 
-/// A connection's wake-up for new orders, and the orders handed to it while it takes them.
+/// A connection's one wake-up: for new orders, for the orders handed to it while it takes them,
+/// and to stop (it was replaced, or the server shuts down).
+///
+/// One [`Notify`] for all three, so that a connection's task polls one waiter per turn (an idle
+/// connection's turn is a PING and its PONG; a second waiter, such as a cancellation token of
+/// its own, cost every such turn two more locks and a few cold cache lines, for a signal that
+/// comes once in the connection's life). Woken, the connection reads [`Inbox::is_stopped`]
+/// before anything else.
 #[derive(Debug, Default)]
 pub(crate) struct Inbox {
-    /// Notified when an order is queued or handed for the device.
+    /// Notified when an order is queued or handed for the device, and when it is to stop.
     pub(crate) notify: Notify,
+    stopped: AtomicBool,
     state: Mutex<InboxState>,
 }
 
@@ -132,6 +141,26 @@ impl Inbox {
             std::mem::take(&mut state.orders)
         };
         drop(declined);
+    }
+
+    /// Tells the connection to stop. It stops once, however often this is called.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Whether the connection was told to stop.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Waits until the connection is told to stop (for tests: a connection's task waits on
+    /// [`Inbox::notify`] for everything at once).
+    #[cfg(test)]
+    pub(crate) async fn stopped(&self) {
+        while !self.is_stopped() {
+            self.notify.notified().await;
+        }
     }
 
     /// The orders handed so far, in the order they were handed.

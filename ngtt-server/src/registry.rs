@@ -13,7 +13,6 @@ use crate::order_handoff::{HandedOrder, Inbox, MAX_HAND_OFFS};
 
 struct Entry {
     conn: u64,
-    stop: CancellationToken,
     inbox: Arc<Inbox>,
     done: watch::Receiver<()>,
     /// The device asked for orders (FETCH_ORDERS) on this connection or on one it replaced.
@@ -86,9 +85,8 @@ pub(crate) struct Registration {
     registry: Registry,
     device_id: String,
     conn: u64,
-    /// Cancelled to stop this connection (replacement or server shutdown).
-    pub(crate) stop: CancellationToken,
-    /// Notified when an order is queued for the device; holds the orders handed to it.
+    /// Notified when an order is queued for the device and when the connection is to stop
+    /// (replacement or server shutdown); holds the orders handed to it.
     pub(crate) inbox: Arc<Inbox>,
     /// Dropped last: closes the channel the replacing connection waits on.
     _done: watch::Sender<()>,
@@ -98,7 +96,7 @@ pub(crate) struct Registration {
 pub(crate) struct Replaced {
     /// Its connection number.
     pub(crate) conn: u64,
-    stop: CancellationToken,
+    inbox: Arc<Inbox>,
     done: watch::Receiver<()>,
 }
 
@@ -106,7 +104,7 @@ impl Replaced {
     /// Stops the replaced connection and waits until its task has ended (it finishes a storage
     /// write in progress and sends close_notify, within the close timeout).
     pub(crate) async fn stop_and_wait(mut self) {
-        self.stop.cancel();
+        self.inbox.stop();
         // Err once the sender is dropped: that is the signal.
         while self.done.changed().await.is_ok() {}
     }
@@ -130,14 +128,14 @@ impl Registry {
     }
 
     /// Makes connection `conn` the live one of `device_id`; returns the one it replaces.
-    /// `parent` is the server's shutdown token: cancelling it stops every connection.
+    /// `shutdown` is the server's shutdown token: a connection registered once it is cancelled
+    /// is stopped at once, and [`Registry::stop_all`] stops those registered before.
     pub(crate) fn register(
         &self,
         device_id: &str,
         conn: u64,
-        parent: &CancellationToken,
+        shutdown: &CancellationToken,
     ) -> (Registration, Option<Replaced>) {
-        let stop = parent.child_token();
         let inbox = Arc::new(Inbox::default());
         let (done_tx, done_rx) = watch::channel(());
         let mut map = self.lock();
@@ -146,24 +144,27 @@ impl Registry {
         let inherited = map.get(device_id).is_some_and(|e| e.orders_on_ngtt);
         let entry = Entry {
             conn,
-            stop: stop.clone(),
             inbox: Arc::clone(&inbox),
             done: done_rx,
             orders_on_ngtt: inherited,
         };
         let old = map.insert(device_id.to_owned(), entry);
+        // Read under the map's lock: either `stop_all` (which takes it after the token was
+        // cancelled) finds this entry, or this sees the token cancelled.
+        if shutdown.is_cancelled() {
+            inbox.stop();
+        }
         drop(map);
         let registration = Registration {
             registry: self.clone(),
             device_id: device_id.to_owned(),
             conn,
-            stop,
             inbox,
             _done: done_tx,
         };
         let replaced = old.map(|e| Replaced {
             conn: e.conn,
-            stop: e.stop,
+            inbox: e.inbox,
             done: e.done,
         });
         (registration, replaced)
@@ -223,7 +224,15 @@ impl Registry {
     /// taken over on another node).
     pub(crate) fn stop(&self, device_id: &str, conn: u64) {
         if let Some(entry) = self.lock().get(device_id).filter(|e| e.conn == conn) {
-            entry.stop.cancel();
+            entry.inbox.stop();
+        }
+    }
+
+    /// Stops every live connection (the server shuts down). Call it after cancelling the
+    /// shutdown token given to [`Registry::register`], which stops those registered later.
+    pub(crate) fn stop_all(&self) {
+        for entry in self.lock().values() {
+            entry.inbox.stop();
         }
     }
 
@@ -321,6 +330,36 @@ mod tests {
         drop(_held);
         drop((second, third));
         assert_eq!(registry.gates_held(), 0);
+    }
+
+    #[tokio::test]
+    async fn replacement_and_shutdown_stop_connections_through_their_inbox() {
+        let registry = Registry::default();
+        let shutdown = CancellationToken::new();
+        let (first, _) = registry.register("d", 1, &shutdown);
+        let (other, _) = registry.register("e", 2, &shutdown);
+        // An order's wake-up is not a stop.
+        registry.notify_local("d");
+        assert!(!first.inbox.is_stopped());
+        let (second, replaced) = registry.register("d", 3, &shutdown);
+        let replaced = replaced.expect("d's first connection is replaced");
+        assert_eq!(replaced.conn, 1);
+        let waiting = tokio::spawn(replaced.stop_and_wait());
+        first.inbox.stopped().await;
+        assert!(!second.inbox.is_stopped() && !other.inbox.is_stopped());
+        drop(first);
+        waiting
+            .await
+            .expect("the replacing connection saw the first one end");
+
+        shutdown.cancel();
+        registry.stop_all();
+        assert!(second.inbox.is_stopped() && other.inbox.is_stopped());
+        let (late, _) = registry.register("f", 4, &shutdown);
+        assert!(
+            late.inbox.is_stopped(),
+            "registered after shutdown: stopped at once"
+        );
     }
 
     #[test]

@@ -452,6 +452,7 @@ impl Server {
         }
         info!("shutting down");
         shutdown.cancel();
+        shared.registry.stop_all();
         drop(listeners);
         let drain = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(config.shutdown_grace, drain).await.is_err() {

@@ -71,7 +71,7 @@ async fn a_takeover_on_another_node_stops_the_old_connection_and_waits_for_its_r
     // From here on the old connection never claims, notification heard or not.
     assert!(!a.may_claim("d", 1).await);
     assert!(!b.may_claim("d", 2).await, "a has not released the device yet");
-    tokio::time::timeout(PATIENCE, old.stop.cancelled())
+    tokio::time::timeout(PATIENCE, old.inbox.stopped())
         .await
         .expect("old connection stopped");
     let woken = new.inbox.notify.notified();
@@ -81,7 +81,7 @@ async fn a_takeover_on_another_node_stops_the_old_connection_and_waits_for_its_r
         .await
         .expect("new connection woken on release");
     assert!(b.may_claim("d", 2).await);
-    assert!(!new.stop.is_cancelled());
+    assert!(!new.inbox.is_stopped());
 }
 
 /// Waits (at most [`PATIENCE`]) until `claims` says `want` for connection `conn` of `device`.

@@ -119,9 +119,11 @@ pub(super) async fn run(
         identity: Arc::new(identity),
         conn,
     };
-    let stop = registration.stop.clone();
     let inbox = Arc::clone(&registration.inbox);
     let mut inbox_open = false;
+    // The inbox was notified of orders while the session did not take them: handed over once
+    // it does.
+    let mut orders_signalled = false;
     let mut reader = FramedRead::with_capacity(
         reader,
         NgttCodec::with_max_frame_len(limits.max_frame_len),
@@ -131,10 +133,8 @@ pub(super) async fn run(
     let mut dirty = false;
     let mut pending: VecDeque<Pending> = VecDeque::new();
     let mut stopped = false;
-    // The stop signal, the order notification and the timer live across iterations: an idle
+    // The inbox's notification (orders, stop) and the timer live across iterations: an idle
     // connection registers its wakers once instead of on every frame it handles.
-    let stop_signal = stop.cancelled();
-    tokio::pin!(stop_signal);
     let notified = inbox.notify.notified();
     tokio::pin!(notified);
     let timer = tokio::time::sleep_until(TokioInstant::now());
@@ -144,13 +144,28 @@ pub(super) async fn run(
         while let Some((id, op)) = session.poll_op() {
             pending.push_back(start(&executor, id, op));
         }
+        if orders_signalled && session.wants_orders() {
+            orders_signalled = false;
+            let handed = inbox.take();
+            if handed.is_empty() {
+                session.handle_new_orders();
+            } else {
+                session.handle_handed_orders(handed);
+            }
+            continue;
+        }
         if session.wants_orders() != inbox_open {
             // Orders are handed to the connection only while it takes them; closing declines
             // what was handed and not taken yet (the admin API then queues it itself).
             inbox_open = !inbox_open;
             inbox.set_open(inbox_open);
         }
-        while outbox.frames() < MAX_OUTBOX_FRAMES && outbox.remaining() < OUTBOX_LOW_WATER {
+        // The clock is read only when a frame is handed out: an idle connection's wake-ups
+        // read it once (for the frame they handle), not once per turn.
+        while session.has_transmit()
+            && outbox.frames() < MAX_OUTBOX_FRAMES
+            && outbox.remaining() < OUTBOX_LOW_WATER
+        {
             let Some(frame) = session.poll_transmit(now()) else {
                 break;
             };
@@ -160,6 +175,15 @@ pub(super) async fn run(
         if session.is_finished() {
             break;
         }
+        if dirty && session.end().is_none() {
+            // Written right away when the socket takes it (nearly always): the write deadline
+            // the frames started is then over before the timer is set, so an idle device's PONG
+            // does not move the timer earlier and back.
+            if let Some(step) = write_step(&mut writer, &mut outbox).now_or_never() {
+                wrote(step, &mut session, &mut outbox, &mut dirty);
+                continue;
+            }
+        }
         let deadline = session.poll_timeout();
         if let Some(at) = alarm.arm(deadline) {
             timer.as_mut().reset(TokioInstant::from_std(at));
@@ -167,22 +191,21 @@ pub(super) async fn run(
         let writing = dirty && session.end().is_none();
         tokio::select! {
             biased;
-            () = &mut stop_signal, if !stopped => {
-                stopped = true;
-                session.handle_stop(if shared.shutdown.is_cancelled() { Stop::Shutdown } else { Stop::Replaced });
+            () = &mut notified, if !stopped => {
+                notified.set(inbox.notify.notified());
+                if inbox.is_stopped() {
+                    stopped = true;
+                    session.handle_stop(if shared.shutdown.is_cancelled() { Stop::Shutdown } else { Stop::Replaced });
+                } else {
+                    orders_signalled = true;
+                }
             }
             (id, result) = outcome(&mut pending), if !pending.is_empty() => {
                 session.handle_stored(id, result, now());
             }
-            step = write_step(&mut writer, &mut outbox), if writing => match step {
-                Ok(WriteStep::Wrote) => session.on_written(now(), false),
-                Ok(WriteStep::Flushed) => {
-                    dirty = false;
-                    shrink(outbox.bytes_mut(), 0);
-                    session.on_written(now(), true);
-                }
-                Err(e) => session.handle_write_error(e),
-            },
+            step = write_step(&mut writer, &mut outbox), if writing => {
+                wrote(step, &mut session, &mut outbox, &mut dirty);
+            }
             item = reader.next(), if session.wants_read() => {
                 let mut item = Some(item);
                 let mut frames = 0;
@@ -203,15 +226,6 @@ pub(super) async fn run(
                     }
                 }
             }
-            () = &mut notified, if session.wants_orders() => {
-                notified.set(inbox.notify.notified());
-                let handed = inbox.take();
-                if handed.is_empty() {
-                    session.handle_new_orders();
-                } else {
-                    session.handle_handed_orders(handed);
-                }
-            }
             () = &mut timer, if alarm.is_armed() => {
                 alarm.fired();
                 session.handle_timeout(now());
@@ -228,20 +242,35 @@ pub(super) async fn run(
     drop(registration);
 }
 
-/// When the connection's timer is set for. A deadline that moves later (the idle clock restarts
-/// with every frame) leaves the timer where it is: it fires early once, the session finds
-/// nothing due, and it is set again — one timer operation per idle timeout instead of one per
-/// frame.
+/// Tells the session what a write step of the [`Outbox`] did.
+fn wrote(step: std::io::Result<WriteStep>, session: &mut Session, outbox: &mut Outbox, dirty: &mut bool) {
+    match step {
+        Ok(WriteStep::Wrote) => session.on_written(now(), false),
+        Ok(WriteStep::Flushed) => {
+            *dirty = false;
+            shrink(outbox.bytes_mut(), 0);
+            session.on_written(now(), true);
+        }
+        Err(e) => session.handle_write_error(e),
+    }
+}
+
+/// When the connection's timer is set for: it follows the session's deadline. Tokio makes
+/// following a deadline that moved later cheap (an atomic store; the timer wheel re-files the
+/// entry when its old instant comes, without waking the task), so an idle device's frames (a
+/// PING every 30 s, each restarting the idle clock) never wake the connection for a timeout that
+/// is not due. (Leaving the timer at the earlier instant instead, as this driver once did, woke
+/// every idle connection once per idle timeout for nothing.)
 #[derive(Debug, Default)]
 struct Alarm {
     at: Option<std::time::Instant>,
 }
 
 impl Alarm {
-    /// For the session's next `deadline`: the instant to set the timer to, when it must move.
+    /// For the session's next `deadline`: the instant to set the timer to, when it changed.
     fn arm(&mut self, deadline: Option<std::time::Instant>) -> Option<std::time::Instant> {
         let deadline = deadline?;
-        if self.at.is_some_and(|at| at <= deadline) {
+        if self.at == Some(deadline) {
             return None;
         }
         self.at = Some(deadline);
@@ -337,14 +366,19 @@ mod tests {
     }
 
     #[test]
-    fn the_alarm_moves_only_earlier_and_is_set_again_after_firing() {
+    fn the_alarm_follows_the_deadline_and_is_set_again_after_firing() {
         let t0 = Instant::now();
         let s = Duration::from_secs(1);
         let mut alarm = Alarm::default();
         assert_eq!(alarm.arm(None), None);
         assert!(!alarm.is_armed());
         assert_eq!(alarm.arm(Some(t0 + 120 * s)), Some(t0 + 120 * s));
-        assert_eq!(alarm.arm(Some(t0 + 150 * s)), None, "later: left where it is");
+        assert_eq!(alarm.arm(Some(t0 + 120 * s)), None, "unchanged: left");
+        assert_eq!(
+            alarm.arm(Some(t0 + 150 * s)),
+            Some(t0 + 150 * s),
+            "later (a ping): moved"
+        );
         assert_eq!(alarm.arm(Some(t0 + 90 * s)), Some(t0 + 90 * s), "earlier: moved");
         assert!(alarm.is_armed());
         alarm.fired();

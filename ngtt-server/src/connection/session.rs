@@ -195,6 +195,11 @@ impl Session {
         self.ops.pop_front()
     }
 
+    /// Whether a frame waits to be handed out by [`Session::poll_transmit`].
+    pub(crate) fn has_transmit(&self) -> bool {
+        !self.out.is_empty()
+    }
+
     /// The next frame to write, handed out at `now`. The write deadline runs from then until
     /// [`Session::on_written`] reports everything flushed.
     pub(crate) fn poll_transmit(&mut self, now: Instant) -> Option<Frame> {
