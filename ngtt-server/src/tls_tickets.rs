@@ -54,6 +54,13 @@ impl std::fmt::Debug for TicketKeys {
     }
 }
 
+/// What [`TicketKeys::roll`] leaves: the current period's key, and the error of a file that could
+/// not be rewritten with it.
+struct Rolled {
+    current: (u32, [u8; KEY_LEN]),
+    unsaved: Option<ServerError>,
+}
+
 /// The period number of `now` (seconds since the epoch).
 fn period_of(now: u64) -> u32 {
     u32::try_from(now / TICKET_PERIOD.as_secs()).unwrap_or(u32::MAX)
@@ -129,7 +136,9 @@ impl TicketKeys {
             rng: SystemRandom::new(),
             keys: Mutex::new(keys),
         };
-        tickets.roll(now)?;
+        if let Some(e) = tickets.roll(now)?.unsaved {
+            return Err(e);
+        }
         Ok(tickets)
     }
 
@@ -138,45 +147,55 @@ impl TicketKeys {
     }
 
     /// Makes sure the current period has a key and only it and the previous one are kept; the
-    /// file is rewritten when that changed. Returns the current period's key.
-    fn roll(&self, now: u64) -> Result<(u32, [u8; KEY_LEN]), ServerError> {
+    /// file is rewritten when that changed. Fails only when a new key is needed and the system
+    /// has no randomness; a file that could not be rewritten is reported in [`Rolled`] (the
+    /// keys serve from memory meanwhile).
+    fn roll(&self, now: u64) -> Result<Rolled, ServerError> {
         let period = period_of(now);
         let mut keys = self.lock();
         let kept = keys.len();
         keys.retain(|(p, _)| *p == period || p.checked_add(1) == Some(period));
         let mut changed = keys.len() != kept;
-        if !keys.iter().any(|(p, _)| *p == period) {
-            let mut key = [0u8; KEY_LEN];
-            self.rng
-                .fill(&mut key)
-                .map_err(|_| ServerError::Config("no system randomness for a TLS ticket key".into()))?;
-            keys.push((period, key));
-            changed = true;
-        }
-        if let (true, Some(file)) = (changed, &self.file) {
-            let mut text = format!("{FILE_HEADER}\nbinding {}\n", self.binding);
-            for (p, key) in keys.iter() {
-                text.push_str(&format!("key {p} {}\n", hex(key)));
-            }
-            crate::private_file::replace_private(file, &text).map_err(|source| ServerError::ReadFile {
-                path: file.clone(),
-                source,
-            })?;
-        }
-        let current = keys.iter().find(|(p, _)| *p == period).copied();
-        current.ok_or_else(|| ServerError::Config("TLS ticket key missing".into()))
-    }
-
-    /// Seals `plain` with the key of `now`'s period.
-    fn seal(&self, plain: &[u8], now: u64) -> Option<Vec<u8>> {
-        let (period, key) = match self.roll(now) {
-            Ok(current) => current,
-            Err(e) => {
-                // The new key still serves from memory when only the file could not be written.
-                tracing::warn!(error = %e, "TLS ticket keys: could not keep the new key in the file");
-                self.lock().iter().find(|(p, _)| *p == period_of(now)).copied()?
+        let current = match keys.iter().find(|(p, _)| *p == period) {
+            Some(current) => *current,
+            None => {
+                let mut key = [0u8; KEY_LEN];
+                self.rng
+                    .fill(&mut key)
+                    .map_err(|_| ServerError::Config("no system randomness for a TLS ticket key".into()))?;
+                keys.push((period, key));
+                changed = true;
+                (period, key)
             }
         };
+        let unsaved = match (changed, &self.file) {
+            (true, Some(file)) => {
+                let mut text = format!("{FILE_HEADER}\nbinding {}\n", self.binding);
+                for (p, key) in keys.iter() {
+                    text.push_str(&format!("key {p} {}\n", hex(key)));
+                }
+                crate::private_file::replace_private(file, &text)
+                    .err()
+                    .map(|source| ServerError::ReadFile {
+                        path: file.clone(),
+                        source,
+                    })
+            }
+            _ => None,
+        };
+        Ok(Rolled { current, unsaved })
+    }
+
+    /// Seals `plain` into a ticket with the current period's key (made now if needed).
+    fn seal(&self, plain: &[u8], now: u64) -> Option<Vec<u8>> {
+        let Rolled {
+            current: (period, key),
+            unsaved,
+        } = self.roll(now).ok()?;
+        if let Some(e) = unsaved {
+            // Once per new key: the key serves from memory, devices resume until a restart.
+            tracing::warn!(error = %e, "TLS ticket keys: could not keep the new key in the file");
+        }
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).ok()?;
         let mut ticket = Vec::with_capacity(HEADER_LEN + NONCE_LEN + plain.len() + TAG_LEN);

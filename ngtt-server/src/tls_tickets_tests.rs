@@ -152,3 +152,26 @@ fn keys_in_memory_only_write_no_file() {
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn a_key_that_cannot_be_saved_serves_from_memory_but_a_first_start_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(&dir);
+    let keys = TicketKeys::load(Some(&path), CA, CERT, T0).unwrap();
+    // The file's directory is gone: the next period's key cannot be written.
+    drop(dir);
+    let next = T0 + PERIOD;
+    let ticket = keys.seal(b"session", next).expect("sealed with the new key");
+    assert_eq!(
+        ticket[1..HEADER_LEN],
+        period_of(next).to_be_bytes(),
+        "the new period's key"
+    );
+    assert_eq!(keys.open(&ticket, next).as_deref(), Some(b"session".as_slice()));
+    assert!(!path.exists());
+    // At start, a file that cannot be written is an error, not a silent memory-only key.
+    assert!(matches!(
+        TicketKeys::load(Some(&path), CA, CERT, T0),
+        Err(ServerError::ReadFile { .. })
+    ));
+}
