@@ -70,6 +70,13 @@ impl Serve {
         }
     }
 
+    /// Runs `ngtt ARGS` against this server's admin API (its address and token file added).
+    fn admin_cmd(&self, args: &[&str]) -> std::process::Output {
+        let mut all = args.to_vec();
+        all.extend(["--admin", &self.admin, "--admin-token-file", &self.token_file]);
+        ngtt(&all)
+    }
+
     fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill")
@@ -153,22 +160,9 @@ fn serve_and_order_commands() {
     let serve = Serve::start(&pki, &dir.path().join("ngtt.db"), &["--max-inflight", "2"], None);
     assert!(std::net::TcpStream::connect(&serve.ngtt_addr).is_ok());
     assert!(std::net::TcpStream::connect(&serve.http_addr).is_ok());
-    let admin = serve.admin.as_str();
-    let tf = serve.token_file.as_str();
 
     let sections = r#"[{"orders": [{"type": "write", "path": "W1", "value": 5}]}]"#;
-    let id = ok(ngtt(&[
-        "order",
-        "send",
-        "--admin",
-        admin,
-        "--admin-token-file",
-        tf,
-        "--device",
-        "dev1",
-        "--json",
-        sections,
-    ]));
+    let id = ok(serve.admin_cmd(&["order", "send", "--device", "dev1", "--json", sections]));
     let id = id.trim();
     assert!(id.parse::<i64>().is_ok(), "{id:?}");
 
@@ -178,28 +172,16 @@ fn serve_and_order_commands() {
         r#"[{"orders": [{"type": "read", "path": "W2"}], "disposition": 1}]"#,
     )
     .unwrap();
-    let second = ok(ngtt(&[
+    let second = ok(serve.admin_cmd(&[
         "order",
         "send",
-        "--admin",
-        admin,
-        "--admin-token-file",
-        tf,
         "--device",
         "dev1",
         "--file",
         file.to_str().unwrap(),
     ]));
 
-    let status = ok(ngtt(&[
-        "order",
-        "status",
-        "--admin",
-        admin,
-        "--admin-token-file",
-        tf,
-        id,
-    ]));
+    let status = ok(serve.admin_cmd(&["order", "status", id]));
     assert_eq!(status.lines().count(), 1);
     let order: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(order["id"].to_string(), id);
@@ -207,80 +189,27 @@ fn serve_and_order_commands() {
     assert_eq!(order["state"], "queued");
     assert_eq!(order["deliveries"], 0);
 
-    let list = ok(ngtt(&[
-        "order",
-        "list",
-        "--admin",
-        admin,
-        "--admin-token-file",
-        tf,
-        "--device",
-        "dev1",
-    ]));
+    let list = ok(serve.admin_cmd(&["order", "list", "--device", "dev1"]));
     let ids: Vec<String> = list
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].to_string())
         .collect();
     assert_eq!(ids, [id, second.trim()]);
-    let none = ok(ngtt(&[
-        "order",
-        "list",
-        "--admin",
-        admin,
-        "--admin-token-file",
-        tf,
-        "--device",
-        "dev1",
-        "--state",
-        "confirmed",
-    ]));
+    let none = ok(serve.admin_cmd(&["order", "list", "--device", "dev1", "--state", "confirmed"]));
     assert_eq!(none, "");
 
     for (args, needle) in [
+        (vec!["order", "status", "999999"], "no order 999999"),
         (
-            vec![
-                "order",
-                "status",
-                "--admin",
-                admin,
-                "--admin-token-file",
-                tf,
-                "999999",
-            ],
-            "no order 999999",
-        ),
-        (
-            vec![
-                "order",
-                "send",
-                "--admin",
-                admin,
-                "--admin-token-file",
-                tf,
-                "--device",
-                "dev1",
-                "--json",
-                "{}",
-            ],
+            vec!["order", "send", "--device", "dev1", "--json", "{}"],
             "list of sections",
         ),
         (
-            vec![
-                "order",
-                "list",
-                "--admin",
-                admin,
-                "--admin-token-file",
-                tf,
-                "--device",
-                "dev1",
-                "--state",
-                "x",
-            ],
+            vec!["order", "list", "--device", "dev1", "--state", "x"],
             "unknown order state",
         ),
     ] {
-        let out = ngtt(&args);
+        let out = serve.admin_cmd(&args);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = stderr(&out);
         assert!(err.starts_with("ngtt: ") && err.contains(needle), "{err}");
@@ -302,30 +231,11 @@ fn kill_9_loses_no_queued_order() {
     let db = dir.path().join("ngtt.db");
     let serve = Serve::start(&pki, &db, &[], None);
     let sections = r#"[{"orders": [{"type": "sysctl", "op_type": "reboot", "op_args": ""}]}]"#;
-    let id = ok(ngtt(&[
-        "order",
-        "send",
-        "--admin",
-        &serve.admin,
-        "--admin-token-file",
-        &serve.token_file,
-        "--device",
-        "d",
-        "--json",
-        sections,
-    ]));
+    let id = ok(serve.admin_cmd(&["order", "send", "--device", "d", "--json", sections]));
     serve.kill_9();
 
     let serve = Serve::start(&pki, &db, &[], None);
-    let status = ok(ngtt(&[
-        "order",
-        "status",
-        "--admin",
-        &serve.admin,
-        "--admin-token-file",
-        &serve.token_file,
-        id.trim(),
-    ]));
+    let status = ok(serve.admin_cmd(&["order", "status", id.trim()]));
     let order: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(order["state"], "queued");
     assert_eq!(order["sections"][0]["orders"][0]["op_type"], "reboot");
