@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
@@ -25,6 +25,19 @@ pub const EXAMPLES: &str = r#"Examples:
 A silencing period is `DAY HH:MM-DAY HH:MM` in the device's time zone, DAY the ISO weekday
 (1 Monday .. 7 Sunday); it does not wrap around the week, so split one across Sunday midnight."#;
 
+/// The admin API, device and predicate a command acts on.
+#[derive(Debug, Args)]
+pub struct PredicateTarget {
+    #[command(flatten)]
+    admin: AdminArgs,
+    /// The device id.
+    #[arg(long, value_name = "ID")]
+    device: String,
+    /// The predicate id.
+    #[arg(long, value_name = "ID")]
+    id: String,
+}
+
 /// `ngtt predicate ...`.
 #[derive(Debug, Subcommand)]
 pub enum PredicateCommand {
@@ -41,25 +54,13 @@ pub enum PredicateCommand {
     #[command(after_help = "Example:\n  ngtt predicate get --device dev1 --id p1")]
     Get {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
-        /// The predicate id.
-        #[arg(long, value_name = "ID")]
-        id: String,
+        target: PredicateTarget,
     },
     /// Create or replace a predicate (fields not given take their defaults).
     #[command(after_help = "Example:\n  ngtt predicate set --device dev1 --id p1 --statistic temp.high")]
     Set {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
-        /// The predicate id.
-        #[arg(long, value_name = "ID")]
-        id: String,
+        target: PredicateTarget,
         /// The statistic the device matches it against.
         #[arg(long, value_name = "NAME")]
         statistic: String,
@@ -82,13 +83,7 @@ pub enum PredicateCommand {
     )]
     Patch {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
-        /// The predicate id.
-        #[arg(long, value_name = "ID")]
-        id: String,
+        target: PredicateTarget,
         #[command(flatten)]
         body: JsonBody,
     },
@@ -98,13 +93,7 @@ pub enum PredicateCommand {
     )]
     Silence {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
-        /// The predicate id.
-        #[arg(long, value_name = "ID")]
-        id: String,
+        target: PredicateTarget,
         /// A period `DAY HH:MM-DAY HH:MM` (repeatable).
         #[arg(long = "period", value_name = "PERIOD", required_unless_present = "none")]
         periods: Vec<String>,
@@ -116,37 +105,19 @@ pub enum PredicateCommand {
     #[command(after_help = "Example:\n  ngtt predicate online --device dev1 --id p1")]
     Online {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
-        /// The predicate id.
-        #[arg(long, value_name = "ID")]
-        id: String,
+        target: PredicateTarget,
     },
     /// Take a predicate offline (the device drops its instance, keeps its state).
     #[command(after_help = "Example:\n  ngtt predicate offline --device dev1 --id p1")]
     Offline {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
-        /// The predicate id.
-        #[arg(long, value_name = "ID")]
-        id: String,
+        target: PredicateTarget,
     },
     /// Remove a predicate (the device deletes its state).
     #[command(after_help = "Example:\n  ngtt predicate delete --device dev1 --id p1")]
     Delete {
         #[command(flatten)]
-        admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
-        /// The predicate id.
-        #[arg(long, value_name = "ID")]
-        id: String,
+        target: PredicateTarget,
     },
 }
 
@@ -176,7 +147,7 @@ fn period(text: &str) -> Result<Value, CliError> {
 /// Runs `ngtt predicate ...`; `input` is read for `--file -`.
 pub fn run(command: &PredicateCommand, input: &mut dyn Read, out: &mut dyn Write) -> Result<(), CliError> {
     let runtime = crate::runtime::runtime(false)?;
-    let (admin, device, id, method, body) = match command {
+    let (target, method, body) = match command {
         PredicateCommand::List { admin, device } => {
             return runtime.block_on(request(
                 admin,
@@ -188,11 +159,9 @@ pub fn run(command: &PredicateCommand, input: &mut dyn Read, out: &mut dyn Write
                 out,
             ))
         }
-        PredicateCommand::Get { admin, device, id } => (admin, device, id, Method::GET, None),
+        PredicateCommand::Get { target } => (target, Method::GET, None),
         PredicateCommand::Set {
-            admin,
-            device,
-            id,
+            target,
             statistic,
             configuration,
             verbose_name,
@@ -213,37 +182,26 @@ pub fn run(command: &PredicateCommand, input: &mut dyn Read, out: &mut dyn Write
             if let Some(g) = group {
                 body.insert("group".into(), json!(g));
             }
-            (admin, device, id, Method::PUT, Some(Value::Object(body)))
+            (target, Method::PUT, Some(Value::Object(body)))
         }
-        PredicateCommand::Patch {
-            admin,
-            device,
-            id,
-            body,
-        } => (admin, device, id, Method::PATCH, Some(body.read(input)?)),
+        PredicateCommand::Patch { target, body } => (target, Method::PATCH, Some(body.read(input)?)),
         PredicateCommand::Silence {
-            admin,
-            device,
-            id,
+            target,
             periods,
             none: _,
         } => {
             let list = periods.iter().map(|p| period(p)).collect::<Result<Vec<_>, _>>()?;
-            (admin, device, id, Method::PATCH, Some(json!({"silencing": list})))
+            (target, Method::PATCH, Some(json!({"silencing": list})))
         }
-        PredicateCommand::Online { admin, device, id } => {
-            (admin, device, id, Method::PATCH, Some(json!({"online": true})))
-        }
-        PredicateCommand::Offline { admin, device, id } => {
-            (admin, device, id, Method::PATCH, Some(json!({"online": false})))
-        }
-        PredicateCommand::Delete { admin, device, id } => (admin, device, id, Method::DELETE, None),
+        PredicateCommand::Online { target } => (target, Method::PATCH, Some(json!({"online": true}))),
+        PredicateCommand::Offline { target } => (target, Method::PATCH, Some(json!({"online": false}))),
+        PredicateCommand::Delete { target } => (target, Method::DELETE, None),
     };
     runtime.block_on(request(
-        admin,
+        &target.admin,
         method,
-        device,
-        &["predicates", id],
+        &target.device,
+        &["predicates", &target.id],
         &[],
         body,
         out,
