@@ -175,7 +175,8 @@ pub(super) async fn run(
         if session.is_finished() {
             break;
         }
-        if dirty && session.end().is_none() {
+        let writing = dirty && session.end().is_none();
+        if writing {
             // Written right away when the socket takes it (nearly always): the write deadline
             // the frames started is then over before the timer is set, so an idle device's PONG
             // does not move the timer earlier and back.
@@ -188,7 +189,6 @@ pub(super) async fn run(
         if let Some(at) = alarm.arm(deadline) {
             timer.as_mut().reset(TokioInstant::from_std(at));
         }
-        let writing = dirty && session.end().is_none();
         tokio::select! {
             biased;
             () = &mut notified, if !stopped => {
