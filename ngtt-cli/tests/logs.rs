@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ngtt_proto::payload::{Level, LogRecord};
-use ngtt_testkit::cli::{ok, output as ngtt};
+use ngtt_testkit::cli::{admin_output, ok, output as ngtt};
 use serde_json::{json, Value};
 
 /// Kills the child when dropped (a failing test leaves no server behind).
@@ -65,18 +65,11 @@ fn two_listeners_and_decoded_tracebacks() {
     );
 
     let sections = r#"[{"orders": [{"type": "read", "path": "W1"}]}]"#;
-    let id = ok(ngtt(&[
-        "order",
-        "send",
-        "--admin",
+    let id = ok(admin_output(
+        &["order", "send", "--device", "dev1", "--json", sections],
         &admin,
-        "--admin-token-file",
         &tf,
-        "--device",
-        "dev1",
-        "--json",
-        sections,
-    ]));
+    ));
 
     // A device on the second listener: its order arrives (printed), its log record is stored.
     let doc = json!({"frames": [{"name": "poll", "filename": "bus.rs", "line_no": 9, "locals": {}, "globals": {}}],
@@ -109,18 +102,7 @@ fn two_listeners_and_decoded_tracebacks() {
         .expect("the order");
     assert_eq!(order["sections"][0]["orders"][0]["path"], "W1");
 
-    let shown = || {
-        ok(ngtt(&[
-            "logs",
-            "list",
-            "--admin",
-            &admin,
-            "--admin-token-file",
-            &tf,
-            "--device",
-            "dev1",
-        ]))
-    };
+    let shown = || ok(admin_output(&["logs", "list", "--device", "dev1"], &admin, &tf));
     wait_for("the log record", || !shown().is_empty());
     let logs: Vec<Value> = shown()
         .lines()
@@ -136,15 +118,7 @@ fn two_listeners_and_decoded_tracebacks() {
     drop(stdin);
     let status = device.0.wait().unwrap();
     assert!(status.success());
-    let status = ok(ngtt(&[
-        "order",
-        "status",
-        "--admin",
-        &admin,
-        "--admin-token-file",
-        &tf,
-        id.trim(),
-    ]));
+    let status = ok(admin_output(&["order", "status", id.trim()], &admin, &tf));
     let state: Value = serde_json::from_str(&status).unwrap();
     assert!(state["deliveries"].as_i64().unwrap() >= 1, "{state}");
 }

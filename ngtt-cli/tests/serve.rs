@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ngtt_proto::{DeviceIdentity, Environment};
-use ngtt_testkit::cli::{ok, output as ngtt, stderr};
+use ngtt_testkit::cli::{admin_output, ok, output as ngtt, stderr};
 use serde_json::Value;
 
 /// A running `ngtt serve` and its printed addresses.
@@ -72,9 +72,7 @@ impl Serve {
 
     /// Runs `ngtt ARGS` against this server's admin API (its address and token file added).
     fn admin_cmd(&self, args: &[&str]) -> std::process::Output {
-        let mut all = args.to_vec();
-        all.extend(["--admin", &self.admin, "--admin-token-file", &self.token_file]);
-        ngtt(&all)
+        admin_output(args, &self.admin, &self.token_file)
     }
 
     fn terminate(mut self) -> std::process::ExitStatus {

@@ -64,6 +64,14 @@ pub fn output(args: &[&str]) -> std::process::Output {
         .expect("ngtt runs")
 }
 
+/// Runs `ngtt ARGS --admin URL --admin-token-file FILE` like [`output`]: an admin command
+/// against one server's admin API.
+pub fn admin_output(args: &[&str], admin: &str, token_file: &str) -> std::process::Output {
+    let mut all = args.to_vec();
+    all.extend(["--admin", admin, "--admin-token-file", token_file]);
+    output(&all)
+}
+
 /// What a finished `ngtt` wrote on stdout.
 pub fn stdout(out: &std::process::Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("UTF-8")
