@@ -75,7 +75,7 @@ async fn round(
 ) -> Response {
     let result = async {
         let held: Vec<Held> = decode_body(&headers, body, &state.budgets)
-            .map_err(|f| Fault::new(f.status, format!("not a list of {{key, version}}: {}", f.reason)))?;
+            .map_err(|f| f.context("not a list of {key, version}"))?;
         if held.len() > MAX_BAOBS_PER_DEVICE {
             return Err(Fault::bad_request(format!(
                 "{} BAOBs listed: a device may have at most {MAX_BAOBS_PER_DEVICE}",

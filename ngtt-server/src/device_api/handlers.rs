@@ -128,8 +128,8 @@ fn split_series(
         Err(fault) if fault.status == StatusCode::PAYLOAD_TOO_LARGE => return Err(fault),
         Err(_) => {}
     }
-    let items: Vec<minijson::Value> = decode_body(headers, Ok(body), budgets)
-        .map_err(|f| Fault::new(f.status, format!("not a list of pathpoint series: {}", f.reason)))?;
+    let items: Vec<minijson::Value> =
+        decode_body(headers, Ok(body), budgets).map_err(|f| f.context("not a list of pathpoint series"))?;
     let total = items.len();
     let (mut good, mut bad) = (Vec::new(), Vec::new());
     for (index, item) in items.iter().enumerate() {
@@ -214,7 +214,7 @@ pub(super) async fn logs(
     let device = id.device_id;
     let result = async {
         let items: Vec<minijson::Value> = decode_body(&headers, body, &state.budgets)
-            .map_err(|f| Fault::new(f.status, format!("not a list of log records: {}", f.reason)))?;
+            .map_err(|f| f.context("not a list of log records"))?;
         let limits = state.registry.inflate_limits();
         let (stored, notes) =
             crate::log_batches::store_logs(&state.db, limits, state.budgets, &device, items).await?;

@@ -50,8 +50,8 @@ pub(super) async fn alarms(
 ) -> Response {
     let device_name = id.device_id.clone();
     let result = async {
-        let items: Vec<Value> = decode_body(&headers, body, &state.budgets)
-            .map_err(|f| Fault::new(f.status, format!("not a list of events: {}", f.reason)))?;
+        let items: Vec<Value> =
+            decode_body(&headers, body, &state.budgets).map_err(|f| f.context("not a list of events"))?;
         if items.len() > MAX_ALARMS {
             return Err(Fault::bad_request(format!(
                 "{} events in one batch; at most {MAX_ALARMS}",

@@ -44,7 +44,7 @@ pub(super) async fn write_log(
     let device_name = id.device_id.clone();
     let result = async {
         let items: Vec<Value> = decode_body(&headers, body, &state.budgets)
-            .map_err(|f| Fault::new(f.status, format!("not a list of write records: {}", f.reason)))?;
+            .map_err(|f| f.context("not a list of write records"))?;
         let writes = items
             .iter()
             .enumerate()

@@ -116,6 +116,12 @@ impl Fault {
         Fault::new(StatusCode::BAD_REQUEST, reason)
     }
 
+    /// The same fault, its reason prefixed by what the body should have been
+    /// (`"not a list of events: …"`).
+    pub(crate) fn context(self, what: &str) -> Fault {
+        Fault::new(self.status, format!("{what}: {}", self.reason))
+    }
+
     /// `{"status": reason}` in `format`.
     pub(crate) fn respond(self, format: Format) -> Response {
         format.reply(self.status, &serde_json::json!({ "status": self.reason }))
