@@ -2,35 +2,29 @@
 //! real `ngtt serve`: each family's commands, their JSON output, and a refusal reported on
 //! stderr with exit status 1.
 
-use ngtt_testkit::cli::{output as ngtt, run, Serve};
+use ngtt_testkit::cli::{admin_output, ok, run, Serve};
 use ngtt_testkit::TestPki;
 use serde_json::{json, Value};
 
-fn json_lines(lines: &[String]) -> Vec<Value> {
-    lines
-        .iter()
+/// Runs `ngtt WORDS... EXTRA... --admin URL --admin-token-file FILE` against `serve`: the words
+/// split at spaces, the extra arguments as given.
+fn admin_command(serve: &Serve, words: &str, extra: &[&str]) -> std::process::Output {
+    let mut args: Vec<&str> = words.split_whitespace().collect();
+    args.extend_from_slice(extra);
+    admin_output(&args, &serve.admin_url(""), serve.token_file_arg())
+}
+
+/// Like [`admin_command`], for a command that must succeed: its output lines as JSON.
+fn admin(serve: &Serve, words: &str, extra: &[&str]) -> Vec<Value> {
+    ok(admin_command(serve, words, extra))
+        .lines()
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect()
 }
 
-/// `ngtt WORDS... EXTRA... --admin URL`: the words split at spaces, the extra arguments as given.
-fn command_line<'a>(words: &'a str, extra: &[&'a str], url: &'a str, serve: &'a Serve) -> Vec<&'a str> {
-    let mut all: Vec<&str> = words.split_whitespace().collect();
-    all.extend_from_slice(extra);
-    all.extend(["--admin", url, "--admin-token-file", serve.token_file_arg()]);
-    all
-}
-
-/// Runs `ngtt WORDS EXTRA --admin URL`; its output lines as JSON.
-fn admin(serve: &Serve, words: &str, extra: &[&str]) -> Vec<Value> {
-    let url = serve.admin_url("");
-    json_lines(&run(&command_line(words, extra, &url, serve)))
-}
-
 /// Like [`admin`], for a command that must fail: its stderr.
 fn refused(serve: &Serve, words: &str, extra: &[&str]) -> String {
-    let url = serve.admin_url("");
-    let out = ngtt(&command_line(words, extra, &url, serve));
+    let out = admin_command(serve, words, extra);
     assert_eq!(out.status.code(), Some(1), "{words} {extra:?} should fail");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -62,8 +56,7 @@ async fn baob_commands() {
     );
     assert_eq!(got, [json!({"key": "fw", "version": 7, "size": 9})]);
     assert_eq!(std::fs::read(&out).unwrap(), b"\x00\x01binary\xff");
-    let url = serve.admin_url("");
-    let raw = ngtt(&command_line("baob get --device d1 --key fw", &[], &url, &serve));
+    let raw = admin_command(&serve, "baob get --device d1 --key fw", &[]);
     assert_eq!(raw.stdout, b"\x00\x01binary\xff");
 
     let list = admin(&serve, "baob list --device d1", &[]);
