@@ -212,6 +212,25 @@ pub(crate) async fn queue_order(
     Ok(id)
 }
 
+/// Queues each `(device, sections)` of a batch in one commit (never handed: in a burst the
+/// usual way moves more orders per second, see [`MAX_HAND_OFFS`]), then wakes the connection
+/// of each device whose order was queued. Each order has its own outcome.
+pub(crate) async fn queue_orders(
+    db: &Store,
+    registry: &Registry,
+    orders: Vec<(String, Bytes)>,
+) -> Result<Vec<(String, Result<OrderId, StorageError>)>, StorageError> {
+    let devices: Vec<String> = orders.iter().map(|(device, _)| device.clone()).collect();
+    let outcomes = db.queue_orders(orders).await?;
+    // Committed: now wake the devices' connections.
+    for (device, outcome) in devices.iter().zip(&outcomes) {
+        if outcome.is_ok() {
+            registry.notify(device);
+        }
+    }
+    Ok(devices.into_iter().zip(outcomes).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -219,3 +219,66 @@ async fn answers_matching_nothing_are_ignored() {
     dev.ping(1).await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_batch_of_orders_reaches_each_connected_device_in_list_order() {
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&pki, &dir.path().join("db"), |_| {}).await;
+    let mut devices = Vec::new();
+    for id in ["b1", "b2"] {
+        let mut dev = server.device(&pki, id).await;
+        dev.fetch_orders().await;
+        dev.ping(1).await;
+        devices.push(dev);
+    }
+    let batch = serde_json::json!([
+        {"device": "b1", "sections": read_order("A")},
+        {"device": "b2", "sections": read_order("B")},
+        {"device": "b1", "sections": read_order("C")},
+        {"device": "offline", "sections": read_order("D")},
+    ]);
+    let (status, answer) = server
+        .admin(reqwest::Method::POST, "/v1/orders", Some(batch))
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    let answer = answer.as_array().unwrap().clone();
+    let named: Vec<&str> = answer.iter().map(|a| a["device"].as_str().unwrap()).collect();
+    assert_eq!(named, ["b1", "b2", "b1", "offline"]);
+    let ids: Vec<i64> = answer.iter().map(|a| a["id"].as_i64().unwrap()).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "queued in list order: {ids:?}"
+    );
+
+    // Each connected device is woken and gets its own orders, in the list's order.
+    let mut paths = Vec::new();
+    for (dev, n) in devices.iter_mut().zip([2, 1]) {
+        let mut got = Vec::new();
+        for _ in 0..n {
+            let (tid, sections) = dev.recv_order().await;
+            got.push(read_path(&sections));
+            dev.send(Frame::order_confirm(tid)).await;
+        }
+        paths.push(got);
+    }
+    assert_eq!(paths, [vec!["A", "C"], vec!["B"]]);
+    server.until_answered(&ids[..3]).await;
+    assert_eq!(server.order(ids[3]).await["state"], "queued");
+
+    // One bad entry refuses the whole batch: nothing of it is queued.
+    let bad = serde_json::json!([
+        {"device": "b2", "sections": read_order("E")},
+        {"device": "b2", "sections": []},
+    ]);
+    let (status, answer) = server.admin(reqwest::Method::POST, "/v1/orders", Some(bad)).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["status"].as_str().unwrap().starts_with("order 1: "),
+        "{answer}"
+    );
+    let (_, b2) = server.get("/v1/devices/b2/orders").await;
+    assert_eq!(b2.as_array().unwrap().len(), 1, "{b2}");
+    devices[1].expect_silence(QUIET).await;
+    server.stop().await;
+}

@@ -25,10 +25,16 @@ const KNOWN_ORDER_TYPES: [&str; 5] = ["read", "write", "wait", "sysctl", "messag
 
 pub(super) fn device_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     let Path(id) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    check_device_id(&id)?;
+    Ok(id)
+}
+
+/// Refuses a device id no device can have: empty, over 255 bytes, or with a control character.
+pub(super) fn check_device_id(id: &str) -> Result<(), ApiError> {
     if id.is_empty() || id.len() > 255 || id.chars().any(char::is_control) {
         return Err(ApiError::bad_request(format!("invalid device id {id:?}")));
     }
-    Ok(id)
+    Ok(())
 }
 
 /// The query parameters, refusing any not in `allowed`.
@@ -69,6 +75,12 @@ pub(super) fn limit(map: &HashMap<String, String>, default: usize, max: usize) -
 fn order_payload(body: &[u8], max_len: usize) -> Result<Vec<u8>, ApiError> {
     let json: Value =
         serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    sections_payload(json, max_len)
+}
+
+/// Checks that `json` is a list of sections and returns the ORDER payload: the same document in
+/// MiniJSON (unknown fields kept as sent).
+pub(super) fn sections_payload(json: Value, max_len: usize) -> Result<Vec<u8>, ApiError> {
     let Value::Array(items) = &json else {
         return Err(ApiError::bad_request("expected a JSON list of sections"));
     };

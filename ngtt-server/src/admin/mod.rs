@@ -37,6 +37,7 @@ mod events;
 mod handlers;
 mod macros;
 mod metadata;
+mod order_batch;
 mod predicates;
 mod reply;
 mod sensor_writes;
@@ -85,6 +86,7 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v1/devices/{id}/orders",
             post(handlers::queue_order).get(handlers::list_orders),
         )
+        .route("/v1/orders", post(order_batch::queue_batch))
         .route("/v1/orders/{id}", get(handlers::get_order))
         .route("/v1/devices/{id}/pathpoints", get(handlers::pathpoints))
         .route("/v1/devices/{id}/logs", get(handlers::logs))

@@ -139,6 +139,21 @@ impl Store {
         }
     }
 
+    /// Queues each `(device, sections)` of `orders` in one commit, in their order (a device
+    /// named twice gets both, in that order). Each order has its own outcome (one that fails,
+    /// fails alone); `Err` when the writer could not take them.
+    pub async fn queue_orders(
+        &self,
+        orders: Vec<(String, Bytes)>,
+    ) -> Result<Vec<Result<OrderId, StorageError>>, StorageError> {
+        let ops = orders
+            .into_iter()
+            .map(|(device_id, sections)| WriteOp::QueueOrder { device_id, sections })
+            .collect();
+        let outcomes = self.writer.write_together(ops).await?;
+        Ok(queued_ids(outcomes))
+    }
+
     /// Claims pending orders and marks them sent ([`Storage::claim_orders`]); with
     /// `reserve_tids`, when any was claimed, also reserves that many ORDER tids in the same
     /// commit ([`WriteOp::ClaimOrders`]): the orders and the first tid of the block.
@@ -200,14 +215,7 @@ impl Store {
             Some(Err(e)) => Err(e),
             _ => Err(unexpected("claim_orders")),
         };
-        let queued = outcomes
-            .into_iter()
-            .map(|outcome| match outcome? {
-                WriteOutcome::Queued(id) => Ok(id),
-                _ => Err(unexpected("queue_order")),
-            })
-            .collect();
-        Ok((queued, claim))
+        Ok((queued_ids(outcomes), claim))
     }
 
     /// Reserves a block of ORDER tids ([`Storage::reserve_order_tids`]).
@@ -257,4 +265,15 @@ impl Store {
             _ => Err(unexpected("store_logs")),
         }
     }
+}
+
+/// The order ids of `QueueOrder` outcomes.
+fn queued_ids(outcomes: Vec<Result<WriteOutcome, StorageError>>) -> Vec<Result<OrderId, StorageError>> {
+    outcomes
+        .into_iter()
+        .map(|outcome| match outcome? {
+            WriteOutcome::Queued(id) => Ok(id),
+            _ => Err(unexpected("queue_order")),
+        })
+        .collect()
 }
