@@ -15,6 +15,7 @@ pub const EXAMPLES: &str = r#"Examples:
   ngtt order send --admin http://127.0.0.1:2406 --device dev1 \
       --json '[{"orders": [{"type": "write", "path": "W1", "value": 5}]}]'     # prints the id
   ngtt order send --admin http://127.0.0.1:2406 --device dev1 --file orders.json
+  ngtt order send --devices-file fleet.txt --file orders.json   # one order per device listed
   ngtt order status --admin http://127.0.0.1:2406 12
   ngtt order list --admin http://127.0.0.1:2406 --device dev1 --state sent
 
@@ -71,9 +72,14 @@ pub enum OrderCommand {
     Send {
         #[command(flatten)]
         admin: AdminArgs,
-        /// The device id.
-        #[arg(long, value_name = "ID")]
-        device: String,
+        /// The device id; repeat it (or give --devices-file) to queue the order for each
+        /// device, in batches of up to 10 000 (one request and one commit each).
+        #[arg(long, value_name = "ID", required_unless_present = "devices_file")]
+        device: Vec<String>,
+        /// A file of device ids, one per line (blank lines and lines starting with `#` are
+        /// skipped), for which to queue the order too.
+        #[arg(long, value_name = "PATH")]
+        devices_file: Option<PathBuf>,
         #[command(flatten)]
         body: OrderBody,
     },
@@ -239,20 +245,80 @@ pub(crate) fn print_list(out: &mut dyn Write, answer: Value, what: &str) -> Resu
     Ok(())
 }
 
+/// Most orders in one `POST /v1/orders` (the server's limit).
+const BATCH: usize = 10_000;
+
+/// The devices of `--device` and `--devices-file`, in that order.
+fn devices(given: &[String], file: Option<&std::path::Path>) -> Result<Vec<String>, CliError> {
+    let mut devices = given.to_vec();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+            context: "reading the devices file",
+            source,
+        })?;
+        devices.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    if devices.is_empty() {
+        return Err(CliError::Admin("no device given".into()));
+    }
+    Ok(devices)
+}
+
+/// Queues `sections` for each of `devices` through `POST /v1/orders`, [`BATCH`] at a time;
+/// prints `{"device", "id"}` per order. Batches already answered stay queued if a later one
+/// is refused.
+async fn send_batches(
+    admin: &AdminArgs,
+    devices: &[String],
+    sections: &[u8],
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let sections: Value = serde_json::from_slice(sections)
+        .map_err(|e| CliError::Admin(format!("the order is not JSON: {e}")))?;
+    let url = endpoint(&admin.admin, &["v1", "orders"])?;
+    for chunk in devices.chunks(BATCH) {
+        let batch: Vec<Value> = chunk
+            .iter()
+            .map(|device| serde_json::json!({ "device": device, "sections": sections }))
+            .collect();
+        let body = serde_json::to_vec(&batch).map_err(|e| CliError::Admin(e.to_string()))?;
+        let answer = call(admin, Method::POST, url.clone(), Some(body)).await?;
+        print_list(out, answer, "queued orders")?;
+    }
+    Ok(())
+}
+
 async fn run_async(
     command: &OrderCommand,
     input: &mut dyn Read,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     match command {
-        OrderCommand::Send { admin, device, body } => {
-            let url = endpoint(&admin.admin, &["v1", "devices", device, "orders"])?;
-            let answer = call(admin, Method::POST, url, Some(read_body(body, input)?)).await?;
-            let id = answer
-                .get("id")
-                .and_then(Value::as_i64)
-                .ok_or_else(|| CliError::Admin(format!("no order id in the answer: {answer}")))?;
-            line(out, &id.to_string())
+        OrderCommand::Send {
+            admin,
+            device,
+            devices_file,
+            body,
+        } => {
+            let devices = devices(device, devices_file.as_deref())?;
+            let body = read_body(body, input)?;
+            match devices.as_slice() {
+                [one] => {
+                    let url = endpoint(&admin.admin, &["v1", "devices", one, "orders"])?;
+                    let answer = call(admin, Method::POST, url, Some(body)).await?;
+                    let id = answer
+                        .get("id")
+                        .and_then(Value::as_i64)
+                        .ok_or_else(|| CliError::Admin(format!("no order id in the answer: {answer}")))?;
+                    line(out, &id.to_string())
+                }
+                many => send_batches(admin, many, &body, out).await,
+            }
         }
         OrderCommand::Status { admin, id } => {
             let url = endpoint(&admin.admin, &["v1", "orders", &id.to_string()])?;

@@ -212,6 +212,42 @@ fn serve_and_order_commands() {
         let err = stderr(&out);
         assert!(err.starts_with("ngtt: ") && err.contains(needle), "{err}");
     }
+    // Several devices: one batch request, one line per order, in the order given.
+    let fleet = dir.path().join("fleet.txt");
+    std::fs::write(&fleet, "# the fleet\nf2\n\nf3\n").unwrap();
+    let queued = ok(serve.admin_cmd(&[
+        "order",
+        "send",
+        "--device",
+        "f1",
+        "--devices-file",
+        fleet.to_str().unwrap(),
+        "--json",
+        sections,
+    ]));
+    let queued: Vec<Value> = queued.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let named: Vec<&str> = queued.iter().map(|q| q["device"].as_str().unwrap()).collect();
+    assert_eq!(named, ["f1", "f2", "f3"]);
+    for q in &queued {
+        let status = ok(serve.admin_cmd(&["order", "status", &q["id"].to_string()]));
+        let order: Value = serde_json::from_str(&status).unwrap();
+        assert_eq!(
+            (&order["device"], &order["state"]),
+            (&q["device"], &"queued".into())
+        );
+    }
+    let refused = serve.admin_cmd(&[
+        "order", "send", "--device", "f1", "--device", "f\u{1b}", "--json", sections,
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("order 1: invalid device id"),
+        "{}",
+        stderr(&refused)
+    );
+    let none = ngtt(&["order", "send", "--json", sections]);
+    assert_eq!(none.status.code(), Some(2), "a device is required");
+
     let both = ngtt(&["order", "send", "--device", "d", "--json", "[]", "--file", "x"]);
     assert_eq!(
         both.status.code(),
