@@ -1,4 +1,4 @@
-//! The bench's admin API client: queue an order for a device.
+//! The bench's admin API client: queue an order for a device, or a batch of them.
 
 use std::time::Duration;
 
@@ -42,10 +42,28 @@ impl Admin {
     /// Queues a read order whose path carries `seq` for `device`; returns when the server
     /// answered 201 (the order is committed).
     pub async fn queue(&self, device: &str, seq: u64) -> Result<(), CliError> {
-        let url: Url = format!("{}/v1/devices/{device}/orders", self.base)
+        self.post(&format!("/v1/devices/{device}/orders"), sections(seq))
+            .await
+    }
+
+    /// Queues the read order of [`Admin::queue`] for each `(device, seq)` in one request
+    /// (`POST /v1/orders`, one commit); returns when the server answered 201.
+    pub async fn queue_batch(&self, orders: &[(String, u64)]) -> Result<(), CliError> {
+        let entries: Vec<String> = orders
+            .iter()
+            .map(|(device, seq)| {
+                let device = serde_json::Value::from(device.as_str());
+                format!(r#"{{"device": {device}, "sections": {}}}"#, sections(*seq))
+            })
+            .collect();
+        self.post("/v1/orders", format!("[{}]", entries.join(","))).await
+    }
+
+    /// Posts a JSON `body` to `path`; `Ok` on a 2xx.
+    async fn post(&self, path: &str, body: String) -> Result<(), CliError> {
+        let url: Url = format!("{}{path}", self.base)
             .parse()
             .map_err(|e| CliError::Bench(format!("admin URL: {e}")))?;
-        let body = format!(r#"[{{"orders": [{{"type": "read", "path": "fleet#{seq:012}"}}]}}]"#);
         let request = self
             .client
             .post(url)
@@ -62,4 +80,10 @@ impl Admin {
         }
         Ok(())
     }
+}
+
+/// The sections of the bench's order number `seq`: a read whose path carries it, which the
+/// simulated device reports back.
+fn sections(seq: u64) -> String {
+    format!(r#"[{{"orders": [{{"type": "read", "path": "fleet#{seq:012}"}}]}}]"#)
 }

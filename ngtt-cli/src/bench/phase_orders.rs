@@ -96,11 +96,41 @@ pub async fn queue_many(admins: &[Admin], ids: Vec<String>, first: u64) -> Resul
     results.into_iter().collect()
 }
 
-/// One order to each device at once, through every node's admin API in turn.
+/// Queues one order for each device of `ids` (sequence numbers from `first`) in requests of
+/// `batch` orders (`POST /v1/orders`), [`BATCH_CONCURRENCY`] requests at once, spread over
+/// `admins` in turn.
+pub async fn queue_batches(
+    admins: &[Admin],
+    ids: Vec<String>,
+    first: u64,
+    batch: usize,
+) -> Result<(), CliError> {
+    if admins.is_empty() {
+        return Err(CliError::Bench("no node to queue orders through".into()));
+    }
+    let orders: Vec<(String, u64)> = ids.into_iter().zip(first..).collect();
+    let results: Vec<Result<(), CliError>> = stream::iter(orders.chunks(batch.max(1)).enumerate())
+        .map(|(i, chunk)| {
+            let admin = admins[i % admins.len()].clone();
+            async move { admin.queue_batch(chunk).await }
+        })
+        .buffer_unordered(BATCH_CONCURRENCY)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// Batch requests in flight during a batched fan-out: enough to keep the server's writer fed
+/// while it commits the previous batch.
+pub const BATCH_CONCURRENCY: usize = 4;
+
+/// One order to each device at once, through every node's admin API in turn: one request per
+/// order (`batch` 1) or `batch` orders per request.
 pub async fn fanout(
     fleet: &mut Fleet,
     admins: &[Admin],
     seq: &mut u64,
+    batch: usize,
     timeout: Duration,
 ) -> Result<Fanout, CliError> {
     let n = fleet.size;
@@ -109,7 +139,11 @@ pub async fn fanout(
     let started_ns = now_nanos();
     let started = Instant::now();
     let ids = (0..n).map(|i| fleet.device_id(i)).collect();
-    queue_many(admins, ids, first).await?;
+    if batch > 1 {
+        queue_batches(admins, ids, first, batch).await?;
+    } else {
+        queue_many(admins, ids, first).await?;
+    }
     let queue_secs = started.elapsed().as_secs_f64();
     let all = |f: &Fleet| (first..first + n as u64).all(|s| f.receipts.contains_key(&s));
     fleet.wait(timeout, all).await;
@@ -120,6 +154,7 @@ pub async fn fanout(
     let secs = last.saturating_sub(started_ns) as f64 / 1e9;
     Ok(Fanout {
         orders: n,
+        batch,
         queue_secs,
         secs,
         orders_per_sec: arrived.len() as f64 / secs.max(1e-9),

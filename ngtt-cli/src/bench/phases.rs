@@ -222,7 +222,9 @@ async fn measure_ngtt(
         report.order_latency_cross = cross;
     }
     if !args.no_fanout {
-        report.fanout = Some(phase_orders::fanout(&mut fleet, &nodes.admins, &mut seq, timeout).await?);
+        let batch = args.fanout_batch as usize;
+        let fanout = phase_orders::fanout(&mut fleet, &nodes.admins, &mut seq, batch, timeout);
+        report.fanout = Some(fanout.await?);
     }
     if args.uploads > 0 {
         let rate = phase_uploads::uploads(&mut fleet, args.uploads, args.upload_window, timeout).await?;

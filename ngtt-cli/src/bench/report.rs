@@ -136,7 +136,10 @@ pub struct Latency {
 pub struct Fanout {
     /// Orders queued (one per device).
     pub orders: usize,
-    /// Seconds to queue them all through the admin API (64 requests in flight).
+    /// Orders per admin request: 1, one `POST /v1/devices/{id}/orders` each (64 in flight),
+    /// else `POST /v1/orders` batches of that many (4 in flight).
+    pub batch: usize,
+    /// Seconds to queue them all through the admin API.
     pub queue_secs: f64,
     /// Seconds from the first request until the last ORDER_CONFIRM was written.
     pub secs: f64,
@@ -384,7 +387,7 @@ impl Report {
         }
         if let Some(f) = &self.fanout {
             rows.push((
-                format!("fan-out, {} orders", f.orders),
+                format!("fan-out, {} orders ({} per request)", f.orders, f.batch),
                 format!("{:.0} orders/s ({:.2} s)", f.orders_per_sec, f.secs),
                 String::new(),
             ));
