@@ -2,7 +2,7 @@
 //! real `ngtt serve`: each family's commands, their JSON output, and a refusal reported on
 //! stderr with exit status 1.
 
-use ngtt_testkit::cli::{admin_output, ok, run, Serve};
+use ngtt_testkit::cli::{ok, run, Serve};
 use ngtt_testkit::TestPki;
 use serde_json::{json, Value};
 
@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 fn admin_command(serve: &Serve, words: &str, extra: &[&str]) -> std::process::Output {
     let mut args: Vec<&str> = words.split_whitespace().collect();
     args.extend_from_slice(extra);
-    admin_output(&args, &serve.admin_url(""), serve.token_file_arg())
+    serve.admin_cmd(&args)
 }
 
 /// Like [`admin_command`], for a command that must succeed: its output lines as JSON.

@@ -7,89 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ngtt_proto::{DeviceIdentity, Environment};
-use ngtt_testkit::cli::{admin_output, ok, output as ngtt, stderr};
+use ngtt_testkit::cli::{ok, output as ngtt, stderr, Serve};
 use serde_json::Value;
-
-/// A running `ngtt serve` and its printed addresses.
-struct Serve {
-    child: Child,
-    admin: String,
-    /// The admin token file beside the database.
-    token_file: String,
-    ngtt_addr: String,
-    http_addr: String,
-}
-
-impl Serve {
-    fn start(pki: &Path, db: &Path, extra: &[&str], token_env: Option<&str>) -> Serve {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ngtt"));
-        cmd.args(["serve", "--pki"])
-            .arg(pki)
-            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-            .args(["--http-listen", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .args(extra)
-            .env_remove("NGTT_ADMIN_TOKEN")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(token) = token_env {
-            cmd.env("NGTT_ADMIN_TOKEN", token);
-        }
-        let mut child = cmd.spawn().expect("start ngtt serve");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let mut next = || lines.next().expect("a line").expect("readable");
-        let (first, second, third) = (next(), next(), next());
-        let ngtt_addr = first.strip_prefix("ngtt listening on ").expect(&first).to_owned();
-        let admin = second
-            .strip_prefix("ngtt admin listening on ")
-            .expect(&second)
-            .to_owned();
-        assert!(
-            ngtt_addr.starts_with("127.0.0.1:") && !ngtt_addr.ends_with(":0"),
-            "{ngtt_addr}"
-        );
-        assert!(
-            admin.starts_with("127.0.0.1:") && !admin.ends_with(":0"),
-            "{admin}"
-        );
-        let http_addr = third
-            .strip_prefix("ngtt http listening on ")
-            .expect(&third)
-            .to_owned();
-        assert!(
-            http_addr.starts_with("127.0.0.1:") && !http_addr.ends_with(":0"),
-            "{http_addr}"
-        );
-        Serve {
-            child,
-            admin: format!("http://{admin}"),
-            token_file: format!("{}.admin-token", db.display()),
-            ngtt_addr,
-            http_addr,
-        }
-    }
-
-    /// Runs `ngtt ARGS` against this server's admin API (its address and token file added).
-    fn admin_cmd(&self, args: &[&str]) -> std::process::Output {
-        admin_output(args, &self.admin, &self.token_file)
-    }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill")
-            .success());
-        wait(&mut self.child)
-    }
-
-    fn kill_9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        wait(&mut self.child);
-    }
-}
 
 fn wait(child: &mut Child) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -151,13 +70,15 @@ fn pki_init_and_device() {
     );
 }
 
-#[test]
-fn serve_and_order_commands() {
+#[tokio::test]
+async fn serve_and_order_commands() {
     let dir = tempfile::tempdir().unwrap();
     let pki = init_pki(dir.path());
-    let serve = Serve::start(&pki, &dir.path().join("ngtt.db"), &["--max-inflight", "2"], None);
-    assert!(std::net::TcpStream::connect(&serve.ngtt_addr).is_ok());
-    assert!(std::net::TcpStream::connect(&serve.http_addr).is_ok());
+    let serve = Serve::start_with(&pki, &dir.path().join("ngtt.db"), &["--max-inflight", "2"]).await;
+    for addr in [serve.ngtt, serve.admin, serve.http] {
+        assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+        assert!(std::net::TcpStream::connect(addr).is_ok(), "{addr}");
+    }
 
     let sections = r#"[{"orders": [{"type": "write", "path": "W1", "value": 5}]}]"#;
     let id = ok(serve.admin_cmd(&["order", "send", "--device", "dev1", "--json", sections]));
@@ -255,33 +176,34 @@ fn serve_and_order_commands() {
         "--json and --file exclude each other"
     );
 
-    assert_eq!(serve.terminate().code(), Some(0), "SIGTERM: graceful exit 0");
+    assert_eq!(serve.stop().await.code(), Some(0), "SIGTERM: graceful exit 0");
 }
 
-#[test]
-fn kill_9_loses_no_queued_order() {
+#[tokio::test]
+async fn kill_9_loses_no_queued_order() {
     let dir = tempfile::tempdir().unwrap();
     let pki = init_pki(dir.path());
     let db = dir.path().join("ngtt.db");
-    let serve = Serve::start(&pki, &db, &[], None);
+    let serve = Serve::start(&pki, &db).await;
     let sections = r#"[{"orders": [{"type": "sysctl", "op_type": "reboot", "op_args": ""}]}]"#;
     let id = ok(serve.admin_cmd(&["order", "send", "--device", "d", "--json", sections]));
-    serve.kill_9();
+    serve.kill_9().await;
 
-    let serve = Serve::start(&pki, &db, &[], None);
+    let serve = Serve::start(&pki, &db).await;
     let status = ok(serve.admin_cmd(&["order", "status", id.trim()]));
     let order: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(order["state"], "queued");
     assert_eq!(order["sections"][0]["orders"][0]["op_type"], "reboot");
-    assert_eq!(serve.terminate().code(), Some(0));
+    assert_eq!(serve.stop().await.code(), Some(0));
 }
 
-#[test]
-fn admin_token_from_the_environment() {
+#[tokio::test]
+async fn admin_token_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let pki = init_pki(dir.path());
-    let serve = Serve::start(&pki, &dir.path().join("ngtt.db"), &[], Some("s3cret"));
-    let admin = serve.admin.as_str();
+    let serve = Serve::start_with_token_env(&pki, &dir.path().join("ngtt.db"), &[], "s3cret").await;
+    let admin = serve.admin_url("");
+    let admin = admin.as_str();
     let refused = ngtt(&["order", "list", "--admin", admin, "--device", "d"]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(stderr(&refused).contains("token"), "{}", stderr(&refused));
@@ -316,16 +238,16 @@ fn admin_token_from_the_environment() {
         .output()
         .unwrap();
     ok(with_env);
-    assert_eq!(serve.terminate().code(), Some(0));
+    assert_eq!(serve.stop().await.code(), Some(0));
 }
 
-#[test]
-fn first_start_generates_a_private_token_file() {
+#[tokio::test]
+async fn first_start_generates_a_private_token_file() {
     let dir = tempfile::tempdir().unwrap();
     let pki = init_pki(dir.path());
     let db = dir.path().join("ngtt.db");
     // No token given: the admin API still needs one, generated beside the database.
-    let serve = Serve::start(&pki, &db, &[], None);
+    let serve = Serve::start(&pki, &db).await;
     let token = std::fs::read_to_string(&serve.token_file).expect("the token file");
     assert!(token.trim().len() >= 32, "{token:?}");
     #[cfg(unix)]
@@ -334,7 +256,7 @@ fn first_start_generates_a_private_token_file() {
         let mode = std::fs::metadata(&serve.token_file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let admin = serve.admin.clone();
+    let admin = serve.admin_url("");
     let refused = ngtt(&["order", "list", "--admin", &admin, "--device", "d"]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(stderr(&refused).contains("401"), "{}", stderr(&refused));
@@ -354,11 +276,11 @@ fn first_start_generates_a_private_token_file() {
         .output()
         .unwrap();
     ok(from_dir);
-    assert_eq!(serve.terminate().code(), Some(0));
+    assert_eq!(serve.stop().await.code(), Some(0));
     // A restart keeps the token.
-    let again = Serve::start(&pki, &db, &[], None);
+    let again = Serve::start(&pki, &db).await;
     assert_eq!(std::fs::read_to_string(&again.token_file).unwrap(), token);
-    assert_eq!(again.terminate().code(), Some(0));
+    assert_eq!(again.stop().await.code(), Some(0));
 
     let missing = ngtt(&["serve", "--pki", dir.path().join("nope").to_str().unwrap()]);
     assert_eq!(missing.status.code(), Some(1));

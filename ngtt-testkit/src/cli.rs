@@ -135,7 +135,14 @@ impl Serve {
     /// Like [`Serve::start`], with `extra` arguments after the listeners (e.g. `--http-plain`).
     pub async fn start_with(pki: &Path, db: &Path, extra: &[&str]) -> Serve {
         let token_file = ngtt_server::default_admin_token_file(db);
-        Serve::start_on(pki, db.as_os_str(), token_file, extra).await
+        Serve::start_on(pki, db.as_os_str(), token_file, extra, None).await
+    }
+
+    /// Like [`Serve::start_with`], the admin token given in `NGTT_ADMIN_TOKEN` (which
+    /// overrides the token file).
+    pub async fn start_with_token_env(pki: &Path, db: &Path, extra: &[&str], token: &str) -> Serve {
+        let token_file = ngtt_server::default_admin_token_file(db);
+        Serve::start_on(pki, db.as_os_str(), token_file, extra, Some(token)).await
     }
 
     /// `ngtt serve --db URL` on a PostgreSQL database (e.g. a
@@ -151,10 +158,16 @@ impl Serve {
         let token_arg = token_file.to_str().expect("a UTF-8 path");
         let mut args = vec!["--admin-token-file", token_arg];
         args.extend_from_slice(extra);
-        Serve::start_on(pki, url.as_ref(), token_file.to_owned(), &args).await
+        Serve::start_on(pki, url.as_ref(), token_file.to_owned(), &args, None).await
     }
 
-    async fn start_on(pki: &Path, db: &std::ffi::OsStr, token_file: PathBuf, extra: &[&str]) -> Serve {
+    async fn start_on(
+        pki: &Path,
+        db: &std::ffi::OsStr,
+        token_file: PathBuf,
+        extra: &[&str],
+        token_env: Option<&str>,
+    ) -> Serve {
         let loopback = "127.0.0.1:0";
         let mut command = tokio::process::Command::new(ngtt_binary());
         command
@@ -172,9 +185,13 @@ impl Serve {
                 loopback,
             ])
             .args(extra)
+            .env_remove("NGTT_ADMIN_TOKEN")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .kill_on_drop(true);
+        if let Some(token) = token_env {
+            command.env("NGTT_ADMIN_TOKEN", token);
+        }
         if std::env::var_os("RUST_LOG").is_none() {
             command.stderr(Stdio::null());
         }
@@ -226,6 +243,21 @@ impl Serve {
     /// The admin API's URL for `path` (which starts with `/`).
     pub fn admin_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.admin)
+    }
+
+    /// Runs `ngtt ARGS` against this server's admin API (its URL and token file added), as
+    /// [`admin_output`] does.
+    pub fn admin_cmd(&self, args: &[&str]) -> std::process::Output {
+        admin_output(args, &self.admin_url(""), self.token_file_arg())
+    }
+
+    /// Kills the server with SIGKILL (no shutdown at all) and waits until it is gone.
+    pub async fn kill_9(mut self) {
+        self.child.start_kill().expect("SIGKILL");
+        tokio::time::timeout(Duration::from_secs(15), self.child.wait())
+            .await
+            .expect("ngtt serve dies")
+            .expect("exit status");
     }
 
     /// Sends SIGTERM (graceful shutdown) and waits for the exit status.
