@@ -104,3 +104,60 @@ async fn junk_log_records_are_warned_about_once_per_connection() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn every_refused_device_request_is_logged_once_with_device_and_route() {
+    let log = CapturedLogs::install();
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&pki, dir.path().join("db"), |c| {
+        c.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        // Client certificates optional: a request can come without one.
+        c.trust_proxy_header = true;
+    })
+    .await;
+    let dev = http_device(&server, &pki, "refused-dev");
+    let bad_window = dev.simple(Method::GET, "/v1/device/macro/occurrences/9-1").await;
+    assert_eq!(bad_window.status, 400, "{:?}", bad_window.body);
+    let not_a_list = dev
+        .json(Method::PUT, "/v1/device/sensor/write_log", &json!({"a": 1}))
+        .await;
+    assert_eq!(not_a_list.status, 400, "{:?}", not_a_list.body);
+    let unknown = dev.simple(Method::GET, "/v1/device/no-such-thing").await;
+    assert_eq!(unknown.status, 404);
+    let anonymous = ngtt_testkit::HttpDevice::https(server.http_addr(), &pki, None);
+    let who = anonymous.simple(Method::GET, "/v1/device/predicates").await;
+    assert_eq!(who.status, 401);
+    server.stop().await;
+
+    let text = log.text();
+    let refusals: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("device HTTP request refused"))
+        .collect();
+    let once = |needles: &[&str]| {
+        let hits: Vec<&&str> = refusals
+            .iter()
+            .filter(|l| needles.iter().all(|n| l.contains(n)))
+            .collect();
+        assert_eq!(hits.len(), 1, "{needles:?} in\n{}", refusals.join("\n"));
+    };
+    once(&[
+        "device=refused-dev",
+        "route=GET /v1/device/macro/occurrences/{window}",
+        "status=400",
+        "the window ends",
+    ]);
+    once(&[
+        "device=refused-dev",
+        "route=PUT /v1/device/sensor/write_log",
+        "status=400",
+        "not a list of write records",
+    ]);
+    once(&["route=GET /v1/device/no-such-thing", "status=404"]);
+    once(&[
+        "route=GET /v1/device/predicates",
+        "status=401",
+        "no client certificate",
+    ]);
+}

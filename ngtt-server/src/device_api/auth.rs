@@ -20,6 +20,7 @@ use rustls::server::danger::ClientCertVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, UnixTime};
 
+use super::refusals::DeviceSlot;
 use super::wire::{Fault, Format};
 use super::DeviceApiState;
 
@@ -44,11 +45,12 @@ impl FromRequestParts<Arc<DeviceApiState>> for Device {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<DeviceApiState>) -> Result<Device, Response> {
-        identify(parts, state).map(Device).map_err(|fault| {
-            let peer = parts.extensions.get::<ConnInfo>().map(|c| c.peer);
-            tracing::info!(?peer, status = %fault.status, "device HTTP request refused: {}", ngtt_proto::Escaped(&fault.reason));
-            fault.respond(Format::of(&parts.headers))
-        })
+        // A refusal is logged by the refusals layer, with the device recorded here.
+        let identity = identify(parts, state).map_err(|fault| fault.respond(Format::of(&parts.headers)))?;
+        if let Some(slot) = parts.extensions.get::<DeviceSlot>() {
+            slot.set(&identity.device_id);
+        }
+        Ok(Device(identity))
     }
 }
 

@@ -11,7 +11,6 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::auth::Device;
-use super::logged;
 use super::wire::{decode_body, Fault, Format};
 use super::DeviceApiState;
 use crate::storage::device_info::{ident, Instrumentation, InstrumentationPatch};
@@ -23,13 +22,12 @@ pub(super) const MAX_INSTRUMENTATION_BODY: usize = 256 << 10;
 
 /// `GET /v1/device`: the device information, every field present (defaults when unset).
 pub(super) async fn device(State(state): State<AppState>, format: Format, Device(id): Device) -> Response {
-    let device_name = id.device_id.clone();
     let result = async {
         let device = id.device_id.clone();
         let info = state.db.device_info(&device).await?;
         Ok(info.document(&id.device_id))
     };
-    logged::answer(format, &device_name, "GET /v1/device", result.await)
+    format.answer(result.await)
 }
 
 fn slave_id(path: Result<Path<String>, PathRejection>) -> Result<String, Fault> {
@@ -57,19 +55,13 @@ pub(super) async fn get_instrumentation(
     Device(id): Device,
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let device_name = id.device_id.clone();
     let result = async {
         let slave = slave_id(path)?;
         let (device, key) = (id.device_id.clone(), slave.clone());
         let found = state.db.instrumentation(&device, &key).await?;
         found.map(answer).ok_or_else(|| no_slave(&id.device_id, &slave))
     };
-    logged::answer(
-        format,
-        &device_name,
-        "GET /v1/device/instrumentation",
-        result.await,
-    )
+    format.answer(result.await)
 }
 
 /// `PATCH /v1/device/instrumentation/{slave_id}`: `{"linkstate": text}` and/or
@@ -82,7 +74,6 @@ pub(super) async fn patch_instrumentation(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let device_name = id.device_id.clone();
     let result = async {
         let slave = slave_id(path)?;
         let given: Value = decode_body(&headers, body, &state.budgets)?;
@@ -93,10 +84,5 @@ pub(super) async fn patch_instrumentation(
         tracing::info!(device = %ngtt_proto::Escaped(&id.device_id), slave = %ngtt_proto::Escaped(&slave), "slave instrumentation patched");
         Ok(answer(stored))
     };
-    logged::answer(
-        format,
-        &device_name,
-        "PATCH /v1/device/instrumentation",
-        result.await,
-    )
+    format.answer(result.await)
 }

@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Device;
-use super::logged;
 use super::wire::{decode_body, decode_shaped, Fault, Format};
 use super::DeviceApiState;
 use crate::budgets::{Budgets, Shape};
@@ -109,7 +108,7 @@ pub(super) async fn upload(
         })
     };
     let result = result.await;
-    logged::answer(format, &device, "POST /v1/device/pathpoints", result)
+    format.answer(result)
 }
 
 /// Splits an upload into the series that can be stored and the ones that cannot
@@ -198,7 +197,7 @@ pub(super) async fn register(
             .collect::<Vec<_>>())
     };
     let result = result.await;
-    logged::answer(format, &device, "PUT /v1/device/pathpoints", result)
+    format.answer(result)
 }
 
 /// `PUT /v1/device/device_logs`: stores log records, in bounded batches ([`crate::log_batches`]:
@@ -222,7 +221,7 @@ pub(super) async fn logs(
         Ok(json!({ "stored": stored, "skipped": notes.skipped }))
     };
     let result = result.await;
-    logged::answer(format, &device, "PUT /v1/device/device_logs", result)
+    format.answer(result)
 }
 
 /// Any other path or method.

@@ -28,10 +28,10 @@ pub(crate) mod baobs;
 mod body_deadline;
 mod device_info;
 mod handlers;
-mod logged;
 pub(crate) mod macros;
 pub(crate) mod metadata;
 mod predicates;
+mod refusals;
 mod sensors;
 mod serve;
 mod wire;
@@ -96,5 +96,6 @@ pub(crate) fn router(state: Arc<DeviceApiState>) -> Router {
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(crate::config::MAX_HTTP_BODY))
+        .layer(axum::middleware::from_fn(refusals::log_refusals))
         .with_state(state)
 }

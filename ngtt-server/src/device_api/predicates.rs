@@ -10,7 +10,6 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::auth::Device;
-use super::logged;
 use super::wire::{decode_body, Fault, Format};
 use super::DeviceApiState;
 use crate::storage::events::EventReport;
@@ -30,13 +29,12 @@ pub(super) async fn predicates(
     format: Format,
     Device(id): Device,
 ) -> Response {
-    let device_name = id.device_id.clone();
     let result = async {
         let device = id.device_id;
         let list = state.db.list_predicates(&device).await?;
         Ok(list.iter().map(Predicate::to_json).collect::<Vec<_>>())
     };
-    logged::answer(format, &device_name, "GET /v1/device/predicates", result.await)
+    format.answer(result.await)
 }
 
 /// `POST /v1/device/alarms`: creates or updates the events of the batch in one transaction and
@@ -48,7 +46,6 @@ pub(super) async fn alarms(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let device_name = id.device_id.clone();
     let result = async {
         let items: Vec<Value> =
             decode_body(&headers, body, &state.budgets).map_err(|f| f.context("not a list of events"))?;
@@ -75,5 +72,5 @@ pub(super) async fn alarms(
             .map(|u| json!({ "uuid": u }))
             .collect::<Vec<_>>())
     };
-    logged::answer(format, &device_name, "POST /v1/device/alarms", result.await)
+    format.answer(result.await)
 }

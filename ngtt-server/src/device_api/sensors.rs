@@ -10,7 +10,6 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::auth::Device;
-use super::logged;
 use super::wire::{decode_body, Fault, Format};
 use super::DeviceApiState;
 use crate::storage::sensors::{Sensor, SensorWrite};
@@ -23,13 +22,12 @@ pub(super) const MAX_WRITE_LOG_BODY: usize = 16 << 20;
 
 /// `GET /v1/device/sensors`: the full list `[{fqts, path, type}]`, by fqts.
 pub(super) async fn sensors(State(state): State<AppState>, format: Format, Device(id): Device) -> Response {
-    let device_name = id.device_id.clone();
     let result = async {
         let device = id.device_id;
         let list = state.db.list_sensors(&device).await?;
         Ok(list.iter().map(Sensor::to_json).collect::<Vec<_>>())
     };
-    logged::answer(format, &device_name, "GET /v1/device/sensors", result.await)
+    format.answer(result.await)
 }
 
 /// `PUT /v1/device/sensor/write_log`: stores write records; one already stored (same
@@ -41,7 +39,6 @@ pub(super) async fn write_log(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let device_name = id.device_id.clone();
     let result = async {
         let items: Vec<Value> = decode_body(&headers, body, &state.budgets)
             .map_err(|f| f.context("not a list of write records"))?;
@@ -57,10 +54,5 @@ pub(super) async fn write_log(
         tracing::debug!(device = %ngtt_proto::Escaped(&id.device_id), stored, "sensor writes logged");
         Ok(json!({ "stored": stored }))
     };
-    logged::answer(
-        format,
-        &device_name,
-        "PUT /v1/device/sensor/write_log",
-        result.await,
-    )
+    format.answer(result.await)
 }

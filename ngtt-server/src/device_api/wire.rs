@@ -122,9 +122,16 @@ impl Fault {
         Fault::new(self.status, format!("{what}: {}", self.reason))
     }
 
-    /// `{"status": reason}` in `format`.
+    /// `{"status": reason}` in `format`; a 4xx also carries the reason for the log
+    /// ([`super::refusals`]).
     pub(crate) fn respond(self, format: Format) -> Response {
-        format.reply(self.status, &serde_json::json!({ "status": self.reason }))
+        let mut response = format.reply(self.status, &serde_json::json!({ "status": self.reason }));
+        if self.status.is_client_error() {
+            response
+                .extensions_mut()
+                .insert(super::refusals::Refused(self.reason));
+        }
+        response
     }
 }
 
