@@ -177,3 +177,27 @@ async fn restart_and_crash_lose_nothing() {
     transport.close(Duration::from_secs(2)).await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_holding_ping_answers_paces_the_devices_keepalive_without_dropping_it() {
+    init_logging();
+    let pki = TestPki::new();
+    let server = TestServer::start(&pki, pki.scratch("db"), |c| {
+        c.ping_answer_delay = Duration::from_secs(1);
+    })
+    .await;
+    // The device pings after 500 ms of silence and calls the link dead after 3 s.
+    let config = lively_device_config(&pki, "paced", server.addr).with_fetch_orders(false);
+    let (transport, _orders) = Transport::spawn(config).unwrap();
+    tokio::time::timeout(WAIT, transport.connected())
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let stats = transport.stats();
+    assert_eq!((stats.connects, stats.drops), (1, 0), "{stats:?}");
+    // One ping per held answer (~1 s), not one per 500 ms of silence (~9 in this time).
+    assert!((2..=5).contains(&stats.pings_sent), "{stats:?}");
+    transport.close(Duration::from_secs(2)).await;
+    server.stop().await;
+}

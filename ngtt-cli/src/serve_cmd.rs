@@ -111,6 +111,13 @@ pub struct ServeArgs {
     /// Close a connection that sent nothing for this many seconds.
     #[arg(long = "idle-timeout", value_name = "SECS", default_value_t = 120)]
     idle_timeout: u64,
+    /// Hold the answer to a device's PING this many seconds (0: at once; at most 60). An idle
+    /// device pings 30 s after its last write and only once answered, so 60 halves the
+    /// keepalive traffic and the server's idle CPU; an answer held goes out early with
+    /// anything else written to the device.
+    #[arg(long = "ping-answer-delay", value_name = "SECS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=60))]
+    ping_answer_delay: u64,
     /// Close a connection whose writes made no progress for this many seconds (the device
     /// does not read).
     #[arg(long = "write-timeout", value_name = "SECS", default_value_t = 90)]
@@ -275,6 +282,7 @@ pub fn run(args: &ServeArgs, out: &mut dyn Write) -> Result<(), CliError> {
     config.max_frame_len = args.max_frame_len;
     config.max_baob_len = args.max_baob_len;
     config.idle_timeout = Duration::from_secs(args.idle_timeout.max(1));
+    config.ping_answer_delay = Duration::from_secs(args.ping_answer_delay);
     config.handshake_timeout = args.handshake_timeout;
     config.max_handshakes_per_source = args.max_handshakes_per_source;
     config.http_max_connections = args.http_max_connections;

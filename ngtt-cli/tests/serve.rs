@@ -334,3 +334,18 @@ fn serve_without_the_http_api_prints_two_lines() {
     assert!(lines[0].starts_with("ngtt listening on "), "{lines:?}");
     assert!(lines[1].starts_with("ngtt admin listening on "), "{lines:?}");
 }
+
+#[test]
+fn a_ping_answer_delay_beyond_the_clients_patience_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = init_pki(dir.path());
+    let out = ngtt(&[
+        "serve",
+        "--pki",
+        pki.to_str().unwrap(),
+        "--ping-answer-delay",
+        "61",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--ping-answer-delay"), "{}", stderr(&out));
+}

@@ -27,6 +27,9 @@ pub const DEFAULT_TLS_MAX_RECORD: usize = 512;
 /// The range of [`ServerConfig::tls_max_record`]: rustls's minimum record size (32 bytes with
 /// the 5-byte header) up to the TLS maximum of 16 KiB.
 pub const TLS_MAX_RECORD_RANGE: std::ops::RangeInclusive<usize> = 27..=16384;
+/// Largest [`ServerConfig::ping_answer_delay`]: 60 s.
+pub const MAX_PING_ANSWER_DELAY: Duration = Duration::from_secs(60);
+
 /// Default of [`ServerConfig::fetch_grace`]: 1 s.
 pub const DEFAULT_FETCH_GRACE: Duration = Duration::from_secs(1);
 /// Largest window accepted: server tids are taken from 1..=0x7FFF and must not be reused while
@@ -106,6 +109,13 @@ pub struct ServerConfig {
     /// [`DEFAULT_FETCH_GRACE`]. `None`: only after FETCH_ORDERS (connections that never ask are
     /// data-only, and the device HTTP API keeps handing their orders out).
     pub fetch_grace: Option<Duration>,
+    /// How long the answer to a device's PING is held (default zero: answered at once; at most
+    /// [`MAX_PING_ANSWER_DELAY`]). A device pings after 30 s without writing and only with no
+    /// ping outstanding, so the delay sets an idle device's keepalive period to `max(30 s,
+    /// delay)`: 60 s halves the keepalive bytes and the server's idle CPU. An answer held goes
+    /// out early with anything else written to the device. The published client drops a
+    /// connection whose ping stays unanswered 90 s after its last write, hence the bound.
+    pub ping_answer_delay: Duration,
     /// Where the admin HTTP API listens (default `127.0.0.1:2406`); `None` disables it.
     pub admin_listen: Option<SocketAddr>,
     /// Where the device HTTP API (HTTP-API.md) listens; `None` (the default of
@@ -260,6 +270,7 @@ impl ServerConfig {
             extra_listen: Vec::new(),
             tls_max_record: DEFAULT_TLS_MAX_RECORD,
             fetch_grace: Some(DEFAULT_FETCH_GRACE),
+            ping_answer_delay: Duration::ZERO,
             admin_listen: Some(SocketAddr::V4(SocketAddrV4::new(
                 Ipv4Addr::LOCALHOST,
                 DEFAULT_ADMIN_PORT,
@@ -351,6 +362,20 @@ impl ServerConfig {
         if self.idle_timeout.is_zero() || self.write_timeout.is_zero() || self.handshake_timeout.is_zero() {
             return Err(ServerError::Config("timeouts must not be zero".into()));
         }
+        if self.ping_answer_delay > MAX_PING_ANSWER_DELAY {
+            return Err(ServerError::Config(format!(
+                "ping_answer_delay is {:?}: at most {MAX_PING_ANSWER_DELAY:?} (the published client \
+                 drops a connection whose ping is unanswered 90 s after its last write)",
+                self.ping_answer_delay
+            )));
+        }
+        if self.ping_answer_delay >= self.idle_timeout {
+            return Err(ServerError::Config(
+                "ping_answer_delay must be shorter than idle_timeout: an idle device pings again \
+                 only once its ping is answered"
+                    .into(),
+            ));
+        }
         self.budgets.validate().map_err(ServerError::Config)?;
         if let Some(token) = &self.admin_token {
             if token.is_empty() {
@@ -393,5 +418,34 @@ impl ServerConfig {
             .unwrap_or_default();
         let stem = name.strip_suffix(".admin-token").unwrap_or(&name);
         Some(token.with_file_name(format!("{stem}.tls-tickets")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> ServerConfig {
+        let pems = TlsPems {
+            device_ca: String::new(),
+            server_cert: String::new(),
+            server_key: String::new(),
+        };
+        ServerConfig::new(pems, "db")
+    }
+
+    #[test]
+    fn the_ping_answer_delay_is_bounded_by_the_clients_patience_and_the_idle_timeout() {
+        let mut c = config();
+        assert!(c.validate().is_ok(), "zero: answered at once");
+        c.ping_answer_delay = MAX_PING_ANSWER_DELAY;
+        assert!(c.validate().is_ok());
+        c.ping_answer_delay = MAX_PING_ANSWER_DELAY + Duration::from_millis(1);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("at most 60s"), "{e}");
+        c.ping_answer_delay = Duration::from_secs(30);
+        c.idle_timeout = Duration::from_secs(30);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("shorter than idle_timeout"), "{e}");
     }
 }

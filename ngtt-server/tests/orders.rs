@@ -282,3 +282,29 @@ async fn a_batch_of_orders_reaches_each_connected_device_in_list_order() {
     devices[1].expect_silence(QUIET).await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_held_ping_answer_comes_after_its_delay_or_with_the_next_frame() {
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&pki, &dir.path().join("db"), |c| {
+        c.ping_answer_delay = Duration::from_millis(600);
+    })
+    .await;
+    let mut dev = server.device(&pki, "keepalive").await;
+    dev.send(Frame::ping(1)).await;
+    dev.expect_silence(QUIET).await;
+    let echo = dev.recv().await;
+    assert_eq!((echo.kind, echo.tid), (FrameType::Ping, 1));
+
+    // Held, then an order is written: the answer goes with it, before the delay is over.
+    dev.fetch_orders().await;
+    dev.send(Frame::ping(2)).await;
+    dev.expect_silence(Duration::from_millis(100)).await;
+    server.queue("keepalive", read_order("W9")).await;
+    let first = dev.recv_within(QUIET).await.expect("the held answer, early");
+    assert_eq!((first.kind, first.tid), (FrameType::Ping, 2));
+    let (_, sections) = dev.recv_order().await;
+    assert_eq!(read_path(&sections), "W9");
+    server.stop().await;
+}

@@ -111,6 +111,7 @@ pub(super) async fn run(
             decode_factor: limits.budgets.decode_factor,
             max_uploads: MAX_UPLOADS_IN_FLIGHT,
             max_upload_bytes: MAX_UPLOAD_BYTES_IN_FLIGHT,
+            ping_answer_delay: limits.ping_answer_delay,
         },
         now(),
     );

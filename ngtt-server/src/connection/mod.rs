@@ -4,6 +4,7 @@
 
 mod baob_sync;
 mod driver;
+mod echoes;
 mod ops;
 mod outbox;
 mod session;
@@ -43,6 +44,8 @@ pub(crate) struct Limits {
     pub(crate) close_timeout: Duration,
     /// Orders flow this long after the handshake without FETCH_ORDERS (`None`: never).
     pub(crate) fetch_grace: Option<Duration>,
+    /// PING answers are held this long ([`crate::ServerConfig::ping_answer_delay`]).
+    pub(crate) ping_answer_delay: Duration,
     /// What a device's payloads may cost.
     pub(crate) budgets: crate::Budgets,
 }

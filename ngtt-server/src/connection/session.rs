@@ -55,6 +55,8 @@ pub(crate) struct SessionConfig {
     pub(crate) max_uploads: usize,
     /// Payload bytes of the uploads committing at once, about (see [`Uploads`]).
     pub(crate) max_upload_bytes: usize,
+    /// PING answers are held this long (see [`Echoes`]); zero: answered at once.
+    pub(crate) ping_answer_delay: Duration,
 }
 
 /// What the outstanding operation is for.
@@ -83,6 +85,8 @@ pub(crate) struct Session {
     config: SessionConfig,
     window: OrderWindow,
     out: VecDeque<Frame>,
+    /// PING answers held back.
+    echoes: Echoes,
     /// The operations to hand to the driver, in order.
     ops: VecDeque<(OpId, Op)>,
     /// The outstanding operation other than uploads, and what its outcome is for.
@@ -127,6 +131,7 @@ impl Session {
         let mut session = Session {
             window: OrderWindow::new(config.max_inflight),
             out: VecDeque::new(),
+            echoes: Echoes::new(config.ping_answer_delay),
             ops: VecDeque::new(),
             busy: None,
             uploads: Uploads::new(config.max_uploads, config.max_upload_bytes),
@@ -229,11 +234,15 @@ impl Session {
         let grace = self
             .grace_at
             .filter(|_| !self.fetch && self.start_wanted.is_none());
-        [write, idle, grace].into_iter().flatten().min()
+        [write, idle, grace, self.echoes.deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Acts on the time: ends the session when writing stalled for the write timeout or
-    /// nothing was received for the idle timeout; starts the orders when the grace passed.
+    /// nothing was received for the idle timeout; starts the orders when the grace passed;
+    /// writes the PING answers held until now.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         if self.end.is_some() {
             return;
@@ -251,6 +260,9 @@ impl Session {
                 self.grace_at = None;
                 self.want_orders("no FETCH_ORDERS within the grace period: sending orders anyway");
             }
+        }
+        for echo in self.echoes.due(now) {
+            self.out.push_back(echo);
         }
         self.advance();
     }
@@ -354,10 +366,21 @@ impl Session {
         self.settle(now);
     }
 
-    /// Queues a frame, unless the session ended.
+    /// Queues a frame, unless the session ended; PING answers held back go out with it.
     fn push(&mut self, frame: Frame) {
         if self.end.is_none() {
+            self.out.extend(self.echoes.take_all());
             self.out.push_back(frame);
+        }
+    }
+
+    /// Answers a PING read at `now`: at once, or held ([`Echoes`]; an answer going out
+    /// because too many are held goes alone, the others keep their deadlines).
+    fn echo(&mut self, ping: &Frame, now: Instant) {
+        if let Some(echo) = self.echoes.answer(ping, now) {
+            if self.end.is_none() {
+                self.out.push_back(echo);
+            }
         }
     }
 
@@ -480,6 +503,8 @@ enum Deferred {
 
 #[path = "session_frames.rs"]
 mod frames;
+
+use super::echoes::Echoes;
 
 #[path = "session_orders.rs"]
 mod orders;

@@ -124,6 +124,70 @@ fn logs_are_stored_without_an_answer_and_junk_is_a_protocol_error() {
     assert!(s.is_finished());
 }
 
+/// A connected session whose PING answers are held `delay`.
+fn holding_echoes(delay: Duration, t0: Instant) -> Session {
+    let mut s = Session::new(
+        SessionConfig {
+            ping_answer_delay: delay,
+            ..config(None)
+        },
+        t0,
+    );
+    let (id, _) = op(&mut s);
+    s.handle_stored(id, Ok(Outcome::Done), t0);
+    s
+}
+
+#[test]
+fn a_held_ping_answer_goes_out_at_its_deadline_and_reading_goes_on() {
+    let t0 = Instant::now();
+    let mut s = holding_echoes(60 * S, t0);
+    s.handle_frame(Frame::new(FrameType::Ping, 9, Bytes::from_static(b"AL")), t0);
+    assert!(drain(&mut s, t0).is_empty(), "held");
+    assert!(s.wants_read(), "a held answer does not stop reading");
+    assert_eq!(s.poll_timeout(), Some(t0 + 60 * S));
+    s.handle_timeout(t0 + 59 * S);
+    assert!(drain(&mut s, t0 + 59 * S).is_empty());
+    s.handle_timeout(t0 + 60 * S);
+    assert_eq!(
+        drain(&mut s, t0 + 60 * S),
+        [Frame::new(FrameType::Ping, 9, Bytes::from_static(b"AL"))]
+    );
+    // The idle clock runs from the PING: the device's next one, due at once, is in time.
+    assert_eq!(s.poll_timeout(), Some(t0 + 120 * S));
+    assert!(s.end().is_none());
+}
+
+#[test]
+fn a_held_ping_answer_rides_along_with_the_next_frame_written() {
+    let t0 = Instant::now();
+    let mut s = holding_echoes(60 * S, t0);
+    s.handle_frame(Frame::ping(4), t0);
+    assert!(drain(&mut s, t0).is_empty());
+    // An upload is answered 1 s later: the echo goes first, in the same write.
+    let t1 = t0 + S;
+    s.handle_frame(Frame::new(FrameType::DataStream, 5, series_payload()), t1);
+    let (id, _) = op(&mut s);
+    s.handle_stored(id, Ok(Outcome::Stored(1)), t1);
+    assert_eq!(drain(&mut s, t1), [Frame::ping(4), Frame::data_stream_confirm(5)]);
+    assert_eq!(s.poll_timeout(), Some(t1 + 120 * S), "nothing held any more");
+}
+
+#[test]
+fn pings_beyond_the_held_bound_are_answered_at_once_oldest_first() {
+    let t0 = Instant::now();
+    let mut s = holding_echoes(60 * S, t0);
+    let mut answered = Vec::new();
+    for tid in 1..=6u16 {
+        s.handle_frame(Frame::ping(tid), t0);
+        answered.extend(drain(&mut s, t0).into_iter().map(|f| f.tid));
+    }
+    assert_eq!(answered, [1, 2], "a device pinging without waiting gains nothing");
+    s.handle_timeout(t0 + 60 * S);
+    let rest: Vec<u16> = drain(&mut s, t0 + 60 * S).iter().map(|f| f.tid).collect();
+    assert_eq!(rest, [3, 4, 5, 6]);
+}
+
 #[test]
 fn ping_is_echoed_and_baob_sync_answered() {
     let t0 = Instant::now();

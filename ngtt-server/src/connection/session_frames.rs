@@ -13,7 +13,8 @@ impl Session {
     /// Acts on one frame from the device.
     pub(super) fn dispatch(&mut self, frame: Frame) {
         match frame.kind {
-            FrameType::Ping => self.push(Frame::new(FrameType::Ping, frame.tid, frame.payload)),
+            // Held from when it was read (a PING read behind uploads too).
+            FrameType::Ping => self.echo(&frame, self.last_rx),
             FrameType::FetchOrders => self.want_orders("device asked for orders"),
             FrameType::OrderConfirm => self.on_answer(frame.tid, OrderAnswer::Confirmed),
             FrameType::OrderReject => {

@@ -21,6 +21,7 @@ fn config(grace: Option<Duration>) -> SessionConfig {
         fetch_grace: grace,
         max_uploads: 4,
         max_upload_bytes: 1 << 20,
+        ping_answer_delay: Duration::ZERO,
     }
 }
 

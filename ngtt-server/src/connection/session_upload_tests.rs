@@ -20,6 +20,7 @@ fn config() -> SessionConfig {
         max_uploads: 3,
         max_upload_bytes: 1 << 20,
         decode_factor: crate::DEFAULT_DECODE_FACTOR,
+        ping_answer_delay: Duration::ZERO,
     }
 }
 
