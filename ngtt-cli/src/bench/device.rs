@@ -284,7 +284,9 @@ async fn ngtt_session(d: &mut Device<'_>, tls: &Arc<ClientConfig>, jitter: &mut 
                     }
                 }
             }
-            _ = tokio::time::sleep_until(keepalive) => {
+            // As NGTT.md §4.6 says a device does: 30 s after its last write, and only with no
+            // ping outstanding (a server holding its answers sets the pace).
+            _ = tokio::time::sleep_until(keepalive), if pings_out == 0 => {
                 pings_out += 1;
                 let _ = ngtt_proto::encode(&Frame::ping(0), &mut out);
             }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use ngtt_pki::{PkiDir, DEFAULT_SERVER_NAMES};
 
 use super::broker::{self, Broker};
+use super::device::KEEPALIVE;
 use super::nodes::{Nodes, Start};
 use super::proc::{cpu_total, rss_total};
 use super::report::{Connect, IdleCpu, Keepalive, KilledNode, Left, Mqtt, Report, Rss};
@@ -20,7 +21,7 @@ use crate::error::CliError;
 const LEFT_WAIT: Duration = Duration::from_secs(10);
 
 /// Keepalive exchanges per idle hour (one every 30 s).
-const EXCHANGES_PER_HOUR: f64 = 120.0;
+const SECS_PER_HOUR: f64 = 3600.0;
 
 /// A fresh random admin token for the server the bench starts.
 fn fresh_token() -> Result<String, CliError> {
@@ -95,6 +96,7 @@ pub async fn run(args: &FleetArgs, setup: &Setup) -> Result<Report, CliError> {
                 max_connections: size + 100,
                 token: fresh_token()?,
                 lease_ttl: args.lease_ttl,
+                ping_answer_delay: args.ping_answer_delay,
             })
             .await?
         }
@@ -156,36 +158,50 @@ fn rss(pids: &[u32], idle: Option<u64>, connected: usize) -> Option<Rss> {
 async fn idle_cpu(fleet: &mut Fleet, pids: &[u32], settle: u64, secs: u64) -> Option<IdleCpu> {
     fleet.wait(Duration::from_secs(settle), |_| false).await;
     let before = cpu_total(pids)?;
+    let bytes_before = fleet.bytes().await.ok();
     let started = Instant::now();
     fleet.wait(Duration::from_secs(secs), |_| false).await;
     let window = started.elapsed().as_secs_f64();
     let after = cpu_total(pids)?;
+    let bytes_after = fleet.bytes().await.ok();
+    let devices = fleet.up_count.max(1) as f64;
+    let bytes_per_device_hour = bytes_before.zip(bytes_after).map(|((o0, i0), (o1, i1))| {
+        (o1.saturating_sub(o0) + i1.saturating_sub(i0)) as f64 / devices / window * 3600.0
+    });
     Some(IdleCpu {
         settle_secs: settle,
         window_secs: window,
         cpu_secs_per_minute: (after - before) / window * 60.0,
+        bytes_per_device_hour,
     })
 }
 
-/// Every device sends one keepalive; bytes on the wire per answered exchange.
-async fn keepalive(fleet: &mut Fleet) -> Result<Option<Keepalive>, CliError> {
+/// Every device sends one keepalive; bytes on the wire per answered exchange. `period` is an
+/// idle device's keepalive period: 30 s, or the server's longer answer delay.
+async fn keepalive(fleet: &mut Fleet, period: Duration) -> Result<Option<Keepalive>, CliError> {
     // Let the connection's opening traffic (session tickets, FETCH_ORDERS) settle first.
     fleet.wait(Duration::from_secs(1), |_| false).await;
     let (out0, in0) = fleet.bytes().await?;
     let pongs0 = fleet.pongs;
     let want = pongs0 + fleet.up_count as u64;
     fleet.command("ping").await?;
-    fleet.wait(Duration::from_secs(30), |f| f.pongs >= want).await;
+    fleet
+        .wait(period.max(KEEPALIVE) + Duration::from_secs(30), |f| {
+            f.pongs >= want
+        })
+        .await;
     let (out1, in1) = fleet.bytes().await?;
     let exchanges = fleet.pongs - pongs0;
     if exchanges == 0 {
         return Ok(None);
     }
     let per = ((out1 - out0) + (in1 - in0)) as f64 / exchanges as f64;
+    let period = period.max(KEEPALIVE).as_secs_f64();
     Ok(Some(Keepalive {
         exchanges,
         bytes_per_exchange: per,
-        bytes_per_idle_hour: per * EXCHANGES_PER_HOUR,
+        period_secs: period,
+        bytes_per_idle_hour: per * SECS_PER_HOUR / period,
     }))
 }
 
@@ -210,7 +226,8 @@ async fn measure_ngtt(
     // record, lease, first order claim) trails them. Every device's keepalive answered tells
     // that each connection's session runs; the settle period lets the rest of the wave's
     // database work finish before idleness is measured.
-    report.keepalive = keepalive(&mut fleet).await?;
+    let period = Duration::from_secs(args.ping_answer_delay);
+    report.keepalive = keepalive(&mut fleet, period).await?;
     report.idle_cpu = idle_cpu(&mut fleet, &pids, args.settle_secs, args.idle_secs).await;
     // Read once the fleet has idled: the memory a connected fleet holds, not the connection
     // wave's.
@@ -291,7 +308,7 @@ async fn measure_mqtt(
         .await?;
         let connect = connect(&mut fleet, timeout).await?;
         // The same settling as the NGTT fleet's, for the same idle window.
-        let keepalive = keepalive(&mut fleet).await?;
+        let keepalive = keepalive(&mut fleet, KEEPALIVE).await?;
         let idle_cpu = idle_cpu(&mut fleet, &pids, args.settle_secs, args.idle_secs).await;
         let broker_rss = rss(&pids, rss_idle, connect.connected);
         fleet.stop().await;

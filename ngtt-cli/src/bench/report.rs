@@ -101,6 +101,9 @@ pub struct IdleCpu {
     pub window_secs: f64,
     /// CPU seconds (user + system) per minute.
     pub cpu_secs_per_minute: f64,
+    /// Bytes on the wire in the window (TLS records, both directions, every device) per
+    /// connected device, scaled to an hour: the keepalive traffic as the fleet paced it.
+    pub bytes_per_device_hour: Option<f64>,
 }
 
 /// Keepalive traffic of an idle fleet.
@@ -108,9 +111,13 @@ pub struct IdleCpu {
 pub struct Keepalive {
     /// Keepalives answered during the measurement.
     pub exchanges: u64,
-    /// Bytes on the wire (TLS records, both directions) per exchange.
+    /// Bytes on the wire (TLS records, both directions) per exchange, in a round where every
+    /// device pings at once (with held answers, the devices' own pings that fall in the round
+    /// add to it: [`IdleCpu::bytes_per_device_hour`] measures the paced traffic itself).
     pub bytes_per_exchange: f64,
-    /// One exchange every 30 s: bytes per device per idle hour.
+    /// Seconds between an idle device's exchanges: 30, or the server's longer answer delay.
+    pub period_secs: f64,
+    /// One exchange per period: bytes per device per idle hour.
     pub bytes_per_idle_hour: f64,
 }
 
@@ -352,9 +359,21 @@ impl Report {
                 }),
             ),
             (
-                "bytes per device per idle hour".into(),
+                "bytes per device per idle hour (idle window)".into(),
+                opt(
+                    self.idle_cpu.as_ref().and_then(|c| c.bytes_per_device_hour),
+                    |b| format!("{b:.0} B"),
+                ),
+                opt(
+                    mqtt.and_then(|m| m.idle_cpu.as_ref())
+                        .and_then(|c| c.bytes_per_device_hour),
+                    |b| format!("{b:.0} B"),
+                ),
+            ),
+            (
+                "bytes per device per idle hour (exchange x period)".into(),
                 opt(self.keepalive.as_ref(), |k| {
-                    format!("{:.0} B", k.bytes_per_idle_hour)
+                    format!("{:.0} B (one per {:.0} s)", k.bytes_per_idle_hour, k.period_secs)
                 }),
                 opt(mqtt.and_then(|m| m.keepalive.as_ref()), |k| {
                     format!("{:.0} B", k.bytes_per_idle_hour)
