@@ -245,9 +245,6 @@ pub(crate) fn print_list(out: &mut dyn Write, answer: Value, what: &str) -> Resu
     Ok(())
 }
 
-/// Most orders in one `POST /v1/orders` (the server's limit).
-const BATCH: usize = 10_000;
-
 /// The devices of `--device` and `--devices-file`, in that order.
 fn devices(given: &[String], file: Option<&std::path::Path>) -> Result<Vec<String>, CliError> {
     let mut devices = given.to_vec();
@@ -269,7 +266,8 @@ fn devices(given: &[String], file: Option<&std::path::Path>) -> Result<Vec<Strin
     Ok(devices)
 }
 
-/// Queues `sections` for each of `devices` through `POST /v1/orders`, [`BATCH`] at a time;
+/// Queues `sections` for each of `devices` through `POST /v1/orders`, the server's
+/// [`ngtt_server::MAX_ORDER_BATCH`] at a time;
 /// prints `{"device", "id"}` per order. Batches already answered stay queued if a later one
 /// is refused.
 async fn send_batches(
@@ -281,7 +279,7 @@ async fn send_batches(
     let sections: Value = serde_json::from_slice(sections)
         .map_err(|e| CliError::Admin(format!("the order is not JSON: {e}")))?;
     let url = endpoint(&admin.admin, &["v1", "orders"])?;
-    for chunk in devices.chunks(BATCH) {
+    for chunk in devices.chunks(ngtt_server::MAX_ORDER_BATCH) {
         let batch: Vec<Value> = chunk
             .iter()
             .map(|device| serde_json::json!({ "device": device, "sections": sections }))

@@ -80,6 +80,7 @@ mod warn_limit;
 pub use admin::auth::{
     default_token_file as default_admin_token_file, BAOB_CONTENT_TYPE as ADMIN_BAOB_CONTENT_TYPE,
 };
+pub use admin::MAX_ORDER_BATCH;
 pub use budgets::{
     Budgets, DEFAULT_ADMIN_DECODE_FACTOR, DEFAULT_DECODE_FACTOR, DEFAULT_INFLATED_PER_FIELD,
     DEFAULT_INFLATED_PER_MINUTE, DEFAULT_INFLATED_PER_REQUEST, DEFAULT_LOG_BATCH_BYTES,

@@ -151,7 +151,7 @@ pub struct FleetArgs {
     /// Orders per admin request in the fan-out: batches through `POST /v1/orders` (one commit
     /// each), or 1 for one `POST /v1/devices/{id}/orders` per device.
     #[arg(long = "fanout-batch", value_name = "N", default_value_t = 1000,
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+          value_parser = clap::value_parser!(u32).range(1..=ngtt_server::MAX_ORDER_BATCH as i64))]
     fanout_batch: u32,
     /// Skip the reconnect storm (always skipped against a running server; with several nodes
     /// the killed-node phase replaces it).

@@ -38,6 +38,7 @@ mod handlers;
 mod macros;
 mod metadata;
 mod order_batch;
+pub use order_batch::MAX_ORDER_BATCH;
 mod predicates;
 mod reply;
 mod sensor_writes;

@@ -1,7 +1,7 @@
 //! `POST /v1/orders`: many orders, for one device or many, in one request and one commit.
 //!
 //! The body is a list of `{"device": ID, "sections": [...]}` (the sections as
-//! `POST /v1/devices/{id}/orders` takes them), at most [`MAX_BATCH`] long. Every entry is checked
+//! `POST /v1/devices/{id}/orders` takes them), at most [`MAX_ORDER_BATCH`] long. Every entry is checked
 //! before anything is stored: one bad entry refuses the request (`400`, naming its index) and
 //! nothing is queued. The orders are then inserted in one transaction, in the list's order (a
 //! device named twice gets both orders, in that order), and the answer, `201` with
@@ -27,8 +27,8 @@ use super::handlers::{check_device_id, sections_payload};
 use super::reply::{budgeted_body, ApiError};
 use super::AdminState;
 
-/// Most orders in one request.
-pub(super) const MAX_BATCH: usize = 10_000;
+/// Most orders in one `POST /v1/orders` request.
+pub const MAX_ORDER_BATCH: usize = 10_000;
 
 /// One entry of the body.
 #[derive(Debug, Deserialize)]
@@ -50,9 +50,9 @@ fn parse(body: &[u8], max_order_len: usize) -> Result<Vec<(String, bytes::Bytes)
     if items.is_empty() {
         return Err(ApiError::bad_request("the list of orders is empty"));
     }
-    if items.len() > MAX_BATCH {
+    if items.len() > MAX_ORDER_BATCH {
         return Err(ApiError::bad_request(format!(
-            "{} orders in one request; at most {MAX_BATCH}",
+            "{} orders in one request; at most {MAX_ORDER_BATCH}",
             items.len()
         )));
     }
@@ -164,10 +164,10 @@ mod tests {
 
     #[test]
     fn the_batch_and_each_order_are_bounded() {
-        let entries: Vec<(&str, &str)> = (0..=MAX_BATCH).map(|_| ("a", READ)).collect();
+        let entries: Vec<(&str, &str)> = (0..=MAX_ORDER_BATCH).map(|_| ("a", READ)).collect();
         let e = parse(&batch(&entries), 1 << 20).unwrap_err();
         assert!(e.reason.contains("at most 10000"), "{}", e.reason);
-        assert!(parse(&batch(&entries[..MAX_BATCH]), 1 << 20).is_ok());
+        assert!(parse(&batch(&entries[..MAX_ORDER_BATCH]), 1 << 20).is_ok());
         let e = parse(&batch(&[("a", READ)]), 8).unwrap_err();
         assert_eq!(e.code, StatusCode::PAYLOAD_TOO_LARGE);
         assert!(e.reason.starts_with("order 0: "), "{}", e.reason);
