@@ -107,8 +107,7 @@ pub(super) async fn upload(
             false => json!({ "stored": stored, "rejected": rejected }),
         })
     };
-    let result = result.await;
-    format.answer(result)
+    format.answer(result.await)
 }
 
 /// Splits an upload into the series that can be stored and the ones that cannot
@@ -196,8 +195,7 @@ pub(super) async fn register(
             })
             .collect::<Vec<_>>())
     };
-    let result = result.await;
-    format.answer(result)
+    format.answer(result.await)
 }
 
 /// `PUT /v1/device/device_logs`: stores log records, in bounded batches ([`crate::log_batches`]:
@@ -220,8 +218,7 @@ pub(super) async fn logs(
         notes.warn(Some(&device));
         Ok(json!({ "stored": stored, "skipped": notes.skipped }))
     };
-    let result = result.await;
-    format.answer(result)
+    format.answer(result.await)
 }
 
 /// Any other path or method.

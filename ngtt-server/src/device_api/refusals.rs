@@ -36,21 +36,21 @@ impl DeviceSlot {
 pub(super) async fn log_refusals(mut request: Request, next: Next) -> Response {
     let slot = DeviceSlot::default();
     request.extensions_mut().insert(slot.clone());
+    // Kept as the request has them (reference-counted clones); written out only on a refusal.
     let method = request.method().clone();
-    let route = match request.extensions().get::<MatchedPath>() {
-        Some(matched) => matched.as_str().to_owned(),
-        None => request.uri().path().to_owned(),
-    };
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let uri = request.uri().clone();
     let peer = request.extensions().get::<ConnInfo>().map(|c| c.peer);
     let response = next.run(request).await;
     let status = response.status();
     if status.is_client_error() {
         if let Some(Refused(reason)) = response.extensions().get::<Refused>() {
             let device = slot.0.get().map_or("", String::as_str);
+            let route = matched.as_ref().map_or(uri.path(), MatchedPath::as_str);
             tracing::info!(
                 device = %Escaped(device),
                 ?peer,
-                route = %format_args!("{method} {}", Escaped(&route)),
+                route = %format_args!("{method} {}", Escaped(route)),
                 status = status.as_u16(),
                 reason = %Escaped(reason),
                 "device HTTP request refused"
