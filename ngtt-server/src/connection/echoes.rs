@@ -52,15 +52,16 @@ impl Echoes {
         self.held.front().map(|(at, _)| *at)
     }
 
-    /// The held echoes due at `now`, oldest first.
-    pub(crate) fn due(&mut self, now: Instant) -> Vec<Frame> {
+    /// The held echoes due at `now`, oldest first, taken out.
+    pub(crate) fn due(&mut self, now: Instant) -> impl Iterator<Item = Frame> + '_ {
         let n = self.held.iter().take_while(|(at, _)| *at <= now).count();
-        self.held.drain(..n).map(|(_, frame)| frame).collect()
+        self.held.drain(..n).map(|(_, frame)| frame)
     }
 
-    /// Every held echo, oldest first (something else is being written: they go with it).
-    pub(crate) fn take_all(&mut self) -> Vec<Frame> {
-        self.held.drain(..).map(|(_, frame)| frame).collect()
+    /// Every held echo, oldest first, taken out (something else is being written: they go
+    /// with it).
+    pub(crate) fn take_all(&mut self) -> impl Iterator<Item = Frame> + '_ {
+        self.held.drain(..).map(|(_, frame)| frame)
     }
 
     /// Whether no echo is held.
@@ -96,9 +97,9 @@ mod tests {
         let mut e = Echoes::new(delay);
         assert!(e.answer(&ping(1), t0).is_none());
         assert_eq!(e.deadline(), Some(t0 + delay));
-        assert!(e.due(t0 + delay - Duration::from_millis(1)).is_empty());
-        let due = e.due(t0 + delay);
-        assert_eq!(due.iter().map(|f| f.tid).collect::<Vec<_>>(), [1]);
+        assert_eq!(e.due(t0 + delay - Duration::from_millis(1)).count(), 0);
+        let due: Vec<u16> = e.due(t0 + delay).map(|f| f.tid).collect();
+        assert_eq!(due, [1]);
         assert!(e.is_empty());
     }
 
@@ -112,8 +113,8 @@ mod tests {
         }
         assert_eq!(at_once.iter().map(|f| f.tid).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(e.deadline(), Some(t0 + Duration::from_secs(63)));
-        let early = e.take_all();
-        assert_eq!(early.iter().map(|f| f.tid).collect::<Vec<_>>(), [3, 4, 5, 6]);
+        let early: Vec<u16> = e.take_all().map(|f| f.tid).collect();
+        assert_eq!(early, [3, 4, 5, 6]);
         assert!(e.is_empty());
     }
 }

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use ngtt_proto::{Frame, FrameType, ProtoError};
 use tracing::{error, info, warn};
 
+use super::echoes::Echoes;
 use super::ops::{End, Op, OpId, Outcome, Stop};
 use super::uploads::Uploads;
 use super::window::OrderWindow;
@@ -261,9 +262,7 @@ impl Session {
                 self.want_orders("no FETCH_ORDERS within the grace period: sending orders anyway");
             }
         }
-        for echo in self.echoes.due(now) {
-            self.out.push_back(echo);
-        }
+        self.out.extend(self.echoes.due(now));
         self.advance();
     }
 
@@ -503,8 +502,6 @@ enum Deferred {
 
 #[path = "session_frames.rs"]
 mod frames;
-
-use super::echoes::Echoes;
 
 #[path = "session_orders.rs"]
 mod orders;
