@@ -1,6 +1,7 @@
 //! The order phases of `ngtt bench fleet`: paced orders one at a time (their latency, same node
 //! and, with several nodes, cross node), and the fan-out of one order to each device.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
@@ -79,21 +80,37 @@ pub async fn paced(
     Ok((latency(same, same_sent, rate), cross))
 }
 
-/// Queues one order for each device of `ids` (sequence numbers from `first`, in order),
-/// [`ADMIN_CONCURRENCY`] requests at once, spread over `admins` in turn.
-pub async fn queue_many(admins: &[Admin], ids: Vec<String>, first: u64) -> Result<(), CliError> {
+/// Carries out `call` for each of `jobs`, `concurrency` at once, through `admins` in turn (the
+/// i-th job through admin i mod n); the first error, if any.
+async fn through_admins<T, F, Fut>(
+    admins: &[Admin],
+    jobs: impl IntoIterator<Item = T>,
+    concurrency: usize,
+    call: F,
+) -> Result<(), CliError>
+where
+    F: Fn(Admin, T) -> Fut,
+    Fut: Future<Output = Result<(), CliError>>,
+{
     if admins.is_empty() {
         return Err(CliError::Bench("no node to queue orders through".into()));
     }
-    let results: Vec<Result<(), CliError>> = stream::iter(ids.into_iter().enumerate())
-        .map(|(i, id)| {
-            let admin = admins[i % admins.len()].clone();
-            async move { admin.queue(&id, first + i as u64).await }
-        })
-        .buffer_unordered(ADMIN_CONCURRENCY)
+    let results: Vec<Result<(), CliError>> = stream::iter(jobs.into_iter().enumerate())
+        .map(|(i, job)| call(admins[i % admins.len()].clone(), job))
+        .buffer_unordered(concurrency)
         .collect()
         .await;
     results.into_iter().collect()
+}
+
+/// Queues one order for each device of `ids` (sequence numbers from `first`, in order),
+/// [`ADMIN_CONCURRENCY`] requests at once, spread over `admins` in turn.
+pub async fn queue_many(admins: &[Admin], ids: Vec<String>, first: u64) -> Result<(), CliError> {
+    let jobs = ids.into_iter().zip(first..);
+    through_admins(admins, jobs, ADMIN_CONCURRENCY, |admin, (id, seq)| async move {
+        admin.queue(&id, seq).await
+    })
+    .await
 }
 
 /// Queues one order for each device of `ids` (sequence numbers from `first`) in requests of
@@ -105,19 +122,12 @@ pub async fn queue_batches(
     first: u64,
     batch: usize,
 ) -> Result<(), CliError> {
-    if admins.is_empty() {
-        return Err(CliError::Bench("no node to queue orders through".into()));
-    }
     let orders: Vec<(String, u64)> = ids.into_iter().zip(first..).collect();
-    let results: Vec<Result<(), CliError>> = stream::iter(orders.chunks(batch.max(1)).enumerate())
-        .map(|(i, chunk)| {
-            let admin = admins[i % admins.len()].clone();
-            async move { admin.queue_batch(chunk).await }
-        })
-        .buffer_unordered(BATCH_CONCURRENCY)
-        .collect()
-        .await;
-    results.into_iter().collect()
+    let chunks = orders.chunks(batch.max(1));
+    through_admins(admins, chunks, BATCH_CONCURRENCY, |admin, chunk| async move {
+        admin.queue_batch(chunk).await
+    })
+    .await
 }
 
 /// Batch requests in flight during a batched fan-out: enough to keep the server's writer fed

@@ -20,7 +20,7 @@ use crate::error::CliError;
 /// How long after the fleet left the server's memory is read again.
 const LEFT_WAIT: Duration = Duration::from_secs(10);
 
-/// Keepalive exchanges per idle hour (one every 30 s).
+/// Seconds in an hour, for the per-hour keepalive figures.
 const SECS_PER_HOUR: f64 = 3600.0;
 
 /// A fresh random admin token for the server the bench starts.
@@ -166,7 +166,7 @@ async fn idle_cpu(fleet: &mut Fleet, pids: &[u32], settle: u64, secs: u64) -> Op
     let bytes_after = fleet.bytes().await.ok();
     let devices = fleet.up_count.max(1) as f64;
     let bytes_per_device_hour = bytes_before.zip(bytes_after).map(|((o0, i0), (o1, i1))| {
-        (o1.saturating_sub(o0) + i1.saturating_sub(i0)) as f64 / devices / window * 3600.0
+        (o1.saturating_sub(o0) + i1.saturating_sub(i0)) as f64 / devices / window * SECS_PER_HOUR
     });
     Some(IdleCpu {
         settle_secs: settle,
@@ -176,9 +176,11 @@ async fn idle_cpu(fleet: &mut Fleet, pids: &[u32], settle: u64, secs: u64) -> Op
     })
 }
 
-/// Every device sends one keepalive; bytes on the wire per answered exchange. `period` is an
-/// idle device's keepalive period: 30 s, or the server's longer answer delay.
-async fn keepalive(fleet: &mut Fleet, period: Duration) -> Result<Option<Keepalive>, CliError> {
+/// Every device sends one keepalive; bytes on the wire per answered exchange. `delay` is how
+/// long the server holds its answers: an idle device's keepalive period is the longer of it and
+/// [`KEEPALIVE`].
+async fn keepalive(fleet: &mut Fleet, delay: Duration) -> Result<Option<Keepalive>, CliError> {
+    let period = delay.max(KEEPALIVE);
     // Let the connection's opening traffic (session tickets, FETCH_ORDERS) settle first.
     fleet.wait(Duration::from_secs(1), |_| false).await;
     let (out0, in0) = fleet.bytes().await?;
@@ -186,9 +188,7 @@ async fn keepalive(fleet: &mut Fleet, period: Duration) -> Result<Option<Keepali
     let want = pongs0 + fleet.up_count as u64;
     fleet.command("ping").await?;
     fleet
-        .wait(period.max(KEEPALIVE) + Duration::from_secs(30), |f| {
-            f.pongs >= want
-        })
+        .wait(period + Duration::from_secs(30), |f| f.pongs >= want)
         .await;
     let (out1, in1) = fleet.bytes().await?;
     let exchanges = fleet.pongs - pongs0;
@@ -196,7 +196,7 @@ async fn keepalive(fleet: &mut Fleet, period: Duration) -> Result<Option<Keepali
         return Ok(None);
     }
     let per = ((out1 - out0) + (in1 - in0)) as f64 / exchanges as f64;
-    let period = period.max(KEEPALIVE).as_secs_f64();
+    let period = period.as_secs_f64();
     Ok(Some(Keepalive {
         exchanges,
         bytes_per_exchange: per,
@@ -226,8 +226,8 @@ async fn measure_ngtt(
     // record, lease, first order claim) trails them. Every device's keepalive answered tells
     // that each connection's session runs; the settle period lets the rest of the wave's
     // database work finish before idleness is measured.
-    let period = Duration::from_secs(args.ping_answer_delay);
-    report.keepalive = keepalive(&mut fleet, period).await?;
+    let delay = Duration::from_secs(args.ping_answer_delay);
+    report.keepalive = keepalive(&mut fleet, delay).await?;
     report.idle_cpu = idle_cpu(&mut fleet, &pids, args.settle_secs, args.idle_secs).await;
     // Read once the fleet has idled: the memory a connected fleet holds, not the connection
     // wave's.
@@ -308,7 +308,7 @@ async fn measure_mqtt(
         .await?;
         let connect = connect(&mut fleet, timeout).await?;
         // The same settling as the NGTT fleet's, for the same idle window.
-        let keepalive = keepalive(&mut fleet, KEEPALIVE).await?;
+        let keepalive = keepalive(&mut fleet, Duration::ZERO).await?;
         let idle_cpu = idle_cpu(&mut fleet, &pids, args.settle_secs, args.idle_secs).await;
         let broker_rss = rss(&pids, rss_idle, connect.connected);
         fleet.stop().await;
