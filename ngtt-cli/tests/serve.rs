@@ -287,20 +287,24 @@ async fn first_start_generates_a_private_token_file() {
     assert!(stderr(&missing).contains("ca.pem"), "{}", stderr(&missing));
 }
 
-#[test]
-fn http_plain_requires_trusting_the_proxy_header() {
+/// `ngtt serve` with a fresh PKI and `args` exits with status 2 (a usage error), naming
+/// `needle` on stderr.
+fn serve_refuses(args: &[&str], needle: &str) {
     let dir = tempfile::tempdir().unwrap();
     let pki = init_pki(dir.path());
-    let out = ngtt(&[
-        "serve",
-        "--pki",
-        pki.to_str().unwrap(),
-        "--http-listen",
-        "127.0.0.1:0",
-        "--http-plain",
-    ]);
+    let mut all = vec!["serve", "--pki", pki.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = ngtt(&all);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--trust-proxy-header"), "{}", stderr(&out));
+    assert!(stderr(&out).contains(needle), "{}", stderr(&out));
+}
+
+#[test]
+fn http_plain_requires_trusting_the_proxy_header() {
+    serve_refuses(
+        &["--http-listen", "127.0.0.1:0", "--http-plain"],
+        "--trust-proxy-header",
+    );
 }
 
 #[test]
@@ -337,15 +341,5 @@ fn serve_without_the_http_api_prints_two_lines() {
 
 #[test]
 fn a_ping_answer_delay_beyond_the_clients_patience_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = init_pki(dir.path());
-    let out = ngtt(&[
-        "serve",
-        "--pki",
-        pki.to_str().unwrap(),
-        "--ping-answer-delay",
-        "61",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--ping-answer-delay"), "{}", stderr(&out));
+    serve_refuses(&["--ping-answer-delay", "61"], "--ping-answer-delay");
 }
