@@ -284,27 +284,49 @@ async fn a_batch_of_orders_reaches_each_connected_device_in_list_order() {
 }
 
 #[tokio::test]
-async fn a_held_ping_answer_comes_after_its_delay_or_with_the_next_frame() {
+async fn a_keepalive_answer_is_held_unless_the_device_is_active() {
     let pki = TestPki::new();
     let dir = tempfile::tempdir().unwrap();
+    // Held 1.5 s; a PING after 0.5 s in silence is a keepalive.
     let server = TestServer::start(&pki, &dir.path().join("db"), |c| {
-        c.ping_answer_delay = Duration::from_millis(600);
+        c.ping_answer_delay = Duration::from_millis(1500);
     })
     .await;
     let mut dev = server.device(&pki, "keepalive").await;
+    dev.fetch_orders().await;
+    let silent = Duration::from_millis(700);
+    tokio::time::sleep(silent).await;
     dev.send(Frame::ping(1)).await;
-    dev.expect_silence(QUIET).await;
+    dev.expect_silence(Duration::from_millis(1000)).await;
     let echo = dev.recv().await;
     assert_eq!((echo.kind, echo.tid), (FrameType::Ping, 1));
 
     // Held, then an order is written: the answer goes with it, before the delay is over.
-    dev.fetch_orders().await;
+    tokio::time::sleep(silent).await;
     dev.send(Frame::ping(2)).await;
     dev.expect_silence(Duration::from_millis(100)).await;
     server.queue("keepalive", read_order("W9")).await;
     let first = dev.recv_within(QUIET).await.expect("the held answer, early");
     assert_eq!((first.kind, first.tid), (FrameType::Ping, 2));
-    let (_, sections) = dev.recv_order().await;
+    let (tid, sections) = dev.recv_order().await;
     assert_eq!(read_path(&sections), "W9");
+    dev.send(Frame::order_confirm(tid)).await;
+
+    // Held, then the device writes a LOGS batch and a PING to prove it was read (as
+    // ngtt-transport does): both answers come at once.
+    tokio::time::sleep(silent).await;
+    dev.send(Frame::ping(3)).await;
+    dev.expect_silence(Duration::from_millis(100)).await;
+    let logs = minijson::to_vec(&vec![serde_json::json!({
+        "service": "s", "when": 1, "message": "m", "level": 20
+    })])
+    .unwrap();
+    dev.send(Frame::new(FrameType::Logs, 0, bytes::Bytes::from(logs)))
+        .await;
+    dev.send(Frame::ping(4)).await;
+    for tid in [3, 4] {
+        let echo = dev.recv_within(QUIET).await.expect("at once");
+        assert_eq!((echo.kind, echo.tid), (FrameType::Ping, tid));
+    }
     server.stop().await;
 }

@@ -116,6 +116,9 @@ pub(crate) struct Session {
     last_rx: Instant,
     /// Reading paused to handle a frame: the idle clock restarts when it resumes.
     paused_by_frame: bool,
+    /// How long the device had been silent when the PING being handled was read (zero when
+    /// it was read behind uploads): whether it is a keepalive, to be held ([`Echoes`]).
+    ping_silence: Duration,
     /// Something was handed to the writer and is not flushed: since its last progress.
     unwritten_since: Option<Instant>,
     stopping: Option<Stop>,
@@ -146,6 +149,7 @@ impl Session {
             grace_at: config.fetch_grace.map(|grace| now + grace),
             last_rx: now,
             paused_by_frame: false,
+            ping_silence: Duration::ZERO,
             unwritten_since: None,
             stopping: None,
             end: None,
@@ -325,6 +329,16 @@ impl Session {
             error!(kind = %frame.kind, tid = frame.tid, "frame handed to a session that is not reading; dropped");
             return;
         }
+        if frame.kind == FrameType::Ping {
+            self.ping_silence = if self.uploads.is_empty() {
+                now.saturating_duration_since(self.last_rx)
+            } else {
+                Duration::ZERO
+            };
+        } else if self.end.is_none() {
+            // The device is active: held PING answers go now.
+            self.out.extend(self.echoes.take_all());
+        }
         self.last_rx = now;
         self.paused_by_frame = true;
         if frame.kind != FrameType::DataStream && !self.uploads.is_empty() {
@@ -373,13 +387,11 @@ impl Session {
         }
     }
 
-    /// Answers a PING read at `now`: at once, or held ([`Echoes`]; an answer going out
-    /// because too many are held goes alone, the others keep their deadlines).
+    /// Answers a PING read at `now`: at once, or held when it is a keepalive ([`Echoes`]; an
+    /// answer going out because too many are held goes alone, the others keep their deadlines).
     fn echo(&mut self, ping: &Frame, now: Instant) {
-        if let Some(echo) = self.echoes.answer(ping, now) {
-            if self.end.is_none() {
-                self.out.push_back(echo);
-            }
+        if self.end.is_none() {
+            self.echoes.answer(ping, now, self.ping_silence, &mut self.out);
         }
     }
 

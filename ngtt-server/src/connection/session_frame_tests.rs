@@ -139,22 +139,24 @@ fn holding_echoes(delay: Duration, t0: Instant) -> Session {
 }
 
 #[test]
-fn a_held_ping_answer_goes_out_at_its_deadline_and_reading_goes_on() {
+fn a_keepalive_answer_goes_out_at_its_deadline_and_reading_goes_on() {
     let t0 = Instant::now();
     let mut s = holding_echoes(60 * S, t0);
-    s.handle_frame(Frame::new(FrameType::Ping, 9, Bytes::from_static(b"AL")), t0);
-    assert!(drain(&mut s, t0).is_empty(), "held");
+    // The device's keepalive: its first frame after 30 s of silence.
+    let t1 = t0 + 30 * S;
+    s.handle_frame(Frame::new(FrameType::Ping, 9, Bytes::from_static(b"AL")), t1);
+    assert!(drain(&mut s, t1).is_empty(), "held");
     assert!(s.wants_read(), "a held answer does not stop reading");
-    assert_eq!(s.poll_timeout(), Some(t0 + 60 * S));
-    s.handle_timeout(t0 + 59 * S);
-    assert!(drain(&mut s, t0 + 59 * S).is_empty());
-    s.handle_timeout(t0 + 60 * S);
+    assert_eq!(s.poll_timeout(), Some(t1 + 60 * S));
+    s.handle_timeout(t1 + 59 * S);
+    assert!(drain(&mut s, t1 + 59 * S).is_empty());
+    s.handle_timeout(t1 + 60 * S);
     assert_eq!(
-        drain(&mut s, t0 + 60 * S),
+        drain(&mut s, t1 + 60 * S),
         [Frame::new(FrameType::Ping, 9, Bytes::from_static(b"AL"))]
     );
     // The idle clock runs from the PING: the device's next one, due at once, is in time.
-    assert_eq!(s.poll_timeout(), Some(t0 + 120 * S));
+    assert_eq!(s.poll_timeout(), Some(t1 + 120 * S));
     assert!(s.end().is_none());
 }
 
@@ -162,15 +164,45 @@ fn a_held_ping_answer_goes_out_at_its_deadline_and_reading_goes_on() {
 fn a_held_ping_answer_rides_along_with_the_next_frame_written() {
     let t0 = Instant::now();
     let mut s = holding_echoes(60 * S, t0);
-    s.handle_frame(Frame::ping(4), t0);
-    assert!(drain(&mut s, t0).is_empty());
-    // An upload is answered 1 s later: the echo goes first, in the same write.
-    let t1 = t0 + S;
-    s.handle_frame(Frame::new(FrameType::DataStream, 5, series_payload()), t1);
-    let (id, _) = op(&mut s);
-    s.handle_stored(id, Ok(Outcome::Stored(1)), t1);
-    assert_eq!(drain(&mut s, t1), [Frame::ping(4), Frame::data_stream_confirm(5)]);
+    take_orders(&mut s, t0, vec![]);
+    let t1 = t0 + 30 * S;
+    s.handle_frame(Frame::ping(4), t1);
+    assert!(drain(&mut s, t1).is_empty());
+    // An order is queued 1 s later: the echo goes first, in the same write.
+    let t2 = t1 + S;
+    s.handle_new_orders();
+    let (id, o) = op(&mut s);
+    assert!(matches!(o, Op::ClaimOrders { .. }), "{o:?}");
+    s.handle_stored(id, Ok(Outcome::Claimed(vec![order(6)], Some(40))), t2);
+    let sent = drain(&mut s, t2);
+    assert_eq!(
+        sent.iter().map(|f| (f.kind, f.tid)).collect::<Vec<_>>(),
+        [(FrameType::Ping, 4), (FrameType::Order, 40)]
+    );
     assert_eq!(s.poll_timeout(), Some(t1 + 120 * S), "nothing held any more");
+}
+
+#[test]
+fn an_active_device_is_not_paced_its_proof_of_reading_answered_at_once() {
+    let t0 = Instant::now();
+    let mut s = holding_echoes(60 * S, t0);
+    let t1 = t0 + 30 * S;
+    s.handle_frame(Frame::ping(1), t1);
+    assert!(drain(&mut s, t1).is_empty(), "a keepalive: held");
+    // The device writes a LOGS batch: the held answer goes at once...
+    let t2 = t1 + 5 * S;
+    s.handle_frame(Frame::new(FrameType::Logs, 0, items_again()), t2);
+    let (id, _) = op(&mut s);
+    s.handle_stored(id, Ok(Outcome::Logs(1, Default::default())), t2);
+    assert_eq!(drain(&mut s, t2), [Frame::ping(1)]);
+    // ...and the PING it writes after the batch to prove it was read is answered at once.
+    s.handle_frame(Frame::ping(2), t2);
+    assert_eq!(drain(&mut s, t2), [Frame::ping(2)]);
+    // 19 s later, a ping is still not a keepalive (a third of 60 s is 20 s).
+    s.handle_frame(Frame::ping(3), t2 + 19 * S);
+    assert_eq!(drain(&mut s, t2 + 19 * S), [Frame::ping(3)]);
+    s.handle_frame(Frame::ping(4), t2 + 39 * S);
+    assert!(drain(&mut s, t2 + 39 * S).is_empty(), "20 s of silence: held");
 }
 
 #[test]
@@ -178,13 +210,15 @@ fn pings_beyond_the_held_bound_are_answered_at_once_oldest_first() {
     let t0 = Instant::now();
     let mut s = holding_echoes(60 * S, t0);
     let mut answered = Vec::new();
+    let mut t = t0;
     for tid in 1..=6u16 {
-        s.handle_frame(Frame::ping(tid), t0);
-        answered.extend(drain(&mut s, t0).into_iter().map(|f| f.tid));
+        t += 20 * S;
+        s.handle_frame(Frame::ping(tid), t);
+        answered.extend(drain(&mut s, t).into_iter().map(|f| f.tid));
     }
     assert_eq!(answered, [1, 2], "a device pinging without waiting gains nothing");
-    s.handle_timeout(t0 + 60 * S);
-    let rest: Vec<u16> = drain(&mut s, t0 + 60 * S).iter().map(|f| f.tid).collect();
+    s.handle_timeout(t + 60 * S);
+    let rest: Vec<u16> = drain(&mut s, t + 60 * S).iter().map(|f| f.tid).collect();
     assert_eq!(rest, [3, 4, 5, 6]);
 }
 
