@@ -111,11 +111,13 @@ pub struct ServeArgs {
     /// Close a connection that sent nothing for this many seconds.
     #[arg(long = "idle-timeout", value_name = "SECS", default_value_t = 120)]
     idle_timeout: u64,
-    /// Hold the answer to a device's PING this many seconds (0: at once; at most 60). An idle
-    /// device pings 30 s after its last write and only once answered, so 60 halves the
-    /// keepalive traffic and the server's idle CPU; an answer held goes out early with
-    /// anything else written to the device.
-    #[arg(long = "ping-answer-delay", value_name = "SECS", default_value_t = 0,
+    /// Hold the answer to a device's keepalive PING this many seconds (0: at once; at most
+    /// 60, and at most half the idle timeout). An idle device pings 30 s after its last write
+    /// and only once answered, so 60 halves the keepalive traffic and the server's idle CPU.
+    /// Only a PING after a third of the delay in silence is held; any other frame from the
+    /// device, or anything written to it, releases the answer at once.
+    #[arg(long = "ping-answer-delay", value_name = "SECS",
+          default_value_t = ngtt_server::DEFAULT_PING_ANSWER_DELAY.as_secs(),
           value_parser = clap::value_parser!(u64).range(0..=60))]
     ping_answer_delay: u64,
     /// Close a connection whose writes made no progress for this many seconds (the device

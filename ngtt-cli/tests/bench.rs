@@ -88,7 +88,9 @@ fn fleet_bench_reports_every_phase() {
         60.0,
         "{report:#}"
     );
-    assert_eq!(num(&report, &["keepalive", "bytes_per_idle_hour"]), 7200.0);
+    // The server holds keepalive answers 60 s by default: one exchange a minute.
+    assert_eq!(num(&report, &["keepalive", "period_secs"]), 60.0, "{report:#}");
+    assert_eq!(num(&report, &["keepalive", "bytes_per_idle_hour"]), 3600.0);
 
     assert_eq!(num(&report, &["order_latency", "orders"]), 10.0);
     assert_eq!(num(&report, &["order_latency", "lost"]), 0.0, "{report:#}");

@@ -251,7 +251,7 @@ impl Server {
                 handshake_timeout: config.handshake_timeout,
                 close_timeout: config.close_timeout,
                 fetch_grace: config.fetch_grace,
-                ping_answer_delay: config.ping_answer_delay,
+                ping_answer_delay: config.effective_ping_answer_delay(),
                 budgets: config.budgets,
             },
             takeovers: std::sync::Mutex::new(TakeoverLimiter::new(

@@ -143,9 +143,11 @@ pub struct FleetArgs {
     /// Skip the fan-out (one order to each device).
     #[arg(long = "no-fanout")]
     no_fanout: bool,
-    /// Seconds the local server holds its answers to PINGs (`ngtt serve --ping-answer-delay`):
-    /// an idle device then pings every max(30, N) s.
-    #[arg(long = "ping-answer-delay", value_name = "SECS", default_value_t = 0,
+    /// Seconds the local server holds its answers to keepalive PINGs (`ngtt serve
+    /// --ping-answer-delay`, passed to it; 0: at once): an idle device then pings every
+    /// max(30, N) s.
+    #[arg(long = "ping-answer-delay", value_name = "SECS",
+          default_value_t = ngtt_server::DEFAULT_PING_ANSWER_DELAY.as_secs(),
           value_parser = clap::value_parser!(u64).range(0..=60))]
     ping_answer_delay: u64,
     /// Orders per admin request in the fan-out: batches through `POST /v1/orders` (one commit

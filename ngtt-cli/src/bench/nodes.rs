@@ -39,7 +39,7 @@ pub struct Start<'a> {
     pub token: String,
     /// On PostgreSQL, the nodes' `--lease-ttl` (default: theirs).
     pub lease_ttl: Option<Duration>,
-    /// The nodes' `--ping-answer-delay` in seconds (0: theirs, answers at once).
+    /// The nodes' `--ping-answer-delay` in seconds.
     pub ping_answer_delay: u64,
 }
 
@@ -56,10 +56,8 @@ impl Nodes {
         for i in 0..start.nodes.max(1) {
             // Distinct node ids on one schema; new ones in every run.
             let mut extra = Vec::new();
-            if start.ping_answer_delay > 0 {
-                let delay = start.ping_answer_delay.to_string();
-                extra.extend(["--ping-answer-delay".to_owned(), delay]);
-            }
+            let delay = start.ping_answer_delay.to_string();
+            extra.extend(["--ping-answer-delay".to_owned(), delay]);
             if postgres {
                 extra.extend([
                     "--node-id".to_owned(),
