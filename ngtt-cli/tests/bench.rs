@@ -35,6 +35,9 @@ fn fleet_bench_reports_every_phase() {
         eprintln!("mosquitto is not installed: the MQTT side of `ngtt bench fleet` is not tested");
     }
     let devices = DEVICES.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let paced_log = dir.path().join("paced.csv");
+    let paced_log_arg = paced_log.to_str().unwrap();
     let mut args = vec![
         "bench",
         "fleet",
@@ -44,12 +47,17 @@ fn fleet_bench_reports_every_phase() {
         "8",
         "--orders",
         "10",
+        "--paced-log",
+        paced_log_arg,
         "--rate",
         "50",
         "--idle-secs",
         "1",
         "--settle-secs",
         "1",
+        // Answers at once: held ones would add 90 s before the idle window.
+        "--ping-answer-delay",
+        "0",
         "--storm-orders",
         "5",
         "--uploads",
@@ -88,9 +96,9 @@ fn fleet_bench_reports_every_phase() {
         60.0,
         "{report:#}"
     );
-    // The server holds keepalive answers 60 s by default: one exchange a minute.
-    assert_eq!(num(&report, &["keepalive", "period_secs"]), 60.0, "{report:#}");
-    assert_eq!(num(&report, &["keepalive", "bytes_per_idle_hour"]), 3600.0);
+    // Answered at once: the device's own pace, one exchange per 30 s.
+    assert_eq!(num(&report, &["keepalive", "period_secs"]), 30.0, "{report:#}");
+    assert_eq!(num(&report, &["keepalive", "bytes_per_idle_hour"]), 7200.0);
 
     assert_eq!(num(&report, &["order_latency", "orders"]), 10.0);
     assert_eq!(num(&report, &["order_latency", "lost"]), 0.0, "{report:#}");
@@ -99,6 +107,25 @@ fn fleet_bench_reports_every_phase() {
         num(&report, &["order_latency", "p99_ms"]),
     );
     assert!(0.0 < p50 && p50 <= p99 && p99 <= num(&report, &["order_latency", "max_ms"]));
+    // One line per paced order: sent, its 201, its receipt; the slowest receipt is the max.
+    let log = std::fs::read_to_string(&paced_log).unwrap();
+    let mut lines = log.lines();
+    assert_eq!(lines.next(), Some("sent_unix_ns,admin_ms,device_ms"));
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|f| f.parse::<f64>().expect(l)).collect())
+        .collect();
+    assert_eq!(rows.len(), 10, "{log}");
+    assert!(
+        rows.windows(2).all(|w| w[0][0] < w[1][0]),
+        "in the order sent: {log}"
+    );
+    assert!(
+        rows.iter().all(|r| r.len() == 3 && r[1] > 0.0 && r[2] > 0.0),
+        "{log}"
+    );
+    let slowest = rows.iter().map(|r| r[2]).fold(0.0, f64::max);
+    let max = num(&report, &["order_latency", "max_ms"]);
+    assert!((slowest - max).abs() < 0.01, "{slowest} vs {max}");
 
     assert_eq!(num(&report, &["fanout", "orders"]), DEVICES as f64);
     assert_eq!(num(&report, &["fanout", "lost"]), 0.0, "{report:#}");
@@ -168,6 +195,8 @@ fn fleet_bench_on_two_postgresql_nodes_measures_uploads_and_a_killed_node() {
         "--idle-secs",
         "1",
         "--settle-secs",
+        "0",
+        "--ping-answer-delay",
         "0",
         "--uploads",
         "4",

@@ -72,7 +72,7 @@ pub enum BenchCommand {
     /// N simulated devices against a server: connect rate, memory and CPU per connection,
     /// order latency, fan-out, a reconnect storm; optionally against Mosquitto too.
     #[command(after_help = EXAMPLES)]
-    Fleet(FleetArgs),
+    Fleet(Box<FleetArgs>),
 
     /// One worker process of `ngtt bench fleet` (started by it).
     #[command(name = "fleet-worker", hide = true)]
@@ -126,18 +126,24 @@ pub struct FleetArgs {
     /// run decided it.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     orders: u32,
+    /// Write one CSV line per paced order to PATH (`sent_unix_ns,admin_ms,device_ms`: when the
+    /// admin request was sent, when its `201` came and when the device read the ORDER, in ms
+    /// after sending; `device_ms` empty for a lost order), to see when the slow ones were.
+    #[arg(long = "paced-log", value_name = "PATH")]
+    paced_log: Option<std::path::PathBuf>,
     /// Pace of those orders, per second.
     #[arg(long, value_name = "PER_SEC", default_value_t = 100.0)]
     rate: f64,
     /// Seconds of idleness over which the server's CPU is measured. Devices ping after 30 s of
-    /// silence and the window starts right after every keepalive was answered, so a window
-    /// shorter than 30 s sees no ping at all: the default holds two keepalive rounds.
+    /// silence, so a window shorter than 30 s sees no ping at all; the default holds one
+    /// keepalive round at the server's default pace (60 s), two when answers are not held.
     #[arg(long = "idle-secs", value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     idle_secs: u64,
     /// Seconds the fleet idles, after every device's keepalive was answered, before the idle
     /// window: the tail of the connection wave (device records, leases and first order claims,
     /// which trail the handshakes the connect time counts) is not idleness (issue 11,
-    /// docs/benchmarks.md).
+    /// docs/benchmarks.md). With answers held longer than 30 s (`--ping-answer-delay`), 30 s
+    /// plus the delay more, so that the window sees the fleet's steady pace.
     #[arg(long = "settle-secs", value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=600))]
     settle_secs: u64,
     /// Skip the fan-out (one order to each device).

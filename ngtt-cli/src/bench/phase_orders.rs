@@ -52,6 +52,8 @@ pub async fn paced(
     let start = tokio::time::Instant::now();
     let (mut same, mut cross) = (Vec::new(), Vec::new());
     let (mut same_sent, mut cross_sent) = (0, 0);
+    // Kept in memory and written at the end: no file I/O between the orders measured.
+    let mut log = String::new();
     for i in 0..args.orders as usize {
         tokio::time::sleep_until(start + interval * i as u32).await;
         fleet.poll();
@@ -63,10 +65,16 @@ pub async fn paced(
         let this = *seq;
         let sent = now_nanos();
         admins[via].queue(&fleet.device_id(device), this).await?;
+        let answered = now_nanos();
         let arrived = fleet
             .wait(Duration::from_secs(10), |f| f.receipts.contains_key(&this))
             .await;
         let delay = arrived.then(|| fleet.receipts[&this][0].1.saturating_sub(sent) as f64 / 1e6);
+        if args.paced_log.is_some() {
+            let admin_ms = answered.saturating_sub(sent) as f64 / 1e6;
+            let device_ms = delay.map(|d| format!("{d:.3}")).unwrap_or_default();
+            log.push_str(&format!("{sent},{admin_ms:.3},{device_ms}\n"));
+        }
         if is_cross {
             cross_sent += 1;
             cross.extend(delay);
@@ -74,6 +82,9 @@ pub async fn paced(
             same_sent += 1;
             same.extend(delay);
         }
+    }
+    if let Some(path) = &args.paced_log {
+        std::fs::write(path, format!("sent_unix_ns,admin_ms,device_ms\n{log}")).map_err(CliError::write)?;
     }
     let cross = (nodes > 1).then(|| latency(cross, cross_sent, args.rate / 2.0));
     let rate = if nodes > 1 { args.rate / 2.0 } else { args.rate };

@@ -176,6 +176,19 @@ async fn idle_cpu(fleet: &mut Fleet, pids: &[u32], settle: u64, secs: u64) -> Op
     })
 }
 
+/// How long after the keepalive phase the fleet keeps its steady pace, when the server holds
+/// its answers `delay`. That phase's PINGs line the fleet up: every device's next one comes
+/// [`KEEPALIVE`] later and, held longer than that, its answer `delay` after it; only then is
+/// there one exchange per `delay`. A window opening earlier sees pings whose answers fall
+/// outside it (half the traffic of the steady pace).
+fn keepalive_warmup(delay: Duration) -> Duration {
+    if delay > KEEPALIVE {
+        KEEPALIVE + delay
+    } else {
+        Duration::ZERO
+    }
+}
+
 /// Every device sends one keepalive; bytes on the wire per answered exchange. `delay` is how
 /// long the server holds its answers: an idle device's keepalive period is the longer of it and
 /// [`KEEPALIVE`].
@@ -228,7 +241,8 @@ async fn measure_ngtt(
     // database work finish before idleness is measured.
     let delay = Duration::from_secs(args.ping_answer_delay);
     report.keepalive = keepalive(&mut fleet, delay).await?;
-    report.idle_cpu = idle_cpu(&mut fleet, &pids, args.settle_secs, args.idle_secs).await;
+    let settle = args.settle_secs + keepalive_warmup(delay).as_secs();
+    report.idle_cpu = idle_cpu(&mut fleet, &pids, settle, args.idle_secs).await;
     // Read once the fleet has idled: the memory a connected fleet holds, not the connection
     // wave's.
     report.server_rss = rss(&pids, rss_idle, report.connect.connected);
@@ -322,4 +336,21 @@ async fn measure_mqtt(
     .await;
     broker.stop().await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_idle_window_waits_for_the_steady_pace_of_held_answers() {
+        let s = Duration::from_secs;
+        assert_eq!(keepalive_warmup(Duration::ZERO), Duration::ZERO);
+        assert_eq!(
+            keepalive_warmup(s(30)),
+            Duration::ZERO,
+            "answered within the device's pace"
+        );
+        assert_eq!(keepalive_warmup(s(60)), s(90));
+    }
 }
