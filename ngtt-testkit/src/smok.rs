@@ -69,8 +69,32 @@ pub async fn start_server(pki: &TestPki, db: PathBuf, ngtt: SocketAddr, http: So
 }
 
 /// A loopback address nothing listens on right now (bound, then released): where a server
-/// will be started later.
+/// will be started later, and restarted.
+///
+/// Taken below the kernel's range of ephemeral ports when there is room (Linux:
+/// `ip_local_port_range`, 32768–60999 by default): a port of that range, once released, may
+/// become the source port of any outgoing connection of a test running alongside, and the
+/// server's later bind then fails with "address in use". Each call of a process gets a port of
+/// its own (a counter, from an offset of the process id); two test processes may still pick
+/// the same one only if both find it free at once.
 pub fn vacant_addr() -> SocketAddr {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next().and_then(|p| p.parse::<u32>().ok()))
+        .unwrap_or(0);
+    const FIRST: u32 = 10_000;
+    if low > FIRST + 1_000 {
+        let span = low - FIRST;
+        let offset = std::process::id().wrapping_mul(7919) % span;
+        for _ in 0..span {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let port = FIRST + (offset + n) % span;
+            if let Ok(listener) = TcpListener::bind(("127.0.0.1", port as u16)) {
+                return listener.local_addr().expect("address");
+            }
+        }
+    }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("address")
 }
