@@ -130,6 +130,11 @@ fn fleet_bench_reports_every_phase() {
     assert_eq!(num(&report, &["fanout", "orders"]), DEVICES as f64);
     assert_eq!(num(&report, &["fanout", "lost"]), 0.0, "{report:#}");
     assert!(num(&report, &["fanout", "orders_per_sec"]) > 0.0);
+    // The machine's share in the time-based figures: the CPU time the hypervisor took.
+    for phase in ["idle_cpu", "order_latency", "fanout"] {
+        let steal = num(&report, &[phase, "host_steal_percent"]);
+        assert!((0.0..=100.0).contains(&steal), "{phase}: {report:#}");
+    }
 
     assert_eq!(report["database"], "sqlite");
     assert_eq!(report["connected_per_node"], serde_json::json!([DEVICES]));

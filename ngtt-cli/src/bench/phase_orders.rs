@@ -8,6 +8,7 @@ use futures::stream::{self, StreamExt};
 
 use super::admin::Admin;
 use super::device::now_nanos;
+use super::proc::{steal_since, HostCpu};
 use super::report::{Fanout, Latency};
 use super::workers::Fleet;
 use super::FleetArgs;
@@ -35,6 +36,7 @@ fn latency(mut delays: Vec<f64>, orders: usize, rate_per_sec: f64) -> Latency {
         p99_ms: quantile(&delays, 0.99),
         max_ms: delays.last().copied().unwrap_or(0.0),
         lost: orders - delays.len(),
+        host_steal_percent: None,
     }
 }
 
@@ -54,6 +56,7 @@ pub async fn paced(
     let (mut same_sent, mut cross_sent) = (0, 0);
     // Kept in memory and written at the end: no file I/O between the orders measured.
     let mut log = String::new();
+    let host_before = HostCpu::read();
     for i in 0..args.orders as usize {
         tokio::time::sleep_until(start + interval * i as u32).await;
         fleet.poll();
@@ -83,12 +86,17 @@ pub async fn paced(
             same.extend(delay);
         }
     }
+    let host_steal_percent = steal_since(host_before);
     if let Some(path) = &args.paced_log {
         std::fs::write(path, format!("sent_unix_ns,admin_ms,device_ms\n{log}")).map_err(CliError::write)?;
     }
-    let cross = (nodes > 1).then(|| latency(cross, cross_sent, args.rate / 2.0));
+    let with_steal = |l: Latency| Latency {
+        host_steal_percent,
+        ..l
+    };
+    let cross = (nodes > 1).then(|| with_steal(latency(cross, cross_sent, args.rate / 2.0)));
     let rate = if nodes > 1 { args.rate / 2.0 } else { args.rate };
-    Ok((latency(same, same_sent, rate), cross))
+    Ok((with_steal(latency(same, same_sent, rate)), cross))
 }
 
 /// Carries out `call` for each of `jobs`, `concurrency` at once, through `admins` in turn (the
@@ -159,6 +167,7 @@ pub async fn fanout(
     *seq += n as u64;
     let started_ns = now_nanos();
     let started = Instant::now();
+    let host_before = HostCpu::read();
     let ids = (0..n).map(|i| fleet.device_id(i)).collect();
     if batch > 1 {
         queue_batches(admins, ids, first, batch).await?;
@@ -168,6 +177,7 @@ pub async fn fanout(
     let queue_secs = started.elapsed().as_secs_f64();
     let all = |f: &Fleet| (first..first + n as u64).all(|s| f.receipts.contains_key(&s));
     fleet.wait(timeout, all).await;
+    let host_steal_percent = steal_since(host_before);
     let arrived: Vec<u128> = (first..first + n as u64)
         .filter_map(|s| fleet.receipts.get(&s).map(|r| r[0].1))
         .collect();
@@ -180,6 +190,7 @@ pub async fn fanout(
         secs,
         orders_per_sec: arrived.len() as f64 / secs.max(1e-9),
         lost: n - arrived.len(),
+        host_steal_percent,
     })
 }
 

@@ -11,7 +11,7 @@ use ngtt_pki::{PkiDir, DEFAULT_SERVER_NAMES};
 use super::broker::{self, Broker};
 use super::device::KEEPALIVE;
 use super::nodes::{Nodes, Start};
-use super::proc::{cpu_total, rss_total};
+use super::proc::{cpu_total, rss_total, steal_since, HostCpu};
 use super::report::{Connect, IdleCpu, Keepalive, KilledNode, Left, Mqtt, Report, Rss};
 use super::workers::Fleet;
 use super::{phase_kill, phase_orders, phase_uploads, FleetArgs};
@@ -158,11 +158,13 @@ fn rss(pids: &[u32], idle: Option<u64>, connected: usize) -> Option<Rss> {
 async fn idle_cpu(fleet: &mut Fleet, pids: &[u32], settle: u64, secs: u64) -> Option<IdleCpu> {
     fleet.wait(Duration::from_secs(settle), |_| false).await;
     let before = cpu_total(pids)?;
+    let host_before = HostCpu::read();
     let bytes_before = fleet.bytes().await.ok();
     let started = Instant::now();
     fleet.wait(Duration::from_secs(secs), |_| false).await;
     let window = started.elapsed().as_secs_f64();
     let after = cpu_total(pids)?;
+    let host_steal_percent = steal_since(host_before);
     let bytes_after = fleet.bytes().await.ok();
     let devices = fleet.up_count.max(1) as f64;
     let bytes_per_device_hour = bytes_before.zip(bytes_after).map(|((o0, i0), (o1, i1))| {
@@ -173,6 +175,7 @@ async fn idle_cpu(fleet: &mut Fleet, pids: &[u32], settle: u64, secs: u64) -> Op
         window_secs: window,
         cpu_secs_per_minute: (after - before) / window * 60.0,
         bytes_per_device_hour,
+        host_steal_percent,
     })
 }
 

@@ -1,5 +1,5 @@
-//! What `ngtt bench fleet` reads from `/proc`: a process's resident memory and CPU time, and the
-//! kernel's listen-queue drop counters.
+//! What `ngtt bench fleet` reads from `/proc`: a process's resident memory and CPU time, the
+//! kernel's listen-queue drop counters, and the CPU time the hypervisor took from the host.
 
 use std::process::Command;
 
@@ -75,6 +75,56 @@ impl ListenDrops {
     }
 }
 
+/// The host's CPU time counters (the `cpu` line of `/proc/stat`, every CPU together), in clock
+/// ticks: all of it, and what the hypervisor took (`steal`: time a virtual CPU was ready to run
+/// while the host ran something else).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostCpu {
+    total: u64,
+    steal: u64,
+}
+
+impl HostCpu {
+    /// The counters now, if `/proc/stat` is readable.
+    pub fn read() -> Option<HostCpu> {
+        parse_stat(&std::fs::read_to_string("/proc/stat").ok()?)
+    }
+
+    /// The share of the host's CPU time from `before` to `self` that was stolen, in per cent;
+    /// `None` when no time passed. A phase with much of it measured the machine's neighbours
+    /// as much as the server: time-based figures are not comparable with a quiet run's.
+    pub fn steal_percent_since(self, before: HostCpu) -> Option<f64> {
+        let total = self.total.checked_sub(before.total).filter(|t| *t > 0)?;
+        let steal = self.steal.saturating_sub(before.steal);
+        Some(steal as f64 * 100.0 / total as f64)
+    }
+}
+
+/// The steal of the host from `before` until now, in per cent (see [`HostCpu`]).
+pub fn steal_since(before: Option<HostCpu>) -> Option<f64> {
+    HostCpu::read()?.steal_percent_since(before?)
+}
+
+/// Parses the first `cpu ` line of `/proc/stat`: user, nice, system, idle, iowait, irq, softirq,
+/// steal (the guest columns that follow are already counted in user and nice). A kernel that
+/// has no steal column counts none.
+fn parse_stat(text: &str) -> Option<HostCpu> {
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let values: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    if values.len() < 4 {
+        return None;
+    }
+    Some(HostCpu {
+        total: values.iter().try_fold(0u64, |sum, v| sum.checked_add(*v))?,
+        steal: values.get(7).copied().unwrap_or(0),
+    })
+}
+
 /// Parses the `TcpExt:` header and value lines of `/proc/net/netstat`.
 fn parse_netstat(text: &str) -> Option<ListenDrops> {
     let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
@@ -106,6 +156,30 @@ mod tests {
             })
         );
         assert_eq!(parse_netstat("IpExt: a\nIpExt: 1\n"), None);
+    }
+
+    #[test]
+    fn steal_is_the_stolen_share_of_all_cpu_time() {
+        let before = parse_stat("cpu  100 0 50 800 10 0 5 35 7 0\ncpu0 1 2 3 4\n").unwrap();
+        assert_eq!(
+            before,
+            HostCpu {
+                total: 1000,
+                steal: 35
+            }
+        );
+        let after = parse_stat("cpu  150 0 100 1500 10 0 5 235 0 0\n").unwrap();
+        assert_eq!(after.steal_percent_since(before), Some(20.0));
+        assert_eq!(after.steal_percent_since(after), None);
+        // An old kernel without the steal column; a line that is not numbers.
+        assert_eq!(
+            parse_stat("cpu  1 2 3 4\n"),
+            Some(HostCpu { total: 10, steal: 0 })
+        );
+        assert_eq!(parse_stat("cpu  1 2 x 4 5 6 7 8\n"), None);
+        assert_eq!(parse_stat("cpu  1 2\n"), None);
+        assert_eq!(parse_stat("intr 1 2 3 4\n"), None);
+        assert!(HostCpu::read().is_some());
     }
 
     #[test]

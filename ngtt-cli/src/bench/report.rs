@@ -104,6 +104,8 @@ pub struct IdleCpu {
     /// Bytes on the wire in the window (TLS records, both directions, every device) per
     /// connected device, scaled to an hour: the keepalive traffic as the fleet paced it.
     pub bytes_per_device_hour: Option<f64>,
+    /// Share of the host's CPU time the hypervisor took in the window, % (`/proc/stat` steal).
+    pub host_steal_percent: Option<f64>,
 }
 
 /// Keepalive traffic of an idle fleet.
@@ -136,6 +138,9 @@ pub struct Latency {
     pub max_ms: f64,
     /// Orders that never arrived within the timeout.
     pub lost: usize,
+    /// Share of the host's CPU time the hypervisor took during the phase, % (`/proc/stat`
+    /// steal): with more than a few per cent, the tail measured the machine's neighbours.
+    pub host_steal_percent: Option<f64>,
 }
 
 /// Fan-out of one order to each device.
@@ -154,6 +159,9 @@ pub struct Fanout {
     pub orders_per_sec: f64,
     /// Orders that never arrived within the timeout.
     pub lost: usize,
+    /// Share of the host's CPU time the hypervisor took during the fan-out, % (`/proc/stat`
+    /// steal).
+    pub host_steal_percent: Option<f64>,
 }
 
 /// Confirmed uploads: each device sends its uploads (DATA_STREAM, one series of
@@ -271,6 +279,13 @@ fn join(values: &[usize]) -> String {
     shown.join(" / ")
 }
 
+/// `, host steal N %` when the share of stolen CPU time is known, else nothing.
+fn steal(percent: Option<f64>) -> String {
+    percent
+        .map(|p| format!(", host steal {p:.0} %"))
+        .unwrap_or_default()
+}
+
 fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
     value.map_or_else(|| "-".to_owned(), show)
 }
@@ -338,14 +353,20 @@ impl Report {
                 "server CPU per idle minute (after settling)".into(),
                 opt(self.idle_cpu.as_ref(), |c| {
                     format!(
-                        "{:.3} s ({:.0} s after {} s)",
-                        c.cpu_secs_per_minute, c.window_secs, c.settle_secs
+                        "{:.3} s ({:.0} s after {} s{})",
+                        c.cpu_secs_per_minute,
+                        c.window_secs,
+                        c.settle_secs,
+                        steal(c.host_steal_percent)
                     )
                 }),
                 opt(mqtt.and_then(|m| m.idle_cpu.as_ref()), |c| {
                     format!(
-                        "{:.3} s ({:.0} s after {} s)",
-                        c.cpu_secs_per_minute, c.window_secs, c.settle_secs
+                        "{:.3} s ({:.0} s after {} s{})",
+                        c.cpu_secs_per_minute,
+                        c.window_secs,
+                        c.settle_secs,
+                        steal(c.host_steal_percent)
                     )
                 }),
             ),
@@ -391,7 +412,12 @@ impl Report {
                     "order latency p50 / p99 ({} at {:.0}/s{which})",
                     l.orders, l.rate_per_sec
                 ),
-                format!("{:.2} / {:.2} ms", l.p50_ms, l.p99_ms),
+                format!(
+                    "{:.2} / {:.2} ms{}",
+                    l.p50_ms,
+                    l.p99_ms,
+                    steal(l.host_steal_percent)
+                ),
                 String::new(),
             ));
             rows.push(("paced orders lost".into(), l.lost.to_string(), String::new()));
@@ -399,7 +425,12 @@ impl Report {
         if let Some(l) = &self.order_latency_cross {
             rows.push((
                 format!("order latency p50 / p99 ({}, cross node)", l.orders),
-                format!("{:.2} / {:.2} ms", l.p50_ms, l.p99_ms),
+                format!(
+                    "{:.2} / {:.2} ms{}",
+                    l.p50_ms,
+                    l.p99_ms,
+                    steal(l.host_steal_percent)
+                ),
                 String::new(),
             ));
             rows.push(("cross-node orders lost".into(), l.lost.to_string(), String::new()));
@@ -407,7 +438,12 @@ impl Report {
         if let Some(f) = &self.fanout {
             rows.push((
                 format!("fan-out, {} orders ({} per request)", f.orders, f.batch),
-                format!("{:.0} orders/s ({:.2} s)", f.orders_per_sec, f.secs),
+                format!(
+                    "{:.0} orders/s ({:.2} s{})",
+                    f.orders_per_sec,
+                    f.secs,
+                    steal(f.host_steal_percent)
+                ),
                 String::new(),
             ));
             rows.push(("fan-out orders lost".into(), f.lost.to_string(), String::new()));
