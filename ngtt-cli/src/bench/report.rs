@@ -542,9 +542,24 @@ impl Report {
             String::new(),
         ));
         let header = ("", "NGTT", if mqtt.is_some() { "MQTT (Mosquitto)" } else { "" });
+        // Each column as wide as its widest cell (values grow a note, such as the host's steal).
+        let width = |cell: fn(&(String, String, String)) -> &str, head: &str| {
+            rows.iter()
+                .map(|r| cell(r).chars().count())
+                .chain([head.chars().count()])
+                .max()
+                .unwrap_or(0)
+        };
+        let wa = width(|r| &r.0, header.0) + 2;
+        let wb = width(|r| &r.1, header.1);
+        let wc = width(|r| &r.2, header.2) + 2;
         let write = |out: &mut dyn Write, a: &str, b: &str, c: &str| {
-            let c = if mqtt.is_some() { c } else { "" };
-            writeln!(out, "{a:<42}{b:>28}{c:>24}").map_err(CliError::write)
+            let line = if mqtt.is_some() {
+                format!("{a:<wa$}{b:>wb$}{c:>wc$}")
+            } else {
+                format!("{a:<wa$}{b:>wb$}")
+            };
+            writeln!(out, "{}", line.trim_end()).map_err(CliError::write)
         };
         write(out, header.0, header.1, header.2)?;
         for (a, b, c) in &rows {
@@ -556,3 +571,7 @@ impl Report {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "report_tests.rs"]
+mod tests;
