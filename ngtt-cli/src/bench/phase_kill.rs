@@ -8,7 +8,7 @@ use super::admin::Admin;
 use super::device::{now_nanos, BACKOFF_FIRST, BACKOFF_MAX};
 use super::nodes::Nodes;
 use super::phase_orders::queue_many;
-use super::proc::ListenDrops;
+use super::proc::{steal_since, HostCpu, ListenDrops};
 use super::report::{KilledNode, Storm};
 use super::server::LocalServer;
 use super::workers::Fleet;
@@ -36,8 +36,10 @@ pub async fn storm(
     server.kill9().await?;
     server.restart().await?;
     let restarted = Instant::now();
+    let host_before = HostCpu::read();
     fleet.wait(timeout, |f| f.distinct_up_since_mark == n).await;
     let back_secs = restarted.elapsed().as_secs_f64();
+    let host_steal_percent = steal_since(host_before);
     let back = fleet.distinct_up_since_mark;
     let all = |f: &Fleet| (first..first + k as u64).all(|s| f.receipts.contains_key(&s));
     fleet.wait(Duration::from_secs(30), all).await;
@@ -53,6 +55,7 @@ pub async fn storm(
         lost,
         listen_overflows: drops.map(|d| d.overflows),
         listen_drops: drops.map(|d| d.drops),
+        host_steal_percent,
     })
 }
 

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::device::now_nanos;
+use super::proc::{steal_since, HostCpu};
 use super::report::UploadRate;
 use super::upload::SAMPLES_PER_UPLOAD;
 use super::workers::Fleet;
@@ -20,10 +21,12 @@ pub async fn uploads(
     fleet.poll();
     let (confirmed0, rejected0) = fleet.upload_totals();
     let started = now_nanos();
+    let host_before = HostCpu::read();
     fleet.upload(per_device, in_flight, None).await?;
     fleet
         .wait(timeout, |f| f.uploaded.iter().all(Option::is_some))
         .await;
+    let host_steal_percent = steal_since(host_before);
     let (confirmed1, rejected1) = fleet.upload_totals();
     let last = fleet.uploaded.iter().flatten().copied().max().unwrap_or(started);
     let secs = last.saturating_sub(started) as f64 / 1e9;
@@ -38,5 +41,6 @@ pub async fn uploads(
         secs,
         per_sec: confirmed as f64 / secs.max(1e-9),
         devices_incomplete: fleet.uploaded.iter().filter(|u| u.is_none()).count(),
+        host_steal_percent,
     })
 }

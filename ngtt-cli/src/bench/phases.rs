@@ -133,6 +133,7 @@ pub async fn run(args: &FleetArgs, setup: &Setup) -> Result<Report, CliError> {
 async fn connect(fleet: &mut Fleet, timeout: Duration) -> Result<Connect, CliError> {
     let size = fleet.size;
     let started = Instant::now();
+    let host_before = HostCpu::read();
     fleet.command("go").await?;
     fleet.wait(timeout, |f| f.up_count == size).await;
     let secs = started.elapsed().as_secs_f64();
@@ -140,6 +141,7 @@ async fn connect(fleet: &mut Fleet, timeout: Duration) -> Result<Connect, CliErr
         connected: fleet.up_count,
         secs,
         per_sec: fleet.up_count as f64 / secs.max(1e-9),
+        host_steal_percent: steal_since(host_before),
     })
 }
 

@@ -68,6 +68,9 @@ pub struct Connect {
     pub secs: f64,
     /// Connections per second.
     pub per_sec: f64,
+    /// Share of the host's CPU time the hypervisor took during the phase, % (`/proc/stat`
+    /// steal).
+    pub host_steal_percent: Option<f64>,
 }
 
 /// Resident memory of the server (or broker).
@@ -186,6 +189,9 @@ pub struct UploadRate {
     pub per_sec: f64,
     /// Devices that did not have all their uploads answered within the timeout.
     pub devices_incomplete: usize,
+    /// Share of the host's CPU time the hypervisor took during the phase, % (`/proc/stat`
+    /// steal).
+    pub host_steal_percent: Option<f64>,
 }
 
 /// One node of several killed with SIGKILL: how long until its devices are served again.
@@ -250,6 +256,9 @@ pub struct Storm {
     pub listen_overflows: Option<u64>,
     /// `TcpExt ListenDrops` grown during the storm (whole host).
     pub listen_drops: Option<u64>,
+    /// Share of the host's CPU time the hypervisor took from the restart until every device
+    /// was back, % (`/proc/stat` steal).
+    pub host_steal_percent: Option<f64>,
 }
 
 /// The same idle fleet against Mosquitto.
@@ -323,9 +332,19 @@ impl Report {
             ),
             (
                 "connected / connect time".into(),
-                format!("{} in {:.2} s", self.connect.connected, self.connect.secs),
+                format!(
+                    "{} in {:.2} s{}",
+                    self.connect.connected,
+                    self.connect.secs,
+                    steal(self.connect.host_steal_percent)
+                ),
                 opt(mqtt, |m| {
-                    format!("{} in {:.2} s", m.connect.connected, m.connect.secs)
+                    format!(
+                        "{} in {:.2} s{}",
+                        m.connect.connected,
+                        m.connect.secs,
+                        steal(m.connect.host_steal_percent)
+                    )
                 }),
             ),
             (
@@ -454,7 +473,12 @@ impl Report {
                     "confirmed uploads ({} × {}, {} in flight)",
                     u.devices, u.per_device, u.in_flight
                 ),
-                format!("{:.0} uploads/s ({:.2} s)", u.per_sec, u.secs),
+                format!(
+                    "{:.0} uploads/s ({:.2} s{})",
+                    u.per_sec,
+                    u.secs,
+                    steal(u.host_steal_percent)
+                ),
                 String::new(),
             ));
             rows.push((
@@ -506,7 +530,12 @@ impl Report {
         if let Some(s) = &self.storm {
             rows.push((
                 "storm: all back after restart".into(),
-                format!("{} in {:.2} s", s.back, s.back_secs),
+                format!(
+                    "{} in {:.2} s{}",
+                    s.back,
+                    s.back_secs,
+                    steal(s.host_steal_percent)
+                ),
                 String::new(),
             ));
             rows.push((
