@@ -131,7 +131,14 @@ fn fleet_bench_reports_every_phase() {
     assert_eq!(num(&report, &["fanout", "lost"]), 0.0, "{report:#}");
     assert!(num(&report, &["fanout", "orders_per_sec"]) > 0.0);
     // The machine's share in the time-based figures: the CPU time the hypervisor took.
-    for phase in ["connect", "idle_cpu", "order_latency", "fanout", "uploads", "storm"] {
+    for phase in [
+        "connect",
+        "idle_cpu",
+        "order_latency",
+        "fanout",
+        "uploads",
+        "storm",
+    ] {
         let steal = num(&report, &[phase, "host_steal_percent"]);
         assert!((0.0..=100.0).contains(&steal), "{phase}: {report:#}");
     }
