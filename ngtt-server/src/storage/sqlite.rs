@@ -6,7 +6,7 @@
 //! acknowledged to a device (DATA_STREAM_CONFIRM) or to an operator (`201`), so it is not used.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -31,7 +31,8 @@ use checkpoint::WriteGuard;
 ///
 /// One write connection behind a mutex (`Connection` is not `Sync`), reads on a pool.
 pub struct SqliteStorage {
-    conn: Mutex<Connection>,
+    /// Shared with the checkpoint thread, which holds it while it catches up.
+    conn: Arc<Mutex<Connection>>,
     /// Read-only connections (database files only; an in-memory database reads on `conn`).
     readers: Option<read_pool::ReadPool>,
     /// Checkpoints the WAL off the commit path (database files only).
@@ -95,7 +96,10 @@ impl SqliteStorage {
         storage
             .lock()
             .pragma_update(None, "wal_autocheckpoint", checkpoint::FALLBACK_PAGES)?;
-        storage.checkpointer = Some(checkpoint::Checkpointer::start(path.as_ref())?);
+        storage.checkpointer = Some(checkpoint::Checkpointer::start(
+            path.as_ref(),
+            Arc::clone(&storage.conn),
+        )?);
         Ok(storage)
     }
 
@@ -117,7 +121,7 @@ impl SqliteStorage {
             tracing::info!(stale, "removed abandoned BAOB uploads");
         }
         Ok(SqliteStorage {
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
             readers: None,
             checkpointer: None,
         })

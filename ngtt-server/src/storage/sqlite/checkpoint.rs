@@ -10,6 +10,18 @@
 //! the writer's — and the writer's automatic checkpoint only steps in when the WAL grows past
 //! [`FALLBACK_PAGES`] anyway. Durability does not change: a commit is synced to the WAL
 //! before it returns either way; a checkpoint only moves committed pages.
+//!
+//! **Catching up.** SQLite starts the WAL over from its beginning only when a write transaction
+//! begins with every frame copied. Under steady load the writer appends while a checkpoint
+//! copies, so a checkpoint never finished with nothing left: the WAL grew by every commit (each
+//! sync then also syncing the file's new size) until the writer's own checkpoint, in the commit
+//! path, copied [`FALLBACK_PAGES`] at once — even a checkpoint that left nothing behind, since
+//! the transaction the writer had begun meanwhile appended to the WAL as it was. So when a
+//! checkpoint leaves at most [`CATCH_UP_FRAMES`] behind, the thread copies those while it holds
+//! the write connection — a short wait for the writer (a few frames and one sync of the
+//! database file) — and the writer's next transaction starts the WAL over. A larger rest gets
+//! another unlocked round, [`ROUNDS`] at most: then the rest is copied with the writer held
+//! however large (what the writer appended during one round).
 
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -31,6 +43,13 @@ const QUIET: Duration = Duration::from_secs(1);
 /// The WAL size (pages) at which the writer checkpoints by itself (SQLite's automatic
 /// checkpoint), should this thread fall behind.
 pub(super) const FALLBACK_PAGES: u32 = 10_000;
+
+/// Frames a checkpoint may leave behind for the thread to copy while it holds the write
+/// connection (see "Catching up" above): at 4 KiB pages 1 MiB, copied in about a millisecond.
+const CATCH_UP_FRAMES: i64 = 256;
+
+/// Unlocked rounds, at most, before a checkpoint copies the rest with the writer held.
+const ROUNDS: usize = 3;
 
 /// The write connection, held: when released, the checkpoint thread learns that it was
 /// written ([`Checkpointer::written`]).
@@ -95,14 +114,15 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Starts the thread, with a connection of its own to the database at `path`.
-    pub(super) fn start(path: &Path) -> Result<Checkpointer, StorageError> {
+    /// Starts the thread, with a connection of its own to the database at `path`; `writer` is
+    /// the write connection, held while a checkpoint catches up.
+    pub(super) fn start(path: &Path, writer: Arc<Mutex<Connection>>) -> Result<Checkpointer, StorageError> {
         let conn = Connection::open(path)?;
         let shared = Arc::new(Shared::default());
         let theirs = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("ngtt-sqlite-checkpoint".into())
-            .spawn(move || run(&conn, &theirs))
+            .spawn(move || run(&conn, &writer, &theirs))
             .map_err(|e| StorageError::Task(format!("cannot start the checkpoint thread: {e}")))?;
         Ok(Checkpointer {
             shared,
@@ -131,7 +151,7 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(conn: &Connection, shared: &Shared) {
+fn run(conn: &Connection, writer: &Mutex<Connection>, shared: &Shared) {
     loop {
         {
             let mut state = shared.state();
@@ -150,14 +170,46 @@ fn run(conn: &Connection, shared: &Shared) {
             }
             state.writes = 0;
         }
-        // PASSIVE: copies what no reader still needs, never waits for the writer or readers;
-        // busy (another checkpoint running) is fine, the next writes bring another round.
-        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-        });
-        match done {
-            Ok((busy, log, copied)) => tracing::trace!(busy, log, copied, "WAL checkpoint"),
-            Err(e) => tracing::debug!("WAL checkpoint failed: {e}"),
+        checkpoint(conn, writer);
+    }
+}
+
+/// One checkpoint: unlocked rounds while much is left behind, then the rest with the writer
+/// held (at the latest after [`ROUNDS`]: a writer that appends as fast as a round copies would
+/// otherwise grow the WAL until its own checkpoint copies it all in the commit path).
+fn checkpoint(conn: &Connection, writer: &Mutex<Connection>) {
+    for round in 1..=ROUNDS {
+        let Some(behind) = passive(conn) else {
+            return;
+        };
+        if behind <= CATCH_UP_FRAMES || round == ROUNDS {
+            // Also when nothing was left: a transaction the writer began before this round
+            // ended appends to the WAL as it was. With the write connection held, none is in
+            // flight and nothing is appended: this round copies the rest (unless a reader
+            // still reads an older snapshot; then the next checkpoint), and the writer's next
+            // transaction begins with every frame copied.
+            let _writer = writer.lock().unwrap_or_else(|p| p.into_inner());
+            passive(conn);
+            return;
+        }
+    }
+}
+
+/// A `PASSIVE` checkpoint: copies what no reader still needs, never waits for the writer or
+/// readers. The frames it left behind; `None` when there is nothing to catch up with (busy:
+/// another checkpoint ran; not a WAL; failed).
+fn passive(conn: &Connection) -> Option<i64> {
+    let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    });
+    match done {
+        Ok((busy, log, copied)) => {
+            tracing::trace!(busy, log, copied, "WAL checkpoint");
+            (busy == 0 && log >= 0).then(|| (log - copied).max(0))
+        }
+        Err(e) => {
+            tracing::debug!("WAL checkpoint failed: {e}");
+            None
         }
     }
 }
@@ -170,23 +222,38 @@ mod tests {
         std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
     }
 
+    /// A WAL database at `path` with a table `t`, whose writer never checkpoints by itself
+    /// (only the thread can move the pages) and syncs as `synchronous` says; its checkpointer.
+    fn writer(path: &Path, synchronous: &str) -> (Arc<Mutex<Connection>>, Checkpointer) {
+        let writer = Connection::open(path).unwrap();
+        let _: String = writer
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .unwrap();
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        writer.pragma_update(None, "synchronous", synchronous).unwrap();
+        writer.execute("CREATE TABLE t (x BLOB)", []).unwrap();
+        let writer = Arc::new(Mutex::new(writer));
+        let checkpointer = Checkpointer::start(path, Arc::clone(&writer)).unwrap();
+        (writer, checkpointer)
+    }
+
+    /// One row of a page, committed, and the checkpointer told.
+    fn insert(writer: &Mutex<Connection>, checkpointer: &Checkpointer) {
+        writer
+            .lock()
+            .unwrap()
+            .execute("INSERT INTO t VALUES (zeroblob(4000))", [])
+            .unwrap();
+        checkpointer.written();
+    }
+
     #[test]
     fn writes_reach_the_database_file_without_the_writer_checkpointing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.db");
-        let writer = Connection::open(&path).unwrap();
-        let _: String = writer
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .unwrap();
-        // The writer never checkpoints: only the thread can move the pages.
-        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        writer.execute("CREATE TABLE t (x BLOB)", []).unwrap();
-        let checkpointer = Checkpointer::start(&path).unwrap();
+        let (writer, checkpointer) = self::writer(&path, "FULL");
         for _ in 0..50 {
-            writer
-                .execute("INSERT INTO t VALUES (zeroblob(4000))", [])
-                .unwrap();
-            checkpointer.written();
+            insert(&writer, &checkpointer);
         }
         assert!(size(&path) < 50 * 4000, "the rows are in the WAL only");
         let mut moved = false;
@@ -202,5 +269,24 @@ mod tests {
             "the checkpoint thread copied the rows into the database file"
         );
         drop(checkpointer);
+    }
+
+    #[test]
+    fn the_wal_starts_over_while_the_writer_never_pauses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let wal = dir.path().join("w.db-wal");
+        // No sync per commit: the writer appends far faster than a checkpoint copies.
+        let (writer, checkpointer) = self::writer(&path, "OFF");
+        // 8 000 commits of a page each (32 MiB and more written): a WAL that never started
+        // over would hold them all; one that does holds about one checkpoint's worth (what
+        // the writer appends while the thread waits for its batch and copies).
+        let mut largest = 0;
+        for _ in 0..8_000 {
+            insert(&writer, &checkpointer);
+            largest = largest.max(size(&wal));
+        }
+        drop(checkpointer);
+        assert!(largest < 12 << 20, "the WAL grew to {largest} bytes");
     }
 }
