@@ -26,8 +26,14 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank - 1]
 }
 
-/// Latency figures of `orders` paced orders, from the delays of those that arrived (ms).
-fn latency(mut delays: Vec<f64>, orders: usize, rate_per_sec: f64) -> Latency {
+/// Latency figures of `orders` paced orders, from the delays of those that arrived (ms), and
+/// the host's steal over the phase.
+fn latency(
+    mut delays: Vec<f64>,
+    orders: usize,
+    rate_per_sec: f64,
+    host_steal_percent: Option<f64>,
+) -> Latency {
     delays.sort_by(f64::total_cmp);
     Latency {
         orders,
@@ -36,7 +42,7 @@ fn latency(mut delays: Vec<f64>, orders: usize, rate_per_sec: f64) -> Latency {
         p99_ms: quantile(&delays, 0.99),
         max_ms: delays.last().copied().unwrap_or(0.0),
         lost: orders - delays.len(),
-        host_steal_percent: None,
+        host_steal_percent,
     }
 }
 
@@ -90,13 +96,9 @@ pub async fn paced(
     if let Some(path) = &args.paced_log {
         std::fs::write(path, format!("sent_unix_ns,admin_ms,device_ms\n{log}")).map_err(CliError::write)?;
     }
-    let with_steal = |l: Latency| Latency {
-        host_steal_percent,
-        ..l
-    };
-    let cross = (nodes > 1).then(|| with_steal(latency(cross, cross_sent, args.rate / 2.0)));
+    let cross = (nodes > 1).then(|| latency(cross, cross_sent, args.rate / 2.0, host_steal_percent));
     let rate = if nodes > 1 { args.rate / 2.0 } else { args.rate };
-    Ok((with_steal(latency(same, same_sent, rate)), cross))
+    Ok((latency(same, same_sent, rate, host_steal_percent), cross))
 }
 
 /// Carries out `call` for each of `jobs`, `concurrency` at once, through `admins` in turn (the
@@ -200,9 +202,9 @@ mod tests {
 
     #[test]
     fn latency_counts_what_did_not_arrive_as_lost() {
-        let l = latency((1..=100).rev().map(f64::from).collect(), 103, 50.0);
+        let l = latency((1..=100).rev().map(f64::from).collect(), 103, 50.0, None);
         assert_eq!((l.p50_ms, l.p99_ms, l.max_ms, l.lost), (50.0, 99.0, 100.0, 3));
-        let none = latency(Vec::new(), 2, 50.0);
+        let none = latency(Vec::new(), 2, 50.0, None);
         assert_eq!((none.p50_ms, none.lost), (0.0, 2));
     }
 }

@@ -295,6 +295,37 @@ fn steal(percent: Option<f64>) -> String {
         .unwrap_or_default()
 }
 
+/// `N in S s`, with the host's steal.
+fn connected(c: &Connect) -> String {
+    format!(
+        "{} in {:.2} s{}",
+        c.connected,
+        c.secs,
+        steal(c.host_steal_percent)
+    )
+}
+
+/// `CPU s (window s after settle s)`, with the host's steal.
+fn idle(c: &IdleCpu) -> String {
+    format!(
+        "{:.3} s ({:.0} s after {} s{})",
+        c.cpu_secs_per_minute,
+        c.window_secs,
+        c.settle_secs,
+        steal(c.host_steal_percent)
+    )
+}
+
+/// `p50 / p99 ms`, with the host's steal.
+fn percentiles(l: &Latency) -> String {
+    format!(
+        "{:.2} / {:.2} ms{}",
+        l.p50_ms,
+        l.p99_ms,
+        steal(l.host_steal_percent)
+    )
+}
+
 fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
     value.map_or_else(|| "-".to_owned(), show)
 }
@@ -332,20 +363,8 @@ impl Report {
             ),
             (
                 "connected / connect time".into(),
-                format!(
-                    "{} in {:.2} s{}",
-                    self.connect.connected,
-                    self.connect.secs,
-                    steal(self.connect.host_steal_percent)
-                ),
-                opt(mqtt, |m| {
-                    format!(
-                        "{} in {:.2} s{}",
-                        m.connect.connected,
-                        m.connect.secs,
-                        steal(m.connect.host_steal_percent)
-                    )
-                }),
+                connected(&self.connect),
+                opt(mqtt, |m| connected(&m.connect)),
             ),
             (
                 "connect rate".into(),
@@ -370,24 +389,8 @@ impl Report {
             ),
             (
                 "server CPU per idle minute (after settling)".into(),
-                opt(self.idle_cpu.as_ref(), |c| {
-                    format!(
-                        "{:.3} s ({:.0} s after {} s{})",
-                        c.cpu_secs_per_minute,
-                        c.window_secs,
-                        c.settle_secs,
-                        steal(c.host_steal_percent)
-                    )
-                }),
-                opt(mqtt.and_then(|m| m.idle_cpu.as_ref()), |c| {
-                    format!(
-                        "{:.3} s ({:.0} s after {} s{})",
-                        c.cpu_secs_per_minute,
-                        c.window_secs,
-                        c.settle_secs,
-                        steal(c.host_steal_percent)
-                    )
-                }),
+                opt(self.idle_cpu.as_ref(), idle),
+                opt(mqtt.and_then(|m| m.idle_cpu.as_ref()), idle),
             ),
             (
                 "bytes per keepalive exchange".into(),
@@ -431,12 +434,7 @@ impl Report {
                     "order latency p50 / p99 ({} at {:.0}/s{which})",
                     l.orders, l.rate_per_sec
                 ),
-                format!(
-                    "{:.2} / {:.2} ms{}",
-                    l.p50_ms,
-                    l.p99_ms,
-                    steal(l.host_steal_percent)
-                ),
+                percentiles(l),
                 String::new(),
             ));
             rows.push(("paced orders lost".into(), l.lost.to_string(), String::new()));
@@ -444,12 +442,7 @@ impl Report {
         if let Some(l) = &self.order_latency_cross {
             rows.push((
                 format!("order latency p50 / p99 ({}, cross node)", l.orders),
-                format!(
-                    "{:.2} / {:.2} ms{}",
-                    l.p50_ms,
-                    l.p99_ms,
-                    steal(l.host_steal_percent)
-                ),
+                percentiles(l),
                 String::new(),
             ));
             rows.push(("cross-node orders lost".into(), l.lost.to_string(), String::new()));
