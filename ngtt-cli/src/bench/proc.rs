@@ -91,8 +91,9 @@ impl HostCpu {
     }
 
     /// The share of the host's CPU time from `before` to `self` that was stolen, in per cent;
-    /// `None` when no clock tick passed (a phase shorter than 10 ms has no figure). A phase with much of it measured the machine's neighbours
-    /// as much as the server: time-based figures are not comparable with a quiet run's.
+    /// `None` when no clock tick passed (a phase shorter than 10 ms has no figure). A phase with
+    /// much of it measured the machine's neighbours as much as the server: time-based figures
+    /// are not comparable with a quiet run's.
     pub fn steal_percent_since(self, before: HostCpu) -> Option<f64> {
         let total = self.total.checked_sub(before.total).filter(|t| *t > 0)?;
         let steal = self.steal.saturating_sub(before.steal);
