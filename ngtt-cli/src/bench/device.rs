@@ -89,6 +89,20 @@ pub fn now_nanos() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
+/// When a device that wrote at `now` sends its next keepalive: [`KEEPALIVE`] later, as
+/// NGTT.md §4.6 says, unless `spread` — after connecting, and after a keepalive the bench
+/// commanded of every device at once (to count one exchange's bytes) — when it goes at a random
+/// point of the next interval instead. Without that the command would leave the whole fleet
+/// sending its keepalives in the same instant every 30 s from then on: a burst of 19 900
+/// exchanges that no real fleet makes, through which every later phase would be measured.
+pub fn next_keepalive(now: tokio::time::Instant, spread: bool, jitter: &mut Jitter) -> tokio::time::Instant {
+    if spread {
+        now + jitter.below(KEEPALIVE) + Duration::from_secs(1)
+    } else {
+        now + KEEPALIVE
+    }
+}
+
 /// A small xorshift generator for jitter, seeded per device.
 pub struct Jitter(u64);
 
@@ -243,7 +257,9 @@ async fn ngtt_session(d: &mut Device<'_>, tls: &Arc<ClientConfig>, jitter: &mut 
     let mut buf = BytesMut::with_capacity(512);
     let mut pings_out = 0u32;
     // The first keepalive at a random point of the interval, so that the fleet's spread out.
-    let mut keepalive = tokio::time::Instant::now() + jitter.below(KEEPALIVE) + Duration::from_secs(1);
+    let mut keepalive = next_keepalive(tokio::time::Instant::now(), true, jitter);
+    // The keepalive being written was commanded: the next one is spread out again.
+    let mut commanded = false;
     // What is owed from before (a job taken while disconnected, or uploads in flight when the
     // last connection dropped) goes out at once, with the FETCH_ORDERS already written.
     if d.jobs.has_changed().unwrap_or(false) {
@@ -262,7 +278,11 @@ async fn ngtt_session(d: &mut Device<'_>, tls: &Arc<ClientConfig>, jitter: &mut 
             if stream.write_all(&out).await.is_err() || stream.flush().await.is_err() {
                 return up;
             }
-            keepalive = tokio::time::Instant::now() + KEEPALIVE;
+            keepalive = next_keepalive(
+                tokio::time::Instant::now(),
+                std::mem::take(&mut commanded),
+                jitter,
+            );
             out.clear();
         }
         tokio::select! {
@@ -295,6 +315,7 @@ async fn ngtt_session(d: &mut Device<'_>, tls: &Arc<ClientConfig>, jitter: &mut 
                     return up;
                 }
                 pings_out += 1;
+                commanded = true;
                 let _ = ngtt_proto::encode(&Frame::ping(0), &mut out);
             }
             changed = d.jobs.changed() => {
@@ -339,6 +360,29 @@ fn on_frame(d: &mut Device<'_>, frame: &Frame, pings_out: &mut u32) -> Option<Fr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_commanded_keepalive_leaves_the_fleet_spread_over_the_interval() {
+        let now = tokio::time::Instant::now();
+        let mut second_buckets = [0usize; 32];
+        for idx in 0..1000 {
+            let mut jitter = Jitter::new(idx);
+            // Each device's own keepalive: the full interval after its last write.
+            assert_eq!(next_keepalive(now, false, &mut jitter), now + KEEPALIVE);
+            // After the command every device wrote at `now`; the next keepalives spread out.
+            let next = next_keepalive(now, true, &mut jitter) - now;
+            assert!(next >= Duration::from_secs(1) && next < KEEPALIVE + Duration::from_secs(1));
+            second_buckets[next.as_secs() as usize] += 1;
+        }
+        // 1 000 devices over 30 one-second buckets: about 33 each, none holding a burst.
+        let fullest = second_buckets.iter().max().copied().unwrap_or(0);
+        assert!(fullest < 70, "{second_buckets:?}");
+        assert_eq!(
+            second_buckets[1..31].iter().filter(|n| **n == 0).count(),
+            0,
+            "{second_buckets:?}"
+        );
+    }
 
     #[test]
     fn order_sequence_is_found_in_a_payload() {

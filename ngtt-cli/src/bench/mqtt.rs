@@ -7,7 +7,7 @@ use std::time::Duration;
 use rustls::ClientConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::device::{handshake, now_nanos, Event, Jitter, Outcome, Shared, KEEPALIVE};
+use super::device::{handshake, next_keepalive, now_nanos, Event, Jitter, Outcome, Shared, KEEPALIVE};
 
 /// MQTT 3.1.1 CONNECT: clean session, keepalive [`KEEPALIVE`], client id `id`.
 pub fn mqtt_connect(id: &str) -> Vec<u8> {
@@ -64,8 +64,9 @@ pub async fn mqtt_session(
     let mut ping_now = shared.ping_now.clone();
     ping_now.mark_unchanged();
     let mut buf = [0u8; 256];
-    let mut keepalive = tokio::time::Instant::now() + jitter.below(KEEPALIVE) + Duration::from_secs(1);
+    let mut keepalive = next_keepalive(tokio::time::Instant::now(), true, jitter);
     loop {
+        // `Some(commanded)`: a PINGREQ is due (commanded by the bench, or the keepalive's).
         let send = tokio::select! {
             read = stream.read(&mut buf) => {
                 let Ok(n) = read else { return up };
@@ -76,21 +77,21 @@ pub async fn mqtt_session(
                 for _ in buf[..n].chunks(2).filter(|p| p[0] == 0xD0) {
                     let _ = shared.events.send(Event::Pong);
                 }
-                false
+                None
             }
-            _ = tokio::time::sleep_until(keepalive) => true,
+            _ = tokio::time::sleep_until(keepalive) => Some(false),
             changed = ping_now.changed() => {
                 if changed.is_err() {
                     return up;
                 }
-                true
+                Some(true)
             }
         };
-        if send {
+        if let Some(commanded) = send {
             if stream.write_all(&PINGREQ).await.is_err() || stream.flush().await.is_err() {
                 return up;
             }
-            keepalive = tokio::time::Instant::now() + KEEPALIVE;
+            keepalive = next_keepalive(tokio::time::Instant::now(), commanded, jitter);
         }
     }
 }
