@@ -269,7 +269,9 @@ fn wrote(step: std::io::Result<WriteStep>, session: &mut Session, outbox: &mut O
 /// answers due within one step go out in one turn, and the devices' next PINGs, which follow
 /// their answers, come back together too. A timer fires at most one step late; the session's
 /// deadlines (write and idle timeouts, the FETCH_ORDERS grace, held answers) are a second or
-/// more.
+/// more. The price: an order that arrives while a step's batch goes out waits for it (about 66
+/// answers at 19 900 devices; docs/benchmarks.md, "The timer grid's price"); a finer grid makes
+/// the batch lighter and costs idle CPU.
 const TIMER_GRID: Duration = Duration::from_millis(200);
 
 /// Where the grid starts: the first time a connection asks.
