@@ -68,9 +68,13 @@ impl Executor {
                     .await
                 {
                     Ok((queued, claim)) => {
-                        for (answer, result) in answers.into_iter().zip(queued) {
-                            answer.send(result);
-                        }
+                        // The claim is answered at the commit: its ORDERs go out while the
+                        // commit syncs, and each admin request is answered once it synced.
+                        tokio::spawn(async move {
+                            for (answer, result) in answers.into_iter().zip(queued.ids().await) {
+                                answer.send(result);
+                            }
+                        });
                         claim.map(|(orders, first)| Outcome::Claimed(orders, first))
                     }
                     Err(e) => {

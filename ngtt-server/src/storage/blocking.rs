@@ -7,7 +7,7 @@ use ngtt_proto::payload::PathpointSeries;
 use ngtt_proto::DeviceIdentity;
 use tokio::sync::Semaphore;
 
-use super::writer::{StoreStats, Writer};
+use super::writer::{Answer, StoreStats, Writer};
 use super::{LogEntry, OrderAnswer, OrderId, PendingOrder, Storage, StorageError, WriteOp, WriteOutcome};
 
 /// How many storage workers and how large the writer's batches are.
@@ -179,8 +179,10 @@ impl Store {
     /// Queues `orders` for `device_id`, then claims as [`Store::claim_orders`] does, all in
     /// one commit (the orders see each other in that order: the claim takes the new orders
     /// too, within `limit`): an order queued for a connected device that is ready for it goes
-    /// out after one fsync instead of two. Each insert and the claim have their own outcome
-    /// (one that fails, fails alone); `Err` when the writer could not take them.
+    /// out after one commit instead of two. Each insert and the claim have their own outcome
+    /// (one that fails, fails alone); `Err` when the writer could not take them. The claim is
+    /// answered at the commit, so that its orders go out while the commit syncs; the inserts'
+    /// ids ([`Queued::ids`]) only once it synced.
     #[allow(clippy::type_complexity)]
     pub async fn queue_and_claim(
         &self,
@@ -189,13 +191,7 @@ impl Store {
         after: OrderId,
         limit: usize,
         reserve_tids: Option<u16>,
-    ) -> Result<
-        (
-            Vec<Result<OrderId, StorageError>>,
-            Result<(Vec<PendingOrder>, Option<u16>), StorageError>,
-        ),
-        StorageError,
-    > {
+    ) -> Result<(Queued, Result<(Vec<PendingOrder>, Option<u16>), StorageError>), StorageError> {
         let mut ops: Vec<WriteOp> = orders
             .into_iter()
             .map(|sections| WriteOp::QueueOrder {
@@ -209,13 +205,16 @@ impl Store {
             limit,
             reserve_tids,
         });
-        let mut outcomes = self.writer.write_together(ops).await?;
-        let claim = match outcomes.pop() {
-            Some(Ok(WriteOutcome::Claimed(orders, first))) => Ok((orders, first)),
-            Some(Err(e)) => Err(e),
-            _ => Err(unexpected("claim_orders")),
+        let mut answers = self.writer.queue_together(ops).await?;
+        let claim = match answers.pop() {
+            Some(answer) => match answer.get().await? {
+                Ok(WriteOutcome::Claimed(orders, first)) => Ok((orders, first)),
+                Err(e) => Err(e),
+                Ok(_) => Err(unexpected("claim_orders")),
+            },
+            None => Err(unexpected("claim_orders")),
         };
-        Ok((queued_ids(outcomes), claim))
+        Ok((Queued(answers), claim))
     }
 
     /// Reserves a block of ORDER tids ([`Storage::reserve_order_tids`]).
@@ -268,6 +267,24 @@ impl Store {
 }
 
 /// The order ids of `QueueOrder` outcomes.
+/// The orders [`Store::queue_and_claim`] inserted, to wait for.
+pub struct Queued(Vec<Answer>);
+
+impl Queued {
+    /// Each insert's outcome, in order, once its commit is durable: the new order's id.
+    pub async fn ids(self) -> Vec<Result<OrderId, StorageError>> {
+        let mut ids = Vec::with_capacity(self.0.len());
+        for answer in self.0 {
+            ids.push(match answer.get().await {
+                Ok(Ok(WriteOutcome::Queued(id))) => Ok(id),
+                Ok(Ok(_)) => Err(unexpected("queue_order")),
+                Ok(Err(e)) | Err(e) => Err(e),
+            });
+        }
+        ids
+    }
+}
+
 fn queued_ids(outcomes: Vec<Result<WriteOutcome, StorageError>>) -> Vec<Result<OrderId, StorageError>> {
     outcomes
         .into_iter()

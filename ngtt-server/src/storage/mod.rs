@@ -41,7 +41,7 @@ mod write_op;
 mod writer;
 
 pub(crate) use blocking::Store as Db;
-pub use blocking::{Store, StoreLimits};
+pub use blocking::{Queued, Store, StoreLimits};
 pub use postgres::{PostgresStorage, PostgresUrl};
 pub use schema::SCHEMA_VERSION;
 pub use sqlite::SqliteStorage;
@@ -186,6 +186,23 @@ pub trait Storage: BaobStore + MacroStore + ArchiveStore + MetadataStore + Send 
     /// this is what group commit ([`Store`]) gains from.
     fn apply_batch(&self, ops: &[WriteOp]) -> Vec<Result<WriteOutcome, StorageError>> {
         ops.iter().map(|op| op.apply_alone(self)).collect()
+    }
+
+    /// As [`Storage::apply_batch`], but the commit may be visible (to every later read and
+    /// write) and survive the process without being on disk yet: it is durable once
+    /// [`Storage::sync_committed`] returned `Ok`. Group commit answers a claim of orders at the
+    /// commit, so its ORDER frames go out while the disk syncs, and every other caller after
+    /// the sync (docs/delivery-guarantees.md, "Orders go out while the commit syncs").
+    ///
+    /// The default is [`Storage::apply_batch`]: durable at once.
+    fn apply_batch_unsynced(&self, ops: &[WriteOp]) -> Vec<Result<WriteOutcome, StorageError>> {
+        self.apply_batch(ops)
+    }
+
+    /// Makes every commit of [`Storage::apply_batch_unsynced`] durable (the fsync its commit
+    /// left out). The default has nothing to do.
+    fn sync_committed(&self) -> Result<(), StorageError> {
+        Ok(())
     }
 
     /// Stored samples of `device_id`, grouped by path (paths sorted), oldest first.

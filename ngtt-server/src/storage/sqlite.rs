@@ -3,7 +3,9 @@
 //! Durability: the database runs in WAL mode with `synchronous = FULL`, so every commit is
 //! fsynced to the WAL before the call returns. `NORMAL` would survive a process crash
 //! (`kill -9`) but could lose the last commits on power loss — commits the server has already
-//! acknowledged to a device (DATA_STREAM_CONFIRM) or to an operator (`201`), so it is not used.
+//! acknowledged to a device (DATA_STREAM_CONFIRM) or to an operator (`201`), so it is not used
+//! — except for group commits' own `COMMIT`, whose sync the writer makes right after, before
+//! it answers anything but a claim of orders ([`wal_sync`]).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -37,6 +39,8 @@ pub struct SqliteStorage {
     readers: Option<read_pool::ReadPool>,
     /// Checkpoints the WAL off the commit path (database files only).
     checkpointer: Option<checkpoint::Checkpointer>,
+    /// Syncs the WAL after a group commit that left it out (database files only).
+    wal: Option<wal_sync::WalSync>,
 }
 
 /// Read-only connections of a database file.
@@ -100,6 +104,10 @@ impl SqliteStorage {
             path.as_ref(),
             Arc::clone(&storage.conn),
         )?);
+        // Group commits may now be answered before their sync: first every tid a lost one can
+        // have used is passed over.
+        storage.skip_unsynced_tids()?;
+        storage.wal = Some(wal_sync::WalSync::new(path.as_ref()));
         Ok(storage)
     }
 
@@ -124,6 +132,7 @@ impl SqliteStorage {
             conn: Arc::new(Mutex::new(conn)),
             readers: None,
             checkpointer: None,
+            wal: None,
         })
     }
 
@@ -249,6 +258,14 @@ impl Storage for SqliteStorage {
 
     fn apply_batch(&self, ops: &[WriteOp]) -> Vec<Result<WriteOutcome, StorageError>> {
         self.apply_batch_tx(ops)
+    }
+
+    fn apply_batch_unsynced(&self, ops: &[WriteOp]) -> Vec<Result<WriteOutcome, StorageError>> {
+        self.apply_batch_unsynced_tx(ops)
+    }
+
+    fn sync_committed(&self) -> Result<(), StorageError> {
+        self.wal.as_ref().map_or(Ok(()), wal_sync::WalSync::sync)
     }
 
     fn hand_out_orders(&self, device_id: &str) -> Result<Vec<PendingOrder>, StorageError> {
@@ -496,3 +513,4 @@ mod sensor_writes;
 mod sensors;
 #[cfg(test)]
 mod tests;
+mod wal_sync;

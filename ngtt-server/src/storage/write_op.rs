@@ -12,6 +12,29 @@ use ngtt_proto::DeviceIdentity;
 use super::types::{LogEntry, OrderAnswer, OrderId, PendingOrder};
 use super::{Storage, StorageError};
 
+/// ORDER tids a claim may reserve ([`WriteOp::ClaimOrders`]' `reserve_tids`) and still be
+/// answered before its commit is synced ([`Storage::apply_batch_unsynced`]): an engine whose
+/// unsynced commits a power loss can take back (SQLite) moves every device's tid sequence this
+/// far on when it opens, past any tid such a claim sent (docs/delivery-guarantees.md, "Orders
+/// go out while the commit syncs"). Eight of the connections' blocks of 256.
+pub(crate) const UNSYNCED_TID_RESERVE: u16 = 1024;
+
+/// Whether the writer may hand `result` of `op` out before the batch's commit is synced: a
+/// claim of orders, whose ORDER frames then go out while the disk syncs. Nothing it answers is
+/// an acknowledgment (an order it claims that the same commit inserted, one handed to the
+/// connection, is answered `201` only after the sync), and the tids it reserved, if any, are
+/// passed over at the next open should the commit be lost.
+/// Everything else is an answer someone relies on (a `201`, a DATA_STREAM_CONFIRM, a tid block
+/// reserved alone) and waits for the sync.
+pub(crate) fn answers_before_sync(op: &WriteOp, result: &Result<WriteOutcome, StorageError>) -> bool {
+    match (op, result) {
+        (WriteOp::ClaimOrders { reserve_tids, .. }, Ok(WriteOutcome::Claimed(..))) => {
+            reserve_tids.map_or(true, |count| count <= UNSYNCED_TID_RESERVE)
+        }
+        _ => false,
+    }
+}
+
 /// One write of the hot path.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -148,6 +171,68 @@ impl WriteOp {
                 })
                 .sum(),
             _ => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(reserve_tids: Option<u16>) -> WriteOp {
+        WriteOp::ClaimOrders {
+            device_id: "d".into(),
+            after: 0,
+            limit: 8,
+            reserve_tids,
+        }
+    }
+
+    #[test]
+    fn only_claims_within_the_passed_over_tids_are_answered_before_the_sync() {
+        let claimed = Ok(WriteOutcome::Claimed(Vec::new(), Some(1)));
+        assert!(answers_before_sync(&claim(None), &claimed));
+        assert!(answers_before_sync(&claim(Some(256)), &claimed));
+        assert!(answers_before_sync(&claim(Some(UNSYNCED_TID_RESERVE)), &claimed));
+        assert!(!answers_before_sync(
+            &claim(Some(UNSYNCED_TID_RESERVE + 1)),
+            &claimed
+        ));
+        // A failed claim waits like the rest: it has nothing to send.
+        let failed = Err(StorageError::Task("x".into()));
+        assert!(!answers_before_sync(&claim(None), &failed));
+        let others = [
+            (
+                WriteOp::QueueOrder {
+                    device_id: "d".into(),
+                    sections: Bytes::from_static(b"[]"),
+                },
+                WriteOutcome::Queued(1),
+            ),
+            (
+                WriteOp::ReserveOrderTids {
+                    device_id: "d".into(),
+                    count: 1,
+                },
+                WriteOutcome::Tids(1),
+            ),
+            (
+                WriteOp::StoreSeries {
+                    device_id: "d".into(),
+                    series: Vec::new(),
+                },
+                WriteOutcome::Stored(0),
+            ),
+            (
+                WriteOp::AnswerOrder {
+                    id: 1,
+                    answer: OrderAnswer::Confirmed,
+                },
+                WriteOutcome::Answered(true),
+            ),
+        ];
+        for (op, outcome) in others {
+            assert!(!answers_before_sync(&op, &Ok(outcome)), "{op:?}");
         }
     }
 }

@@ -3,9 +3,12 @@
 //! Callers queue operations on a bounded channel and wait for their answer. The thread takes
 //! whatever has gathered — up to [`StoreLimits::batch_ops`] operations or
 //! [`StoreLimits::batch_bytes`] — and hands it to [`Storage::apply_batch`], one transaction and
-//! one commit for all of them; each caller is answered only after that commit returned. While a
-//! commit (its fsync) runs, the next batch gathers, so the more devices write at once, the more
-//! operations share each fsync; a lone operation waits for nobody.
+//! one commit for all of them; each caller is answered only after that commit returned and was
+//! synced ([`Storage::apply_batch_unsynced`], then [`Storage::sync_committed`]) — except the
+//! claims of orders, answered between the two, so that their ORDER frames go out while the disk
+//! syncs ([`answers_before_sync`]). While a commit (its fsync) runs, the next batch gathers, so
+//! the more devices write at once, the more operations share each fsync; a lone operation waits
+//! for nobody.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::write_op::answers_before_sync;
 use super::{Storage, StorageError, StoreLimits, WriteOp, WriteOutcome};
 
 type Reply = oneshot::Sender<Result<WriteOutcome, StorageError>>;
@@ -104,19 +108,35 @@ impl Writer {
         &self,
         ops: Vec<WriteOp>,
     ) -> Result<Vec<Result<WriteOutcome, StorageError>>, StorageError> {
+        let mut outcomes = Vec::with_capacity(ops.len());
+        for answer in self.queue_together(ops).await? {
+            outcomes.push(answer.get().await?);
+        }
+        Ok(outcomes)
+    }
+
+    /// As [`Writer::write_together`], but returns once they are queued: each one's answer, to
+    /// wait for one by one (a claim's comes before the sync that the others wait for).
+    pub(super) async fn queue_together(&self, ops: Vec<WriteOp>) -> Result<Vec<Answer>, StorageError> {
         let (jobs, answers): (Vec<_>, Vec<_>) = ops
             .into_iter()
             .map(|op| {
                 let (reply, answer) = oneshot::channel();
-                ((op, reply), answer)
+                ((op, reply), Answer(answer))
             })
             .unzip();
         self.jobs.send(Job::Together(jobs)).await.map_err(|_| stopped())?;
-        let mut outcomes = Vec::with_capacity(answers.len());
-        for answer in answers {
-            outcomes.push(answer.await.map_err(|_| dropped())?);
-        }
-        Ok(outcomes)
+        Ok(answers)
+    }
+}
+
+/// The answer to one queued operation ([`Writer::queue_together`]).
+pub(super) struct Answer(oneshot::Receiver<Result<WriteOutcome, StorageError>>);
+
+impl Answer {
+    /// Waits for it: `Err` when the writer dropped the operation.
+    pub(super) async fn get(self) -> Result<Result<WriteOutcome, StorageError>, StorageError> {
+        self.0.await.map_err(|_| dropped())
     }
 }
 
@@ -146,7 +166,7 @@ fn run(
             }
         }
         let (ops, replies): (Vec<WriteOp>, Vec<Reply>) = batch.into_iter().unzip();
-        let results = catch_unwind(AssertUnwindSafe(|| storage.apply_batch(&ops)))
+        let results = catch_unwind(AssertUnwindSafe(|| storage.apply_batch_unsynced(&ops)))
             .unwrap_or_else(|_| failed_batch(ops.len(), "the storage engine panicked"));
         let results = if results.len() == ops.len() {
             results
@@ -156,8 +176,28 @@ fn run(
         tracing::trace!(ops = ops.len(), weight, "storage batch committed");
         counters.batches.fetch_add(1, Ordering::Relaxed);
         counters.ops.fetch_add(ops.len() as u64, Ordering::Relaxed);
-        for (reply, result) in replies.into_iter().zip(results) {
-            // A caller that went away no longer needs the answer; the write stands.
+        // Claims of orders first: their ORDER frames go out while the commit syncs.
+        let mut after_sync = Vec::with_capacity(replies.len());
+        for ((op, reply), result) in ops.iter().zip(replies).zip(results) {
+            if answers_before_sync(op, &result) {
+                // A caller that went away no longer needs the answer; the write stands.
+                let _ = reply.send(result);
+            } else {
+                after_sync.push((reply, result));
+            }
+        }
+        let synced = catch_unwind(AssertUnwindSafe(|| storage.sync_committed()))
+            .unwrap_or_else(|_| Err(StorageError::Task("the storage engine panicked".into())));
+        if let Err(e) = &synced {
+            tracing::error!(
+                "a group commit could not be synced; its operations are answered with the error: {e}"
+            );
+        }
+        for (reply, result) in after_sync {
+            let result = match (&synced, result) {
+                (Err(e), Ok(_)) => Err(e.for_batch_mate()),
+                (_, result) => result,
+            };
             let _ = reply.send(result);
         }
     }

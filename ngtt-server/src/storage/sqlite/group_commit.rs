@@ -1,5 +1,5 @@
 //! Group commit for SQLite: a batch of [`WriteOp`]s in one `BEGIN IMMEDIATE` transaction,
-//! committed (and synced, `synchronous = FULL`) once. The operations run straight in the
+//! committed (and synced, `synchronous = FULL`; or synced afterwards, [`super::wal_sync`]) once. The operations run straight in the
 //! transaction; when one fails, the transaction is rolled back and the batch carried out again
 //! with a savepoint per operation, so that the failing one fails alone and its batch-mates are
 //! committed.
@@ -94,42 +94,68 @@ fn all_at_once(conn: &Connection, ops: &[WriteOp]) -> Option<Vec<WriteOutcome>> 
 
 impl SqliteStorage {
     pub(super) fn apply_batch_tx(&self, ops: &[WriteOp]) -> Vec<Result<WriteOutcome, StorageError>> {
+        apply_batch_on(&mut self.lock(), ops)
+    }
+
+    /// [`crate::storage::Storage::apply_batch_unsynced`]: the batch's `COMMIT` with
+    /// `synchronous = NORMAL` (no fsync), the connection back at `FULL` for every other write.
+    /// Without a WAL file to sync (an in-memory database), as [`SqliteStorage::apply_batch_tx`].
+    pub(super) fn apply_batch_unsynced_tx(&self, ops: &[WriteOp]) -> Vec<Result<WriteOutcome, StorageError>> {
+        if self.wal.is_none() {
+            return self.apply_batch_tx(ops);
+        }
         let mut conn = self.lock();
-        let whole = |e: &StorageError| -> Vec<Result<WriteOutcome, StorageError>> {
-            ops.iter().map(|_| Err(e.for_batch_mate())).collect()
-        };
-        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) => tx,
-            Err(e) => return whole(&e.into()),
-        };
-        if let Some(outcomes) = all_at_once(&tx, ops) {
-            return match tx.commit() {
-                Ok(()) => outcomes.into_iter().map(Ok).collect(),
-                // Nothing of the batch is durable: every caller learns so (no false success).
-                Err(e) => whole(&e.into()),
-            };
+        if let Err(e) = conn.pragma_update(None, "synchronous", "NORMAL") {
+            // Then synced in the commit, as any other.
+            tracing::warn!("cannot defer the sync of a group commit: {e}");
+            return apply_batch_on(&mut conn, ops);
         }
-        // One failed: undo the whole batch (dropping the transaction rolls it back, also when
-        // SQLite already did), then again with a savepoint per operation.
-        drop(tx);
-        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) => tx,
-            Err(e) => return whole(&e.into()),
-        };
-        let mut results = Vec::with_capacity(ops.len());
-        for op in ops {
-            match in_savepoint(&tx, op) {
-                Ok(outcome) => results.push(Ok(outcome)),
-                // Undone alone: its batch-mates go on.
-                Err(Failure::Undone(e)) => results.push(Err(e)),
-                // Dropping the transaction rolls everything back.
-                Err(Failure::Broken(e)) => return whole(&e),
-            }
+        let results = apply_batch_on(&mut conn, ops);
+        if let Err(e) = conn.pragma_update(None, "synchronous", "FULL") {
+            // Setting a flag of the connection does not fail in practice; should it, the
+            // writes until the next attempt are synced by the next group commit's sync.
+            tracing::error!("cannot set synchronous = FULL again after a group commit: {e}");
         }
-        match tx.commit() {
-            Ok(()) => results,
+        results
+    }
+}
+
+/// One batch in one transaction on `conn` (see the module's documentation).
+fn apply_batch_on(conn: &mut Connection, ops: &[WriteOp]) -> Vec<Result<WriteOutcome, StorageError>> {
+    let whole = |e: &StorageError| -> Vec<Result<WriteOutcome, StorageError>> {
+        ops.iter().map(|_| Err(e.for_batch_mate())).collect()
+    };
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return whole(&e.into()),
+    };
+    if let Some(outcomes) = all_at_once(&tx, ops) {
+        return match tx.commit() {
+            Ok(()) => outcomes.into_iter().map(Ok).collect(),
             // Nothing of the batch is durable: every caller learns so (no false success).
             Err(e) => whole(&e.into()),
+        };
+    }
+    // One failed: undo the whole batch (dropping the transaction rolls it back, also when
+    // SQLite already did), then again with a savepoint per operation.
+    drop(tx);
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return whole(&e.into()),
+    };
+    let mut results = Vec::with_capacity(ops.len());
+    for op in ops {
+        match in_savepoint(&tx, op) {
+            Ok(outcome) => results.push(Ok(outcome)),
+            // Undone alone: its batch-mates go on.
+            Err(Failure::Undone(e)) => results.push(Err(e)),
+            // Dropping the transaction rolls everything back.
+            Err(Failure::Broken(e)) => return whole(&e),
         }
+    }
+    match tx.commit() {
+        Ok(()) => results,
+        // Nothing of the batch is durable: every caller learns so (no false success).
+        Err(e) => whole(&e.into()),
     }
 }
