@@ -112,13 +112,13 @@ impl Jitter {
         Jitter((seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
-    /// A duration uniformly in `[0, max)`.
+    /// A duration uniformly in `[0, max)`, to the nanosecond.
     pub fn below(&mut self, max: Duration) -> Duration {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
-        let millis = max.as_millis().max(1) as u64;
-        Duration::from_millis(self.0 % millis)
+        let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX).max(1);
+        Duration::from_nanos(self.0 % nanos)
     }
 }
 
@@ -382,6 +382,24 @@ mod tests {
             0,
             "{second_buckets:?}"
         );
+    }
+
+    #[test]
+    fn jitter_covers_a_short_slot_finer_than_a_millisecond() {
+        // The paced orders' instants within their 10 ms slots (phase_orders.rs): every tenth of
+        // the slot is used, and not on a millisecond grid.
+        let slot = Duration::from_millis(10);
+        let mut jitter = Jitter::new(0x0DE5);
+        let mut tenths = [0usize; 10];
+        let mut off_the_millisecond = 0;
+        for _ in 0..1000 {
+            let at = jitter.below(slot);
+            assert!(at < slot);
+            tenths[(at.as_micros() / 1000) as usize] += 1;
+            off_the_millisecond += usize::from(at.subsec_nanos() % 1_000_000 != 0);
+        }
+        assert!(tenths.iter().all(|n| (50..150).contains(n)), "{tenths:?}");
+        assert!(off_the_millisecond > 990);
     }
 
     #[test]

@@ -131,7 +131,7 @@ pub struct FleetArgs {
     /// after sending; `device_ms` empty for a lost order), to see when the slow ones were.
     #[arg(long = "paced-log", value_name = "PATH")]
     paced_log: Option<std::path::PathBuf>,
-    /// Pace of those orders, per second.
+    /// Pace of those orders, per second (each at a random instant of its slot of 1/rate s).
     #[arg(long, value_name = "PER_SEC", default_value_t = 100.0)]
     rate: f64,
     /// Seconds of idleness over which the server's CPU is measured. Devices ping after 30 s of

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 
 use super::admin::Admin;
-use super::device::now_nanos;
+use super::device::{now_nanos, Jitter};
 use super::proc::{steal_since, HostCpu};
 use super::report::{Fanout, Latency};
 use super::workers::Fleet;
@@ -63,8 +63,13 @@ pub async fn paced(
     // Kept in memory and written at the end: no file I/O between the orders measured.
     let mut log = String::new();
     let host_before = HostCpu::read();
+    // Each order at a random instant of its slot: the mean rate stays `rate`, and the orders do
+    // not keep one phase against the server's periodic work — at 100/s every 20th order fell
+    // on the same instant of its 200 ms timer grid, all of them slow or none (docs/benchmarks.md,
+    // "Orders ahead of the fsync").
+    let mut jitter = Jitter::new(0x0DE5);
     for i in 0..args.orders as usize {
-        tokio::time::sleep_until(start + interval * i as u32).await;
+        tokio::time::sleep_until(start + interval * i as u32 + jitter.below(interval)).await;
         fleet.poll();
         let device = (i * 7919) % fleet.size;
         let node = fleet.node[device] % nodes;
